@@ -15,7 +15,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::{CustomResourceExt, Resource};
 
 use crate::annotations;
-use crate::source::GitRepository;
+use crate::source::{
+    Bucket, ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository,
+};
 
 /// Controller names, used as the `app.kubernetes.io/component` label of each CRD.
 pub mod component {
@@ -33,10 +35,17 @@ pub mod component {
     pub const IMAGE_AUTOMATION_CONTROLLER: &str = "image-automation-controller";
 }
 
-/// Every CRD, in the order Flux's install manifests list them.
+/// Every CRD, grouped by controller and sorted by kind within a controller.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     use component::*;
-    vec![flux_crd::<GitRepository>(SOURCE_CONTROLLER)]
+    vec![
+        flux_crd::<Bucket>(SOURCE_CONTROLLER),
+        flux_crd::<ExternalArtifact>(SOURCE_CONTROLLER),
+        flux_crd::<GitRepository>(SOURCE_CONTROLLER),
+        flux_crd::<HelmChart>(SOURCE_CONTROLLER),
+        flux_crd::<HelmRepository>(SOURCE_CONTROLLER),
+        flux_crd::<OCIRepository>(SOURCE_CONTROLLER),
+    ]
 }
 
 /// The CRD of `K`, shaped like the one Flux ships for the same kind.

@@ -150,3 +150,18 @@ pub struct NamespaceSelector {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub match_labels: Option<BTreeMap<String, String>>,
 }
+
+/// Cloud provider used for workload-identity authentication to a registry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum CloudProvider {
+    /// Credentials from Secrets (and ServiceAccount image pull secrets).
+    #[default]
+    Generic,
+    /// Amazon Web Services.
+    Aws,
+    /// Microsoft Azure.
+    Azure,
+    /// Google Cloud.
+    Gcp,
+}

@@ -4,7 +4,9 @@ mod common;
 
 use std::path::Path;
 
-use driftless_api::source::GitRepository;
+use driftless_api::source::{
+    Bucket, ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository,
+};
 use kube::Resource;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
@@ -23,7 +25,12 @@ where
 
 /// Round-trips `doc` through whichever of our kinds it is; `None` for other kinds.
 fn round_trip(doc: &Value) -> Option<Result<Value, String>> {
-    round_trip_as::<GitRepository>(doc)
+    None.or_else(|| round_trip_as::<Bucket>(doc))
+        .or_else(|| round_trip_as::<ExternalArtifact>(doc))
+        .or_else(|| round_trip_as::<GitRepository>(doc))
+        .or_else(|| round_trip_as::<HelmChart>(doc))
+        .or_else(|| round_trip_as::<HelmRepository>(doc))
+        .or_else(|| round_trip_as::<OCIRepository>(doc))
 }
 
 /// Checks every document; returns how many were ours and the failures.
