@@ -1,0 +1,5 @@
+//! `kustomize.toolkit.fluxcd.io/v1`: the Kustomization kind.
+
+pub mod kustomization;
+
+pub use kustomization::*;
