@@ -15,6 +15,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
 use kube::{CustomResourceExt, Resource};
 
 use crate::annotations;
+use crate::helm::HelmRelease;
 use crate::kustomize::Kustomization;
 use crate::source::{
     Bucket, ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository,
@@ -47,6 +48,7 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         flux_crd::<HelmRepository>(SOURCE_CONTROLLER),
         flux_crd::<OCIRepository>(SOURCE_CONTROLLER),
         flux_crd::<Kustomization>(KUSTOMIZE_CONTROLLER),
+        flux_crd::<HelmRelease>(HELM_CONTROLLER),
     ]
 }
 

@@ -10,6 +10,7 @@ pub mod annotations;
 pub mod apply;
 pub mod conditions;
 pub mod crd;
+pub mod helm;
 pub mod kustomize;
 pub mod meta;
 pub mod schema;

@@ -165,3 +165,13 @@ pub enum CloudProvider {
     /// Google Cloud.
     Gcp,
 }
+
+/// Kinds that hold configuration data for substitution variables or Helm values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ConfigSourceKind {
+    /// A Secret.
+    Secret,
+    /// A ConfigMap.
+    #[default]
+    ConfigMap,
+}

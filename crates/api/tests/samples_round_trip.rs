@@ -4,6 +4,7 @@ mod common;
 
 use std::path::Path;
 
+use driftless_api::helm::HelmRelease;
 use driftless_api::kustomize::Kustomization;
 use driftless_api::source::{
     Bucket, ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository,
@@ -33,6 +34,7 @@ fn round_trip(doc: &Value) -> Option<Result<Value, String>> {
         .or_else(|| round_trip_as::<HelmRepository>(doc))
         .or_else(|| round_trip_as::<OCIRepository>(doc))
         .or_else(|| round_trip_as::<Kustomization>(doc))
+        .or_else(|| round_trip_as::<HelmRelease>(doc))
 }
 
 /// Checks every document; returns how many were ours and the failures.

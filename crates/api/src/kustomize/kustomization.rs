@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::apply::{CustomHealthCheck, IgnoreRule, Image, Patch, ResourceInventory};
 use crate::conditions::impl_has_conditions;
 use crate::meta::{
-    CommonMetadata, DependencyReference, KubeConfigReference, LocalObjectReference,
-    NamespacedObjectKindReference,
+    CommonMetadata, ConfigSourceKind, DependencyReference, KubeConfigReference,
+    LocalObjectReference, NamespacedObjectKindReference,
 };
 use crate::schema;
 
@@ -223,7 +223,7 @@ pub struct PostBuild {
 #[serde(rename_all = "camelCase")]
 pub struct SubstituteReference {
     /// Kind of the object.
-    pub kind: ValuesKind,
+    pub kind: ConfigSourceKind,
     /// Name of the object, in the Kustomization's namespace.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
@@ -231,16 +231,6 @@ pub struct SubstituteReference {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schemars(extend("default" = false))]
     pub optional: Option<bool>,
-}
-
-/// Kinds that hold configuration data.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-pub enum ValuesKind {
-    /// A Secret.
-    Secret,
-    /// A ConfigMap.
-    #[default]
-    ConfigMap,
 }
 
 /// When post-build substitution runs.
