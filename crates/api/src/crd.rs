@@ -17,6 +17,7 @@ use kube::{CustomResourceExt, Resource};
 use crate::annotations;
 use crate::helm::HelmRelease;
 use crate::kustomize::Kustomization;
+use crate::notification::{Alert, Provider, Receiver};
 use crate::source::{
     Bucket, ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository,
 };
@@ -49,6 +50,9 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         flux_crd::<OCIRepository>(SOURCE_CONTROLLER),
         flux_crd::<Kustomization>(KUSTOMIZE_CONTROLLER),
         flux_crd::<HelmRelease>(HELM_CONTROLLER),
+        flux_crd::<Alert>(NOTIFICATION_CONTROLLER),
+        flux_crd::<Provider>(NOTIFICATION_CONTROLLER),
+        flux_crd::<Receiver>(NOTIFICATION_CONTROLLER),
     ]
 }
 

@@ -13,6 +13,7 @@ pub mod crd;
 pub mod helm;
 pub mod kustomize;
 pub mod meta;
+pub mod notification;
 pub mod schema;
 pub mod source;
 

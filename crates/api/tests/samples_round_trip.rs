@@ -6,6 +6,7 @@ use std::path::Path;
 
 use driftless_api::helm::HelmRelease;
 use driftless_api::kustomize::Kustomization;
+use driftless_api::notification::{Alert, Provider, Receiver};
 use driftless_api::source::{
     Bucket, ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository,
 };
@@ -35,6 +36,9 @@ fn round_trip(doc: &Value) -> Option<Result<Value, String>> {
         .or_else(|| round_trip_as::<OCIRepository>(doc))
         .or_else(|| round_trip_as::<Kustomization>(doc))
         .or_else(|| round_trip_as::<HelmRelease>(doc))
+        .or_else(|| round_trip_as::<Alert>(doc))
+        .or_else(|| round_trip_as::<Provider>(doc))
+        .or_else(|| round_trip_as::<Receiver>(doc))
 }
 
 /// Checks every document; returns how many were ours and the failures.
