@@ -16,6 +16,7 @@ use kube::{CustomResourceExt, Resource};
 
 use crate::annotations;
 use crate::helm::HelmRelease;
+use crate::image::{ImagePolicy, ImageRepository, ImageUpdateAutomation};
 use crate::kustomize::Kustomization;
 use crate::notification::{Alert, Provider, Receiver};
 use crate::source::{
@@ -53,6 +54,9 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
         flux_crd::<Alert>(NOTIFICATION_CONTROLLER),
         flux_crd::<Provider>(NOTIFICATION_CONTROLLER),
         flux_crd::<Receiver>(NOTIFICATION_CONTROLLER),
+        flux_crd::<ImagePolicy>(IMAGE_REFLECTOR_CONTROLLER),
+        flux_crd::<ImageRepository>(IMAGE_REFLECTOR_CONTROLLER),
+        flux_crd::<ImageUpdateAutomation>(IMAGE_AUTOMATION_CONTROLLER),
     ]
 }
 

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod conditions;
 pub mod crd;
 pub mod helm;
+pub mod image;
 pub mod kustomize;
 pub mod meta;
 pub mod notification;

@@ -5,6 +5,7 @@ mod common;
 use std::path::Path;
 
 use driftless_api::helm::HelmRelease;
+use driftless_api::image::{ImagePolicy, ImageRepository, ImageUpdateAutomation};
 use driftless_api::kustomize::Kustomization;
 use driftless_api::notification::{Alert, Provider, Receiver};
 use driftless_api::source::{
@@ -39,6 +40,9 @@ fn round_trip(doc: &Value) -> Option<Result<Value, String>> {
         .or_else(|| round_trip_as::<Alert>(doc))
         .or_else(|| round_trip_as::<Provider>(doc))
         .or_else(|| round_trip_as::<Receiver>(doc))
+        .or_else(|| round_trip_as::<ImagePolicy>(doc))
+        .or_else(|| round_trip_as::<ImageRepository>(doc))
+        .or_else(|| round_trip_as::<ImageUpdateAutomation>(doc))
 }
 
 /// Checks every document; returns how many were ours and the failures.
