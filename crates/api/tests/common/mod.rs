@@ -1,6 +1,10 @@
 //! Helpers shared by the integration tests: where Flux's reference files live and how to read them.
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+#![allow(
+    clippy::panic,
+    reason = "test helpers: a missing reference file must fail the test loudly"
+)]
 
 use std::path::{Path, PathBuf};
 
