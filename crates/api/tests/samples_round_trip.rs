@@ -2,6 +2,8 @@
 
 mod common;
 
+use common::Document;
+
 use std::path::Path;
 
 use driftless_api::helm::HelmRelease;
@@ -15,20 +17,33 @@ use kube::Resource;
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
 
-/// Round-trips `doc` through `K` when the document is a `K`.
-fn round_trip_as<K>(doc: &Value) -> Option<Result<Value, String>>
+/// Round-trips `doc` through `K` when the document is a `K`: deserialised straight from its
+/// YAML and, separately, from its JSON value, both must serialise back to the same value.
+fn round_trip_as<K>(doc: &Document) -> Option<Result<Value, String>>
 where
     K: Resource<DynamicType = ()> + DeserializeOwned + Serialize,
 {
-    if doc["apiVersion"] != K::api_version(&()).as_ref() || doc["kind"] != K::kind(&()).as_ref() {
+    let value = &doc.value;
+    if value["apiVersion"] != K::api_version(&()).as_ref() || value["kind"] != K::kind(&()).as_ref()
+    {
         return None;
     }
-    let typed = serde_json::from_value::<K>(doc.clone()).map_err(|e| e.to_string());
-    Some(typed.and_then(|object| serde_json::to_value(object).map_err(|e| e.to_string())))
+    let to_value = |object: K| serde_json::to_value(object).map_err(|e| e.to_string());
+    let from_json = serde_json::from_value::<K>(value.clone())
+        .map_err(|e| e.to_string())
+        .and_then(to_value);
+    let from_yaml = serde_saphyr::from_str::<K>(&doc.yaml)
+        .map_err(|e| format!("from YAML: {e}"))
+        .and_then(to_value);
+    Some(match (from_json, from_yaml) {
+        (Ok(json), Ok(yaml)) if json == yaml => Ok(json),
+        (Ok(json), Ok(yaml)) => Err(format!("YAML and JSON paths disagree: {yaml} vs {json}")),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    })
 }
 
 /// Round-trips `doc` through whichever of our kinds it is; `None` for other kinds.
-fn round_trip(doc: &Value) -> Option<Result<Value, String>> {
+fn round_trip(doc: &Document) -> Option<Result<Value, String>> {
     None.or_else(|| round_trip_as::<Bucket>(doc))
         .or_else(|| round_trip_as::<ExternalArtifact>(doc))
         .or_else(|| round_trip_as::<GitRepository>(doc))
@@ -46,7 +61,7 @@ fn round_trip(doc: &Value) -> Option<Result<Value, String>> {
 }
 
 /// Checks every document; returns how many were ours and the failures.
-fn check_documents(origin: &str, docs: &[Value], failures: &mut Vec<String>) -> usize {
+fn check_documents(origin: &str, docs: &[Document], failures: &mut Vec<String>) -> usize {
     check_documents_where(origin, docs, failures, |_| true)
 }
 
@@ -54,7 +69,7 @@ fn check_documents(origin: &str, docs: &[Value], failures: &mut Vec<String>) -> 
 /// `report_error` accepts the error message.
 fn check_documents_where(
     origin: &str,
-    docs: &[Value],
+    docs: &[Document],
     failures: &mut Vec<String>,
     report_error: impl Fn(&str) -> bool,
 ) -> usize {
@@ -63,6 +78,7 @@ fn check_documents_where(
         let Some(result) = round_trip(doc) else {
             continue;
         };
+        let doc = &doc.value;
         let what = format!(
             "{origin} #{index} ({} {})",
             doc["kind"], doc["metadata"]["name"]
@@ -92,11 +108,9 @@ fn every_flux_sample_deserialises_and_round_trips() {
     let mut failures = Vec::new();
     let mut checked = 0;
     for path in common::files_with_extension(&common::flux_reference().join("samples"), ".yaml") {
-        checked += check_documents(
-            &relative(&path),
-            &common::yaml_documents(&path),
-            &mut failures,
-        );
+        let text = std::fs::read_to_string(&path).expect("sample is readable");
+        let docs = common::split_yaml_documents(&text).expect("sample is YAML");
+        checked += check_documents(&relative(&path), &docs, &mut failures);
     }
     assert!(checked >= 20, "only {checked} sample objects were ours");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -151,7 +165,7 @@ fn every_complete_example_in_the_flux_spec_docs_round_trips() {
             let markdown = std::fs::read_to_string(&path).expect("spec document is readable");
             for (index, block) in yaml_blocks(&markdown).iter().enumerate() {
                 // Some blocks are fragments or templates, not objects; only whole objects count.
-                let Ok(docs) = common::parse_yaml_documents(block) else {
+                let Ok(docs) = common::split_yaml_documents(block) else {
                     continue;
                 };
                 let origin = format!("{} block {index}", relative(&path));

@@ -46,3 +46,35 @@ pub fn yaml_documents(path: &Path) -> Vec<Value> {
 pub fn parse_yaml_documents(text: &str) -> Result<Vec<Value>, String> {
     serde_saphyr::from_multiple::<Value>(text).map_err(|e| e.to_string())
 }
+
+/// One YAML document: its text and its value.
+pub struct Document {
+    /// The document's own YAML text.
+    pub yaml: String,
+    /// The document parsed as JSON.
+    pub value: Value,
+}
+
+/// Splits a YAML stream at its `---` separators and parses each document, keeping its text so
+/// that typed deserialisation can also run straight from YAML.
+pub fn split_yaml_documents(text: &str) -> Result<Vec<Document>, String> {
+    let mut chunks = vec![String::new()];
+    for line in text.lines() {
+        if line.starts_with("---") {
+            chunks.push(String::new());
+        } else if let Some(chunk) = chunks.last_mut() {
+            chunk.push_str(line);
+            chunk.push('\n');
+        }
+    }
+    let mut documents = Vec::new();
+    for yaml in chunks {
+        for value in parse_yaml_documents(&yaml)? {
+            documents.push(Document {
+                yaml: yaml.clone(),
+                value,
+            });
+        }
+    }
+    Ok(documents)
+}
