@@ -1,0 +1,125 @@
+//! The state file of a running plane: which processes belong to it.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::process::{self, Running};
+
+const FILE: &str = "state.json";
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct State {
+    pub components: Vec<Running>,
+}
+
+impl State {
+    /// The recorded state, or None when there is none or it is unreadable
+    /// (an unreadable file is treated as "nothing known to be running"; the
+    /// /proc scan in `pids_referencing` still finds strays).
+    pub fn load(dir: &Path) -> Option<Self> {
+        let bytes = std::fs::read(dir.join(FILE)).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    pub fn save(&self, dir: &Path) -> std::io::Result<()> {
+        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        crate::fsutil::write_private(&dir.join(FILE), &json, |_, e| e)
+    }
+
+    pub fn remove(dir: &Path) {
+        let _ = std::fs::remove_file(dir.join(FILE));
+    }
+
+    pub fn all_alive(&self) -> bool {
+        !self.components.is_empty() && self.components.iter().all(|c| process::is_alive(c.pid))
+    }
+}
+
+/// Pids of live processes whose command line mentions `dir`. Every component
+/// is started with a flag naming its plane's state directory, so this finds
+/// them even when the state file is gone.
+pub fn pids_referencing(dir: &Path) -> Vec<i32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if u32::try_from(pid).ok() == Some(me) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let args = String::from_utf8_lossy(&cmdline);
+        let mentions = args
+            .split('\0')
+            .any(|arg| arg.contains(&format!("{needle}/")) || arg.ends_with(needle.as_str()));
+        if mentions && process::is_alive(pid) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn state_round_trips_and_a_garbled_file_reads_as_none() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(State::load(dir.path()).is_none());
+        let state = State {
+            components: vec![Running {
+                component: "etcd".into(),
+                pid: 1,
+                log: dir.path().join("etcd.log"),
+            }],
+        };
+        state.save(dir.path()).unwrap();
+        assert_eq!(
+            State::load(dir.path()).unwrap().components,
+            state.components
+        );
+        std::fs::write(dir.path().join(FILE), b"\x00garbage").unwrap();
+        assert!(State::load(dir.path()).is_none());
+    }
+
+    #[test]
+    fn processes_naming_the_state_dir_are_found_without_a_state_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("data");
+        let running = process::spawn_detached(
+            "sleeper",
+            Path::new("/bin/sleep"),
+            &["30".into()],
+            &dir.path().join("log"),
+        )
+        .unwrap();
+        // `sleep 30` does not name the dir: not ours.
+        assert!(!pids_referencing(dir.path()).contains(&running.pid));
+        process::stop_group(running.pid, Duration::from_secs(2));
+
+        let ours = process::spawn_detached(
+            "sh",
+            Path::new("/bin/sh"),
+            &["-c".into(), "sleep 30".into(), marker.display().to_string()],
+            &dir.path().join("log"),
+        )
+        .unwrap();
+        assert!(pids_referencing(dir.path()).contains(&ours.pid));
+        process::stop_group(ours.pid, Duration::from_secs(2));
+        assert!(!pids_referencing(dir.path()).contains(&ours.pid));
+    }
+}

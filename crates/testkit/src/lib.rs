@@ -1,0 +1,19 @@
+//! Test infrastructure for driftless: a real local Kubernetes control plane
+//! built from pinned Go modules, and helpers for tests that use it.
+//!
+//! Tests call [`cluster`] to get the shared plane (started on first use, safe
+//! across parallel test binaries) and [`TestNamespace::create`] for an
+//! isolated namespace that is deleted when the test ends.
+
+pub mod cache;
+pub mod controlplane;
+mod fsutil;
+mod gomod;
+pub mod gotools;
+pub mod pki;
+mod shared;
+pub mod wait;
+
+pub use cache::Cache;
+pub use controlplane::{ControlPlane, ControlPlaneError, UpOutcome};
+pub use shared::{TestCluster, TestNamespace, cluster};

@@ -1,0 +1,11 @@
+//! `cargo xtask`: the project's own automation (local control plane, the whole
+//! test suite, the demo). See README.md.
+
+mod cli;
+mod cluster;
+mod demo;
+mod suite;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,0 +1,96 @@
+//! `cargo xtask test`: the whole suite, in the order that fails fastest.
+
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use testkit::{ControlPlane, UpOutcome};
+
+/// The cargo-deny release the checks are written for.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
+fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+fn run_step(name: &str, mut command: Command) -> anyhow::Result<()> {
+    eprintln!("==> {name}");
+    let status = command
+        .status()
+        .with_context(|| format!("running {name}"))?;
+    if !status.success() {
+        bail!("{name} failed ({status})");
+    }
+    Ok(())
+}
+
+fn ensure_cargo_deny() -> anyhow::Result<()> {
+    let installed = cargo()
+        .args(["deny", "--version"])
+        .output()
+        .map(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(CARGO_DENY_VERSION)
+        })
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    let mut install = cargo();
+    install.args([
+        "install",
+        "cargo-deny",
+        "--locked",
+        "--version",
+        CARGO_DENY_VERSION,
+    ]);
+    run_step("install cargo-deny", install)
+}
+
+pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
+    let mut fmt = cargo();
+    fmt.args(["fmt", "--all", "--", "--check"]);
+    run_step("cargo fmt --check", fmt)?;
+
+    ensure_cargo_deny()?;
+    let mut deny = cargo();
+    // The advisory database cannot be fetched on these machines; bans,
+    // licenses and sources are checked offline.
+    deny.args([
+        "deny",
+        "--all-features",
+        "check",
+        "bans",
+        "licenses",
+        "sources",
+    ]);
+    run_step("cargo deny check bans licenses sources", deny)?;
+
+    let mut clippy = cargo();
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
+    run_step("cargo clippy -D warnings", clippy)?;
+
+    // Integration tests share one control plane; start it once, up front, so
+    // its first build is reported here rather than inside a test.
+    eprintln!("==> local control plane");
+    let plane = ControlPlane::from_env();
+    let started_here = matches!(plane.up().await?, UpOutcome::Started { .. });
+
+    let mut test = cargo();
+    test.args(["test", "--workspace", "--no-fail-fast"]);
+    if !cargo_test_args.is_empty() {
+        test.arg("--").args(cargo_test_args);
+    }
+    let result = run_step("cargo test (unit, conformance, integration)", test);
+
+    if started_here {
+        eprintln!("==> stopping the control plane this run started");
+        plane.down()?;
+    }
+    result
+}
