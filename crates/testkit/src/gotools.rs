@@ -38,6 +38,10 @@ pub struct GoTool {
     /// Output names for commands whose Go name is unhelpful (`server` -> `etcd`).
     #[serde(default)]
     pub rename: BTreeMap<String, String>,
+    /// Linker `-X package.variable=value` settings (version stamps that the
+    /// upstream release scripts set and a plain `go build` leaves empty).
+    #[serde(default)]
+    pub ldflags_x: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -266,7 +270,7 @@ impl GoTool {
             "build".to_string(),
             "-mod=mod".into(),
             "-trimpath".into(),
-            "-ldflags=-s -w".into(),
+            format!("-ldflags={}", self.ldflags()),
             "-o".into(),
             out_dir,
         ];
@@ -312,6 +316,14 @@ impl GoTool {
         // The entry appears whole or not at all.
         std::fs::rename(&staging, dir).map_err(|e| io_err(dir, e))?;
         Ok(())
+    }
+
+    fn ldflags(&self) -> String {
+        let mut flags = String::from("-s -w");
+        for (var, value) in &self.ldflags_x {
+            flags.push_str(&format!(" -X {var}={value}"));
+        }
+        flags
     }
 
     fn module_at(&self) -> String {
@@ -414,6 +426,14 @@ mod tests {
     }
 
     #[test]
+    fn kubernetes_binaries_are_stamped_with_their_release_version() {
+        let kube = pinned_tool("kubernetes").unwrap();
+        let flags = kube.ldflags();
+        assert!(flags.contains(&format!("-X k8s.io/component-base/version.gitVersion={}", kube.version)));
+        assert!(flags.contains("-X k8s.io/component-base/version.gitMajor=1"));
+    }
+
+    #[test]
     fn unknown_keys_in_the_tool_list_are_rejected() {
         let err =
             parse_tools("[tools.x]\nmodule='m'\nversion='v1'\npackages=[]\nbogus=1\n").unwrap_err();
@@ -447,6 +467,7 @@ mod tests {
             local_replace: None,
             assets: vec![],
             rename: BTreeMap::new(),
+            ldflags_x: BTreeMap::new(),
         };
         assert_eq!(tool.entry_state(dir.path()), EntryState::Missing);
 

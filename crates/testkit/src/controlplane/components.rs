@@ -77,6 +77,9 @@ pub struct Component {
 const CONTROLLERS: &[&str] = &[
     "namespace-controller",
     "garbage-collector-controller",
+    // Lifts the not-ready taint the API server puts on new nodes once kwok
+    // reports them Ready; without it nothing ever schedules.
+    "node-lifecycle-controller",
     "deployment-controller",
     "replicaset-controller",
     "statefulset-controller",
@@ -126,6 +129,9 @@ pub fn components(bins: &Binaries, l: &Layout<'_>) -> Vec<Component> {
                 flag("etcd-servers", &etcd_client),
                 "--bind-address=127.0.0.1".into(),
                 "--advertise-address=127.0.0.1".into(),
+                // The endpoint reconciler refuses loopback addresses; no pod
+                // really runs here, so the kubernetes Service needs no endpoints.
+                "--endpoint-reconciler-type=none".into(),
                 format!("--secure-port={}", l.ports.apiserver),
                 flag("cert-dir", l.state_dir.join("apiserver-certs")),
                 flag("tls-cert-file", &l.pki.serving_cert),

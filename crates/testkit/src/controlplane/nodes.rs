@@ -73,11 +73,20 @@ pub async fn apply_nodes(client: &kube::Client) -> Result<(), kube::Error> {
     Ok(())
 }
 
+/// Ready, and schedulable: the node-lifecycle controller has lifted the
+/// not-ready taint the API server puts on every new node.
 fn is_ready(node: &Node) -> bool {
-    node.status
+    let ready = node
+        .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let tainted = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|ts| ts.iter().any(|t| t.key.starts_with("node.kubernetes.io/")));
+    ready && !tainted
 }
 
 /// Waits until every fake node reports Ready=True, or `timeout` passes.
