@@ -429,7 +429,10 @@ mod tests {
     fn kubernetes_binaries_are_stamped_with_their_release_version() {
         let kube = pinned_tool("kubernetes").unwrap();
         let flags = kube.ldflags();
-        assert!(flags.contains(&format!("-X k8s.io/component-base/version.gitVersion={}", kube.version)));
+        assert!(flags.contains(&format!(
+            "-X k8s.io/component-base/version.gitVersion={}",
+            kube.version
+        )));
         assert!(flags.contains("-X k8s.io/component-base/version.gitMajor=1"));
     }
 

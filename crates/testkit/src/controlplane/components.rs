@@ -63,6 +63,15 @@ pub struct Layout<'a> {
     pub kwok_config: &'a Path,
 }
 
+/// File names of the component executables (after `rename` in tools.toml).
+pub const EXECUTABLES: [&str; 5] = [
+    "etcd",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kwok",
+];
+
 /// One component: its name (also the log file name), binary and flags.
 #[derive(Debug, Clone)]
 pub struct Component {

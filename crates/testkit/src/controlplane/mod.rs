@@ -229,14 +229,14 @@ impl ControlPlane {
         let mut stopped = Vec::new();
         if let Some(state) = State::load(&self.dir) {
             for running in state.components.iter().rev() {
-                if !process::group_members(running.pid).is_empty() {
+                if running.is_running() {
                     process::stop_group(running.pid, STOP_GRACE);
                     stopped.push(running.component.clone());
                 }
             }
         }
         // Processes of a plane whose state file was lost still name its directory.
-        for pid in state::pids_referencing(&self.dir) {
+        for pid in state::pids_referencing(&self.dir, &components::EXECUTABLES) {
             process::stop_group(pid, STOP_GRACE);
             stopped.push(format!("pid {pid}"));
         }
@@ -373,7 +373,7 @@ impl ControlPlane {
 }
 
 fn ensure_alive(running: &Running) -> Result<(), ControlPlaneError> {
-    if process::is_alive(running.pid) {
+    if running.is_running() {
         Ok(())
     } else {
         Err(ControlPlaneError::ComponentExited {

@@ -15,6 +15,20 @@ pub struct Running {
     pub component: String,
     pub pid: i32,
     pub log: PathBuf,
+    /// Start time of the process (clock ticks since boot), so a pid the
+    /// kernel has recycled for another process is never taken for ours.
+    #[serde(default)]
+    pub start_ticks: Option<u64>,
+}
+
+impl Running {
+    /// True while the recorded process itself (not a pid reuse) is alive.
+    pub fn is_running(&self) -> bool {
+        match stat(self.pid) {
+            Some(st) => st.state != 'Z' && self.start_ticks.is_none_or(|t| t == st.start_ticks),
+            None => false,
+        }
+    }
 }
 
 /// Starts `program args…` in a new process group with stdin closed and
@@ -43,25 +57,33 @@ pub fn spawn_detached(
         component: component.to_string(),
         pid,
         log: log.to_path_buf(),
+        start_ticks: stat(pid).map(|st| st.start_ticks),
     })
 }
 
-/// State letter and process group of a pid, from /proc/<pid>/stat.
-fn stat(pid: i32) -> Option<(char, i32)> {
+struct Stat {
+    state: char,
+    pgrp: i32,
+    start_ticks: u64,
+}
+
+/// State letter, process group and start time of a pid, from /proc/<pid>/stat.
+fn stat(pid: i32) -> Option<Stat> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name is parenthesised and may contain spaces; fields after
-    // it are: state, ppid, pgrp, ...
+    // The command name is parenthesised and may contain spaces; the fields
+    // after it start with field 3 (state): 3 state, 5 pgrp, 22 starttime.
     let (_, rest) = text.rsplit_once(')')?;
-    let mut fields = rest.split_whitespace();
-    let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
-    let pgrp = fields.next()?.parse().ok()?;
-    Some((state, pgrp))
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
 }
 
 /// True when a process with this pid exists and is not a zombie.
 pub fn is_alive(pid: i32) -> bool {
-    pid > 0 && stat(pid).is_some_and(|(state, _)| state != 'Z')
+    pid > 0 && stat(pid).is_some_and(|st| st.state != 'Z')
 }
 
 /// Live (non-zombie) members of process group `pgid`.
@@ -72,7 +94,7 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
     entries
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| stat(*pid).is_some_and(|(state, pgrp)| pgrp == pgid && state != 'Z'))
+        .filter(|pid| stat(*pid).is_some_and(|st| st.pgrp == pgid && st.state != 'Z'))
         .collect()
 }
 
@@ -132,6 +154,15 @@ mod tests {
         )
         .unwrap();
         assert!(is_alive(running.pid));
+        assert!(running.is_running());
+        let recycled = Running {
+            start_ticks: running.start_ticks.map(|t| t + 1),
+            ..running.clone()
+        };
+        assert!(
+            !recycled.is_running(),
+            "a different start time is another process"
+        );
         stop_group(running.pid, Duration::from_secs(5));
         assert!(!is_alive(running.pid));
         // The background `sleep` was in the same group and is gone too.

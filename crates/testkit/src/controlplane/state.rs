@@ -32,14 +32,15 @@ impl State {
     }
 
     pub fn all_alive(&self) -> bool {
-        !self.components.is_empty() && self.components.iter().all(|c| process::is_alive(c.pid))
+        !self.components.is_empty() && self.components.iter().all(Running::is_running)
     }
 }
 
-/// Pids of live processes whose command line mentions `dir`. Every component
-/// is started with a flag naming its plane's state directory, so this finds
-/// them even when the state file is gone.
-pub fn pids_referencing(dir: &Path) -> Vec<i32> {
+/// Pids of live component processes (executable named in `executables`)
+/// whose command line mentions `dir`. Every component is started with a flag
+/// naming its plane's state directory, so this finds them even when the state
+/// file is gone, while a user's `kubectl --kubeconfig=<dir>/…` is left alone.
+pub fn pids_referencing(dir: &Path, executables: &[&str]) -> Vec<i32> {
     let needle = dir.to_string_lossy().into_owned();
     let me = std::process::id();
     let Ok(entries) = std::fs::read_dir("/proc") else {
@@ -55,6 +56,13 @@ pub fn pids_referencing(dir: &Path) -> Vec<i32> {
             continue;
         };
         if u32::try_from(pid).ok() == Some(me) {
+            continue;
+        }
+        let is_component = std::fs::read_link(entry.path().join("exe"))
+            .ok()
+            .and_then(|exe| exe.file_name().map(|n| n.to_string_lossy().into_owned()))
+            .is_some_and(|name| executables.contains(&name.as_str()));
+        if !is_component {
             continue;
         }
         let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
@@ -85,6 +93,7 @@ mod tests {
                 component: "etcd".into(),
                 pid: 1,
                 log: dir.path().join("etcd.log"),
+                start_ticks: Some(42),
             }],
         };
         state.save(dir.path()).unwrap();
@@ -107,8 +116,11 @@ mod tests {
             &dir.path().join("log"),
         )
         .unwrap();
+        let shell = std::fs::canonicalize("/bin/sh").unwrap();
+        let shell = shell.file_name().unwrap().to_str().unwrap().to_string();
+        let components = [shell.as_str(), "sleep"];
         // `sleep 30` does not name the dir: not ours.
-        assert!(!pids_referencing(dir.path()).contains(&running.pid));
+        assert!(!pids_referencing(dir.path(), &components).contains(&running.pid));
         process::stop_group(running.pid, Duration::from_secs(2));
 
         let ours = process::spawn_detached(
@@ -118,8 +130,10 @@ mod tests {
             &dir.path().join("log"),
         )
         .unwrap();
-        assert!(pids_referencing(dir.path()).contains(&ours.pid));
+        assert!(pids_referencing(dir.path(), &components).contains(&ours.pid));
+        // The same process is not a component when its executable is not one.
+        assert!(!pids_referencing(dir.path(), &["etcd"]).contains(&ours.pid));
         process::stop_group(ours.pid, Duration::from_secs(2));
-        assert!(!pids_referencing(dir.path()).contains(&ours.pid));
+        assert!(!pids_referencing(dir.path(), &components).contains(&ours.pid));
     }
 }
