@@ -1,0 +1,7 @@
+//! Reconcile scaffolding every driftless controller reuses, with Flux's semantics: Flux's flags and
+//! Go durations, zap-shaped logs, error classes, the status draft and its summary into
+//! Ready/Reconciling/Stalled and the next action, the one status patch, events, metrics, probes and
+//! leader election.
+
+pub mod flags;
+pub mod logging;
