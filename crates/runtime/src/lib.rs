@@ -3,5 +3,8 @@
 //! Ready/Reconciling/Stalled and the next action, the one status patch, events, metrics, probes and
 //! leader election.
 
+pub mod draft;
+pub mod error;
 pub mod flags;
 pub mod logging;
+pub mod summary;
