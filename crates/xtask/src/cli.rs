@@ -26,6 +26,12 @@ enum Command {
         #[arg(last = true)]
         cargo_test_args: Vec<String>,
     },
+    /// Render the committed CRDs, install manifest and chart CRDs from the Rust types.
+    Generate {
+        /// Render in memory and fail, naming them, when committed files differ.
+        #[arg(long)]
+        check: bool,
+    },
     /// The main job: a local control plane with driftless reconciling a Git repository.
     Demo,
     /// Build (or verify) the pinned Go tools in the cache without starting anything.
@@ -71,6 +77,7 @@ pub fn main() -> ExitCode {
                 action: ClusterAction::Status,
             } => crate::cluster::status().await,
             Command::Test { cargo_test_args } => crate::suite::run(&cargo_test_args).await,
+            Command::Generate { check } => crate::generate::run(check),
             Command::Demo => crate::demo::run().await,
             Command::Tools { names } => crate::cluster::build_tools(&names),
         }

@@ -4,6 +4,7 @@
 mod cli;
 mod cluster;
 mod demo;
+mod generate;
 mod suite;
 
 fn main() -> std::process::ExitCode {

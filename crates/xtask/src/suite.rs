@@ -50,6 +50,9 @@ pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
     fmt.args(["fmt", "--all", "--", "--check"]);
     run_step("cargo fmt --check", fmt)?;
 
+    eprintln!("==> cargo xtask generate --check");
+    crate::generate::run(true)?;
+
     ensure_cargo_deny()?;
     let mut deny = cargo();
     // The advisory database cannot be fetched on these machines; bans,

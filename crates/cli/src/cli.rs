@@ -1,0 +1,46 @@
+//! The command line: one subcommand per controller or user command, each defined in
+//! [`crate::commands`].
+
+use clap::{Parser, Subcommand};
+
+use crate::commands::{self, CommandError};
+
+/// driftless: a Flux-compatible GitOps toolkit.
+#[derive(Debug, Parser)]
+#[command(name = "driftless", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand. Controller subcommands (`source-controller`, `kustomize-controller`…) and
+/// user commands join this list as they are written.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the CustomResourceDefinition of every kind driftless serves, as YAML.
+    Crds(commands::crds::CrdsArgs),
+}
+
+/// Runs the chosen subcommand to completion.
+pub fn run(cli: Cli) -> Result<(), CommandError> {
+    match cli.command {
+        Command::Crds(args) => commands::crds::run(&args, &mut std::io::stdout().lock()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn crds_is_a_subcommand() {
+        let cli = Cli::try_parse_from(["driftless", "crds"]).expect("parses");
+        assert!(matches!(cli.command, Command::Crds(_)));
+    }
+}
