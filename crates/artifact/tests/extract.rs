@@ -265,3 +265,57 @@ fn a_tree_archived_by_storage_extracts_identically() {
     assert!(dest.join("empty").is_dir());
     assert_eq!(common::files_in(&src), common::files_in(&dest));
 }
+
+mod hostile_archives {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Entry {
+        File(String),
+        Dir(String),
+        Symlink(String, String),
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        proptest::collection::vec(prop_oneof!["a", "b", "..", ".", "/", "/tmp"], 1..5)
+            .prop_map(|parts| parts.join("/"))
+    }
+
+    fn entry() -> impl Strategy<Value = Entry> {
+        prop_oneof![
+            name().prop_map(Entry::File),
+            name().prop_map(Entry::Dir),
+            (name(), name()).prop_map(|(n, t)| Entry::Symlink(n, t)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        #[test]
+        fn no_archive_of_hostile_names_writes_outside_the_destination(
+            entries in proptest::collection::vec(entry(), 1..8),
+            keep_symlinks in any::<bool>(),
+        ) {
+            let tmp = tempfile::tempdir().unwrap();
+            let dest = tmp.path().join("jail/out");
+            let mut tar = EvilTar::new();
+            for e in &entries {
+                tar = match e {
+                    Entry::File(n) => tar.file(n, b"x"),
+                    Entry::Dir(n) => tar.dir(n),
+                    Entry::Symlink(n, t) => tar.symlink(n, t),
+                };
+            }
+            let policy = if keep_symlinks { SymlinkPolicy::KeepInside } else { SymlinkPolicy::Skip };
+            let limits = ExtractLimits { symlinks: policy, ..ExtractLimits::default() };
+            let _ = extract_tar_gz(&tar.tar_gz()[..], &dest, &limits);
+            // Only `jail/out` may exist next to the destination, and nothing above it.
+            let above: Vec<_> = fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+            prop_assert_eq!(above, vec![std::ffi::OsString::from("jail")]);
+            let beside: Vec<_> = fs::read_dir(tmp.path().join("jail")).unwrap().map(|e| e.unwrap().file_name()).collect();
+            prop_assert_eq!(beside, vec![std::ffi::OsString::from("out")]);
+        }
+    }
+}

@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use common::{EvilTar, Tree, sha256};
 use driftless_artifact::{
-    FetchError, FetchOptions, Fetcher, IgnoreRules, ObjectKey, Storage, router, serve,
+    ExtractSummary, FetchError, FetchOptions, Fetcher, IgnoreRules, ObjectKey, Storage, router,
+    serve,
 };
 
 fn quick() -> FetchOptions {
@@ -98,25 +100,39 @@ async fn a_digest_mismatch_is_refused_naming_both_digests_and_nothing_is_extract
     assert!(!dest.exists());
 }
 
-#[tokio::test]
-async fn not_found_is_reported_at_once_without_retrying() {
+/// A loopback server answering its n-th request (from 0) with `respond(n)`, counting requests.
+async fn scripted<F>(respond: F) -> (String, Arc<AtomicUsize>, tokio::sync::oneshot::Sender<()>)
+where
+    F: Fn(usize) -> Response + Clone + Send + Sync + 'static,
+{
     let hits = Arc::new(AtomicUsize::new(0));
     let counter = hits.clone();
     let app = Router::new().fallback(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async { StatusCode::NOT_FOUND }
+        let response = respond(counter.fetch_add(1, Ordering::SeqCst));
+        async move { response }
     });
-    let (addr, _stop) = spawn(app).await;
+    let (addr, stop) = spawn(app).await;
+    (addr, hits, stop)
+}
+
+/// Fetch `/x/y/z/a.tar.gz` from `addr` into a throwaway directory.
+async fn fetch_from(
+    addr: &str,
+    digest: &str,
+    options: FetchOptions,
+) -> Result<ExtractSummary, FetchError> {
     let tmp = tempfile::tempdir().unwrap();
-    let err = Fetcher::new(quick())
+    let url = format!("http://{addr}/x/y/z/a.tar.gz");
+    Fetcher::new(options)
         .unwrap()
-        .fetch(
-            &format!("http://{addr}/x/y/z/a.tar.gz"),
-            &sha256(b""),
-            tmp.path(),
-        )
+        .fetch(&url, digest, tmp.path())
         .await
-        .unwrap_err();
+}
+
+#[tokio::test]
+async fn not_found_is_reported_at_once_without_retrying() {
+    let (addr, hits, _stop) = scripted(|_| StatusCode::NOT_FOUND.into_response()).await;
+    let err = fetch_from(&addr, &sha256(b""), quick()).await.unwrap_err();
     assert!(err.is_not_found(), "{err}");
     assert_eq!(hits.load(Ordering::SeqCst), 1);
 }
@@ -125,53 +141,20 @@ async fn not_found_is_reported_at_once_without_retrying() {
 async fn transient_server_errors_are_retried_until_the_artifact_arrives() {
     let body = EvilTar::new().file("ok.yaml", b"ok").tar_gz();
     let digest = sha256(&body);
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let app = Router::new().fallback(move || {
-        let n = counter.fetch_add(1, Ordering::SeqCst);
-        let body = body.clone();
-        async move {
-            if n < 2 {
-                Err(StatusCode::SERVICE_UNAVAILABLE)
-            } else {
-                Ok(body)
-            }
-        }
-    });
-    let (addr, _stop) = spawn(app).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let summary = Fetcher::new(quick())
-        .unwrap()
-        .fetch(
-            &format!("http://{addr}/x/y/z/a.tar.gz"),
-            &digest,
-            tmp.path(),
-        )
-        .await
-        .unwrap();
+    let (addr, hits, _stop) = scripted(move |n| match n {
+        0 | 1 => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+        _ => body.clone().into_response(),
+    })
+    .await;
+    let summary = fetch_from(&addr, &digest, quick()).await.unwrap();
     assert_eq!(summary.files, 1);
     assert_eq!(hits.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test]
 async fn retries_give_up_after_the_configured_count() {
-    let hits = Arc::new(AtomicUsize::new(0));
-    let counter = hits.clone();
-    let app = Router::new().fallback(move || {
-        counter.fetch_add(1, Ordering::SeqCst);
-        async { StatusCode::BAD_GATEWAY }
-    });
-    let (addr, _stop) = spawn(app).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let err = Fetcher::new(quick())
-        .unwrap()
-        .fetch(
-            &format!("http://{addr}/x/y/z/a.tar.gz"),
-            &sha256(b""),
-            tmp.path(),
-        )
-        .await
-        .unwrap_err();
+    let (addr, hits, _stop) = scripted(|_| StatusCode::BAD_GATEWAY.into_response()).await;
+    let err = fetch_from(&addr, &sha256(b""), quick()).await.unwrap_err();
     assert!(
         matches!(err, FetchError::Status { status: 502, .. }),
         "{err}"
@@ -181,22 +164,12 @@ async fn retries_give_up_after_the_configured_count() {
 
 #[tokio::test]
 async fn downloads_over_the_size_limit_are_refused() {
-    let app = Router::new().fallback(|| async { vec![0u8; 4096] });
-    let (addr, _stop) = spawn(app).await;
-    let tmp = tempfile::tempdir().unwrap();
+    let (addr, _, _stop) = scripted(|_| vec![0u8; 4096].into_response()).await;
     let options = FetchOptions {
         max_download_size: Some(1024),
         ..quick()
     };
-    let err = Fetcher::new(options)
-        .unwrap()
-        .fetch(
-            &format!("http://{addr}/x/y/z/a.tar.gz"),
-            &sha256(b""),
-            tmp.path(),
-        )
-        .await
-        .unwrap_err();
+    let err = fetch_from(&addr, &sha256(b""), options).await.unwrap_err();
     assert!(
         matches!(err, FetchError::TooLarge { limit: 1024, .. }),
         "{err}"

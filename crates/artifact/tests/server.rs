@@ -179,3 +179,17 @@ async fn the_server_stops_on_the_shutdown_signal() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn range_requests_are_honoured_like_go_file_server() {
+    let f = fixture();
+    let request = Request::builder()
+        .uri(format!("/{}", f.path))
+        .header(header::RANGE, "bytes=0-9")
+        .body(Body::empty())
+        .unwrap();
+    let response = router(&f.storage).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PARTIAL_CONTENT);
+    let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+    assert_eq!(&body[..], &f.bytes[..10]);
+}
