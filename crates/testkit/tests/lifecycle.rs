@@ -28,13 +28,20 @@ fn processes_mentioning(dir: &std::path::Path) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_twice_reuses_the_running_plane_and_down_leaves_no_process_behind() {
     let plane = ControlPlane::new(Cache::from_env(), "lifecycle-test", 17100);
     plane.down().unwrap();
 
-    let first = plane.up().await.unwrap();
-    assert!(matches!(first, UpOutcome::Started { .. }), "{first:?}");
+    // Two racing `up`s (as two test binaries would) start one plane between them.
+    let (a, b) = tokio::join!(plane.up(), plane.up());
+    let mut outcomes = [a.unwrap(), b.unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, UpOutcome::AlreadyRunning));
+    assert!(
+        matches!(outcomes[0], UpOutcome::Started { .. }),
+        "{outcomes:?}"
+    );
+    assert_eq!(outcomes[1], UpOutcome::AlreadyRunning, "{outcomes:?}");
     let version = plane
         .client()
         .await

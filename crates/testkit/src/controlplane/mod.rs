@@ -152,12 +152,30 @@ impl ControlPlane {
         )
     }
 
-    fn lock(&self) -> Result<FileLock, ControlPlaneError> {
-        let path = self
-            .cache
+    fn lock_path(&self) -> PathBuf {
+        self.cache
             .locks_dir()
-            .join(format!("cluster-{}.lock", self.name));
+            .join(format!("cluster-{}.lock", self.name))
+    }
+
+    fn lock(&self) -> Result<FileLock, ControlPlaneError> {
+        let path = self.lock_path();
         FileLock::acquire(&path).map_err(io_err(&path))
+    }
+
+    /// Waits for the plane's lock without blocking the async runtime: another
+    /// task in this process (or another process) may hold it for minutes
+    /// while it builds and starts the plane.
+    async fn lock_async(&self) -> Result<FileLock, ControlPlaneError> {
+        let path = self.lock_path();
+        let locked = path.clone();
+        tokio::task::spawn_blocking(move || FileLock::acquire(&locked))
+            .await
+            .map_err(|e| ControlPlaneError::Io {
+                path: path.clone(),
+                source: std::io::Error::other(e),
+            })?
+            .map_err(io_err(&path))
     }
 
     /// A client for the admin user of this plane.
@@ -198,7 +216,7 @@ impl ControlPlane {
 
     /// Starts the plane, or reuses it when it already runs healthy.
     pub async fn up(&self) -> Result<UpOutcome, ControlPlaneError> {
-        let _lock = self.lock()?;
+        let _lock = self.lock_async().await?;
         if self.is_healthy().await {
             return Ok(UpOutcome::AlreadyRunning);
         }
