@@ -7,4 +7,7 @@ pub mod draft;
 pub mod error;
 pub mod flags;
 pub mod logging;
+pub mod object;
+pub mod patch;
+pub mod schedule;
 pub mod summary;
