@@ -6,6 +6,16 @@ use std::time::Duration;
 
 use testkit::{Cache, ControlPlane, ControlPlaneError, UpOutcome};
 
+/// A port base of its own, offset from the shared plane's so that two runs
+/// with different `DRIFTLESS_CLUSTER_PORT_BASE` never collide.
+fn own_port_base(offset: u16) -> u16 {
+    std::env::var("DRIFTLESS_CLUSTER_PORT_BASE")
+        .ok()
+        .and_then(|v| v.parse::<u16>().ok())
+        .unwrap_or(testkit::controlplane::DEFAULT_PORT_BASE)
+        .saturating_add(offset)
+}
+
 fn ports_free(plane: &ControlPlane) -> Vec<u16> {
     plane
         .ports()
@@ -30,7 +40,7 @@ fn processes_mentioning(dir: &std::path::Path) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_twice_reuses_the_running_plane_and_down_leaves_no_process_behind() {
-    let plane = ControlPlane::new(Cache::from_env(), "lifecycle-test", 17100);
+    let plane = ControlPlane::new(Cache::from_env(), "lifecycle-test", own_port_base(100));
     plane.down().unwrap();
 
     // Two racing `up`s (as two test binaries would) start one plane between them.
@@ -84,7 +94,7 @@ async fn up_twice_reuses_the_running_plane_and_down_leaves_no_process_behind() {
 
 #[tokio::test]
 async fn a_taken_port_is_reported_at_once_and_nothing_is_started() {
-    let plane = ControlPlane::new(Cache::from_env(), "port-clash-test", 17200);
+    let plane = ControlPlane::new(Cache::from_env(), "port-clash-test", own_port_base(200));
     plane.down().unwrap();
     let squatter = TcpListener::bind(("127.0.0.1", plane.ports().apiserver)).unwrap();
 
