@@ -1,0 +1,126 @@
+//! Helpers shared by the tests that install driftless's manifests on the local control plane.
+//!
+//! CRDs are cluster-scoped and every test binary shares one cluster, so CRDs are only ever
+//! applied (server-side, forced, idempotent) and never deleted here.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::core::{GroupVersionKind, TypeMeta};
+use kube::discovery::Scope;
+use serde_json::Value;
+use testkit::{TestCluster, wait};
+
+/// The field manager of everything these tests apply.
+pub const FIELD_MANAGER: &str = "driftless-cli-tests";
+
+/// How long the API server gets to establish CRDs or run Deployments.
+pub const CONVERGE: Duration = Duration::from_secs(90);
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// `shared/reference/flux`, beside the repository.
+pub fn flux_reference() -> PathBuf {
+    repo_root().join("../shared/reference/flux")
+}
+
+/// The YAML documents of a file, as JSON values, skipping empty documents.
+pub fn yaml_documents(path: &Path) -> anyhow::Result<Vec<Value>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let documents: Vec<Value> = serde_saphyr::from_multiple(&text)
+        .with_context(|| format!("parsing {}", path.display()))?;
+    Ok(documents.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Every `.yaml` file directly in `dir`, sorted.
+pub fn yaml_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// The API of `object`'s kind, in `namespace` when the kind is namespaced.
+pub async fn api_for(
+    cluster: &TestCluster,
+    object: &Value,
+    namespace: &str,
+) -> anyhow::Result<Api<DynamicObject>> {
+    let types: TypeMeta = serde_json::from_value(object.clone()).context("apiVersion and kind")?;
+    let gvk = GroupVersionKind::try_from(&types)?;
+    let (resource, capabilities) = kube::discovery::pinned_kind(&cluster.client, &gvk)
+        .await
+        .with_context(|| format!("discovering {}", types.kind))?;
+    Ok(match capabilities.scope {
+        Scope::Namespaced => Api::namespaced_with(cluster.client.clone(), namespace, &resource),
+        Scope::Cluster => Api::all_with(cluster.client.clone(), &resource),
+    })
+}
+
+/// Server-side applies `object` (forced, strict field validation), in `namespace` when it is
+/// namespaced; with `dry_run` the API server validates and admits it without storing it.
+pub async fn apply(
+    cluster: &TestCluster,
+    object: &Value,
+    namespace: &str,
+    dry_run: bool,
+) -> anyhow::Result<DynamicObject> {
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| anyhow!("object without a name: {object}"))?;
+    let mut params = PatchParams::apply(FIELD_MANAGER)
+        .force()
+        .validation_strict();
+    if dry_run {
+        params = params.dry_run();
+    }
+    let api = api_for(cluster, object, namespace).await?;
+    api.patch(name, &params, &Patch::Apply(object))
+        .await
+        .with_context(|| format!("applying {}/{name}", object["kind"]))
+}
+
+/// Applies the committed CRDs in config/crd/bases and waits until the API server serves them.
+pub async fn install_crds(cluster: &TestCluster) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for file in yaml_files(&repo_root().join("config/crd/bases"))? {
+        for crd in yaml_documents(&file)? {
+            let applied = apply(cluster, &crd, "", false).await?;
+            names.push(applied.metadata.name.unwrap_or_default());
+        }
+    }
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client.clone());
+    for name in &names {
+        wait::until(CONVERGE, &format!("CRD {name} to be Established"), || {
+            let crds = crds.clone();
+            async move {
+                let crd = crds.get(name).await.map_err(|e| e.to_string())?;
+                let established = crd
+                    .status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True");
+                Ok(established.then_some(()))
+            }
+        })
+        .await
+        .map_err(|e| anyhow!(e))?;
+    }
+    Ok(names)
+}
