@@ -8,6 +8,7 @@
 pub mod cache;
 pub mod controlplane;
 mod fsutil;
+pub mod git_server;
 mod gomod;
 pub mod gotools;
 pub mod pki;
