@@ -117,6 +117,14 @@ pub enum FetchError {
         /// The I/O failure.
         source: std::io::Error,
     },
+    /// The blocking extraction task was cancelled or panicked (runtime shutting down).
+    #[error("extraction of {url} did not complete: {reason}")]
+    ExtractTask {
+        /// Sanitised URL.
+        url: String,
+        /// The task's failure.
+        reason: String,
+    },
     /// The verified archive could not be extracted within the limits.
     #[error("extracting artifact from {url}: {source}")]
     Extract {
@@ -171,9 +179,9 @@ impl Fetcher {
         let dest = dest.to_path_buf();
         let extracted = tokio::task::spawn_blocking(move || extract_tar_gz(file, &dest, &limits))
             .await
-            .map_err(|e| FetchError::TempFile {
+            .map_err(|e| FetchError::ExtractTask {
                 url: safe_url.clone(),
-                source: std::io::Error::other(e),
+                reason: e.to_string(),
             })?;
         extracted.map_err(|source| FetchError::Extract {
             url: safe_url,

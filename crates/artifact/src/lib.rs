@@ -8,6 +8,12 @@
 //!
 //! It has no Kubernetes dependency; controllers convert [`Artifact`] to and from the API type.
 //! Filesystem work is blocking (call it from `spawn_blocking`); the server and client are async.
+//!
+//! Producer side, per reconcile: [`Storage::lock`] the object, [`ObjectLock::store_archive`] (or
+//! `store_bytes` / `store_reader`) under the file name [`layout`] gives for the kind, optionally
+//! [`ObjectLock::symlink`] `latest.tar.gz`, then [`ObjectLock::garbage_collect`]; on deletion
+//! [`Storage::remove_object`]. Serve the root with [`router`] and [`serve`]. Consumer side:
+//! [`Fetcher::fetch`] with `status.artifact.url` and `.digest`.
 
 pub mod archive;
 pub mod artifact;

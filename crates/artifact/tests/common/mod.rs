@@ -120,6 +120,14 @@ impl EvilTar {
         self
     }
 
+    /// A file header claiming `size` bytes with the data left out: enough for readers that
+    /// check the declared size before reading.
+    pub fn header_only(mut self, name: &str, size: u64) -> Self {
+        let header = Self::header(name, EntryType::Regular, size, None);
+        self.builder.get_mut().extend_from_slice(header.as_bytes());
+        self
+    }
+
     /// A GNU long-name extension entry of `size` bytes, which readers buffer in memory whole.
     pub fn long_name_bomb(mut self, size: u64) -> Self {
         let header = Self::header("././@LongLink", EntryType::GNULongName, size, None);
