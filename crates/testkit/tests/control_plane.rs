@@ -25,13 +25,13 @@ fn deployment(name: &str, replicas: i32) -> Deployment {
             }
         }
     }))
-    .unwrap()
+    .expect("a valid Deployment")
 }
 
 fn condition_true(conditions: Option<&Vec<impl serde::Serialize>>, type_: &str) -> bool {
     conditions.is_some_and(|cs| {
         cs.iter().any(|c| {
-            let v = serde_json::to_value(c).unwrap();
+            let v = serde_json::to_value(c).expect("conditions serialise");
             v["type"] == type_ && v["status"] == "True"
         })
     })

@@ -30,7 +30,7 @@ fn processes_mentioning(dir: &std::path::Path) -> Vec<String> {
     let out = std::process::Command::new("pgrep")
         .args(["-a", "-f", &dir.display().to_string()])
         .output()
-        .unwrap();
+        .expect("pgrep runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter(|l| !l.contains("pgrep"))
