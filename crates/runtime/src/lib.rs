@@ -5,8 +5,11 @@
 
 pub mod draft;
 pub mod error;
+pub mod events;
 pub mod flags;
+pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod object;
 pub mod patch;
 pub mod schedule;
