@@ -3,12 +3,13 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{apply, flux_reference, install_crds, repo_root, yaml_documents, yaml_files};
+use common::{
+    apply, first_difference, flux_reference, install_crds, integral_floats_as_integers, kubectl,
+    repo_root, yaml_documents, yaml_files,
+};
 use kube::api::{DynamicObject, PostParams};
 use serde_json::{Value, json};
-use testkit::{TestCluster, TestNamespace, cluster};
+use testkit::{TestNamespace, cluster};
 
 /// Sample folders of the controllers driftless serves (source-watcher's ArtifactGenerator is not).
 const SAMPLE_FOLDERS: [&str; 6] = [
@@ -19,19 +20,6 @@ const SAMPLE_FOLDERS: [&str; 6] = [
     "image-reflector-controller",
     "image-automation-controller",
 ];
-
-fn kubectl(cluster: &TestCluster, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(cluster.plane.bin_dir().join("kubectl"))
-        .env("KUBECONFIG", cluster.plane.kubeconfig_path())
-        .args(args)
-        .output()?;
-    anyhow::ensure!(
-        output.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8(output.stdout)?)
-}
 
 #[tokio::test]
 async fn generated_crds_install_and_become_established() {
@@ -76,47 +64,6 @@ async fn kubectl_reads_the_committed_crd_files_as_exactly_the_api_crates_crds() 
     let read = integral_floats_as_integers(Value::Array(read));
     let expected = integral_floats_as_integers(Value::Array(expected));
     assert_eq!(first_difference(&read, &expected, String::new()), None);
-}
-
-/// JSON has one number type: Go writes `minimum: 0` where serde writes `0.0`.
-fn integral_floats_as_integers(value: Value) -> Value {
-    match value {
-        Value::Number(n) => match n.as_f64() {
-            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9e15 => json!(f as i64),
-            _ => Value::Number(n),
-        },
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(integral_floats_as_integers).collect())
-        }
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(k, v)| (k, integral_floats_as_integers(v)))
-                .collect(),
-        ),
-        other => other,
-    }
-}
-
-/// The path of the first place `a` and `b` differ, with both values there.
-fn first_difference(a: &Value, b: &Value, path: String) -> Option<String> {
-    match (a, b) {
-        (Value::Object(x), Value::Object(y)) => {
-            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
-            keys.into_iter().find_map(|k| {
-                first_difference(
-                    x.get(k).unwrap_or(&Value::Null),
-                    y.get(k).unwrap_or(&Value::Null),
-                    format!("{path}/{k}"),
-                )
-            })
-        }
-        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
-            .iter()
-            .zip(y)
-            .enumerate()
-            .find_map(|(i, (x, y))| first_difference(x, y, format!("{path}/{i}"))),
-        _ => (a != b).then(|| format!("{path}: {a} != {b}")),
-    }
 }
 
 #[tokio::test]

@@ -3,11 +3,15 @@
 
 mod common;
 
-use common::{CONVERGE, apply, install_crds, repo_root, yaml_documents};
+use common::{
+    CONVERGE, apply, first_difference, install_crds, integral_floats_as_integers, kubectl,
+    repo_root, yaml_documents,
+};
 use driftless_cli::manifests::{CONTROLLERS, Install};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams};
+use serde_json::Value;
 use testkit::{TestCluster, TestNamespace, cluster, wait};
 
 #[tokio::test]
@@ -27,6 +31,30 @@ async fn the_committed_install_manifest_is_admitted_by_server_side_apply() {
             .await
             .unwrap_or_else(|e| panic!("{}/{name}: {e:#}", object["kind"]));
     }
+}
+
+#[tokio::test]
+async fn kustomize_builds_config_default_into_exactly_the_install_manifest() {
+    let cluster = cluster().await.unwrap();
+    let default = repo_root().join("config/default");
+    let built = kubectl(&cluster, &["kustomize", default.to_str().unwrap()]).unwrap();
+    let built: Vec<Value> = serde_saphyr::from_multiple(&built).unwrap();
+    let install = yaml_documents(&repo_root().join("deploy/install.yaml")).unwrap();
+    // kustomize orders objects by kind; the set is what must match.
+    let key = |o: &Value| {
+        format!(
+            "{}/{}/{}",
+            o["kind"], o["metadata"]["namespace"], o["metadata"]["name"]
+        )
+    };
+    let sorted = |mut objects: Vec<Value>| {
+        objects.sort_by_key(key);
+        objects
+    };
+    // Go writes the float 0.0 as 0.
+    let built = integral_floats_as_integers(Value::Array(sorted(built)));
+    let install = integral_floats_as_integers(Value::Array(sorted(install)));
+    assert_eq!(first_difference(&built, &install, String::new()), None);
 }
 
 /// Cluster-scoped RBAC of a test install, removed whether the test passes or not.

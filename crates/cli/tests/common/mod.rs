@@ -54,6 +54,20 @@ pub fn yaml_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Runs the control plane's kubectl against it and returns what it printed.
+pub fn kubectl(cluster: &TestCluster, args: &[&str]) -> anyhow::Result<String> {
+    let output = std::process::Command::new(cluster.plane.bin_dir().join("kubectl"))
+        .env("KUBECONFIG", cluster.plane.kubeconfig_path())
+        .args(args)
+        .output()?;
+    anyhow::ensure!(
+        output.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(String::from_utf8(output.stdout)?)
+}
+
 /// The API of `object`'s kind, in `namespace` when the kind is namespaced.
 pub async fn api_for(
     cluster: &TestCluster,
@@ -123,4 +137,45 @@ pub async fn install_crds(cluster: &TestCluster) -> anyhow::Result<Vec<String>> 
         .map_err(|e| anyhow!(e))?;
     }
     Ok(names)
+}
+
+/// JSON has one number type: Go writes `minimum: 0` where serde writes `0.0`.
+pub fn integral_floats_as_integers(value: Value) -> Value {
+    match value {
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() && f.fract() == 0.0 && f.abs() < 9e15 => Value::from(f as i64),
+            _ => Value::Number(n),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(integral_floats_as_integers).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, integral_floats_as_integers(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// The path of the first place `a` and `b` differ, with both values there.
+pub fn first_difference(a: &Value, b: &Value, path: String) -> Option<String> {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                first_difference(
+                    x.get(k).unwrap_or(&Value::Null),
+                    y.get(k).unwrap_or(&Value::Null),
+                    format!("{path}/{k}"),
+                )
+            })
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (x, y))| first_difference(x, y, format!("{path}/{i}"))),
+        _ => (a != b).then(|| format!("{path}: {a} != {b}")),
+    }
 }
