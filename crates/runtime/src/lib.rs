@@ -8,6 +8,7 @@ pub mod error;
 pub mod events;
 pub mod flags;
 pub mod http;
+pub mod leader;
 pub mod logging;
 pub mod metrics;
 pub mod object;
