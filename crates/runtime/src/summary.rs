@@ -253,27 +253,22 @@ struct Stamp {
 /// A failed attempt keeps Reconciling with reason `ProgressingWithRetry`; a transient failure
 /// (`message` given) adds it when no step had marked progress.
 fn retry_reconciling(conditions: &mut Vec<Condition>, stamp: &Stamp, message: Option<&str>) {
-    if let Some(existing) = conditions.iter().find(|c| c.type_ == types::RECONCILING) {
-        // A reason change is a state change for Flux, so the transition time moves.
-        let message = existing.message.clone();
-        put(
-            conditions,
-            stamp,
-            types::RECONCILING,
-            status::TRUE,
-            reasons::PROGRESSING_WITH_RETRY,
-            &message,
-        );
-    } else if let Some(message) = message {
-        put(
-            conditions,
-            stamp,
-            types::RECONCILING,
-            status::TRUE,
-            reasons::PROGRESSING_WITH_RETRY,
-            message,
-        );
-    }
+    // A reason change is a state change for Flux, so the transition time moves.
+    let message = match conditions.iter().find(|c| c.type_ == types::RECONCILING) {
+        Some(existing) => existing.message.clone(),
+        None => match message {
+            Some(message) => message.to_owned(),
+            None => return,
+        },
+    };
+    put(
+        conditions,
+        stamp,
+        types::RECONCILING,
+        status::TRUE,
+        reasons::PROGRESSING_WITH_RETRY,
+        &message,
+    );
 }
 
 /// Ready when no condition is in scope.

@@ -68,6 +68,20 @@ fn draft(stored: Vec<Condition>) -> StatusDraft {
     )
 }
 
+/// A draft for generation 1, already observed, with the given reconcile request state.
+fn observed(requested_at: Option<&str>, last_handled: Option<&str>) -> StatusDraft {
+    StatusDraft::begin(
+        DraftInput {
+            generation: Some(1),
+            observed_generation: Some(1),
+            requested_at: requested_at.map(str::to_owned),
+            last_handled_reconcile_at: last_handled.map(str::to_owned),
+            ..DraftInput::default()
+        },
+        at(100),
+    )
+}
+
 fn err(class: ErrorClass, reason: &'static str, message: &str) -> TestError {
     TestError {
         reason,
@@ -356,14 +370,7 @@ fn a_failure_reports_the_error_chain_as_the_ready_message() {
 
 #[test]
 fn a_transient_error_without_progress_marked_still_shows_reconciling_with_retry() {
-    let d = StatusDraft::begin(
-        DraftInput {
-            generation: Some(1),
-            observed_generation: Some(1),
-            ..DraftInput::default()
-        },
-        at(100),
-    );
+    let d = observed(None, None);
     let e = err(
         ErrorClass::Transient,
         reasons::GIT_OPERATION_FAILED,
@@ -413,16 +420,7 @@ fn success_without_any_condition_in_scope_is_still_ready() {
 
 #[test]
 fn the_reconcile_request_is_recorded_as_handled_even_when_the_reconcile_fails() {
-    let d = StatusDraft::begin(
-        DraftInput {
-            generation: Some(1),
-            observed_generation: Some(1),
-            requested_at: Some("2026-11-26T04:00:00Z".into()),
-            last_handled_reconcile_at: Some("before".into()),
-            ..DraftInput::default()
-        },
-        at(100),
-    );
+    let d = observed(Some("2026-11-26T04:00:00Z"), Some("before"));
     let e = err(
         ErrorClass::Transient,
         reasons::GIT_OPERATION_FAILED,
@@ -437,15 +435,7 @@ fn the_reconcile_request_is_recorded_as_handled_even_when_the_reconcile_fails() 
 
 #[test]
 fn without_a_request_the_last_handled_value_is_kept() {
-    let d = StatusDraft::begin(
-        DraftInput {
-            generation: Some(1),
-            observed_generation: Some(1),
-            last_handled_reconcile_at: Some("before".into()),
-            ..DraftInput::default()
-        },
-        at(100),
-    );
+    let d = observed(None, Some("before"));
     let s = summarize(d, Outcome::Success, &GIT, &SCHEDULE);
     assert_eq!(s.last_handled_reconcile_at.as_deref(), Some("before"));
 }
