@@ -1,0 +1,174 @@
+//! Flux's `reconcileArtifact` for a GitRepository: archive the checked-out tree (VCS files,
+//! `.sourceignore` and `spec.ignore` excluded) into `<commit>.tar.gz` under the object's lock,
+//! point `latest.tar.gz` at it, garbage-collect old files, and record the artifact and the spec
+//! fields it was built with in the status.
+
+use driftless_api::conditions::{reasons, types};
+use driftless_api::source::{GitRepository, GitRepositoryStatus};
+use driftless_artifact::layout::{LATEST_TAR_GZ, git_repository_file};
+use driftless_artifact::{IgnoreRules, Retention, Storage};
+use driftless_git::Commit;
+use driftless_runtime::draft::StatusDraft;
+
+use crate::error::ReconcileError;
+use crate::source::{Fetched, content_config_changed};
+use crate::storage::{object_key, to_api};
+
+/// What the artifact step did, for the event the reconcile records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Stored {
+    /// A new artifact was written (Flux's `NewArtifact` event).
+    New {
+        /// `stored artifact for commit '<subject>'`.
+        message: String,
+        /// The artifact revision.
+        revision: String,
+        /// The artifact digest.
+        digest: String,
+    },
+    /// The stored artifact already has the upstream revision (Flux's `ArtifactUpToDate`).
+    UpToDate {
+        /// The artifact revision.
+        revision: String,
+    },
+}
+
+/// Flux's `reconcileArtifact`.
+pub async fn reconcile_artifact(
+    storage: &Storage,
+    retention: Retention,
+    repo: &GitRepository,
+    status: &mut GitRepositoryStatus,
+    draft: &mut StatusDraft,
+    fetched: Fetched,
+) -> Result<Stored, ReconcileError> {
+    let up_to_date = status
+        .artifact
+        .as_ref()
+        .is_some_and(|a| a.revision == fetched.revision())
+        && !content_config_changed(repo, status);
+    let outcome = match fetched {
+        _ if up_to_date => Stored::UpToDate {
+            revision: fetched.revision().to_owned(),
+        },
+        Fetched::Unchanged { revision } => {
+            // Only reachable if the stored artifact vanished between the storage step and now.
+            return Err(ReconcileError::Task {
+                operation: "building the artifact",
+                detail: format!("no checkout of '{revision}' to archive"),
+            });
+        }
+        Fetched::CheckedOut { commit, dir } => {
+            let key = object_key(repo)?;
+            let message = format!("stored artifact for commit '{}'", short_message(&commit));
+            let storage = storage.clone();
+            let ignore = repo.spec.ignore.clone();
+            let stored = tokio::task::spawn_blocking(move || {
+                let rules = IgnoreRules::for_source(dir.path(), ignore.as_deref())
+                    .map_err(|source| ReconcileError::Ignore { source })?;
+                let storage_err =
+                    |operation| move |source| ReconcileError::Storage { operation, source };
+                let lock = storage
+                    .lock(&key)
+                    .map_err(storage_err("failed to acquire lock for artifact"))?;
+                let mut artifact = lock
+                    .store_archive(
+                        &git_repository_file(&commit.id),
+                        &commit.revision,
+                        dir.path(),
+                        &rules,
+                    )
+                    .map_err(storage_err("failed to archive artifact"))?;
+                storage.set_artifact_url(&mut artifact);
+                lock.symlink(&artifact, LATEST_TAR_GZ)
+                    .map_err(storage_err("failed to update status URL symlink"))?;
+                if let Err(error) = lock.garbage_collect(&artifact, &retention) {
+                    tracing::warn!(%error, "garbage collection of old artifacts failed");
+                }
+                Ok::<_, ReconcileError>(artifact)
+            })
+            .await
+            .map_err(|e| ReconcileError::Task {
+                operation: "archiving the artifact",
+                detail: e.to_string(),
+            })??;
+            let outcome = Stored::New {
+                message,
+                revision: stored.revision.clone(),
+                digest: stored.digest.clone(),
+            };
+            status.artifact = Some(to_api(&stored));
+            outcome
+        }
+    };
+
+    let revision = match &outcome {
+        Stored::New { revision, .. } | Stored::UpToDate { revision } => revision,
+    };
+    draft.delete(types::ARTIFACT_OUTDATED);
+    draft.delete(types::STORAGE_OPERATION_FAILED);
+    draft.mark_true(
+        types::ARTIFACT_IN_STORAGE,
+        reasons::SUCCEEDED,
+        format!("stored artifact for revision '{revision}'"),
+    );
+    record_observed(repo, status);
+    Ok(outcome)
+}
+
+/// The spec fields the artifact was built with, omitted when empty as Flux's `omitempty` does.
+fn record_observed(repo: &GitRepository, status: &mut GitRepositoryStatus) {
+    let spec = &repo.spec;
+    status.observed_ignore = spec.ignore.clone();
+    status.observed_recurse_submodules = spec.recurse_submodules.filter(|r| *r);
+    status.observed_sparse_checkout = spec.sparse_checkout.clone().filter(|l| !l.is_empty());
+    status.observed_include = spec.include.clone().filter(|l| !l.is_empty());
+}
+
+/// The commit subject, cut at 50 characters with `...` as go-git's `ShortMessage` that Flux
+/// puts in the `NewArtifact` event.
+pub fn short_message(commit: &Commit) -> String {
+    let subject = commit.message.lines().next().unwrap_or_default();
+    if subject.chars().count() > 50 {
+        format!("{}...", subject.chars().take(50).collect::<String>())
+    } else {
+        subject.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use driftless_git::Signature;
+
+    use super::*;
+
+    fn commit(message: &str) -> Commit {
+        Commit {
+            id: "a".repeat(40),
+            revision: format!("main@sha1:{}", "a".repeat(40)),
+            message: message.to_owned(),
+            author: Signature {
+                name: "n".into(),
+                email: "e".into(),
+                time: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn the_event_names_the_commit_subject_only() {
+        assert_eq!(
+            short_message(&commit("Add podinfo\n\nLong body")),
+            "Add podinfo"
+        );
+    }
+
+    #[test]
+    fn long_subjects_are_cut_at_fifty_characters() {
+        let long = "x".repeat(60);
+        assert_eq!(
+            short_message(&commit(&long)),
+            format!("{}...", "x".repeat(50))
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! The process: the GitRepository watch (namespace and label selector from the flags, filtered
+//! like Flux's `GenerationChangedPredicate || ReconcileRequestedPredicate` so the controller's own
+//! status patches do not trigger it again), the reconcile workers (`--concurrent`), and beside
+//! them the artifact server (`--storage-addr`), metrics (`--metrics-addr`) and probes
+//! (`--health-addr`), all stopping on the same shutdown signal.
+
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use driftless_api::annotations::RECONCILE_REQUESTED_AT;
+use driftless_api::source::GitRepository;
+use driftless_artifact::Storage;
+use driftless_runtime::events::{Recorder, WebhookError};
+use driftless_runtime::flags::listen_addr;
+use driftless_runtime::http::{Readiness, ServeError, health_router, metrics_router};
+use driftless_runtime::metrics::Metrics;
+use driftless_runtime::schedule::Scheduler;
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Resource, ResourceExt};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+use crate::args::{Args, DEFAULT_CONCURRENT, hostname};
+use crate::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
+
+/// Why the controller process could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A listen address flag does not parse.
+    #[error("invalid {flag}: {problem}")]
+    Address {
+        /// The flag.
+        flag: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A listener could not be bound.
+    #[error("binding {flag} {addr} failed")]
+    Bind {
+        /// The flag.
+        flag: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The storage root could not be created.
+    #[error("creating storage path '{path}' failed")]
+    StoragePath {
+        /// The path.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Tokio runtime could not start.
+    #[error("starting the async runtime failed")]
+    Runtime(#[source] std::io::Error),
+    /// Logging could not be initialised.
+    #[error(transparent)]
+    Logging(#[from] driftless_runtime::logging::LoggingError),
+    /// No usable kubeconfig or in-cluster config.
+    #[error("loading the Kubernetes client configuration failed")]
+    KubeConfig(#[source] kube::config::InferConfigError),
+    /// The Kubernetes client could not be built.
+    #[error("building the Kubernetes client failed")]
+    KubeClient(#[source] kube::Error),
+    /// The metrics registry could not be set up.
+    #[error("setting up metrics failed")]
+    Metrics(#[source] prometheus::Error),
+    /// The `--events-addr` webhook could not be set up.
+    #[error("setting up the events recorder failed")]
+    Events(#[source] WebhookError),
+    /// The artifact server failed.
+    #[error("serving artifacts failed")]
+    Storage(#[source] std::io::Error),
+    /// The metrics or probe server failed.
+    #[error(transparent)]
+    Admin(#[from] ServeError),
+}
+
+/// `driftless source-controller`: a Tokio runtime, logs, the kubeconfig (`KUBECONFIG` or
+/// in-cluster), `--storage-addr` bound, and SIGINT/SIGTERM as the shutdown signal.
+pub fn run_blocking(args: Args) -> Result<(), RunError> {
+    driftless_runtime::logging::init(args.runtime.log_level, args.runtime.log_encoding)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(RunError::Runtime)?;
+    runtime.block_on(async move {
+        let config = kube::Config::infer().await.map_err(RunError::KubeConfig)?;
+        let client = kube::Client::try_from(config).map_err(RunError::KubeClient)?;
+        let addr = parse_addr("--storage-addr", &args.storage_addr)?.ok_or(RunError::Address {
+            flag: "--storage-addr",
+            problem: "the artifact server cannot be disabled".to_owned(),
+        })?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| RunError::Bind {
+                flag: "--storage-addr",
+                addr,
+                source,
+            })?;
+        run(args, client, listener, termination()).await
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM (Kubernetes stops pods with SIGTERM).
+async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs the controller and its servers until `shutdown` resolves. The artifact server listens on
+/// `storage_listener` (bound by the caller, so tests can use an ephemeral port).
+pub async fn run(
+    args: Args,
+    client: kube::Client,
+    storage_listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let root = args.storage_root();
+    std::fs::create_dir_all(&root).map_err(|source| RunError::StoragePath {
+        path: root.display().to_string(),
+        source,
+    })?;
+    let storage = Storage::new(root, args.advertised_address(&hostname()));
+    if args.runtime.enable_leader_election {
+        // TODO(leader-election): use driftless_runtime's Lease elector once it lands.
+        tracing::warn!("leader election is not available yet; running as if elected");
+    }
+    let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
+    let metrics_addr = parse_addr("--metrics-addr", &args.runtime.metrics_addr)?;
+    let health_addr = parse_addr("--health-addr", &args.runtime.health_addr)?;
+    let metrics = match metrics_addr {
+        Some(_) => {
+            let metrics = Arc::new(Metrics::new().map_err(RunError::Metrics)?);
+            metrics.register_controller(METRICS_CONTROLLER, concurrency);
+            Some(metrics)
+        }
+        None => None,
+    };
+    let recorder = Recorder::new(
+        client.clone(),
+        crate::CONTROLLER_NAME,
+        &args.runtime.events_addr,
+    )
+    .map_err(RunError::Events)?;
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        storage: storage.clone(),
+        retention: args.retention(),
+        scheduler: Scheduler::new(
+            args.runtime.min_retry_delay.get(),
+            args.runtime.max_retry_delay.get(),
+            args.runtime.interval_jitter_percentage,
+        ),
+        recorder,
+        metrics: metrics.clone(),
+        requeue_dependency: args.requeue_dependency(),
+    });
+
+    let mut signals = fan_out(shutdown, 4).into_iter();
+    let mut next_signal = || {
+        let rx = signals.next();
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+        }
+    };
+    let readiness = Readiness::default();
+    let artifact_server = driftless_artifact::serve(
+        storage_listener,
+        driftless_artifact::router(&storage),
+        next_signal(),
+    );
+    let metrics_server = serve_optional(
+        metrics_addr
+            .zip(metrics)
+            .map(|(a, m)| (a, metrics_router(m))),
+        next_signal(),
+    );
+    let health_server = serve_optional(
+        health_addr.map(|a| (a, health_router(readiness.clone()))),
+        next_signal(),
+    );
+
+    let api: Api<GitRepository> = match args.runtime.watch_namespace() {
+        Some(namespace) => Api::namespaced(client, &namespace),
+        None => Api::all(client),
+    };
+    let mut watch_config = watcher::Config::default();
+    if let Some(selector) = args.runtime.watch_selector() {
+        watch_config = watch_config.labels(selector);
+    }
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(api, watch_config)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(reconcile_trigger, Default::default());
+    let ready_reader = reader.clone();
+    let ready_flag = readiness.clone();
+    tokio::spawn(async move {
+        if ready_reader.wait_until_ready().await.is_ok() {
+            ready_flag.set(true);
+        }
+    });
+    let controller = Controller::for_stream(triggers, reader)
+        .with_config(
+            ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
+        )
+        .graceful_shutdown_on(next_signal())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller event");
+            }
+        });
+    tracing::info!(storage = %storage.root().display(), advertised = storage.advertised_address(),
+        concurrency, "starting source-controller");
+    let (artifacts, metrics, health, ()) =
+        tokio::join!(artifact_server, metrics_server, health_server, controller);
+    readiness.set(false);
+    artifacts.map_err(RunError::Storage)?;
+    metrics?;
+    health?;
+    Ok(())
+}
+
+/// What decides whether a watch event reaches the queue: a new generation (spec change,
+/// deletion), a new `reconcile.fluxcd.io/requestedAt` value, or deletion having started. Status
+/// and finalizer updates leave it unchanged, as Flux's predicates do.
+pub fn reconcile_trigger(repo: &GitRepository) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    repo.meta().generation.hash(&mut hasher);
+    repo.annotations()
+        .get(RECONCILE_REQUESTED_AT)
+        .hash(&mut hasher);
+    repo.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+fn parse_addr(flag: &'static str, value: &str) -> Result<Option<SocketAddr>, RunError> {
+    listen_addr(value).map_err(|problem| RunError::Address { flag, problem })
+}
+
+async fn serve_optional(
+    server: Option<(SocketAddr, axum::Router)>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    match server {
+        Some((addr, router)) => driftless_runtime::http::serve(addr, router, shutdown).await,
+        None => Ok(()),
+    }
+}
+
+/// `n` receivers that all complete when `shutdown` does (or when the sender task is dropped with
+/// the runtime). One signal, many listeners, each `Send + Sync` as kube's shutdown hook needs.
+fn fan_out(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    n: usize,
+) -> Vec<oneshot::Receiver<()>> {
+    let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| oneshot::channel()).unzip();
+    tokio::spawn(async move {
+        shutdown.await;
+        for tx in senders {
+            let _ = tx.send(());
+        }
+    });
+    receivers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use driftless_api::source::GitRepositorySpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn repo(generation: i64) -> GitRepository {
+        let mut repo = GitRepository::new("podinfo", GitRepositorySpec::default());
+        repo.meta_mut().generation = Some(generation);
+        repo
+    }
+
+    #[test]
+    fn status_and_finalizer_changes_do_not_trigger_a_reconcile() {
+        let before = repo(1);
+        let mut after = before.clone();
+        after.status = Some(Default::default());
+        after.meta_mut().finalizers = Some(vec!["finalizers.fluxcd.io".into()]);
+        assert_eq!(reconcile_trigger(&before), reconcile_trigger(&after));
+    }
+
+    #[test]
+    fn a_new_generation_a_reconcile_request_or_a_deletion_triggers_one() {
+        let base = repo(1);
+        let mut requested = base.clone();
+        requested
+            .annotations_mut()
+            .insert(RECONCILE_REQUESTED_AT.into(), "now".into());
+        let mut deleting = base.clone();
+        deleting.meta_mut().deletion_timestamp = Some(Time(jiff::Timestamp::UNIX_EPOCH));
+        for changed in [repo(2), requested, deleting] {
+            assert_ne!(reconcile_trigger(&base), reconcile_trigger(&changed));
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! `spec.secretRef`: the Secret keys Flux reads for Git over HTTPS (`username`/`password`,
+//! `bearerToken`, `ca.crt` or the legacy `caFile`) and SSH (`identity`, `known_hosts`), turned
+//! into `driftless_git::Auth`. Values are only ever moved into `Auth`, whose `Debug` redacts
+//! them; errors name keys, never values.
+
+use std::collections::BTreeMap;
+
+use driftless_api::conditions::reasons;
+use driftless_api::source::GitRepository;
+use driftless_git::{Auth, BasicAuth};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::{Client, ResourceExt};
+
+use crate::error::ReconcileError;
+
+/// Reads the credentials of `repo`; no `secretRef` means anonymous access.
+pub async fn auth_for(client: &Client, repo: &GitRepository) -> Result<Auth, ReconcileError> {
+    let Some(secret_ref) = repo.spec.secret_ref.as_ref() else {
+        return Ok(Auth::default());
+    };
+    let namespace = repo.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let secret = api
+        .get(&secret_ref.name)
+        .await
+        .map_err(|source| ReconcileError::GetSecret {
+            namespace: namespace.clone(),
+            name: secret_ref.name.clone(),
+            source: Box::new(source),
+        })?;
+    auth_from_data(&secret.data.unwrap_or_default()).map_err(|problem| match problem {
+        Problem::Invalid(problem) => ReconcileError::InvalidSecret {
+            namespace,
+            name: secret_ref.name.clone(),
+            problem,
+        },
+        Problem::Unsupported(detail) => ReconcileError::Unsupported {
+            feature: "spec.secretRef",
+            detail,
+            reason: reasons::AUTHENTICATION_FAILED,
+        },
+    })
+}
+
+/// Why Secret data cannot be used.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Problem {
+    /// Keys are missing, empty or not UTF-8.
+    Invalid(String),
+    /// The keys ask for an authentication driftless does not implement yet.
+    Unsupported(&'static str),
+}
+
+/// The `Auth` Flux would build from these Secret keys.
+pub fn auth_from_data(data: &BTreeMap<String, ByteString>) -> Result<Auth, Problem> {
+    let text = |key: &str| -> Result<Option<String>, Problem> {
+        data.get(key)
+            .map(|v| {
+                String::from_utf8(v.0.clone())
+                    .map_err(|_| Problem::Invalid(format!("key '{key}' is not valid UTF-8")))
+            })
+            .transpose()
+    };
+    if data.contains_key("tls.crt") || data.contains_key("tls.key") {
+        return Err(Problem::Unsupported(
+            "mutual TLS client certificates (tls.crt/tls.key) cannot be used yet",
+        ));
+    }
+    let mut auth = Auth::default();
+    match (text("username")?, text("password")?) {
+        (Some(username), password) => {
+            auth.basic = Some(BasicAuth {
+                username,
+                password: password.unwrap_or_default(),
+            });
+        }
+        // Flux keeps `password` alone for encrypted SSH identities.
+        (None, Some(_)) if !data.contains_key("identity") => {
+            return Err(Problem::Invalid(
+                "key 'password' is set without 'username'".to_owned(),
+            ));
+        }
+        (None, _) => {}
+    }
+    auth.bearer_token = text("bearerToken")?.filter(|t| !t.is_empty());
+    if auth.basic.is_some() && auth.bearer_token.is_some() {
+        return Err(Problem::Invalid(
+            "keys 'username'/'password' and 'bearerToken' are mutually exclusive".to_owned(),
+        ));
+    }
+    auth.ca_pem = data
+        .get("ca.crt")
+        .or_else(|| data.get("caFile"))
+        .map(|v| v.0.clone());
+    auth.ssh_identity = data.get("identity").map(|v| v.0.clone());
+    Ok(auth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, ByteString> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+            .collect()
+    }
+
+    #[test]
+    fn username_and_password_become_basic_auth() {
+        let auth = auth_from_data(&data(&[("username", "git"), ("password", "s3cret")]))
+            .expect("valid keys");
+        let basic = auth.basic.as_ref().expect("basic auth");
+        assert_eq!(
+            (basic.username.as_str(), basic.password.as_str()),
+            ("git", "s3cret")
+        );
+        assert!(
+            !format!("{auth:?}").contains("s3cret"),
+            "Debug must redact the password"
+        );
+    }
+
+    #[test]
+    fn a_bearer_token_and_a_ca_are_read_from_fluxs_keys() {
+        let auth = auth_from_data(&data(&[("bearerToken", "tok"), ("caFile", "PEM")]))
+            .expect("valid keys");
+        assert_eq!(auth.bearer_token.as_deref(), Some("tok"));
+        assert_eq!(auth.ca_pem.as_deref(), Some(b"PEM".as_slice()));
+    }
+
+    #[test]
+    fn problems_name_keys_and_never_values() {
+        let err = auth_from_data(&data(&[("password", "hunter2")])).expect_err("no username");
+        assert!(
+            matches!(&err, Problem::Invalid(m) if !m.contains("hunter2")),
+            "{err:?}"
+        );
+        let err = auth_from_data(&data(&[
+            ("username", "u"),
+            ("password", "hunter2"),
+            ("bearerToken", "t"),
+        ]))
+        .expect_err("both kinds");
+        assert!(
+            matches!(&err, Problem::Invalid(m) if !m.contains("hunter2")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn client_certificates_are_reported_as_unsupported() {
+        let err = auth_from_data(&data(&[("tls.crt", "c"), ("tls.key", "k")]))
+            .expect_err("mTLS is not implemented");
+        assert!(matches!(err, Problem::Unsupported(_)));
+    }
+}
