@@ -181,3 +181,63 @@ fn every_complete_example_in_the_flux_spec_docs_round_trips() {
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// `shared/reference/corpus/fleets`: real fleet repositories.
+fn fleets() -> std::path::PathBuf {
+    common::flux_reference().join("../corpus/fleets")
+}
+
+/// Files that a kustomization.yaml in the corpus applies as patches (`patches[].path`,
+/// `patchesStrategicMerge`): partial objects by design, which the API server would reject too.
+fn patch_files() -> std::collections::BTreeSet<std::path::PathBuf> {
+    let mut patches = std::collections::BTreeSet::new();
+    for path in common::files_with_extension(&fleets(), "kustomization.yaml") {
+        let dir = path.parent().expect("a file has a parent directory");
+        for doc in common::yaml_documents(&path) {
+            let listed = doc["patches"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p["path"].as_str())
+                .chain(
+                    doc["patchesStrategicMerge"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|p| p.as_str()),
+                );
+            for file in listed {
+                patches.insert(dir.join(file));
+            }
+        }
+    }
+    patches
+}
+
+#[test]
+fn every_flux_object_in_the_real_fleet_repositories_round_trips() {
+    let patches = patch_files();
+    assert_eq!(patches.len(), 4, "patch files found: {patches:?}");
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for ext in [".yaml", ".yml"] {
+        for path in common::files_with_extension(&fleets(), ext) {
+            if patches.contains(&path) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("fleet file is readable");
+            let docs = common::split_yaml_documents(&text)
+                .unwrap_or_else(|e| panic!("{}: not YAML: {e}", path.display()));
+            let origin = path
+                .strip_prefix(fleets())
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            checked += check_documents(&origin, &docs, &mut failures);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    // Every complete object of a served version in the corpus: 25 Flux documents minus the 4
+    // patches (the one source.toolkit.fluxcd.io/v1beta2 object is a version Flux no longer serves).
+    assert_eq!(checked, 21, "fleet objects of our kinds");
+}
