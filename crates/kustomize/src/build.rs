@@ -1,0 +1,237 @@
+//! The build: load a kustomization, accumulate its resources (files,
+//! directories, nested kustomizations), apply components, run generators and
+//! transformers in kustomize's order, and at the top level add generator
+//! hashes and fix name references.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::fsys::{Loader, Target};
+use crate::kustomization::{self, Kustomization};
+use crate::resource::Resource;
+use crate::yaml::{self, Node};
+use crate::{generators, nameref, patch, transform};
+
+/// How deep kustomizations may include each other.
+pub const MAX_DEPTH: usize = 50;
+
+pub struct Builder<'a> {
+    pub loader: &'a Loader,
+    stack: Vec<PathBuf>,
+}
+
+impl<'a> Builder<'a> {
+    pub fn new(loader: &'a Loader) -> Self {
+        Self {
+            loader,
+            stack: Vec::new(),
+        }
+    }
+
+    /// The fully built resources of the kustomization in `dir`.
+    pub fn build_top(&mut self, dir: &Path) -> Result<Vec<Resource>, Error> {
+        let dir = self.loader.check_dir(dir)?;
+        let (mut resources, k) = self.accumulate(&dir, Vec::new(), false)?;
+        generators::add_hashes(&mut resources);
+        nameref::fix(&mut resources);
+        crate::order::sort(&mut resources, k.sort_options.as_ref());
+        Ok(resources)
+    }
+
+    /// Builds a kustomization that exists only in memory (Flux's generated one).
+    pub fn build_generated(
+        &mut self,
+        dir: &Path,
+        k: &Kustomization,
+    ) -> Result<Vec<Resource>, Error> {
+        let kfile = dir.join(kustomization::FILE_NAMES[0]);
+        self.stack.push(dir.to_path_buf());
+        let result = self.run(&kfile, dir, k, Vec::new());
+        self.stack.pop();
+        let mut resources = result?;
+        generators::add_hashes(&mut resources);
+        nameref::fix(&mut resources);
+        crate::order::sort(&mut resources, None);
+        Ok(resources)
+    }
+
+    fn accumulate(
+        &mut self,
+        dir: &Path,
+        input: Vec<Resource>,
+        component: bool,
+    ) -> Result<(Vec<Resource>, Kustomization), Error> {
+        let kfile = kustomization::find_file(dir).ok_or_else(|| Error::MissingKustomization {
+            path: dir.to_path_buf(),
+        })?;
+        if self.stack.iter().any(|p| p == dir) {
+            let chain = self
+                .stack
+                .iter()
+                .chain(std::iter::once(&dir.to_path_buf()))
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(" -> ");
+            return Err(Error::Cycle { path: kfile, chain });
+        }
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Error::TooDeep {
+                path: kfile,
+                limit: MAX_DEPTH,
+            });
+        }
+        let k = kustomization::load(self.loader, &kfile)?;
+        refuse_unsupported(&kfile, &k)?;
+        let is_component = k.kind.as_deref() == Some("Component");
+        if is_component != component {
+            return Err(Error::Kustomization {
+                path: kfile,
+                message: if component {
+                    "a component must have kind: Component".into()
+                } else {
+                    "a Component may only be used under components".into()
+                },
+            });
+        }
+        self.stack.push(dir.to_path_buf());
+        let result = self.run(&kfile, dir, &k, input);
+        self.stack.pop();
+        Ok((result?, k))
+    }
+
+    fn run(
+        &mut self,
+        kfile: &Path,
+        dir: &Path,
+        k: &Kustomization,
+        mut res: Vec<Resource>,
+    ) -> Result<Vec<Resource>, Error> {
+        for reference in k.bases.iter().chain(&k.resources) {
+            match self.loader.resolve(kfile, dir, "resources", reference)? {
+                Target::Dir(sub) => {
+                    let (built, _) = self.accumulate(&sub, Vec::new(), false)?;
+                    append(&mut res, built)?;
+                }
+                Target::File(file) => append(&mut res, self.load_file(&file)?)?,
+            }
+        }
+        for reference in &k.components {
+            match self.loader.resolve(kfile, dir, "components", reference)? {
+                Target::Dir(sub) => {
+                    let (built, _) = self.accumulate(&sub, std::mem::take(&mut res), true)?;
+                    res = built;
+                }
+                Target::File(_) => {
+                    return Err(Error::Field {
+                        path: kfile.to_path_buf(),
+                        field: "components".into(),
+                        message: format!("{reference:?} must be a directory"),
+                    });
+                }
+            }
+        }
+        generators::run(self.loader, kfile, dir, k, &mut res)?;
+        patch::strategic_merge_files(self.loader, kfile, dir, k, &mut res)?;
+        patch::patches(self.loader, kfile, dir, &k.patches, &mut res)?;
+        transform::namespace(k, &mut res);
+        transform::prefix_suffix(k, &mut res);
+        transform::labels(k, &mut res);
+        transform::annotations(k, &mut res);
+        patch::patches(self.loader, kfile, dir, &k.patches_json6902, &mut res)?;
+        transform::replicas(k, &mut res);
+        transform::images(k, &mut res);
+        Ok(res)
+    }
+
+    /// The objects in one YAML file; `kind: List` documents are expanded.
+    pub fn load_file(&self, path: &Path) -> Result<Vec<Resource>, Error> {
+        let text = self.loader.read(path)?;
+        parse_objects(path, &text)
+    }
+}
+
+/// Parses the objects of a YAML stream, as kustomize reads resource files.
+pub fn parse_objects(path: &Path, text: &str) -> Result<Vec<Resource>, Error> {
+    let docs = yaml::parse_documents(text).map_err(|source| Error::Yaml {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut out = Vec::new();
+    for (index, doc) in docs.into_iter().enumerate() {
+        let Some(node) = doc else { continue };
+        if node.is_null() {
+            continue;
+        }
+        let bad = |message: &str| Error::Resource {
+            path: path.to_path_buf(),
+            index,
+            message: message.into(),
+        };
+        if node.as_map().is_none() {
+            return Err(bad("a resource must be a mapping"));
+        }
+        if node.str_at(&["kind"]).is_some_and(|k| k.ends_with("List"))
+            && let Some(items) = node.at(&["items"]).and_then(Node::as_seq)
+        {
+            for item in items {
+                out.push(Resource::new(item.clone()));
+            }
+            continue;
+        }
+        if node.str_at(&["kind"]).is_none_or(str::is_empty) {
+            return Err(bad("missing kind"));
+        }
+        if node.str_at(&["metadata", "name"]).is_none_or(str::is_empty) {
+            return Err(bad("missing metadata.name"));
+        }
+        out.push(Resource::new(node));
+    }
+    Ok(out)
+}
+
+/// Adds resources, refusing two objects with the same id.
+pub fn append(res: &mut Vec<Resource>, more: Vec<Resource>) -> Result<(), Error> {
+    for r in more {
+        let id = r.id();
+        if res.iter().any(|x| x.id() == id) {
+            return Err(Error::DuplicateId { id });
+        }
+        res.push(r);
+    }
+    Ok(())
+}
+
+fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
+    let fields = [
+        ("helmCharts", k.helm_charts.is_some()),
+        ("helmGlobals", k.helm_globals.is_some()),
+        (
+            "helmChartInflationGenerator",
+            k.helm_chart_inflation_generator.is_some(),
+        ),
+        ("generators", k.generators.is_some()),
+        ("transformers", k.transformers.is_some()),
+        ("validators", k.validators.is_some()),
+        ("replacements", k.replacements.is_some()),
+        ("vars", k.vars.is_some()),
+        ("crds", k.crds.is_some()),
+        ("openapi", k.openapi.is_some()),
+        ("configurations", k.configurations.is_some()),
+        ("buildMetadata", k.build_metadata.is_some()),
+        ("imageTags", k.image_tags.is_some()),
+    ];
+    match fields.iter().find(|(_, used)| *used) {
+        Some((field, _)) => Err(Error::Unsupported {
+            path: kfile.to_path_buf(),
+            field: (*field).into(),
+            reason: if field.starts_with("helm") {
+                "driftless does not inflate Helm charts inside kustomize (use a HelmRelease)"
+            } else if matches!(*field, "generators" | "transformers" | "validators") {
+                "kustomize plugins are disabled, as in Flux"
+            } else {
+                "this field is not implemented yet in driftless's kustomize"
+            },
+        }),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,71 @@
+//! Flux's rule for a directory without a kustomization file: every `.yaml`
+//! or `.yml` file below it that holds Kubernetes objects becomes a resource,
+//! and a subdirectory with its own kustomization file becomes one resource
+//! (its files are not listed). This mirrors kustomize-controller's generator.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::fsys::Loader;
+use crate::kustomization::{self, Kustomization};
+
+/// The kustomization Flux would generate for `dir`.
+pub fn generate(loader: &Loader, dir: &Path) -> Result<Kustomization, Error> {
+    let mut resources = Vec::new();
+    walk(loader, dir, dir, &mut resources, 0)?;
+    Ok(Kustomization {
+        resources,
+        ..Kustomization::default()
+    })
+}
+
+fn walk(
+    loader: &Loader,
+    root: &Path,
+    dir: &Path,
+    out: &mut Vec<String>,
+    depth: usize,
+) -> Result<(), Error> {
+    if depth > crate::build::MAX_DEPTH {
+        return Err(Error::TooDeep {
+            path: dir.to_path_buf(),
+            limit: crate::build::MAX_DEPTH,
+        });
+    }
+    let io = |e| Error::Io {
+        path: dir.to_path_buf(),
+        source: e,
+    };
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(io)?;
+    entries.sort();
+    for path in entries {
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        let rel = format!("./{}", rel.display());
+        // Symlinks are followed only through the loader's root checks.
+        let meta = std::fs::metadata(&path).map_err(|e| Error::Io {
+            path: path.clone(),
+            source: e,
+        })?;
+        if meta.is_dir() {
+            if kustomization::find_file(&path).is_some() {
+                out.push(rel);
+            } else {
+                walk(loader, root, &path, out, depth + 1)?;
+            }
+            continue;
+        }
+        let ext = path.extension().and_then(|e| e.to_str());
+        if !matches!(ext, Some("yaml" | "yml")) {
+            continue;
+        }
+        let real = loader.check_dir(&path)?;
+        let text = loader.read(&real)?;
+        crate::build::parse_objects(&path, &text)?;
+        out.push(rel);
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! The kustomization file: its fields as kustomize names them, read from
+//! kustomization.yaml, kustomization.yml or Kustomization.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::Value as Json;
+
+use crate::error::Error;
+use crate::fsys::Loader;
+use crate::yaml::{self, Node};
+
+/// File names kustomize recognises, in the order it looks for them.
+pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Kustomization {
+    pub api_version: Option<String>,
+    pub kind: Option<String>,
+    pub metadata: Option<Json>,
+    #[serde(default)]
+    pub resources: Vec<String>,
+    #[serde(default)]
+    pub bases: Vec<String>,
+    #[serde(default)]
+    pub components: Vec<String>,
+    pub namespace: Option<String>,
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
+    #[serde(default)]
+    pub common_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub labels: Vec<Label>,
+    #[serde(default)]
+    pub common_annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub images: Vec<Image>,
+    #[serde(default)]
+    pub replicas: Vec<Replica>,
+    #[serde(default)]
+    pub config_map_generator: Vec<Generator>,
+    #[serde(default)]
+    pub secret_generator: Vec<Generator>,
+    pub generator_options: Option<GeneratorOptions>,
+    #[serde(default)]
+    pub patches: Vec<Patch>,
+    #[serde(default)]
+    pub patches_strategic_merge: Vec<String>,
+    #[serde(default)]
+    pub patches_json6902: Vec<Patch>,
+    pub sort_options: Option<SortOptions>,
+    // Fields below are recognised so that using them gives a clear error.
+    pub crds: Option<Json>,
+    pub openapi: Option<Json>,
+    pub replacements: Option<Json>,
+    pub vars: Option<Json>,
+    pub build_metadata: Option<Json>,
+    pub helm_charts: Option<Json>,
+    pub helm_globals: Option<Json>,
+    pub helm_chart_inflation_generator: Option<Json>,
+    pub configurations: Option<Json>,
+    pub generators: Option<Json>,
+    pub transformers: Option<Json>,
+    pub validators: Option<Json>,
+    pub image_tags: Option<Json>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Label {
+    #[serde(default)]
+    pub pairs: BTreeMap<String, String>,
+    #[serde(default)]
+    pub include_selectors: bool,
+    #[serde(default)]
+    pub include_templates: bool,
+    #[serde(default)]
+    pub fields: Vec<Json>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Image {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
+    pub tag_suffix: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replica {
+    pub name: String,
+    pub count: i64,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Generator {
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub behavior: Option<String>,
+    #[serde(default)]
+    pub literals: Vec<String>,
+    #[serde(default)]
+    pub files: Vec<String>,
+    #[serde(default)]
+    pub envs: Vec<String>,
+    pub env: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub options: Option<GeneratorOptions>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GeneratorOptions {
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub disable_name_suffix_hash: Option<bool>,
+    pub immutable: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Patch {
+    pub path: Option<String>,
+    pub patch: Option<String>,
+    pub target: Option<Selector>,
+    pub options: Option<BTreeMap<String, bool>>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Selector {
+    pub group: Option<String>,
+    pub version: Option<String>,
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+    pub label_selector: Option<String>,
+    pub annotation_selector: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SortOptions {
+    pub order: Option<String>,
+    pub legacy_sort_options: Option<LegacySortOptions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LegacySortOptions {
+    #[serde(default)]
+    pub order_first: Vec<String>,
+    #[serde(default)]
+    pub order_last: Vec<String>,
+}
+
+/// The kustomization file in `dir`, if there is one.
+pub fn find_file(dir: &Path) -> Option<PathBuf> {
+    FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|path| path.is_file())
+}
+
+/// Reads and decodes a kustomization file.
+pub fn load(loader: &Loader, path: &Path) -> Result<Kustomization, Error> {
+    let text = loader.read(path)?;
+    let docs = yaml::parse_documents(&text).map_err(|source| Error::Yaml {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let node = docs.into_iter().flatten().next().unwrap_or_else(Node::map);
+    let json = yaml::to_json(&node);
+    serde_json::from_value(json).map_err(|e| Error::Kustomization {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
+}

@@ -1,0 +1,184 @@
+//! Name references: after prefixes, suffixes and hashes changed names, every
+//! field that names another object (a ConfigMap in a Deployment's volumes,
+//! a ServiceAccount in a pod spec, a Service in an Ingress…) is updated to
+//! the referenced object's final name, as kustomize's nameReference config does.
+
+use crate::resource::{Resource, split_path, visit};
+use crate::yaml::Node;
+
+/// Pod spec locations by workload kind.
+const POD_SPECS: &[(&str, &str)] = &[
+    ("Pod", "spec"),
+    ("PodTemplate", "template/spec"),
+    ("Deployment", "spec/template/spec"),
+    ("ReplicaSet", "spec/template/spec"),
+    ("ReplicationController", "spec/template/spec"),
+    ("DaemonSet", "spec/template/spec"),
+    ("StatefulSet", "spec/template/spec"),
+    ("Job", "spec/template/spec"),
+    ("CronJob", "spec/jobTemplate/spec/template/spec"),
+];
+
+/// Paths inside a pod spec that name an object of the given kind.
+const IN_POD_SPEC: &[(&str, &str)] = &[
+    ("ConfigMap", "volumes/configMap/name"),
+    ("ConfigMap", "containers/env/valueFrom/configMapKeyRef/name"),
+    (
+        "ConfigMap",
+        "initContainers/env/valueFrom/configMapKeyRef/name",
+    ),
+    ("ConfigMap", "containers/envFrom/configMapRef/name"),
+    ("ConfigMap", "initContainers/envFrom/configMapRef/name"),
+    ("ConfigMap", "volumes/projected/sources/configMap/name"),
+    ("Secret", "volumes/secret/secretName"),
+    ("Secret", "containers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "initContainers/env/valueFrom/secretKeyRef/name"),
+    ("Secret", "containers/envFrom/secretRef/name"),
+    ("Secret", "initContainers/envFrom/secretRef/name"),
+    ("Secret", "imagePullSecrets/name"),
+    ("Secret", "volumes/projected/sources/secret/name"),
+    ("ServiceAccount", "serviceAccountName"),
+    (
+        "PersistentVolumeClaim",
+        "volumes/persistentVolumeClaim/claimName",
+    ),
+    ("PriorityClass", "priorityClassName"),
+];
+
+/// Other references: (referenced kind, referrer kind, path).
+const OTHER: &[(&str, &str, &str)] = &[
+    (
+        "Deployment",
+        "HorizontalPodAutoscaler",
+        "spec/scaleTargetRef/name",
+    ),
+    (
+        "StatefulSet",
+        "HorizontalPodAutoscaler",
+        "spec/scaleTargetRef/name",
+    ),
+    (
+        "ReplicaSet",
+        "HorizontalPodAutoscaler",
+        "spec/scaleTargetRef/name",
+    ),
+    ("Secret", "Ingress", "spec/tls/secretName"),
+    ("Secret", "ServiceAccount", "imagePullSecrets/name"),
+    ("Service", "StatefulSet", "spec/serviceName"),
+    (
+        "Service",
+        "Ingress",
+        "spec/rules/http/paths/backend/service/name",
+    ),
+    ("Service", "Ingress", "spec/defaultBackend/service/name"),
+    (
+        "Service",
+        "Ingress",
+        "spec/rules/http/paths/backend/serviceName",
+    ),
+    ("Service", "Ingress", "spec/backend/serviceName"),
+    ("Service", "APIService", "spec/service/name"),
+    ("Role", "RoleBinding", "roleRef/name"),
+    ("ClusterRole", "RoleBinding", "roleRef/name"),
+    ("ClusterRole", "ClusterRoleBinding", "roleRef/name"),
+    (
+        "PersistentVolume",
+        "PersistentVolumeClaim",
+        "spec/volumeName",
+    ),
+    ("StorageClass", "PersistentVolume", "spec/storageClassName"),
+    (
+        "StorageClass",
+        "PersistentVolumeClaim",
+        "spec/storageClassName",
+    ),
+    (
+        "StorageClass",
+        "StatefulSet",
+        "spec/volumeClaimTemplates/spec/storageClassName",
+    ),
+    ("IngressClass", "Ingress", "spec/ingressClassName"),
+];
+
+struct Renamed {
+    kind: String,
+    orig_name: String,
+    name: String,
+    namespace: String,
+}
+
+pub fn fix(res: &mut [Resource]) {
+    let renamed: Vec<Renamed> = res
+        .iter()
+        .filter(|r| r.orig_name != r.name())
+        .map(|r| Renamed {
+            kind: r.kind().to_string(),
+            orig_name: r.orig_name.clone(),
+            name: r.name().to_string(),
+            namespace: r.namespace().to_string(),
+        })
+        .collect();
+    if renamed.is_empty() {
+        return;
+    }
+    for r in res.iter_mut() {
+        let kind = r.kind().to_string();
+        let ns = r.namespace().to_string();
+        let mut rules: Vec<(String, String)> = Vec::new();
+        for (workload, spec) in POD_SPECS {
+            if *workload == kind {
+                for (target, path) in IN_POD_SPEC {
+                    rules.push(((*target).into(), format!("{spec}/{path}")));
+                }
+            }
+        }
+        for (target, referrer, path) in OTHER {
+            if *referrer == kind {
+                rules.push(((*target).into(), (*path).into()));
+            }
+        }
+        for (target, path) in rules {
+            let parts = split_path(&path);
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            visit(&mut r.node, &parts, false, &mut |node| {
+                rename(node, &target, &ns, &renamed);
+            });
+        }
+        if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
+            fix_subjects(r, &renamed);
+        }
+    }
+}
+
+fn rename(node: &mut Node, kind: &str, ns: &str, renamed: &[Renamed]) {
+    let Some(current) = node.as_str().map(str::to_string) else {
+        return;
+    };
+    let cluster_wide = matches!(
+        kind,
+        "ClusterRole" | "PersistentVolume" | "StorageClass" | "IngressClass" | "PriorityClass"
+    );
+    let found: Vec<&Renamed> = renamed
+        .iter()
+        .filter(|x| x.kind == kind && x.orig_name == current)
+        .filter(|x| cluster_wide || x.namespace == ns)
+        .collect();
+    if let [one] = found.as_slice() {
+        *node = Node::string(&one.name);
+    }
+}
+
+fn fix_subjects(r: &mut Resource, renamed: &[Renamed]) {
+    let Some(subjects) = r.node.at_mut(&["subjects"]).and_then(Node::as_seq_mut) else {
+        return;
+    };
+    for s in subjects.iter_mut() {
+        if s.str_at(&["kind"]) != Some("ServiceAccount") {
+            continue;
+        }
+        let ns = s.str_at(&["namespace"]).unwrap_or_default().to_string();
+        if let Some(name) = s.at_mut(&["name"]) {
+            rename(name, "ServiceAccount", &ns, renamed);
+        }
+    }
+}

@@ -1,0 +1,292 @@
+//! patches, patchesStrategicMerge and patchesJson6902. Strategic merge here
+//! is the plain part of it: maps merge recursively, `null` deletes, lists of
+//! maps merge by `name` (containers, env, volumes, ports…), `$patch: delete`
+//! removes. The OpenAPI-driven merge-key table is a later step.
+
+use std::path::Path;
+
+use crate::build::parse_objects;
+use crate::error::Error;
+use crate::fsys::Loader;
+use crate::kustomization::{Kustomization, Patch, Selector};
+use crate::resource::Resource;
+use crate::yaml::{self, Node};
+
+fn patch_err(kfile: &Path, message: String) -> Error {
+    Error::Patch {
+        path: kfile.to_path_buf(),
+        message,
+    }
+}
+
+pub fn strategic_merge_files(
+    loader: &Loader,
+    kfile: &Path,
+    dir: &Path,
+    k: &Kustomization,
+    res: &mut [Resource],
+) -> Result<(), Error> {
+    for entry in &k.patches_strategic_merge {
+        let text = if entry.contains('\n') || entry.contains(": ") {
+            entry.clone()
+        } else {
+            let path = loader.resolve_file(kfile, dir, "patchesStrategicMerge", entry)?;
+            loader.read(&path)?
+        };
+        for p in parse_objects(kfile, &text)? {
+            apply_smp_by_id(kfile, &p.node, res)?;
+        }
+    }
+    Ok(())
+}
+
+fn apply_smp_by_id(kfile: &Path, patch: &Node, res: &mut [Resource]) -> Result<(), Error> {
+    let kind = patch.str_at(&["kind"]).unwrap_or_default();
+    let name = patch.str_at(&["metadata", "name"]).unwrap_or_default();
+    let ns = patch.str_at(&["metadata", "namespace"]);
+    let mut hit = false;
+    for r in res.iter_mut() {
+        let ns_ok = ns.is_none_or(|n| n == r.namespace() || n == r.orig_namespace);
+        if r.kind() == kind && (r.name() == name || r.orig_name == name) && ns_ok {
+            smp(&mut r.node, patch);
+            hit = true;
+        }
+    }
+    if hit {
+        Ok(())
+    } else {
+        Err(patch_err(
+            kfile,
+            format!("no resource matches the strategic merge patch for {kind} {name:?}"),
+        ))
+    }
+}
+
+pub fn patches(
+    loader: &Loader,
+    kfile: &Path,
+    dir: &Path,
+    list: &[Patch],
+    res: &mut [Resource],
+) -> Result<(), Error> {
+    for p in list {
+        let text = match (&p.patch, &p.path) {
+            (Some(inline), _) => inline.clone(),
+            (None, Some(path)) => {
+                let file = loader.resolve_file(kfile, dir, "patches", path)?;
+                loader.read(&file)?
+            }
+            (None, None) => return Err(patch_err(kfile, "a patch needs patch or path".into())),
+        };
+        let docs = yaml::parse_documents(&text).map_err(|source| Error::Yaml {
+            path: kfile.to_path_buf(),
+            source,
+        })?;
+        let first = docs.into_iter().flatten().next();
+        match first {
+            Some(Node::Seq(ops, _)) => {
+                let target = p
+                    .target
+                    .as_ref()
+                    .ok_or_else(|| patch_err(kfile, "a JSON 6902 patch needs a target".into()))?;
+                for r in res.iter_mut().filter(|r| selects(target, r)) {
+                    json6902(&mut r.node, &ops)
+                        .map_err(|m| patch_err(kfile, format!("{}: {m}", r.id())))?;
+                }
+            }
+            Some(node @ Node::Map(..)) => match &p.target {
+                Some(target) => {
+                    for r in res.iter_mut().filter(|r| selects(target, r)) {
+                        smp(&mut r.node, &node);
+                    }
+                }
+                None => apply_smp_by_id(kfile, &node, res)?,
+            },
+            _ => return Err(patch_err(kfile, "empty patch".into())),
+        }
+    }
+    Ok(())
+}
+
+/// Whether a patch target selects `r` (exact matches; label and annotation
+/// selectors as `key=value` lists).
+pub fn selects(s: &Selector, r: &Resource) -> bool {
+    let (group, version) = r.group_version();
+    let eq = |want: &Option<String>, have: &str| {
+        want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+    };
+    let name_ok = eq(&s.name, r.name()) || s.name.as_deref() == Some(r.orig_name.as_str());
+    eq(&s.group, group)
+        && eq(&s.version, version)
+        && eq(&s.kind, r.kind())
+        && name_ok
+        && eq(&s.namespace, r.namespace())
+        && pairs_match(s.label_selector.as_deref(), &r.labels())
+        && pairs_match(s.annotation_selector.as_deref(), &r.annotations())
+}
+
+fn pairs_match(selector: Option<&str>, have: &[(String, String)]) -> bool {
+    let Some(sel) = selector.filter(|s| !s.is_empty()) else {
+        return true;
+    };
+    sel.split(',').all(|term| match term.split_once("!=") {
+        Some((k, v)) => !have.iter().any(|(hk, hv)| hk == k.trim() && hv == v.trim()),
+        None => match term.split_once('=') {
+            Some((k, v)) => {
+                let v = v.trim_start_matches('=');
+                have.iter().any(|(hk, hv)| hk == k.trim() && hv == v.trim())
+            }
+            None => have.iter().any(|(hk, _)| hk == term.trim()),
+        },
+    })
+}
+
+/// Strategic merge (the plain part, see the module comment).
+pub fn smp(target: &mut Node, patch: &Node) {
+    match (target, patch) {
+        (Node::Map(t, _), Node::Map(p, _)) => {
+            for (k, v) in &p.entries {
+                if k.value.starts_with('$') {
+                    continue;
+                }
+                if v.is_null() {
+                    t.remove(&k.value);
+                    continue;
+                }
+                match t.get_mut(&k.value) {
+                    Some(existing) => smp(existing, v),
+                    None => t.entries.push((k.clone(), strip_directives(v))),
+                }
+            }
+        }
+        (Node::Seq(t, _), Node::Seq(p, _)) if is_named_list(t) && is_named_list(p) => {
+            for item in p {
+                let name = item.str_at(&["name"]).unwrap_or_default();
+                let delete = item.str_at(&["$patch"]) == Some("delete");
+                let at = t.iter().position(|x| x.str_at(&["name"]) == Some(name));
+                match (at, delete) {
+                    (Some(i), true) => {
+                        t.remove(i);
+                    }
+                    (Some(i), false) => smp(&mut t[i], item),
+                    (None, true) => {}
+                    (None, false) => t.push(strip_directives(item)),
+                }
+            }
+        }
+        (target, patch) => *target = strip_directives(patch),
+    }
+}
+
+fn is_named_list(items: &[Node]) -> bool {
+    !items.is_empty() && items.iter().all(|i| i.str_at(&["name"]).is_some())
+}
+
+fn strip_directives(node: &Node) -> Node {
+    match node {
+        Node::Map(m, f) => {
+            let mut out = m.clone();
+            out.entries.retain(|(k, _)| !k.value.starts_with('$'));
+            for (_, v) in out.entries.iter_mut() {
+                *v = strip_directives(v);
+            }
+            Node::Map(out, *f)
+        }
+        Node::Seq(items, f) => Node::Seq(items.iter().map(strip_directives).collect(), *f),
+        other => other.clone(),
+    }
+}
+
+/// Applies RFC 6902 operations to a node.
+pub fn json6902(doc: &mut Node, ops: &[Node]) -> Result<(), String> {
+    for op in ops {
+        let kind = op.str_at(&["op"]).ok_or("operation without op")?;
+        let path = pointer(op.str_at(&["path"]).ok_or("operation without path")?);
+        match kind {
+            "add" => add(
+                doc,
+                &path,
+                op.at(&["value"]).cloned().ok_or("add without value")?,
+            )?,
+            "replace" => {
+                let value = op.at(&["value"]).cloned().ok_or("replace without value")?;
+                *get_mut(doc, &path)? = value;
+            }
+            "remove" => {
+                remove(doc, &path)?;
+            }
+            "move" | "copy" => {
+                let from = pointer(op.str_at(&["from"]).ok_or("move without from")?);
+                let value = if kind == "move" {
+                    remove(doc, &from)?
+                } else {
+                    get_mut(doc, &from)?.clone()
+                };
+                add(doc, &path, value)?;
+            }
+            "test" => {
+                let want = op.at(&["value"]).ok_or("test without value")?;
+                if yaml::to_json(get_mut(doc, &path)?) != yaml::to_json(want) {
+                    return Err(format!("test failed at {}", path.join("/")));
+                }
+            }
+            other => return Err(format!("unknown op {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+fn pointer(p: &str) -> Vec<String> {
+    p.split('/')
+        .skip(1)
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect()
+}
+
+fn get_mut<'n>(doc: &'n mut Node, path: &[String]) -> Result<&'n mut Node, String> {
+    let mut node = doc;
+    for seg in path {
+        node = match node {
+            Node::Map(m, _) => m.get_mut(seg),
+            Node::Seq(s, _) => seg.parse::<usize>().ok().and_then(|i| s.get_mut(i)),
+            Node::Scalar(_) => None,
+        }
+        .ok_or_else(|| format!("path /{} does not exist", path.join("/")))?;
+    }
+    Ok(node)
+}
+
+fn add(doc: &mut Node, path: &[String], value: Node) -> Result<(), String> {
+    let Some((last, parent)) = path.split_last() else {
+        *doc = value;
+        return Ok(());
+    };
+    match get_mut(doc, parent)? {
+        Node::Map(m, _) => m.insert(last, value),
+        Node::Seq(s, _) if last == "-" => s.push(value),
+        Node::Seq(s, _) => {
+            let i: usize = last.parse().map_err(|_| format!("bad index {last:?}"))?;
+            if i > s.len() {
+                return Err(format!("index {i} out of range"));
+            }
+            s.insert(i, value);
+        }
+        Node::Scalar(_) => return Err(format!("cannot add under a scalar at {last:?}")),
+    }
+    Ok(())
+}
+
+fn remove(doc: &mut Node, path: &[String]) -> Result<Node, String> {
+    let (last, parent) = path.split_last().ok_or("cannot remove the root")?;
+    match get_mut(doc, parent)? {
+        Node::Map(m, _) => m.remove(last).ok_or_else(|| format!("no key {last:?}")),
+        Node::Seq(s, _) => {
+            let i: usize = last.parse().map_err(|_| format!("bad index {last:?}"))?;
+            if i >= s.len() {
+                return Err(format!("index {i} out of range"));
+            }
+            Ok(s.remove(i))
+        }
+        Node::Scalar(_) => Err("cannot remove under a scalar".into()),
+    }
+}

@@ -1,0 +1,340 @@
+//! The builtin transformers that edit fields in place: namespace,
+//! namePrefix/nameSuffix, labels, annotations, replicas and images. Which
+//! fields each one touches comes from kustomize's default fieldSpec tables.
+
+use crate::kustomization::Kustomization;
+use crate::resource::{FieldSpec, Resource, visit};
+use crate::yaml::{Node, Scalar};
+
+/// Kinds that have no namespace (kustomize's cluster-scoped list, common part).
+const CLUSTER_SCOPED: &[&str] = &[
+    "Namespace",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "PersistentVolume",
+    "StorageClass",
+    "PriorityClass",
+    "IngressClass",
+    "RuntimeClass",
+    "APIService",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "Node",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "ComponentStatus",
+    "CertificateSigningRequest",
+    "TokenReview",
+    "SelfSubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "SubjectAccessReview",
+    "PodSecurityPolicy",
+    "ClusterIssuer",
+    "GatewayClass",
+    "ClusterRoleBindingList",
+];
+
+pub fn is_cluster_scoped(r: &Resource) -> bool {
+    CLUSTER_SCOPED.contains(&r.kind())
+}
+
+pub fn namespace(k: &Kustomization, res: &mut [Resource]) {
+    let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) else {
+        return;
+    };
+    for r in res.iter_mut() {
+        if !is_cluster_scoped(r) {
+            r.set_namespace(ns);
+        }
+        // ServiceAccount subjects of bindings follow the objects into the namespace.
+        if matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+            && let Some(subjects) = r.node.at_mut(&["subjects"]).and_then(Node::as_seq_mut)
+        {
+            for s in subjects.iter_mut() {
+                let is_sa = s.str_at(&["kind"]) == Some("ServiceAccount");
+                let default_ns = s.str_at(&["namespace"]).is_none_or(|n| n == "default");
+                if is_sa
+                    && default_ns
+                    && let Some(m) = s.as_map_mut()
+                {
+                    m.insert("namespace", Node::string(ns));
+                }
+            }
+        }
+    }
+}
+
+pub fn prefix_suffix(k: &Kustomization, res: &mut [Resource]) {
+    let prefix = k.name_prefix.as_deref().unwrap_or_default();
+    let suffix = k.name_suffix.as_deref().unwrap_or_default();
+    if prefix.is_empty() && suffix.is_empty() {
+        return;
+    }
+    for r in res.iter_mut() {
+        if matches!(
+            r.kind(),
+            "CustomResourceDefinition" | "APIService" | "Namespace"
+        ) {
+            continue;
+        }
+        let name = format!("{prefix}{}{suffix}", r.name());
+        r.set_name(&name);
+    }
+}
+
+const SELECTOR_SPECS: &[FieldSpec] = &[
+    FieldSpec::kind("Service", "spec/selector", true),
+    FieldSpec::kind("ReplicationController", "spec/selector", true),
+    FieldSpec::kind("Deployment", "spec/selector/matchLabels", true),
+    FieldSpec::kind("ReplicaSet", "spec/selector/matchLabels", true),
+    FieldSpec::kind("DaemonSet", "spec/selector/matchLabels", true),
+    FieldSpec::gk("apps", "StatefulSet", "spec/selector/matchLabels", true),
+    FieldSpec::gk("batch", "Job", "spec/selector/matchLabels", false),
+    FieldSpec::gk(
+        "batch",
+        "CronJob",
+        "spec/jobTemplate/spec/selector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "policy",
+        "PodDisruptionBudget",
+        "spec/selector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "networking.k8s.io",
+        "NetworkPolicy",
+        "spec/podSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "networking.k8s.io",
+        "NetworkPolicy",
+        "spec/ingress/from/podSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "networking.k8s.io",
+        "NetworkPolicy",
+        "spec/egress/to/podSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "Deployment",
+        "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "Deployment",
+        "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAntiAffinity/preferredDuringSchedulingIgnoredDuringExecution/podAffinityTerm/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution/labelSelector/matchLabels",
+        false,
+    ),
+    FieldSpec::gk(
+        "apps",
+        "StatefulSet",
+        "spec/template/spec/topologySpreadConstraints/labelSelector/matchLabels",
+        false,
+    ),
+];
+
+/// Pod template metadata paths; `{}` is `labels` or `annotations`.
+const TEMPLATE_PATHS: &[(Option<&str>, &str, &str)] = &[
+    (None, "ReplicationController", "spec/template/metadata/{}"),
+    (None, "Deployment", "spec/template/metadata/{}"),
+    (None, "ReplicaSet", "spec/template/metadata/{}"),
+    (None, "DaemonSet", "spec/template/metadata/{}"),
+    (None, "StatefulSet", "spec/template/metadata/{}"),
+    (Some("batch"), "Job", "spec/template/metadata/{}"),
+    (Some("batch"), "CronJob", "spec/jobTemplate/metadata/{}"),
+    (
+        Some("batch"),
+        "CronJob",
+        "spec/jobTemplate/spec/template/metadata/{}",
+    ),
+];
+
+fn set_pairs(r: &mut Resource, path: &str, create: bool, pairs: &[(String, String)]) {
+    let parts: Vec<&str> = path.split('/').collect();
+    visit(&mut r.node, &parts, create, &mut |node| {
+        if node.is_null() {
+            *node = Node::map();
+        }
+        if let Some(m) = node.as_map_mut() {
+            for (k, v) in pairs {
+                m.insert(k, Node::Scalar(Scalar::string(v)));
+            }
+        }
+    });
+}
+
+fn apply_templates(r: &mut Resource, what: &str, pairs: &[(String, String)]) {
+    for (group, kind, path) in TEMPLATE_PATHS {
+        let group_ok = group.is_none_or(|g| g == r.group_version().0);
+        if *kind == r.kind() && group_ok {
+            set_pairs(r, &path.replace("{}", what), true, pairs);
+        }
+    }
+}
+
+fn label_set(r: &mut Resource, pairs: &[(String, String)], selectors: bool, templates: bool) {
+    set_pairs(r, "metadata/labels", true, pairs);
+    if selectors || templates {
+        apply_templates(r, "labels", pairs);
+    }
+    if selectors {
+        for spec in SELECTOR_SPECS {
+            if spec.applies_to(r) {
+                set_pairs(r, spec.path, spec.create, pairs);
+            }
+        }
+    }
+}
+
+pub fn labels(k: &Kustomization, res: &mut [Resource]) {
+    for label in &k.labels {
+        let pairs: Vec<(String, String)> = label.pairs.clone().into_iter().collect();
+        for r in res.iter_mut() {
+            label_set(r, &pairs, label.include_selectors, label.include_templates);
+        }
+    }
+    if !k.common_labels.is_empty() {
+        let pairs: Vec<(String, String)> = k.common_labels.clone().into_iter().collect();
+        for r in res.iter_mut() {
+            label_set(r, &pairs, true, true);
+        }
+    }
+}
+
+pub fn annotations(k: &Kustomization, res: &mut [Resource]) {
+    if k.common_annotations.is_empty() {
+        return;
+    }
+    let pairs: Vec<(String, String)> = k.common_annotations.clone().into_iter().collect();
+    for r in res.iter_mut() {
+        set_pairs(r, "metadata/annotations", true, &pairs);
+        apply_templates(r, "annotations", &pairs);
+    }
+}
+
+pub fn replicas(k: &Kustomization, res: &mut [Resource]) {
+    for rep in &k.replicas {
+        for r in res.iter_mut() {
+            let kind_ok = matches!(
+                r.kind(),
+                "Deployment" | "ReplicationController" | "ReplicaSet" | "StatefulSet"
+            );
+            if kind_ok && (r.name() == rep.name || r.orig_name == rep.name) {
+                let count = Node::Scalar(Scalar::plain(rep.count.to_string()));
+                if let Some(m) = r.node.as_map_mut() {
+                    m.map_entry("spec").insert("replicas", count);
+                }
+            }
+        }
+    }
+}
+
+const IMAGE_PATHS: &[&str] = &[
+    "spec/containers/image",
+    "spec/initContainers/image",
+    "spec/template/spec/containers/image",
+    "spec/template/spec/initContainers/image",
+    "spec/jobTemplate/spec/template/spec/containers/image",
+    "spec/jobTemplate/spec/template/spec/initContainers/image",
+];
+
+/// (name, tag, digest) of an image reference; a `:` after the last `/` is a tag.
+pub fn split_image(image: &str) -> (&str, Option<&str>, Option<&str>) {
+    let (rest, digest) = match image.split_once('@') {
+        Some((r, d)) => (r, Some(d)),
+        None => (image, None),
+    };
+    let slash = rest.rfind('/').map_or(0, |i| i + 1);
+    match rest[slash..].rfind(':') {
+        Some(i) => (&rest[..slash + i], Some(&rest[slash + i + 1..]), digest),
+        None => (rest, None, digest),
+    }
+}
+
+pub fn images(k: &Kustomization, res: &mut [Resource]) {
+    if k.images.is_empty() {
+        return;
+    }
+    for r in res.iter_mut() {
+        for path in IMAGE_PATHS {
+            let parts: Vec<&str> = path.split('/').collect();
+            visit(&mut r.node, &parts, false, &mut |node| {
+                let Some(current) = node.as_str().map(str::to_string) else {
+                    return;
+                };
+                let (name, tag, digest) = split_image(&current);
+                let Some(img) = k.images.iter().find(|i| i.name == name) else {
+                    return;
+                };
+                let new_name = img.new_name.as_deref().unwrap_or(name);
+                let mut out = new_name.to_string();
+                if let Some(d) = img.digest.as_deref() {
+                    out = format!("{out}@{d}");
+                } else if let Some(t) = img.new_tag.as_deref() {
+                    out = format!("{out}:{t}");
+                } else {
+                    if let Some(t) = tag {
+                        out = format!("{out}:{t}");
+                    }
+                    if let Some(d) = digest {
+                        out = format!("{out}@{d}");
+                    }
+                }
+                *node = Node::string(out);
+            });
+        }
+    }
+}

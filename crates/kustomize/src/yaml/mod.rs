@@ -1,0 +1,11 @@
+//! YAML as kustomize reads and prints it.
+
+pub mod emit;
+pub mod node;
+pub mod parse;
+pub mod resolve;
+pub mod value;
+
+pub use node::{Flow, Mapping, Node, Scalar, Style};
+pub use parse::{YamlError, parse_documents};
+pub use value::{to_json, to_value};
