@@ -7,19 +7,10 @@ use common::{
     apply, first_difference, flux_reference, install_crds, integral_floats_as_integers, kubectl,
     repo_root, yaml_documents, yaml_files,
 };
+use driftless_cli::manifests::CONTROLLERS;
 use kube::api::{DynamicObject, PostParams};
 use serde_json::{Value, json};
 use testkit::{TestNamespace, cluster};
-
-/// Sample folders of the controllers driftless serves (source-watcher's ArtifactGenerator is not).
-const SAMPLE_FOLDERS: [&str; 6] = [
-    "source-controller",
-    "kustomize-controller",
-    "helm-controller",
-    "notification-controller",
-    "image-reflector-controller",
-    "image-automation-controller",
-];
 
 #[tokio::test]
 async fn generated_crds_install_and_become_established() {
@@ -72,8 +63,10 @@ async fn every_flux_sample_is_accepted_by_the_api_server() {
     install_crds(&cluster).await.unwrap();
     let ns = TestNamespace::create(&cluster, "samples").await.unwrap();
     let mut applied = 0;
-    for folder in SAMPLE_FOLDERS {
-        for file in yaml_files(&flux_reference().join("samples").join(folder)).unwrap() {
+    // Flux keeps samples per controller; source-watcher's (ArtifactGenerator) are not ours.
+    for controller in CONTROLLERS {
+        let folder = flux_reference().join("samples").join(controller.name);
+        for file in yaml_files(&folder).unwrap() {
             for mut sample in yaml_documents(&file).unwrap() {
                 sample["metadata"]["namespace"] = json!(ns.name());
                 apply(&cluster, &sample, ns.name(), false)
