@@ -26,6 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use crate::args::{Args, DEFAULT_CONCURRENT, hostname};
+use crate::election;
 use crate::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
 
 /// Why the controller process could not start or stopped with an error.
@@ -83,6 +84,15 @@ pub enum RunError {
     /// The metrics or probe server failed.
     #[error(transparent)]
     Admin(#[from] ServeError),
+    /// Leader election could not start.
+    #[error("leader election failed")]
+    Leader(#[source] driftless_runtime::leader::LeaderError),
+    /// Another replica took the Lease; the process stops, as controller-runtime's manager does.
+    #[error("leader election lost")]
+    LeadershipLost,
+    /// A server task panicked or was cancelled.
+    #[error("server task failed: {0}")]
+    Task(String),
 }
 
 /// `driftless source-controller`: a Tokio runtime, logs, the kubeconfig (`KUBECONFIG` or
@@ -141,10 +151,6 @@ pub async fn run(
         source,
     })?;
     let storage = Storage::new(root, args.advertised_address(&hostname()));
-    if args.runtime.enable_leader_election {
-        // TODO(leader-election): use driftless_runtime's Lease elector once it lands.
-        tracing::warn!("leader election is not available yet; running as if elected");
-    }
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     let metrics_addr = parse_addr("--metrics-addr", &args.runtime.metrics_addr)?;
     let health_addr = parse_addr("--health-addr", &args.runtime.health_addr)?;
@@ -176,7 +182,9 @@ pub async fn run(
         requeue_dependency: args.requeue_dependency(),
     });
 
-    let mut signals = fan_out(shutdown, 4).into_iter();
+    // Probes and metrics serve from start-up, leader or not, as controller-runtime's do; Flux's
+    // readiness is a ping, so a standby replica is Ready too.
+    let mut signals = fan_out(shutdown, 3).into_iter();
     let mut next_signal = || {
         let rx = signals.next();
         async move {
@@ -186,22 +194,66 @@ pub async fn run(
         }
     };
     let readiness = Readiness::default();
+    readiness.set(true);
+    let metrics_server = tokio::spawn(serve_optional(
+        metrics_addr
+            .zip(metrics.clone())
+            .map(|(a, m)| (a, metrics_router(m))),
+        next_signal(),
+    ));
+    let health_server = tokio::spawn(serve_optional(
+        health_addr.map(|a| (a, health_router(readiness.clone()))),
+        next_signal(),
+    ));
+    let led = election::lead(
+        client.clone(),
+        &args.runtime,
+        metrics.as_deref(),
+        Box::pin(next_signal()),
+    )
+    .await
+    .map_err(RunError::Leader)?;
+    let workers = match led {
+        Some(mut led) => {
+            let signal = led.take_signal();
+            let result = run_workers(&args, client, storage, storage_listener, ctx, signal).await;
+            if led.release().await {
+                return Err(RunError::LeadershipLost);
+            }
+            result
+        }
+        None => Ok(()),
+    };
+    readiness.set(false);
+    for server in [metrics_server, health_server] {
+        server.await.map_err(|e| RunError::Task(e.to_string()))??;
+    }
+    workers
+}
+
+/// The artifact server and the reconcile workers, until `signal`.
+async fn run_workers(
+    args: &Args,
+    client: kube::Client,
+    storage: Storage,
+    storage_listener: TcpListener,
+    ctx: Arc<Context>,
+    signal: election::Signal,
+) -> Result<(), RunError> {
+    let mut signals = fan_out(signal, 2).into_iter();
+    let mut next_signal = || {
+        let rx = signals.next();
+        async move {
+            if let Some(rx) = rx {
+                let _ = rx.await;
+            }
+        }
+    };
     let artifact_server = driftless_artifact::serve(
         storage_listener,
         driftless_artifact::router(&storage),
         next_signal(),
     );
-    let metrics_server = serve_optional(
-        metrics_addr
-            .zip(metrics)
-            .map(|(a, m)| (a, metrics_router(m))),
-        next_signal(),
-    );
-    let health_server = serve_optional(
-        health_addr.map(|a| (a, health_router(readiness.clone()))),
-        next_signal(),
-    );
-
     let api: Api<GitRepository> = match args.runtime.watch_namespace() {
         Some(namespace) => Api::namespaced(client, &namespace),
         None => Api::all(client),
@@ -216,13 +268,7 @@ pub async fn run(
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconcile_trigger, Default::default());
-    let ready_reader = reader.clone();
-    let ready_flag = readiness.clone();
-    tokio::spawn(async move {
-        if ready_reader.wait_until_ready().await.is_ok() {
-            ready_flag.set(true);
-        }
-    });
+    let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     let controller = Controller::for_stream(triggers, reader)
         .with_config(
             ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
@@ -235,14 +281,9 @@ pub async fn run(
             }
         });
     tracing::info!(storage = %storage.root().display(), advertised = storage.advertised_address(),
-        concurrency, "starting source-controller");
-    let (artifacts, metrics, health, ()) =
-        tokio::join!(artifact_server, metrics_server, health_server, controller);
-    readiness.set(false);
-    artifacts.map_err(RunError::Storage)?;
-    metrics?;
-    health?;
-    Ok(())
+        concurrency, "starting source-controller workers");
+    let (artifacts, ()) = tokio::join!(artifact_server, controller);
+    artifacts.map_err(RunError::Storage)
 }
 
 /// What decides whether a watch event reaches the queue: a new generation (spec change,

@@ -436,3 +436,65 @@ async fn wait_all_gone(api: &Api<GitRepository>) -> anyhow::Result<()> {
     .await
     .map_err(anyhow::Error::msg)
 }
+
+#[tokio::test]
+async fn with_leader_election_only_the_leader_reconciles_and_a_successor_takes_over()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crd(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "sc-leader").await?;
+    let git = GitServer::start(GitAuth::None).await?;
+    let repo = git.create_repo("app")?;
+    repo.commit_files("master", &[("a.yaml", "a: 1\n")], "first")?;
+    // Short leases keep the test quick; the successor still has to win the Lease itself.
+    let flags = [
+        "--enable-leader-election",
+        "--leader-election-lease-duration=4s",
+        "--leader-election-renew-deadline=2s",
+    ];
+    let first = RunningController::start_with(&cluster, ns.name(), &flags).await?;
+    let second = RunningController::start_with(&cluster, ns.name(), &flags).await?;
+    let api: Api<GitRepository> = Api::namespaced(cluster.client.clone(), ns.name());
+    create(
+        &api,
+        &git_repository("app", &first.shard, &git.url("app"), json!({}))?,
+    )
+    .await?;
+    let ready = wait_ready(&api, "app", "True", "Succeeded").await?;
+    let url = ready
+        .status
+        .and_then(|s| s.artifact)
+        .map(|a| a.url)
+        .expect("artifact url");
+    let (leader, standby) = if url.contains(&format!(":{}/", first.port)) {
+        (first, second)
+    } else {
+        (second, first)
+    };
+    assert!(url.contains(&format!(":{}/", leader.port)), "{url}");
+    assert!(leader.object_dir(ns.name(), "app").exists());
+    assert!(
+        !standby.object_dir(ns.name(), "app").exists(),
+        "the standby replica reconciled too"
+    );
+
+    // Stopping the leader releases the Lease; the standby takes over and follows new commits.
+    leader.stop().await?;
+    let next = repo.commit_files("master", &[("a.yaml", "a: 2\n")], "second")?;
+    request_reconcile(&api, "app", "after-failover").await?;
+    let next_revision = format!("master@sha1:{next}");
+    let standby_port = format!(":{}/", standby.port);
+    let moved = wait_for(&api, "app", "the standby serving the new revision", |r| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.artifact.as_ref())
+            .is_some_and(|a| a.revision == next_revision && a.url.contains(&standby_port))
+    })
+    .await?;
+    let artifact = moved.status.and_then(|s| s.artifact).expect("artifact");
+    let (code, body) = http_get(&artifact.url).await?;
+    assert_eq!((code, sha256(&body)), (200, artifact.digest));
+    api.delete("app", &DeleteParams::default()).await?;
+    wait_all_gone(&api).await?;
+    standby.stop().await
+}

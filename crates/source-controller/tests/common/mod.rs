@@ -81,6 +81,8 @@ pub struct RunningController {
     pub storage: tempfile::TempDir,
     /// The shard label value objects of this test carry.
     pub shard: String,
+    /// The artifact server's loopback port (part of every artifact URL it advertises).
+    pub port: u16,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<Result<(), driftless_source_controller::RunError>>>,
 }
@@ -88,6 +90,15 @@ pub struct RunningController {
 impl RunningController {
     /// Starts a controller that only sees objects labelled `SHARD_LABEL=<shard>`.
     pub async fn start(cluster: &TestCluster, shard: &str) -> anyhow::Result<Self> {
+        Self::start_with(cluster, shard, &[]).await
+    }
+
+    /// [`RunningController::start`] with extra flags.
+    pub async fn start_with(
+        cluster: &TestCluster,
+        shard: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let storage = tempfile::Builder::new()
             .prefix("source-controller-")
             .tempdir()?;
@@ -105,6 +116,9 @@ impl RunningController {
             "--max-retry-delay=2s".to_owned(),
             "--artifact-retention-ttl=0s".to_owned(),
         ];
+        let argv = argv
+            .into_iter()
+            .chain(extra.iter().map(|a| (*a).to_owned()));
         let args = Cli::try_parse_from(argv)?.args;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let client = cluster.client.clone();
@@ -119,6 +133,7 @@ impl RunningController {
         Ok(Self {
             storage,
             shard: shard.to_owned(),
+            port,
             shutdown: Some(tx),
             task: Some(task),
         })
