@@ -4,7 +4,7 @@ use std::io::Write;
 
 use clap::Args;
 
-use super::CommandError;
+use super::{CommandError, write_output};
 use crate::yaml;
 
 /// Arguments of `driftless crds` (none yet; the output is always every CRD).
@@ -14,10 +14,7 @@ pub struct CrdsArgs {}
 /// Writes every CRD, `---`-separated, in [`driftless_api::crds`] order (grouped by controller,
 /// then by kind), with sorted keys so the text is the same on every run.
 pub fn run(_args: &CrdsArgs, out: &mut impl Write) -> Result<(), CommandError> {
-    let text = yaml::stream(&driftless_api::crds())?;
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(CommandError::Output)
+    write_output(out, &yaml::stream(&driftless_api::crds())?)
 }
 
 #[cfg(test)]

@@ -9,7 +9,16 @@ use crate::yaml::YamlError;
 pub enum CommandError {
     #[error(transparent)]
     Yaml(#[from] YamlError),
-    /// Writing the command's output failed (closed pipe, full disk).
-    #[error("writing output: {0}")]
+    /// Writing the command's output failed (full disk, closed terminal).
+    #[error("writing output")]
     Output(#[source] std::io::Error),
+}
+
+/// Writes a command's whole output. A reader that stops early (`driftless crds | head`) is not
+/// an error, as with any Unix filter.
+pub fn write_output(out: &mut impl std::io::Write, text: &str) -> Result<(), CommandError> {
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CommandError::Output(e)),
+        _ => Ok(()),
+    }
 }
