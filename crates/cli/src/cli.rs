@@ -19,12 +19,15 @@ pub struct Cli {
 pub enum Command {
     /// Print the CustomResourceDefinition of every kind driftless serves, as YAML.
     Crds(commands::crds::CrdsArgs),
+    /// Run source-controller: reconcile GitRepositories into artifacts and serve them.
+    SourceController(Box<driftless_source_controller::Args>),
 }
 
 /// Runs the chosen subcommand to completion.
 pub fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Crds(args) => commands::crds::run(&args, &mut std::io::stdout().lock()),
+        Command::SourceController(args) => Ok(driftless_source_controller::run_blocking(*args)?),
     }
 }
 

@@ -9,6 +9,9 @@ use crate::yaml::YamlError;
 pub enum CommandError {
     #[error(transparent)]
     Yaml(#[from] YamlError),
+    /// `driftless source-controller` stopped with an error.
+    #[error(transparent)]
+    SourceController(#[from] driftless_source_controller::RunError),
     /// Writing the command's output failed (full disk, closed terminal).
     #[error("writing output")]
     Output(#[source] std::io::Error),
