@@ -32,9 +32,7 @@ impl<'a> Builder<'a> {
     pub fn build_top(&mut self, dir: &Path) -> Result<Vec<Resource>, Error> {
         let dir = self.loader.check_dir(dir)?;
         let (mut resources, k) = self.accumulate(&dir, Vec::new(), false)?;
-        generators::add_hashes(&mut resources);
-        nameref::fix(&mut resources);
-        crate::order::sort(&mut resources, k.sort_options.as_ref());
+        finish(&mut resources, &k);
         Ok(resources)
     }
 
@@ -49,9 +47,7 @@ impl<'a> Builder<'a> {
         let result = self.run(&kfile, dir, k, Vec::new());
         self.stack.pop();
         let mut resources = result?;
-        generators::add_hashes(&mut resources);
-        nameref::fix(&mut resources);
-        crate::order::sort(&mut resources, None);
+        finish(&mut resources, k);
         Ok(resources)
     }
 
@@ -138,7 +134,7 @@ impl<'a> Builder<'a> {
         transform::labels(k, &mut res);
         transform::annotations(k, &mut res);
         patch::patches(self.loader, kfile, dir, &k.patches_json6902, &mut res)?;
-        transform::replicas(k, &mut res);
+        transform::replicas(kfile, k, &mut res)?;
         transform::images(k, &mut res);
         Ok(res)
     }
@@ -148,6 +144,17 @@ impl<'a> Builder<'a> {
         let text = self.loader.read(path)?;
         parse_objects(path, &text)
     }
+}
+
+/// What kustomize does once, at the top-level kustomization: generator
+/// hashes, name references, cleanup and output order.
+fn finish(resources: &mut [Resource], k: &Kustomization) {
+    generators::add_hashes(resources);
+    nameref::fix(resources);
+    for r in resources.iter_mut() {
+        r.drop_empty_annotations();
+    }
+    crate::order::sort(resources, k.sort_options.as_ref());
 }
 
 /// Parses the objects of a YAML stream, as kustomize reads resource files.

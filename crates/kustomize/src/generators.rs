@@ -175,11 +175,13 @@ fn merged_options(global: &GeneratorOptions, own: Option<&GeneratorOptions>) -> 
     if let Some(own) = own {
         out.labels.extend(own.labels.clone());
         out.annotations.extend(own.annotations.clone());
-        if own.disable_name_suffix_hash.is_some() {
-            out.disable_name_suffix_hash = own.disable_name_suffix_hash;
+        // A global `true` cannot be switched off per generator; the two
+        // flags are or-ed, as kustomize merges them (checked against the oracle).
+        if own.disable_name_suffix_hash == Some(true) {
+            out.disable_name_suffix_hash = Some(true);
         }
-        if own.immutable.is_some() {
-            out.immutable = own.immutable;
+        if own.immutable == Some(true) {
+            out.immutable = Some(true);
         }
     }
     out

@@ -89,15 +89,19 @@ pub fn patches(
                     .target
                     .as_ref()
                     .ok_or_else(|| patch_err(kfile, "a JSON 6902 patch needs a target".into()))?;
-                for r in res.iter_mut().filter(|r| selects(target, r)) {
+                let target = Target::new(kfile, target)?;
+                for r in res.iter_mut().filter(|r| target.selects(r)) {
+                    r.ensure_annotations();
                     json6902(&mut r.node, &ops)
                         .map_err(|m| patch_err(kfile, format!("{}: {m}", r.id())))?;
                 }
             }
             Some(node @ Node::Map(..)) => match &p.target {
                 Some(target) => {
-                    for r in res.iter_mut().filter(|r| selects(target, r)) {
-                        smp(&mut r.node, &node);
+                    let target = Target::new(kfile, target)?;
+                    for r in res.iter_mut().filter(|r| target.selects(r)) {
+                        let own = with_identity_of(&node, r);
+                        smp(&mut r.node, &own);
                     }
                 }
                 None => apply_smp_by_id(kfile, &node, res)?,
@@ -108,21 +112,75 @@ pub fn patches(
     Ok(())
 }
 
-/// Whether a patch target selects `r` (exact matches; label and annotation
-/// selectors as `key=value` lists).
-pub fn selects(s: &Selector, r: &Resource) -> bool {
-    let (group, version) = r.group_version();
-    let eq = |want: &Option<String>, have: &str| {
-        want.as_deref().is_none_or(|w| w.is_empty() || w == have)
-    };
-    let name_ok = eq(&s.name, r.name()) || s.name.as_deref() == Some(r.orig_name.as_str());
-    eq(&s.group, group)
-        && eq(&s.version, version)
-        && eq(&s.kind, r.kind())
-        && name_ok
-        && eq(&s.namespace, r.namespace())
-        && pairs_match(s.label_selector.as_deref(), &r.labels())
-        && pairs_match(s.annotation_selector.as_deref(), &r.annotations())
+/// A compiled patch target. Name and namespace are anchored regular
+/// expressions in kustomize (`name: web-.*`); group, version and kind match
+/// exactly; an object is selected by its current or its original name.
+pub struct Target<'s> {
+    selector: &'s Selector,
+    name: Option<regex::Regex>,
+    namespace: Option<regex::Regex>,
+}
+
+impl<'s> Target<'s> {
+    pub fn new(kfile: &Path, selector: &'s Selector) -> Result<Self, Error> {
+        let compile = |field: &str, pattern: &Option<String>| {
+            pattern
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    regex::Regex::new(&format!("^(?:{p})$")).map_err(|e| {
+                        patch_err(
+                            kfile,
+                            format!("target {field} {p:?} is not a valid regex: {e}"),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        Ok(Self {
+            selector,
+            name: compile("name", &selector.name)?,
+            namespace: compile("namespace", &selector.namespace)?,
+        })
+    }
+
+    pub fn selects(&self, r: &Resource) -> bool {
+        let s = self.selector;
+        let (group, version) = r.group_version();
+        let eq = |want: &Option<String>, have: &str| {
+            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+        };
+        let re = |pattern: &Option<regex::Regex>, now: &str, orig: &str| {
+            pattern
+                .as_ref()
+                .is_none_or(|p| p.is_match(now) || p.is_match(orig))
+        };
+        eq(&s.group, group)
+            && eq(&s.version, version)
+            && eq(&s.kind, r.kind())
+            && re(&self.name, r.name(), &r.orig_name)
+            && re(&self.namespace, r.namespace(), &r.orig_namespace)
+            && pairs_match(s.label_selector.as_deref(), &r.labels())
+            && pairs_match(s.annotation_selector.as_deref(), &r.annotations())
+    }
+}
+
+/// A targeted strategic merge patch never renames or re-kinds what it
+/// patches: its apiVersion, kind, name and namespace become the target's.
+fn with_identity_of(patch: &Node, r: &Resource) -> Node {
+    let mut own = patch.clone();
+    if let Some(m) = own.as_map_mut() {
+        m.insert("apiVersion", Node::string(r.api_version()));
+        m.insert("kind", Node::string(r.kind()));
+        let meta = m.map_entry("metadata");
+        meta.insert("name", Node::string(r.name()));
+        if r.namespace().is_empty() {
+            meta.remove("namespace");
+        } else {
+            meta.insert("namespace", Node::string(r.namespace()));
+        }
+    }
+    own
 }
 
 fn pairs_match(selector: Option<&str>, have: &[(String, String)]) -> bool {
@@ -160,19 +218,29 @@ pub fn smp(target: &mut Node, patch: &Node) {
             }
         }
         (Node::Seq(t, _), Node::Seq(p, _)) if is_named_list(t) && is_named_list(p) => {
+            // The merged list takes the patch's order first, then the
+            // original items the patch did not mention, in their order
+            // (checked against the oracle).
+            let name_of = |n: &Node| n.str_at(&["name"]).unwrap_or_default().to_string();
+            let mut original = std::mem::take(t);
+            let mut merged = Vec::with_capacity(original.len() + p.len());
             for item in p {
-                let name = item.str_at(&["name"]).unwrap_or_default();
-                let delete = item.str_at(&["$patch"]) == Some("delete");
-                let at = t.iter().position(|x| x.str_at(&["name"]) == Some(name));
-                match (at, delete) {
-                    (Some(i), true) => {
-                        t.remove(i);
-                    }
-                    (Some(i), false) => smp(&mut t[i], item),
-                    (None, true) => {}
-                    (None, false) => t.push(strip_directives(item)),
+                let name = name_of(item);
+                let at = original.iter().position(|x| name_of(x) == name);
+                let existing = at.map(|i| original.remove(i));
+                if item.str_at(&["$patch"]) == Some("delete") {
+                    continue;
                 }
+                merged.push(match existing {
+                    Some(mut old) => {
+                        smp(&mut old, item);
+                        old
+                    }
+                    None => strip_directives(item),
+                });
             }
+            merged.append(&mut original);
+            *t = merged;
         }
         (target, patch) => *target = strip_directives(patch),
     }

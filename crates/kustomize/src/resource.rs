@@ -105,6 +105,29 @@ impl Resource {
         format!("{gvk}/{}.{ns}", self.name())
     }
 
+    /// kustomize keeps its own bookkeeping annotations on every object during
+    /// a build, so `metadata/annotations` always exists for JSON patches, and
+    /// an annotations map left empty is dropped from the output.
+    pub fn ensure_annotations(&mut self) {
+        if let Some(Node::Map(meta, _)) = self.node.at_mut(&["metadata"])
+            && meta.get("annotations").is_none_or(Node::is_null)
+        {
+            meta.insert("annotations", Node::map());
+        }
+    }
+
+    /// See [`Resource::ensure_annotations`].
+    pub fn drop_empty_annotations(&mut self) {
+        if let Some(Node::Map(meta, _)) = self.node.at_mut(&["metadata"]) {
+            let empty = meta
+                .get("annotations")
+                .is_some_and(|a| a.is_null() || a.as_map().is_some_and(|m| m.entries.is_empty()));
+            if empty {
+                meta.remove("annotations");
+            }
+        }
+    }
+
     pub fn labels(&self) -> Vec<(String, String)> {
         string_map(self.node.at(&["metadata", "labels"]))
     }

@@ -2,6 +2,9 @@
 //! namePrefix/nameSuffix, labels, annotations, replicas and images. Which
 //! fields each one touches comes from kustomize's default fieldSpec tables.
 
+use std::path::Path;
+
+use crate::error::Error;
 use crate::kustomization::Kustomization;
 use crate::resource::{FieldSpec, Resource, visit};
 use crate::yaml::{Node, Scalar};
@@ -265,21 +268,36 @@ pub fn annotations(k: &Kustomization, res: &mut [Resource]) {
     }
 }
 
-pub fn replicas(k: &Kustomization, res: &mut [Resource]) {
+/// Sets `spec/replicas`; a replicas entry that names no workload is an error
+/// in kustomize, not a no-op.
+pub fn replicas(kfile: &Path, k: &Kustomization, res: &mut [Resource]) -> Result<(), Error> {
     for rep in &k.replicas {
+        let mut hit = false;
         for r in res.iter_mut() {
             let kind_ok = matches!(
                 r.kind(),
                 "Deployment" | "ReplicationController" | "ReplicaSet" | "StatefulSet"
             );
             if kind_ok && (r.name() == rep.name || r.orig_name == rep.name) {
+                hit = true;
                 let count = Node::Scalar(Scalar::plain(rep.count.to_string()));
                 if let Some(m) = r.node.as_map_mut() {
                     m.map_entry("spec").insert("replicas", count);
                 }
             }
         }
+        if !hit {
+            return Err(Error::Field {
+                path: kfile.to_path_buf(),
+                field: "replicas".into(),
+                message: format!(
+                    "{:?} names no Deployment, ReplicationController, ReplicaSet or StatefulSet",
+                    rep.name
+                ),
+            });
+        }
     }
+    Ok(())
 }
 
 const IMAGE_PATHS: &[&str] = &[
