@@ -1,0 +1,185 @@
+//! `ResourceManager::apply_all_staged`, Flux's `ApplyAllStaged`: validate the whole set with a
+//! server-side dry-run, then apply stage by stage (definitions, classes, custom kinds, the rest)
+//! with force-ownership under the configured field manager, waiting for the first two stages.
+
+use std::time::Duration;
+
+use kube::Client;
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
+
+use crate::changeset::{Action, ChangeSet};
+use crate::error::{ObjectFailure, SsaError, api_message};
+use crate::options::ApplyOptions;
+use crate::plan::{Plan, Prepared};
+use crate::resolve::Resolver;
+use crate::stage::{Stage, sort_key, stage_of};
+use crate::wait::Target;
+
+/// Applies, prunes and health-checks sets of objects against one cluster.
+pub struct ResourceManager {
+    pub(crate) client: Client,
+    pub(crate) resolver: Resolver,
+    pub(crate) options: ApplyOptions,
+}
+
+impl ResourceManager {
+    pub fn new(client: Client, options: ApplyOptions) -> Self {
+        Self {
+            resolver: Resolver::new(client.clone()),
+            client,
+            options,
+        }
+    }
+
+    pub fn options(&self) -> &ApplyOptions {
+        &self.options
+    }
+
+    /// Applies `objects` in Flux's stages. Every object is dry-run first; if any fails, nothing is
+    /// applied and the error lists every failing object. Objects that need a CRD or Namespace
+    /// from this same set cannot be dry-run before it exists: they are validated right after the
+    /// definitions stage, before any later stage is applied.
+    pub async fn apply_all_staged(
+        &self,
+        objects: Vec<DynamicObject>,
+    ) -> Result<ChangeSet, SsaError> {
+        let custom = &self.options.custom_stage_kinds;
+        let mut prepared = self.prepare(objects).await?;
+        prepared.sort_by_key(|p| (stage_of(&p.meta, custom), sort_key(&p.meta)));
+
+        let mut plans: Vec<Option<Plan>> = vec![None; prepared.len()];
+        let mut failures = Vec::new();
+        for (i, p) in prepared.iter().enumerate().filter(|(_, p)| !p.deferred) {
+            match self.dry_run(p).await {
+                Ok(plan) => plans[i] = Some(plan),
+                Err(failure) => failures.push(failure),
+            }
+        }
+        if !failures.is_empty() {
+            return Err(SsaError::Validation { failures });
+        }
+
+        let mut change_set = ChangeSet::default();
+        for stage in [
+            Stage::Definitions,
+            Stage::Classes,
+            Stage::Custom,
+            Stage::Rest,
+        ] {
+            if stage == Stage::Classes {
+                self.validate_deferred(&mut prepared, &mut plans).await?;
+            }
+            let mut targets = Vec::new();
+            for (p, plan) in prepared.iter().zip(&plans) {
+                let Some(plan) = plan.filter(|_| stage_of(&p.meta, custom) == stage) else {
+                    continue;
+                };
+                let action = self.execute(p, plan).await?;
+                change_set.push(p.meta.clone(), &p.gvk.version, action);
+                if action != Action::Skipped {
+                    targets.push(Target::new(p.meta.clone(), p.gvk.version.clone()));
+                }
+            }
+            if matches!(stage, Stage::Definitions | Stage::Classes) && !targets.is_empty() {
+                self.wait_for(&targets, self.options.stage_timeout)
+                    .await
+                    .map_err(|e| SsaError::StageNotReady {
+                        stage: stage.describe().to_string(),
+                        message: e.to_string(),
+                    })?;
+            }
+        }
+        Ok(change_set)
+    }
+
+    /// Resolves and dry-runs the objects whose CRD or Namespace the definitions stage created.
+    async fn validate_deferred(
+        &self,
+        prepared: &mut [Prepared],
+        plans: &mut [Option<Plan>],
+    ) -> Result<(), SsaError> {
+        let mut failures = Vec::new();
+        for (p, plan) in prepared.iter_mut().zip(plans.iter_mut()) {
+            if !p.deferred {
+                continue;
+            }
+            match self
+                .resolver
+                .resolve_eventually(&p.gvk, self.options.stage_timeout)
+                .await
+            {
+                Ok(resolved) => p.resolved = Some(resolved),
+                Err(e) => {
+                    failures.push(ObjectFailure {
+                        subject: p.meta.subject(),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            }
+            match self.dry_run(p).await {
+                Ok(planned) => *plan = Some(planned),
+                Err(failure) => failures.push(failure),
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(SsaError::DeferredValidation { failures })
+        }
+    }
+
+    /// Carries out one plan and says what happened.
+    async fn execute(&self, p: &Prepared, plan: Plan) -> Result<Action, SsaError> {
+        let apply_failed = |e: kube::Error| SsaError::Apply {
+            subject: p.meta.subject(),
+            message: api_message(&e),
+        };
+        let api = self.api_for(p).ok_or_else(|| SsaError::Apply {
+            subject: p.meta.subject(),
+            message: "kind is not served by the API server".to_string(),
+        })?;
+        let params = PatchParams::apply(&self.options.field_manager).force();
+        match plan {
+            Plan::Skip => Ok(Action::Skipped),
+            Plan::Unchanged => Ok(Action::Unchanged),
+            Plan::Apply { create } => {
+                api.patch(&p.meta.name, &params, &Patch::Apply(&p.object))
+                    .await
+                    .map_err(apply_failed)?;
+                Ok(if create {
+                    Action::Created
+                } else {
+                    Action::Configured
+                })
+            }
+            Plan::Recreate => {
+                let recreate_failed = |message: String| SsaError::Recreate {
+                    subject: p.meta.subject(),
+                    message,
+                };
+                api.delete(&p.meta.name, &DeleteParams::background())
+                    .await
+                    .map_err(|e| recreate_failed(api_message(&e)))?;
+                // Flux re-applies at once; waiting until the old object is gone avoids applying
+                // onto an object that is still terminating.
+                let deadline = tokio::time::Instant::now() + self.options.stage_timeout;
+                while api
+                    .get_opt(&p.meta.name)
+                    .await
+                    .map_err(|e| recreate_failed(api_message(&e)))?
+                    .is_some()
+                {
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(recreate_failed("old object was not deleted in time".into()));
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                api.patch(&p.meta.name, &params, &Patch::Apply(&p.object))
+                    .await
+                    .map_err(apply_failed)?;
+                Ok(Action::Created)
+            }
+        }
+    }
+}

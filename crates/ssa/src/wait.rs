@@ -1,0 +1,198 @@
+//! Waiting for applied objects to become ready, as Flux's health check polls kstatus: every
+//! object is read each interval, the wait ends when all are Current, fails fast when one has
+//! Failed, and on timeout names every object that is not ready and why.
+
+use std::fmt;
+use std::time::Duration;
+
+use driftless_api::apply::ResourceRef;
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject, GroupVersionKind};
+
+use crate::apply::ResourceManager;
+use crate::error::{SsaError, api_message, is_not_found};
+use crate::inventory::parse_entry_id;
+use crate::kstatus::{self, Status};
+use crate::object::ObjMetadata;
+
+/// An object to wait for: identity and the API version to read it with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Target {
+    pub object: ObjMetadata,
+    pub version: String,
+}
+
+impl Target {
+    pub fn new(object: ObjMetadata, version: String) -> Self {
+        Self { object, version }
+    }
+
+    /// The target of an inventory entry.
+    pub fn from_ref(entry: &ResourceRef) -> Result<Self, SsaError> {
+        Ok(Self::new(parse_entry_id(&entry.id)?, entry.v.clone()))
+    }
+}
+
+/// The status of one object at the last poll.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectHealth {
+    pub object: ObjMetadata,
+    pub status: Status,
+    pub message: String,
+}
+
+impl fmt::Display for ObjectHealth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} status: '{}'", self.object.subject(), self.status)?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
+    }
+}
+
+/// Statuses of every waited-for object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HealthReport {
+    pub entries: Vec<ObjectHealth>,
+}
+
+impl HealthReport {
+    pub fn all_current(&self) -> bool {
+        self.entries.iter().all(|e| e.status == Status::Current)
+    }
+
+    pub fn not_ready(&self) -> Vec<&ObjectHealth> {
+        self.entries
+            .iter()
+            .filter(|e| e.status != Status::Current)
+            .collect()
+    }
+
+    fn failed(&self) -> Vec<&ObjectHealth> {
+        self.entries
+            .iter()
+            .filter(|e| e.status == Status::Failed)
+            .collect()
+    }
+}
+
+fn list(entries: &[&ObjectHealth]) -> String {
+    let items: Vec<String> = entries.iter().map(ToString::to_string).collect();
+    format!("[{}]", items.join(", "))
+}
+
+impl ResourceManager {
+    /// Waits until every inventory entry in `refs` is Current, up to `timeout`.
+    pub async fn wait(
+        &self,
+        refs: &[ResourceRef],
+        timeout: Duration,
+    ) -> Result<HealthReport, SsaError> {
+        let targets = refs
+            .iter()
+            .map(Target::from_ref)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.wait_for(&targets, timeout).await
+    }
+
+    /// Polls `targets` every `poll_interval`; Flux's messages on failure and timeout.
+    pub async fn wait_for(
+        &self,
+        targets: &[Target],
+        timeout: Duration,
+    ) -> Result<HealthReport, SsaError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let report = self.poll(targets).await?;
+            if report.all_current() {
+                return Ok(report);
+            }
+            let failed = report.failed();
+            if !failed.is_empty() {
+                let message = format!("failed early due to stalled resources: {}", list(&failed));
+                return Err(SsaError::HealthCheck { message, report });
+            }
+            if tokio::time::Instant::now() >= deadline {
+                let message = format!("timeout waiting for: {}", list(&report.not_ready()));
+                return Err(SsaError::HealthCheck { message, report });
+            }
+            tokio::time::sleep(self.options.poll_interval).await;
+        }
+    }
+
+    /// One read of every target and its kstatus.
+    pub async fn poll(&self, targets: &[Target]) -> Result<HealthReport, SsaError> {
+        let mut entries = Vec::with_capacity(targets.len());
+        for target in targets {
+            entries.push(self.health_of(target).await?);
+        }
+        Ok(HealthReport { entries })
+    }
+
+    async fn health_of(&self, target: &Target) -> Result<ObjectHealth, SsaError> {
+        let object = &target.object;
+        let health = |status, message: String| ObjectHealth {
+            object: object.clone(),
+            status,
+            message,
+        };
+        let gvk = GroupVersionKind::gvk(&object.group, &target.version, &object.kind);
+        let resolved = match self.resolver.resolve(&gvk).await {
+            Ok(resolved) => resolved,
+            Err(e) => return Ok(health(Status::NotFound, e.to_string())),
+        };
+        let api: Api<DynamicObject> = match object.namespace.as_str() {
+            "" => Api::all_with(self.client.clone(), &resolved.resource),
+            ns => Api::namespaced_with(self.client.clone(), ns, &resolved.resource),
+        };
+        match api.get(&object.name).await {
+            Ok(live) => {
+                let value = serde_json::to_value(&live).map_err(|e| SsaError::Read {
+                    subject: object.subject(),
+                    message: e.to_string(),
+                })?;
+                let computed = kstatus::compute(&value, Timestamp::now());
+                Ok(health(computed.status, computed.message))
+            }
+            Err(e) if is_not_found(&e) => Ok(health(Status::NotFound, "not found".into())),
+            Err(e) => Err(SsaError::Read {
+                subject: object.subject(),
+                message: api_message(&e),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn health(kind: &str, status: Status, message: &str) -> ObjectHealth {
+        ObjectHealth {
+            object: ObjMetadata {
+                namespace: "apps".into(),
+                name: "web".into(),
+                group: "apps".into(),
+                kind: kind.into(),
+            },
+            status,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn objects_not_ready_are_listed_as_flux_lists_them() {
+        let report = HealthReport {
+            entries: vec![
+                health("Deployment", Status::InProgress, "Available: 0/1"),
+                health("StatefulSet", Status::Current, "ok"),
+            ],
+        };
+        assert!(!report.all_current());
+        assert_eq!(
+            list(&report.not_ready()),
+            "[Deployment/apps/web status: 'InProgress': Available: 0/1]"
+        );
+    }
+}
