@@ -1,0 +1,315 @@
+//! Staged server-side apply against the local control plane: whole-set validation, change sets,
+//! drift correction, the `kustomize.toolkit.fluxcd.io/ssa` and `force` switches.
+
+mod common;
+
+use common::{CrdCleanup, apply, config_map, config_maps, config_value, manager, unique};
+use driftless_ssa::{Action, SsaError};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use kube::discovery::ApiResource;
+use testkit::TestNamespace;
+
+#[tokio::test]
+async fn a_crd_and_a_custom_resource_of_it_apply_together_because_definitions_go_first()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-crd").await?;
+    let group = format!("g{}.example.com", unique(&ns));
+    let crd_name = format!("widgets.{group}");
+    let _cleanup = CrdCleanup {
+        name: crd_name.clone(),
+        plane: cluster.plane.clone(),
+    };
+    let yaml = format!(
+        r#"---
+apiVersion: {group}/v1
+kind: Widget
+metadata:
+  name: first
+spec:
+  size: 3
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: {crd_name}
+spec:
+  group: {group}
+  scope: Namespaced
+  names: {{plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {{type: integer}}
+"#
+    );
+    let mgr = manager(&cluster, &ns, "crd");
+    let changes = apply(&mgr, &yaml).await?;
+    assert_eq!(
+        changes.to_string(),
+        format!(
+            "CustomResourceDefinition/{crd_name} created\nWidget/{}/first created",
+            ns.name()
+        )
+    );
+
+    let resource = ApiResource {
+        group: group.clone(),
+        version: "v1".into(),
+        api_version: format!("{group}/v1"),
+        kind: "Widget".into(),
+        plural: "widgets".into(),
+    };
+    let widgets: Api<DynamicObject> =
+        Api::namespaced_with(cluster.client.clone(), ns.name(), &resource);
+    let widget = widgets.get("first").await?;
+    assert_eq!(widget.data["spec"]["size"], 3);
+
+    let again = apply(&mgr, &yaml).await?;
+    assert!(
+        again.entries.iter().all(|e| e.action == Action::Unchanged),
+        "{again}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_set_with_one_invalid_object_applies_nothing_and_names_the_failing_object()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-invalid").await?;
+    let invalid = "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: broken\nspec:\n  ports:\n  - port: 99999\n";
+    let yaml = format!(
+        "{}{}{invalid}",
+        config_map("first", "a", ""),
+        config_map("second", "b", "")
+    );
+    let mgr = manager(&cluster, &ns, "invalid");
+    let err = apply(&mgr, &yaml)
+        .await
+        .expect_err("the Service is invalid");
+    let SsaError::Validation { failures } = &err else {
+        anyhow::bail!("expected a validation error, got {err}");
+    };
+    assert_eq!(failures.len(), 1, "{err}");
+    assert_eq!(failures[0].subject, format!("Service/{}/broken", ns.name()));
+    assert!(failures[0].message.contains("99999"), "{err}");
+    assert!(err.to_string().contains("nothing was applied"), "{err}");
+
+    let cms = config_maps(&cluster, &ns);
+    assert_eq!(config_value(&cms, "first").await?, None);
+    assert_eq!(config_value(&cms, "second").await?, None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn duplicate_objects_in_a_set_are_rejected_before_anything_is_applied() -> anyhow::Result<()>
+{
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-dup").await?;
+    let yaml = format!(
+        "{}{}",
+        config_map("same", "a", ""),
+        config_map("same", "b", "")
+    );
+    let err = apply(&manager(&cluster, &ns, "dup"), &yaml)
+        .await
+        .expect_err("duplicate");
+    assert!(err.to_string().contains("duplicate object"), "{err}");
+    assert_eq!(
+        config_value(&config_maps(&cluster, &ns), "same").await?,
+        None
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn reapplying_reports_unchanged_and_a_changed_field_reports_configured() -> anyhow::Result<()>
+{
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-change").await?;
+    let mgr = manager(&cluster, &ns, "change");
+    let subject = format!("ConfigMap/{}/settings", ns.name());
+
+    let created = apply(&mgr, &config_map("settings", "one", "")).await?;
+    assert_eq!(created.to_string(), format!("{subject} created"));
+    let cms = config_maps(&cluster, &ns);
+    let version = cms.get("settings").await?.metadata.resource_version;
+
+    let same = apply(&mgr, &config_map("settings", "one", "")).await?;
+    assert_eq!(same.to_string(), format!("{subject} unchanged"));
+    assert_eq!(
+        cms.get("settings").await?.metadata.resource_version,
+        version,
+        "an unchanged object is not written"
+    );
+
+    let changed = apply(&mgr, &config_map("settings", "two", "")).await?;
+    assert_eq!(changed.to_string(), format!("{subject} configured"));
+    assert_eq!(
+        config_value(&cms, "settings").await?.as_deref(),
+        Some("two")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn drift_on_a_field_we_own_is_corrected_on_the_next_apply() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-drift").await?;
+    let mgr = manager(&cluster, &ns, "drift");
+    apply(&mgr, &config_map("settings", "desired", "")).await?;
+
+    // Someone edits the field by hand, as `kubectl edit` would (an Update by another manager).
+    let cms = config_maps(&cluster, &ns);
+    let edit = serde_json::json!({"data": {"key": "edited"}});
+    cms.patch(
+        "settings",
+        &PatchParams {
+            field_manager: Some("kubectl-edit".into()),
+            ..PatchParams::default()
+        },
+        &Patch::Merge(&edit),
+    )
+    .await?;
+    assert_eq!(
+        config_value(&cms, "settings").await?.as_deref(),
+        Some("edited")
+    );
+
+    let corrected = apply(&mgr, &config_map("settings", "desired", "")).await?;
+    assert_eq!(
+        corrected.to_string(),
+        format!("ConfigMap/{}/settings configured", ns.name())
+    );
+    assert_eq!(
+        config_value(&cms, "settings").await?.as_deref(),
+        Some("desired")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn if_not_present_objects_are_created_once_and_then_left_as_they_are() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-ifnp").await?;
+    let mgr = manager(&cluster, &ns, "ifnp");
+    let meta = "  annotations:\n    kustomize.toolkit.fluxcd.io/ssa: IfNotPresent\n";
+    let created = apply(&mgr, &config_map("seed", "initial", meta)).await?;
+    assert_eq!(created.entries[0].action, Action::Created);
+
+    let later = apply(&mgr, &config_map("seed", "changed", meta)).await?;
+    assert_eq!(later.entries[0].action, Action::Skipped);
+    let cms = config_maps(&cluster, &ns);
+    assert_eq!(
+        config_value(&cms, "seed").await?.as_deref(),
+        Some("initial")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn ignored_objects_are_never_applied() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-ignore").await?;
+    let mgr = manager(&cluster, &ns, "ignore");
+    let meta = "  annotations:\n    kustomize.toolkit.fluxcd.io/ssa: ignore\n";
+    let changes = apply(&mgr, &config_map("hands-off", "x", meta)).await?;
+    assert_eq!(
+        changes.to_string(),
+        format!("ConfigMap/{}/hands-off skipped", ns.name())
+    );
+    assert_eq!(
+        config_value(&config_maps(&cluster, &ns), "hands-off").await?,
+        None
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_immutable_field_change_fails_validation_unless_force_recreates_the_object()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-force").await?;
+    let mgr = manager(&cluster, &ns, "force");
+    let immutable = |value: &str, metadata: &str| {
+        format!("{}immutable: true\n", config_map("frozen", value, metadata))
+    };
+    apply(&mgr, &immutable("one", "")).await?;
+    let cms = config_maps(&cluster, &ns);
+    let first_uid = cms.get("frozen").await?.metadata.uid;
+
+    let err = apply(&mgr, &immutable("two", ""))
+        .await
+        .expect_err("immutable without force");
+    assert!(err.to_string().contains("immutable"), "{err}");
+    assert_eq!(config_value(&cms, "frozen").await?.as_deref(), Some("one"));
+
+    let forced = "  annotations:\n    kustomize.toolkit.fluxcd.io/force: enabled\n";
+    let changes = apply(&mgr, &immutable("two", forced)).await?;
+    assert_eq!(
+        changes.to_string(),
+        format!("ConfigMap/{}/frozen created", ns.name())
+    );
+    let recreated: ConfigMap = cms.get("frozen").await?;
+    assert_ne!(
+        recreated.metadata.uid, first_uid,
+        "the object was recreated"
+    );
+    assert_eq!(config_value(&cms, "frozen").await?.as_deref(), Some("two"));
+
+    // `spec.force` does the same for every object, without the annotation.
+    let mut options = mgr.options().clone();
+    options.force = true;
+    let forced_mgr = driftless_ssa::ResourceManager::new(cluster.client.clone(), options);
+    let changes = apply(&forced_mgr, &immutable("three", "")).await?;
+    assert_eq!(changes.entries[0].action, Action::Created);
+    assert_eq!(
+        config_value(&cms, "frozen").await?.as_deref(),
+        Some("three")
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn applied_objects_carry_the_owner_labels_and_the_field_manager() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-owner").await?;
+    apply(
+        &manager(&cluster, &ns, "apps"),
+        &config_map("owned", "x", ""),
+    )
+    .await?;
+    let cm = config_maps(&cluster, &ns).get("owned").await?;
+    let labels = cm.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("apps")
+    );
+    assert_eq!(
+        labels
+            .get("kustomize.toolkit.fluxcd.io/namespace")
+            .map(String::as_str),
+        Some(ns.name())
+    );
+    let managers: Vec<String> = cm
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|m| m.manager)
+        .collect();
+    assert_eq!(managers, ["kustomize-controller"]);
+    Ok(())
+}
