@@ -23,11 +23,11 @@ use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
 use kube::{Resource, ResourceExt};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
 use crate::args::{Args, DEFAULT_CONCURRENT, hostname};
 use crate::election;
 use crate::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
+use crate::shutdown::Signals;
 
 /// Why the controller process could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -184,32 +184,24 @@ pub async fn run(
 
     // Probes and metrics serve from start-up, leader or not, as controller-runtime's do; Flux's
     // readiness is a ping, so a standby replica is Ready too.
-    let mut signals = fan_out(shutdown, 3).into_iter();
-    let mut next_signal = || {
-        let rx = signals.next();
-        async move {
-            if let Some(rx) = rx {
-                let _ = rx.await;
-            }
-        }
-    };
+    let mut signals = Signals::new(shutdown, 3);
     let readiness = Readiness::default();
     readiness.set(true);
     let metrics_server = tokio::spawn(serve_optional(
         metrics_addr
             .zip(metrics.clone())
             .map(|(a, m)| (a, metrics_router(m))),
-        next_signal(),
+        signals.listener(),
     ));
     let health_server = tokio::spawn(serve_optional(
         health_addr.map(|a| (a, health_router(readiness.clone()))),
-        next_signal(),
+        signals.listener(),
     ));
     let led = election::lead(
         client.clone(),
         &args.runtime,
         metrics.as_deref(),
-        Box::pin(next_signal()),
+        Box::pin(signals.listener()),
     )
     .await
     .map_err(RunError::Leader)?;
@@ -240,19 +232,11 @@ async fn run_workers(
     ctx: Arc<Context>,
     signal: election::Signal,
 ) -> Result<(), RunError> {
-    let mut signals = fan_out(signal, 2).into_iter();
-    let mut next_signal = || {
-        let rx = signals.next();
-        async move {
-            if let Some(rx) = rx {
-                let _ = rx.await;
-            }
-        }
-    };
+    let mut signals = Signals::new(signal, 2);
     let artifact_server = driftless_artifact::serve(
         storage_listener,
         driftless_artifact::router(&storage),
-        next_signal(),
+        signals.listener(),
     );
     let api: Api<GitRepository> = match args.runtime.watch_namespace() {
         Some(namespace) => Api::namespaced(client, &namespace),
@@ -273,7 +257,7 @@ async fn run_workers(
         .with_config(
             ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
         )
-        .graceful_shutdown_on(next_signal())
+        .graceful_shutdown_on(signals.listener())
         .run(reconcile, error_policy, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -311,22 +295,6 @@ async fn serve_optional(
         Some((addr, router)) => driftless_runtime::http::serve(addr, router, shutdown).await,
         None => Ok(()),
     }
-}
-
-/// `n` receivers that all complete when `shutdown` does (or when the sender task is dropped with
-/// the runtime). One signal, many listeners, each `Send + Sync` as kube's shutdown hook needs.
-fn fan_out(
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    n: usize,
-) -> Vec<oneshot::Receiver<()>> {
-    let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| oneshot::channel()).unzip();
-    tokio::spawn(async move {
-        shutdown.await;
-        for tx in senders {
-            let _ = tx.send(());
-        }
-    });
-    receivers
 }
 
 #[cfg(test)]

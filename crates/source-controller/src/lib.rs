@@ -21,6 +21,7 @@ pub mod election;
 pub mod error;
 pub mod finalize;
 pub mod reconcile;
+pub mod shutdown;
 pub mod source;
 pub mod storage;
 

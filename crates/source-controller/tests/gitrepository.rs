@@ -10,7 +10,7 @@ use common::*;
 use driftless_api::source::GitRepository;
 use driftless_artifact::{FetchOptions, Fetcher};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::{Event, Secret};
+use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 use testkit::TestNamespace;
@@ -119,28 +119,20 @@ async fn a_gitrepository_gets_a_downloadable_artifact_follows_new_commits_and_cl
         condition(&updated, "Ready").map(|c| c.status.as_str()),
         Some("True")
     );
-    let events: Api<Event> = Api::namespaced(cluster.client.clone(), ns.name());
-    let new_artifact =
-        testkit::wait::until(WAIT, "NewArtifact event for the second commit", || {
-            let events = events.clone();
-            let second_revision = second_revision.clone();
-            async move {
-                let list = events
-                    .list(&ListParams::default())
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(list.items.into_iter().find(|e| {
-                    e.reason.as_deref() == Some("NewArtifact")
-                        && e.metadata
-                            .annotations
-                            .as_ref()
-                            .and_then(|a| a.get("source.toolkit.fluxcd.io/revision"))
-                            == Some(&second_revision)
-                }))
-            }
-        })
-        .await
-        .map_err(anyhow::Error::msg)?;
+    let (new_artifact, _) = wait_event(
+        &cluster.client,
+        ns.name(),
+        "NewArtifact event for the second commit",
+        |e| {
+            e.reason.as_deref() == Some("NewArtifact")
+                && e.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("source.toolkit.fluxcd.io/revision"))
+                    == Some(&second_revision)
+        },
+    )
+    .await?;
     assert_eq!(
         new_artifact.message.as_deref(),
         Some("stored artifact for commit 'Switch to a Secret'")
@@ -202,11 +194,7 @@ async fn a_missing_branch_is_git_operation_failed_and_the_controller_keeps_worki
     )
     .await?;
 
-    let failed = wait_for(&api, "wrong", "wrong Ready=False GitOperationFailed", |r| {
-        condition(r, "Ready")
-            .is_some_and(|c| c.status == "False" && c.reason == "GitOperationFailed")
-    })
-    .await?;
+    let failed = wait_failing(&api, "wrong", "GitOperationFailed").await?;
     let ready = condition(&failed, "Ready").expect("Ready");
     assert!(
         ready
@@ -304,32 +292,18 @@ async fn wrong_credentials_are_authentication_failed_and_the_password_is_never_s
     )
     .await?;
 
-    let failed = wait_for(&api, "private", "Ready=False AuthenticationFailed", |r| {
-        condition(r, "Ready")
-            .is_some_and(|c| c.status == "False" && c.reason == "AuthenticationFailed")
-    })
-    .await?;
+    let failed = wait_failing(&api, "private", "AuthenticationFailed").await?;
     assert!(
         !serde_json::to_string(&failed)?.contains(WRONG),
         "the password leaked into the object"
     );
-    let events: Api<Event> = Api::namespaced(cluster.client.clone(), ns.name());
-    let warnings = testkit::wait::until(WAIT, "an AuthenticationFailed event", || {
-        let events = events.clone();
-        async move {
-            let list = events
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            let found = list
-                .items
-                .iter()
-                .any(|e| e.reason.as_deref() == Some("AuthenticationFailed"));
-            Ok(found.then_some(list.items))
-        }
-    })
-    .await
-    .map_err(anyhow::Error::msg)?;
+    let (_, warnings) = wait_event(
+        &cluster.client,
+        ns.name(),
+        "an AuthenticationFailed event",
+        |e| e.reason.as_deref() == Some("AuthenticationFailed"),
+    )
+    .await?;
     assert!(
         !serde_json::to_string(&warnings)?.contains(WRONG),
         "the password leaked into events"
@@ -375,14 +349,20 @@ async fn a_suspended_gitrepository_is_left_alone_until_it_is_resumed() -> anyhow
     // handled its request the controller has seen (and skipped) the suspended one.
     request_reconcile(&api, "canary", "while-suspended").await?;
     let second_revision = format!("master@sha1:{second}");
-    wait_for(&api, "canary", "canary at the second revision", |r| {
+    let handled_at_second = |r: &GitRepository| {
         r.status.as_ref().is_some_and(|s| {
             s.last_handled_reconcile_at.as_deref() == Some("while-suspended")
                 && s.artifact
                     .as_ref()
                     .is_some_and(|a| a.revision == second_revision)
         })
-    })
+    };
+    wait_for(
+        &api,
+        "canary",
+        "canary at the second revision",
+        handled_at_second,
+    )
     .await?;
     let suspended = api.get("suspended").await?;
     let status = suspended.status.clone().expect("status");
@@ -400,14 +380,12 @@ async fn a_suspended_gitrepository_is_left_alone_until_it_is_resumed() -> anyhow
     );
 
     patch_spec(&api, "suspended", json!({"suspend": false})).await?;
-    wait_for(&api, "suspended", "resumed at the second revision", |r| {
-        r.status.as_ref().is_some_and(|s| {
-            s.last_handled_reconcile_at.as_deref() == Some("while-suspended")
-                && s.artifact
-                    .as_ref()
-                    .is_some_and(|a| a.revision == second_revision)
-        })
-    })
+    wait_for(
+        &api,
+        "suspended",
+        "resumed at the second revision",
+        handled_at_second,
+    )
     .await?;
     for name in ["suspended", "canary"] {
         api.delete(name, &DeleteParams::default()).await?;

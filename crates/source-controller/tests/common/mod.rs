@@ -10,9 +10,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use driftless_api::source::GitRepository;
+use k8s_openapi::api::core::v1::Event;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use testkit::TestCluster;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -229,6 +230,42 @@ pub async fn wait_ready(
             && r.status.as_ref().and_then(|s| s.observed_generation) == r.metadata.generation
     })
     .await
+}
+
+/// Waits for Ready=False with `reason` (a retried failure keeps observedGeneration behind).
+pub async fn wait_failing(
+    api: &Api<GitRepository>,
+    name: &str,
+    reason: &str,
+) -> anyhow::Result<GitRepository> {
+    wait_for(api, name, &format!("{name} Ready=False {reason}"), |r| {
+        condition(r, "Ready").is_some_and(|c| c.status == "False" && c.reason == reason)
+    })
+    .await
+}
+
+/// Waits until an Event in `namespace` satisfies `check`, and returns every Event then.
+pub async fn wait_event(
+    client: &kube::Client,
+    namespace: &str,
+    what: &str,
+    check: impl Fn(&Event) -> bool,
+) -> anyhow::Result<(Event, Vec<Event>)> {
+    let events: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let check = &check;
+    testkit::wait::until(WAIT, what, || {
+        let events = events.clone();
+        async move {
+            let list = events
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let found = list.items.iter().find(|e| check(e)).cloned();
+            Ok(found.map(|e| (e, list.items)))
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)
 }
 
 /// Sets `reconcile.fluxcd.io/requestedAt`, as `flux reconcile source git` does.
