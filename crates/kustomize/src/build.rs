@@ -10,7 +10,7 @@ use crate::fsys::{Loader, Target};
 use crate::kustomization::{self, Kustomization};
 use crate::resource::Resource;
 use crate::yaml::{self, Node};
-use crate::{generators, nameref, patch, transform};
+use crate::{builtin, generators, nameref, patch, transform};
 
 /// How deep kustomizations may include each other.
 pub const MAX_DEPTH: usize = 50;
@@ -136,6 +136,7 @@ impl<'a> Builder<'a> {
         patch::patches(self.loader, kfile, dir, &k.patches_json6902, &mut res)?;
         transform::replicas(kfile, k, &mut res)?;
         transform::images(k, &mut res);
+        builtin::run(self.loader, kfile, dir, &k.transformers, &mut res)?;
         Ok(res)
     }
 
@@ -217,7 +218,6 @@ fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
             k.helm_chart_inflation_generator.is_some(),
         ),
         ("generators", k.generators.is_some()),
-        ("transformers", k.transformers.is_some()),
         ("validators", k.validators.is_some()),
         ("replacements", k.replacements.is_some()),
         ("vars", k.vars.is_some()),
@@ -233,7 +233,7 @@ fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
             field: (*field).into(),
             reason: if field.starts_with("helm") {
                 "driftless does not inflate Helm charts inside kustomize (use a HelmRelease)"
-            } else if matches!(*field, "generators" | "transformers" | "validators") {
+            } else if matches!(*field, "generators" | "validators") {
                 "kustomize plugins are disabled, as in Flux"
             } else {
                 "this field is not implemented yet in driftless's kustomize"

@@ -51,6 +51,9 @@ pub struct Kustomization {
     #[serde(default)]
     pub patches_json6902: Vec<Patch>,
     pub sort_options: Option<SortOptions>,
+    /// Builtin transformer configs: file names or inline YAML.
+    #[serde(default)]
+    pub transformers: Vec<String>,
     // Fields below are recognised so that using them gives a clear error.
     pub crds: Option<Json>,
     pub openapi: Option<Json>,
@@ -62,7 +65,6 @@ pub struct Kustomization {
     pub helm_chart_inflation_generator: Option<Json>,
     pub configurations: Option<Json>,
     pub generators: Option<Json>,
-    pub transformers: Option<Json>,
     pub validators: Option<Json>,
     pub image_tags: Option<Json>,
 }

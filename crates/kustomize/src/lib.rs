@@ -4,6 +4,7 @@
 //! kustomization generated for plain directories).
 
 mod build;
+mod builtin;
 pub mod error;
 mod flux;
 pub mod fsys;

@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use crate::error::Error;
-use crate::kustomization::Kustomization;
-use crate::resource::{FieldSpec, Resource, visit};
+use crate::kustomization::{Image, Kustomization};
+use crate::resource::{FieldSpec, Resource, split_path, visit};
 use crate::yaml::{Node, Scalar};
 
 /// Kinds that have no namespace (kustomize's cluster-scoped list, common part).
@@ -53,19 +53,34 @@ pub fn namespace(k: &Kustomization, res: &mut [Resource]) {
         if !is_cluster_scoped(r) {
             r.set_namespace(ns);
         }
-        // ServiceAccount subjects of bindings follow the objects into the namespace.
-        if matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
-            && let Some(subjects) = r.node.at_mut(&["subjects"]).and_then(Node::as_seq_mut)
-        {
-            for s in subjects.iter_mut() {
-                let is_sa = s.str_at(&["kind"]) == Some("ServiceAccount");
-                let default_ns = s.str_at(&["namespace"]).is_none_or(|n| n == "default");
-                if is_sa
-                    && default_ns
-                    && let Some(m) = s.as_map_mut()
-                {
-                    m.insert("namespace", Node::string(ns));
-                }
+    }
+    binding_subjects(ns, res, false, false);
+}
+
+/// ServiceAccount subjects of bindings follow the objects into the
+/// namespace: those without one or in `default`, or all with `all`; with
+/// `unset_only` only those without one (checked against the oracle).
+pub fn binding_subjects(ns: &str, res: &mut [Resource], all: bool, unset_only: bool) {
+    for r in res.iter_mut() {
+        if !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding") {
+            continue;
+        }
+        let Some(subjects) = r.node.at_mut(&["subjects"]).and_then(Node::as_seq_mut) else {
+            continue;
+        };
+        for s in subjects.iter_mut() {
+            let is_sa = s.str_at(&["kind"]) == Some("ServiceAccount");
+            let current = s.str_at(&["namespace"]).unwrap_or_default();
+            let chosen = if unset_only {
+                current.is_empty()
+            } else {
+                all || current.is_empty() || current == "default"
+            };
+            if is_sa
+                && chosen
+                && let Some(m) = s.as_map_mut()
+            {
+                m.insert("namespace", Node::string(ns));
             }
         }
     }
@@ -77,16 +92,19 @@ pub fn prefix_suffix(k: &Kustomization, res: &mut [Resource]) {
     if prefix.is_empty() && suffix.is_empty() {
         return;
     }
-    for r in res.iter_mut() {
-        if matches!(
-            r.kind(),
-            "CustomResourceDefinition" | "APIService" | "Namespace"
-        ) {
-            continue;
-        }
+    for r in res.iter_mut().filter(|r| !keeps_its_name(r)) {
         let name = format!("{prefix}{}{suffix}", r.name());
         r.set_name(&name);
     }
+}
+
+/// Kinds whose names a prefix or suffix never changes (their names are
+/// fixed by the API: CRDs, APIServices, Namespaces).
+pub fn keeps_its_name(r: &Resource) -> bool {
+    matches!(
+        r.kind(),
+        "CustomResourceDefinition" | "APIService" | "Namespace"
+    )
 }
 
 const SELECTOR_SPECS: &[FieldSpec] = &[
@@ -205,8 +223,9 @@ const TEMPLATE_PATHS: &[(Option<&str>, &str, &str)] = &[
     ),
 ];
 
-fn set_pairs(r: &mut Resource, path: &str, create: bool, pairs: &[(String, String)]) {
-    let parts: Vec<&str> = path.split('/').collect();
+pub fn set_pairs(r: &mut Resource, path: &str, create: bool, pairs: &[(String, String)]) {
+    let parts = split_path(path);
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     visit(&mut r.node, &parts, create, &mut |node| {
         if node.is_null() {
             *node = Node::map();
@@ -326,33 +345,43 @@ pub fn images(k: &Kustomization, res: &mut [Resource]) {
     if k.images.is_empty() {
         return;
     }
+    let paths: Vec<Vec<String>> = IMAGE_PATHS.iter().map(|p| split_path(p)).collect();
     for r in res.iter_mut() {
-        for path in IMAGE_PATHS {
-            let parts: Vec<&str> = path.split('/').collect();
-            visit(&mut r.node, &parts, false, &mut |node| {
-                let Some(current) = node.as_str().map(str::to_string) else {
-                    return;
-                };
-                let (name, tag, digest) = split_image(&current);
-                let Some(img) = k.images.iter().find(|i| i.name == name) else {
-                    return;
-                };
-                let new_name = img.new_name.as_deref().unwrap_or(name);
-                let mut out = new_name.to_string();
-                if let Some(d) = img.digest.as_deref() {
-                    out = format!("{out}@{d}");
-                } else if let Some(t) = img.new_tag.as_deref() {
-                    out = format!("{out}:{t}");
-                } else {
-                    if let Some(t) = tag {
-                        out = format!("{out}:{t}");
-                    }
-                    if let Some(d) = digest {
-                        out = format!("{out}@{d}");
-                    }
-                }
-                *node = Node::string(out);
-            });
+        for parts in &paths {
+            retag_at(&mut r.node, parts, &k.images);
         }
     }
+}
+
+/// Rewrites every image reference at `parts` that one of `images` names.
+pub fn retag_at(node: &mut Node, parts: &[String], images: &[Image]) {
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    visit(node, &parts, false, &mut |node| {
+        let Some(current) = node.as_str() else {
+            return;
+        };
+        let (name, _, _) = split_image(current);
+        if let Some(img) = images.iter().find(|i| i.name == name) {
+            *node = Node::string(retag(current, img));
+        }
+    });
+}
+
+fn retag(current: &str, img: &Image) -> String {
+    let (name, tag, digest) = split_image(current);
+    let new_name = img.new_name.as_deref().unwrap_or(name);
+    let mut out = new_name.to_string();
+    if let Some(d) = img.digest.as_deref() {
+        out = format!("{out}@{d}");
+    } else if let Some(t) = img.new_tag.as_deref() {
+        out = format!("{out}:{t}");
+    } else {
+        if let Some(t) = tag {
+            out = format!("{out}:{t}");
+        }
+        if let Some(d) = digest {
+            out = format!("{out}@{d}");
+        }
+    }
+    out
 }

@@ -133,20 +133,7 @@ fn fleet_dirs() -> Vec<PathBuf> {
 /// Directories that still differ, with the reason; listed so the suite stays
 /// green for everyone else while the gap is open. A listed directory that
 /// starts matching fails the test, so this list only shrinks.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    (
-        "podinfo-kustomize/deploy/overlays/dev",
-        "builtin transformer config files (transformers:)",
-    ),
-    (
-        "podinfo-kustomize/deploy/overlays/production",
-        "builtin transformer config files (transformers:)",
-    ),
-    (
-        "podinfo-kustomize/deploy/overlays/staging",
-        "builtin transformer config files (transformers:)",
-    ),
-];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 fn known_gap(dir: &Path) -> Option<&'static str> {
     let text = dir.to_string_lossy();
