@@ -10,7 +10,7 @@ use crate::fsys::{Loader, Target};
 use crate::kustomization::{self, Kustomization};
 use crate::resource::Resource;
 use crate::yaml::{self, Node};
-use crate::{builtin, generators, nameref, patch, transform};
+use crate::{builtin, generators, nameref, patch, replacements, transform};
 
 /// How deep kustomizations may include each other.
 pub const MAX_DEPTH: usize = 50;
@@ -136,6 +136,7 @@ impl<'a> Builder<'a> {
         patch::patches(self.loader, kfile, dir, &k.patches_json6902, &mut res)?;
         transform::replicas(kfile, k, &mut res)?;
         transform::images(k, &mut res);
+        replacements::run(self.loader, kfile, dir, &k.replacements, &mut res)?;
         builtin::run(self.loader, kfile, dir, &k.transformers, &mut res)?;
         Ok(res)
     }
@@ -219,7 +220,6 @@ fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
         ),
         ("generators", k.generators.is_some()),
         ("validators", k.validators.is_some()),
-        ("replacements", k.replacements.is_some()),
         ("vars", k.vars.is_some()),
         ("crds", k.crds.is_some()),
         ("openapi", k.openapi.is_some()),

@@ -62,6 +62,8 @@ struct Config {
     #[serde(default)]
     unset_only: bool,
     set_role_binding_subjects: Option<String>,
+    #[serde(default)]
+    replacements: Vec<crate::replacements::Replacement>,
 }
 
 fn config_err(kfile: &Path, message: String) -> Error {
@@ -138,6 +140,9 @@ fn apply(
             }
         }
         "ReplicaCountTransformer" => replicas(source, c, res)?,
+        "ReplacementTransformer" => {
+            crate::replacements::run(loader, kfile, dir, &c.replacements, res)?;
+        }
         "PatchTransformer" => {
             let patch = Patch {
                 path: c.path.clone(),

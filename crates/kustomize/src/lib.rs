@@ -13,6 +13,7 @@ pub mod kustomization;
 mod nameref;
 mod order;
 mod patch;
+mod replacements;
 pub mod resource;
 mod transform;
 pub mod yaml;
