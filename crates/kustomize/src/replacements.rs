@@ -339,7 +339,7 @@ fn walk(node: &mut Node, segs: &[Seg], create: Option<&Node>, f: &mut dyn FnMut(
         }
         (Seg::Match(k, v), Node::Seq(items, _)) => {
             let matches = |i: &Node| i.str_at(&[k.as_str()]) == Some(v.as_str());
-            if !items.iter().any(|i| matches(i)) && create.is_some() {
+            if !items.iter().any(&matches) && create.is_some() {
                 let mut item = Node::map();
                 if let Some(m) = item.as_map_mut() {
                     m.insert(k, Node::Scalar(Scalar::string(v)));
