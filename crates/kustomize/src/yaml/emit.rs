@@ -152,38 +152,15 @@ impl Writer {
         let child = indent + 2;
         match style {
             ScalarStyle::Plain => self.plain(s, child, breaks),
-            ScalarStyle::Single => self.single(s, child, breaks),
-            ScalarStyle::Double => self.double(s, child, breaks),
+            ScalarStyle::Single | ScalarStyle::Double => {
+                self.flow_scalar(s, child, breaks, style);
+            }
             ScalarStyle::Literal => self.literal(s, child),
         }
     }
 
     fn plain(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        if !self.whitespace {
-            self.put(" ");
-        }
-        let chars: Vec<char> = s.chars().collect();
-        let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && chars.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent(indent);
-                } else {
-                    self.put(" ");
-                }
-                spaces = true;
-            } else {
-                self.put_char(c);
-                self.indention = false;
-                spaces = false;
-            }
-        }
-        self.whitespace = false;
-        self.indention = false;
+        self.flow_scalar(s, indent, allow_breaks, ScalarStyle::Plain);
     }
 
     fn put_char(&mut self, c: char) {
@@ -191,55 +168,40 @@ impl Writer {
         self.column += 1;
     }
 
-    fn single(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        self.indicator("'", true, false);
-        let chars: Vec<char> = s.chars().collect();
-        let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
-            if c == ' ' {
-                if allow_breaks
-                    && !spaces
-                    && self.column > BEST_WIDTH
-                    && i > 0
-                    && i + 1 < chars.len()
-                    && chars.get(i + 1) != Some(&' ')
-                {
-                    self.write_indent(indent);
-                } else {
-                    self.put(" ");
-                }
-                spaces = true;
-            } else {
-                if c == '\'' {
-                    self.put_char('\'');
-                }
-                self.put_char(c);
-                self.indention = false;
-                spaces = false;
-            }
+    /// A plain, single- or double-quoted scalar. The three differ only in
+    /// their quotes, escapes and where libyaml may fold a long line at a
+    /// space: quoted styles never at the first or last character, plain and
+    /// single-quoted never before another space, double-quoted keeps such a
+    /// space with a `\` line continuation.
+    fn flow_scalar(&mut self, s: &str, indent: usize, allow_breaks: bool, style: ScalarStyle) {
+        let quote = match style {
+            ScalarStyle::Single => Some("'"),
+            ScalarStyle::Double => Some("\""),
+            _ => None,
+        };
+        match quote {
+            Some(q) => self.indicator(q, true, false),
+            None if !self.whitespace => self.put(" "),
+            None => {}
         }
-        self.indicator("'", false, false);
-        self.whitespace = false;
-        self.indention = false;
-    }
-
-    fn double(&mut self, s: &str, indent: usize, allow_breaks: bool) {
-        self.indicator("\"", true, false);
+        let double = style == ScalarStyle::Double;
         let chars: Vec<char> = s.chars().collect();
         let mut spaces = false;
         for (i, &c) in chars.iter().enumerate() {
-            if let Some(esc) = escape(c) {
+            let next_is_space = chars.get(i + 1) == Some(&' ');
+            if let Some(esc) = escape(c).filter(|_| double) {
                 self.put(&esc);
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks
+                let inside = quote.is_none() || (i > 0 && i + 1 < chars.len());
+                let fold = allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
-                    && i > 0
-                    && i + 1 < chars.len()
-                {
+                    && inside
+                    && (double || !next_is_space);
+                if fold {
                     self.write_indent(indent);
-                    if chars.get(i + 1) == Some(&' ') {
+                    if double && next_is_space {
                         self.put("\\");
                     }
                 } else {
@@ -247,11 +209,19 @@ impl Writer {
                 }
                 spaces = true;
             } else {
+                if style == ScalarStyle::Single && c == '\'' {
+                    self.put_char('\'');
+                }
                 self.put_char(c);
+                if !double {
+                    self.indention = false;
+                }
                 spaces = false;
             }
         }
-        self.indicator("\"", false, false);
+        if let Some(q) = quote {
+            self.indicator(q, false, false);
+        }
         self.whitespace = false;
         self.indention = false;
     }

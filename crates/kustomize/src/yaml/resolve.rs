@@ -113,9 +113,15 @@ fn numeric_kind(text: &str) -> Kind {
     Kind::Str
 }
 
-/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` would accept `s`
-/// (base prefixes 0x, 0o, 0b and a leading 0 for octal; range up to u64).
-fn go_parse_int(s: &str) -> bool {
+/// An integer literal read as Go's `strconv.ParseInt(s, 0, 64)` reads it:
+/// a sign, the radix from a 0x, 0o or 0b prefix or a leading 0 (octal), and
+/// the digits, with their value when they fit in a u64.
+pub(crate) struct GoInt {
+    pub negative: bool,
+    pub value: Option<u64>,
+}
+
+pub(crate) fn go_int(s: &str) -> GoInt {
     let (negative, body) = match s.as_bytes().first() {
         Some(b'+') => (false, &s[1..]),
         Some(b'-') => (true, &s[1..]),
@@ -133,13 +139,25 @@ fn go_parse_int(s: &str) -> bool {
     } else {
         (10, lower.as_str())
     };
-    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
-        return false;
+    // from_str_radix alone would accept a second sign after the prefix.
+    let valid = !digits.is_empty() && digits.chars().all(|c| c.is_digit(radix));
+    GoInt {
+        negative,
+        value: valid
+            .then(|| u64::from_str_radix(digits, radix).ok())
+            .flatten(),
     }
-    match u64::from_str_radix(digits, radix) {
-        Ok(v) if negative => v <= 1 << 63,
-        Ok(_) => true,
-        Err(_) => false,
+}
+
+/// Go's `strconv.ParseInt(s, 0, 64)` or `ParseUint(s, 0, 64)` would accept `s`
+/// (range up to u64; down to -2^63).
+fn go_parse_int(s: &str) -> bool {
+    match go_int(s) {
+        GoInt {
+            value: Some(v),
+            negative: true,
+        } => v <= 1 << 63,
+        GoInt { value, .. } => value.is_some(),
     }
 }
 

@@ -4,7 +4,7 @@
 //! quoting and flow style from the input never reach the output.
 
 use super::node::{Node, Scalar, Style};
-use super::resolve::{Kind, plain_kind};
+use super::resolve::{GoInt, Kind, plain_kind};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -106,27 +106,13 @@ fn binary_value(text: &str) -> Value {
 
 fn int_value(text: &str) -> Value {
     let clean: String = text.chars().filter(|c| *c != '_').collect();
-    let (neg, body) = match clean.as_bytes().first() {
-        Some(b'-') => (true, &clean[1..]),
-        Some(b'+') => (false, &clean[1..]),
-        _ => (false, clean.as_str()),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    match u64::from_str_radix(digits, radix) {
-        Ok(v) if neg && v > 0 => Value::Int(format!("-{v}")),
-        Ok(v) => Value::Int(v.to_string()),
-        Err(_) => Value::Float(parse_float(text)),
+    match super::resolve::go_int(&clean) {
+        GoInt {
+            value: Some(v),
+            negative: true,
+        } if v > 0 => Value::Int(format!("-{v}")),
+        GoInt { value: Some(v), .. } => Value::Int(v.to_string()),
+        GoInt { value: None, .. } => Value::Float(parse_float(text)),
     }
 }
 
