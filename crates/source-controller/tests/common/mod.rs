@@ -117,8 +117,13 @@ impl RunningController {
             "--max-retry-delay=2s".to_owned(),
             "--artifact-retention-ttl=0s".to_owned(),
         ];
+        // An extra flag replaces the default of the same name (clap refuses repeats), so a
+        // test can enable e.g. `--metrics-addr`.
+        let flag_name = |arg: &str| arg.split('=').next().unwrap_or_default().to_owned();
+        let overridden: Vec<String> = extra.iter().map(|a| flag_name(a)).collect();
         let argv = argv
             .into_iter()
+            .filter(|a| !overridden.contains(&flag_name(a)))
             .chain(extra.iter().map(|a| (*a).to_owned()));
         let args = Cli::try_parse_from(argv)?.args;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
