@@ -3,37 +3,27 @@
 
 mod common;
 
-use common::{CrdCleanup, apply, config_map, config_maps, config_value, manager, unique};
+use common::{ClusterCleanup, apply, config_map, config_maps, config_value, manager, unique};
 use driftless_ssa::{Action, SsaError};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use kube::discovery::ApiResource;
 use testkit::TestNamespace;
 
-#[tokio::test]
-async fn a_crd_and_a_custom_resource_of_it_apply_together_because_definitions_go_first()
--> anyhow::Result<()> {
-    let cluster = testkit::cluster().await?;
-    let ns = TestNamespace::create(&cluster, "ssa-crd").await?;
-    let group = format!("g{}.example.com", unique(&ns));
-    let crd_name = format!("widgets.{group}");
-    let _cleanup = CrdCleanup {
-        name: crd_name.clone(),
-        plane: cluster.plane.clone(),
-    };
-    let yaml = format!(
+fn widget(group: &str, name: &str, size: &str) -> String {
+    format!(
+        "---\napiVersion: {group}/v1\nkind: Widget\nmetadata:\n  name: {name}\nspec:\n  size: {size}\n"
+    )
+}
+
+/// A namespaced CRD for `Widget` in `group`, with an integer `spec.size`.
+fn widget_crd(group: &str) -> String {
+    format!(
         r#"---
-apiVersion: {group}/v1
-kind: Widget
-metadata:
-  name: first
-spec:
-  size: 3
----
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
-  name: {crd_name}
+  name: widgets.{group}
 spec:
   group: {group}
   scope: Namespaced
@@ -51,7 +41,18 @@ spec:
             properties:
               size: {{type: integer}}
 "#
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_crd_and_a_custom_resource_of_it_apply_together_because_definitions_go_first()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-crd").await?;
+    let group = format!("g{}.example.com", unique(&ns));
+    let crd_name = format!("widgets.{group}");
+    let _cleanup = ClusterCleanup::crd(&cluster, &crd_name);
+    let yaml = format!("{}{}", widget(&group, "first", "3"), widget_crd(&group));
     let mgr = manager(&cluster, &ns, "crd");
     let changes = apply(&mgr, &yaml).await?;
     assert_eq!(
@@ -78,6 +79,61 @@ spec:
     assert!(
         again.entries.iter().all(|e| e.action == Action::Unchanged),
         "{again}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_namespace_and_the_objects_in_it_apply_together_and_report_in_flux_order()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-newns").await?;
+    let created_ns = format!("{}-apps", ns.name());
+    let _cleanup = ClusterCleanup::namespace(&cluster, &created_ns);
+    let yaml = format!(
+        "{}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {created_ns}\n",
+        config_map(
+            "in-new-namespace",
+            "x",
+            &format!("  namespace: {created_ns}\n")
+        )
+    );
+    let changes = apply(&manager(&cluster, &ns, "newns"), &yaml).await?;
+    assert_eq!(
+        changes.to_string(),
+        format!("Namespace/{created_ns} created\nConfigMap/{created_ns}/in-new-namespace created")
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &created_ns);
+    assert!(cms.get_opt("in-new-namespace").await?.is_some());
+    Ok(())
+}
+
+#[tokio::test]
+async fn an_invalid_custom_resource_of_a_new_crd_fails_before_any_later_stage_is_applied()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-deferred").await?;
+    let group = format!("g{}.example.com", unique(&ns));
+    let _cleanup = ClusterCleanup::crd(&cluster, &format!("widgets.{group}"));
+    // The CR can only be validated once its CRD exists, so the definitions stage is applied
+    // first; the ConfigMap (last stage) must still not be applied.
+    let yaml = format!(
+        "{}{}{}",
+        widget(&group, "bad", "not-a-number"),
+        widget_crd(&group),
+        config_map("later", "x", "")
+    );
+    let err = apply(&manager(&cluster, &ns, "deferred"), &yaml)
+        .await
+        .expect_err("the Widget is invalid");
+    let SsaError::DeferredValidation { failures } = &err else {
+        anyhow::bail!("expected a deferred validation error, got {err}");
+    };
+    assert_eq!(failures[0].subject, format!("Widget/{}/bad", ns.name()));
+    assert!(failures[0].message.contains("spec.size"), "{err}");
+    assert_eq!(
+        config_value(&config_maps(&cluster, &ns), "later").await?,
+        None
     );
     Ok(())
 }

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use driftless_ssa::{ApplyOptions, ChangeSet, Owner, ResourceManager, SsaError};
-use k8s_openapi::api::core::v1::ConfigMap;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams};
+use kube::api::{Api, DeleteParams, DynamicObject};
+use kube::discovery::ApiResource;
 use testkit::{TestCluster, TestNamespace};
 
 /// A manager applying into `ns`, owned by a Kustomization named `owner` in `ns`.
@@ -46,16 +47,36 @@ pub async fn config_value(api: &Api<ConfigMap>, name: &str) -> anyhow::Result<Op
         .and_then(|d| d.get("key").cloned()))
 }
 
-/// Deletes a cluster-scoped CRD when the test ends, pass or fail (CRDs outlive namespaces).
-pub struct CrdCleanup {
+/// Deletes a cluster-scoped object (CRD, Namespace) when the test ends, pass or fail.
+pub struct ClusterCleanup {
+    pub resource: ApiResource,
     pub name: String,
     pub plane: testkit::ControlPlane,
 }
 
-impl Drop for CrdCleanup {
+impl ClusterCleanup {
+    pub fn crd(cluster: &TestCluster, name: &str) -> Self {
+        Self {
+            resource: ApiResource::erase::<CustomResourceDefinition>(&()),
+            name: name.to_string(),
+            plane: cluster.plane.clone(),
+        }
+    }
+
+    pub fn namespace(cluster: &TestCluster, name: &str) -> Self {
+        Self {
+            resource: ApiResource::erase::<Namespace>(&()),
+            name: name.to_string(),
+            plane: cluster.plane.clone(),
+        }
+    }
+}
+
+impl Drop for ClusterCleanup {
     fn drop(&mut self) {
         let name = self.name.clone();
         let plane = self.plane.clone();
+        let resource = self.resource.clone();
         let handle = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -65,8 +86,8 @@ impl Drop for CrdCleanup {
             };
             rt.block_on(async move {
                 if let Ok(client) = plane.client().await {
-                    let crds: Api<CustomResourceDefinition> = Api::all(client);
-                    let _ = crds.delete(&name, &DeleteParams::background()).await;
+                    let api: Api<DynamicObject> = Api::all_with(client, &resource);
+                    let _ = api.delete(&name, &DeleteParams::background()).await;
                 }
             });
         });
