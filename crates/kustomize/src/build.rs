@@ -18,6 +18,8 @@ pub const MAX_DEPTH: usize = 50;
 pub struct Builder<'a> {
     pub loader: &'a Loader,
     stack: Vec<PathBuf>,
+    /// Vars of every kustomization built, resolved once at the top.
+    vars: Vec<(PathBuf, crate::vars::Var)>,
 }
 
 impl<'a> Builder<'a> {
@@ -25,6 +27,7 @@ impl<'a> Builder<'a> {
         Self {
             loader,
             stack: Vec::new(),
+            vars: Vec::new(),
         }
     }
 
@@ -32,7 +35,7 @@ impl<'a> Builder<'a> {
     pub fn build_top(&mut self, dir: &Path) -> Result<Vec<Resource>, Error> {
         let dir = self.loader.check_dir(dir)?;
         let (mut resources, k) = self.accumulate(&dir, Vec::new(), false)?;
-        finish(&mut resources, &k);
+        finish(&mut resources, &k, &self.vars)?;
         Ok(resources)
     }
 
@@ -47,7 +50,7 @@ impl<'a> Builder<'a> {
         let result = self.run(&kfile, dir, k, Vec::new());
         self.stack.pop();
         let mut resources = result?;
-        finish(&mut resources, k);
+        finish(&mut resources, k, &self.vars)?;
         Ok(resources)
     }
 
@@ -126,6 +129,8 @@ impl<'a> Builder<'a> {
                 }
             }
         }
+        self.vars
+            .extend(k.vars.iter().map(|v| (kfile.to_path_buf(), v.clone())));
         generators::run(self.loader, kfile, dir, k, &mut res)?;
         patch::strategic_merge_files(self.loader, kfile, dir, k, &mut res)?;
         patch::patches(self.loader, kfile, dir, &k.patches, &mut res)?;
@@ -150,13 +155,19 @@ impl<'a> Builder<'a> {
 
 /// What kustomize does once, at the top-level kustomization: generator
 /// hashes, name references, cleanup and output order.
-fn finish(resources: &mut [Resource], k: &Kustomization) {
+fn finish(
+    resources: &mut [Resource],
+    k: &Kustomization,
+    vars: &[(PathBuf, crate::vars::Var)],
+) -> Result<(), Error> {
     generators::add_hashes(resources);
     nameref::fix(resources);
+    crate::vars::resolve(vars, resources)?;
     for r in resources.iter_mut() {
         r.drop_empty_annotations();
     }
     crate::order::sort(resources, k.sort_options.as_ref());
+    Ok(())
 }
 
 /// Parses the objects of a YAML stream, as kustomize reads resource files.
@@ -220,7 +231,6 @@ fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
         ),
         ("generators", k.generators.is_some()),
         ("validators", k.validators.is_some()),
-        ("vars", k.vars.is_some()),
         ("crds", k.crds.is_some()),
         ("openapi", k.openapi.is_some()),
         ("configurations", k.configurations.is_some()),

@@ -53,13 +53,14 @@ pub struct Kustomization {
     pub sort_options: Option<SortOptions>,
     #[serde(default)]
     pub replacements: Vec<crate::replacements::Replacement>,
+    #[serde(default)]
+    pub vars: Vec<crate::vars::Var>,
     /// Builtin transformer configs: file names or inline YAML.
     #[serde(default)]
     pub transformers: Vec<String>,
     // Fields below are recognised so that using them gives a clear error.
     pub crds: Option<Json>,
     pub openapi: Option<Json>,
-    pub vars: Option<Json>,
     pub build_metadata: Option<Json>,
     pub helm_charts: Option<Json>,
     pub helm_globals: Option<Json>,

@@ -16,6 +16,7 @@ mod patch;
 mod replacements;
 pub mod resource;
 mod transform;
+mod vars;
 pub mod yaml;
 
 use std::path::Path;

@@ -265,7 +265,7 @@ fn set_field(field: &mut Node, value: &Node, options: Option<&FieldOptions>) -> 
     Ok(())
 }
 
-enum Seg {
+pub(crate) enum Seg {
     Key(String),
     Match(String, String),
     Index(usize),
@@ -273,7 +273,7 @@ enum Seg {
 }
 
 /// Splits a field path on dots outside `[...]`.
-fn parse_path(path: &str) -> Vec<Seg> {
+pub(crate) fn parse_path(path: &str) -> Vec<Seg> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut depth = 0usize;
@@ -314,7 +314,12 @@ fn parse_path(path: &str) -> Vec<Seg> {
 /// Calls `f` on every node at `segs`; with `create`, missing map keys and
 /// `[key=value]` items are added on the way, and a missing leaf is added
 /// for `f` to fill (an untyped scalar, or a copy of a non-scalar `create`).
-fn walk(node: &mut Node, segs: &[Seg], create: Option<&Node>, f: &mut dyn FnMut(&mut Node)) {
+pub(crate) fn walk(
+    node: &mut Node,
+    segs: &[Seg],
+    create: Option<&Node>,
+    f: &mut dyn FnMut(&mut Node),
+) {
     let Some((head, rest)) = segs.split_first() else {
         f(node);
         return;
