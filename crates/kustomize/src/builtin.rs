@@ -30,7 +30,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    fn applies_to(&self, r: &Resource) -> bool {
+    pub fn applies_to(&self, r: &Resource) -> bool {
         let (group, version) = r.group_version();
         let eq = |want: &Option<String>, have: &str| {
             want.as_deref().is_none_or(|w| w.is_empty() || w == have)
@@ -80,7 +80,7 @@ pub fn run(
     kfile: &Path,
     dir: &Path,
     entries: &[String],
-    res: &mut [Resource],
+    res: &mut Vec<Resource>,
 ) -> Result<(), Error> {
     for entry in entries {
         // kustomize accepts a config written inline as well as a file name.
@@ -117,7 +117,7 @@ fn apply(
     dir: &Path,
     source: &Path,
     c: &Config,
-    res: &mut [Resource],
+    res: &mut Vec<Resource>,
 ) -> Result<(), Error> {
     match c.kind.as_str() {
         "LabelTransformer" => set_maps(c, &c.labels, res),

@@ -202,8 +202,13 @@ fn parse_env(text: &str) -> Vec<(String, String)> {
     text.lines()
         .map(|l| l.trim_start_matches('\u{feff}'))
         .filter(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim_start().to_string(), v.to_string()))
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.trim_start().to_string(), v.to_string()),
+            // kustomize fills a bare KEY from its own process environment;
+            // a controller's environment is not the user's to read, so the
+            // value is always empty (what kustomize gives an unset one).
+            None => (l.trim().to_string(), String::new()),
+        })
         .collect()
 }
 

@@ -81,7 +81,7 @@ pub struct Label {
     #[serde(default)]
     pub include_templates: bool,
     #[serde(default)]
-    pub fields: Vec<Json>,
+    pub fields: Vec<crate::builtin::Spec>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,7 +24,7 @@ pub fn strategic_merge_files(
     kfile: &Path,
     dir: &Path,
     k: &Kustomization,
-    res: &mut [Resource],
+    res: &mut Vec<Resource>,
 ) -> Result<(), Error> {
     for entry in &k.patches_strategic_merge {
         let text = if entry.contains('\n') || entry.contains(": ") {
@@ -40,16 +40,20 @@ pub fn strategic_merge_files(
     Ok(())
 }
 
-fn apply_smp_by_id(kfile: &Path, patch: &Node, res: &mut [Resource]) -> Result<(), Error> {
+fn apply_smp_by_id(kfile: &Path, patch: &Node, res: &mut Vec<Resource>) -> Result<(), Error> {
     let kind = patch.str_at(&["kind"]).unwrap_or_default();
     let name = patch.str_at(&["metadata", "name"]).unwrap_or_default();
     let ns = patch.str_at(&["metadata", "namespace"]);
-    let mut hit = false;
-    for r in res.iter_mut() {
+    let selected = |r: &Resource| {
         let ns_ok = ns.is_none_or(|n| n == r.namespace() || n == r.orig_namespace);
-        if r.kind() == kind && (r.name() == name || r.orig_name == name) && ns_ok {
+        r.kind() == kind && (r.name() == name || r.orig_name == name) && ns_ok
+    };
+    let hit = res.iter().any(selected);
+    if deletes_object(patch) {
+        res.retain(|r| !selected(r));
+    } else {
+        for r in res.iter_mut().filter(|r| selected(r)) {
             smp(&mut r.node, patch);
-            hit = true;
         }
     }
     if hit {
@@ -67,7 +71,7 @@ pub fn patches(
     kfile: &Path,
     dir: &Path,
     list: &[Patch],
-    res: &mut [Resource],
+    res: &mut Vec<Resource>,
 ) -> Result<(), Error> {
     for p in list {
         let text = match (&p.patch, &p.path) {
@@ -99,8 +103,19 @@ pub fn patches(
             Some(node @ Node::Map(..)) => match &p.target {
                 Some(target) => {
                     let target = Target::new(kfile, target)?;
+                    if deletes_object(&node) {
+                        res.retain(|r| !target.selects(r));
+                        continue;
+                    }
+                    let option = |key: &str| {
+                        p.options
+                            .as_ref()
+                            .and_then(|o| o.get(key).copied())
+                            .unwrap_or(false)
+                    };
+                    let keep = (option("allowNameChange"), option("allowKindChange"));
                     for r in res.iter_mut().filter(|r| target.selects(r)) {
-                        let own = with_identity_of(&node, r);
+                        let own = with_identity_of(&node, r, keep);
                         smp(&mut r.node, &own);
                     }
                 }
@@ -165,15 +180,27 @@ impl<'s> Target<'s> {
     }
 }
 
-/// A targeted strategic merge patch never renames or re-kinds what it
-/// patches: its apiVersion, kind, name and namespace become the target's.
-fn with_identity_of(patch: &Node, r: &Resource) -> Node {
+/// `$patch: delete` at the top of a strategic merge patch removes the
+/// objects it selects.
+fn deletes_object(patch: &Node) -> bool {
+    patch.str_at(&["$patch"]) == Some("delete")
+}
+
+/// A targeted strategic merge patch does not rename or re-kind what it
+/// patches unless its options allow it (`allowNameChange`,
+/// `allowKindChange`): otherwise its apiVersion, kind, name and namespace
+/// become the target's.
+fn with_identity_of(patch: &Node, r: &Resource, (allow_name, allow_kind): (bool, bool)) -> Node {
     let mut own = patch.clone();
+    let patch_name = patch.str_at(&["metadata", "name"]).filter(|_| allow_name);
+    let patch_kind = patch.str_at(&["kind"]).filter(|_| allow_kind);
     if let Some(m) = own.as_map_mut() {
-        m.insert("apiVersion", Node::string(r.api_version()));
-        m.insert("kind", Node::string(r.kind()));
+        if patch_kind.is_none() {
+            m.insert("apiVersion", Node::string(r.api_version()));
+            m.insert("kind", Node::string(r.kind()));
+        }
         let meta = m.map_entry("metadata");
-        meta.insert("name", Node::string(r.name()));
+        meta.insert("name", Node::string(patch_name.unwrap_or(r.name())));
         if r.namespace().is_empty() {
             meta.remove("namespace");
         } else {
@@ -202,12 +229,21 @@ fn pairs_match(selector: Option<&str>, have: &[(String, String)]) -> bool {
 /// Strategic merge (the plain part, see the module comment).
 pub fn smp(target: &mut Node, patch: &Node) {
     match (target, patch) {
+        (target @ Node::Map(..), patch @ Node::Map(..))
+            if patch.str_at(&["$patch"]) == Some("replace") =>
+        {
+            *target = strip_directives(patch);
+        }
         (Node::Map(t, _), Node::Map(p, _)) => {
             for (k, v) in &p.entries {
                 if k.value.starts_with('$') {
                     continue;
                 }
                 if v.is_null() {
+                    t.remove(&k.value);
+                    continue;
+                }
+                if v.str_at(&["$patch"]) == Some("delete") {
                     t.remove(&k.value);
                     continue;
                 }

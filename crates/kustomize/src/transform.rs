@@ -266,6 +266,15 @@ pub fn labels(k: &Kustomization, res: &mut [Resource]) {
         let pairs: Vec<(String, String)> = label.pairs.clone().into_iter().collect();
         for r in res.iter_mut() {
             label_set(r, &pairs, label.include_selectors, label.include_templates);
+            for spec in label
+                .fields
+                .iter()
+                .filter(|s| s.applies_to(r))
+                .cloned()
+                .collect::<Vec<_>>()
+            {
+                set_pairs(r, &spec.path, spec.create, &pairs);
+            }
         }
     }
     if !k.common_labels.is_empty() {
