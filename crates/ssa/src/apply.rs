@@ -71,7 +71,8 @@ impl ResourceManager {
             }
             let mut targets = Vec::new();
             for (p, plan) in prepared.iter().zip(&plans) {
-                let Some(plan) = plan.filter(|_| stage_of(&p.meta, custom) == stage) else {
+                let Some(plan) = plan.as_ref().filter(|_| stage_of(&p.meta, custom) == stage)
+                else {
                     continue;
                 };
                 let action = self.execute(p, plan).await?;
@@ -130,7 +131,7 @@ impl ResourceManager {
     }
 
     /// Carries out one plan and says what happened.
-    async fn execute(&self, p: &Prepared, plan: Plan) -> Result<Action, SsaError> {
+    async fn execute(&self, p: &Prepared, plan: &Plan) -> Result<Action, SsaError> {
         let apply_failed = |e: kube::Error| SsaError::Apply {
             subject: p.meta.subject(),
             message: api_message(&e),
@@ -143,11 +144,23 @@ impl ResourceManager {
         match plan {
             Plan::Skip => Ok(Action::Skipped),
             Plan::Unchanged => Ok(Action::Unchanged),
-            Plan::Apply { create } => {
+            Plan::Apply { create, cleanup } => {
+                if let Some(cleanup) = cleanup {
+                    api.patch(
+                        &p.meta.name,
+                        &PatchParams::default(),
+                        &Patch::Merge(cleanup),
+                    )
+                    .await
+                    .map_err(|e| SsaError::Apply {
+                        subject: p.meta.subject(),
+                        message: format!("metadata cleanup failed: {}", api_message(&e)),
+                    })?;
+                }
                 api.patch(&p.meta.name, &params, &Patch::Apply(&p.object))
                     .await
                     .map_err(apply_failed)?;
-                Ok(if create {
+                Ok(if *create {
                     Action::Created
                 } else {
                     Action::Configured

@@ -14,6 +14,7 @@
 
 pub mod apply;
 pub mod changeset;
+mod cleanup;
 pub mod decode;
 pub mod error;
 pub mod inventory;

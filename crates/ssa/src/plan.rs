@@ -8,6 +8,7 @@ use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::Value;
 
 use crate::apply::ResourceManager;
+use crate::cleanup::cleanup_patch;
 use crate::error::{ObjectFailure, SsaError, api_message, is_immutable};
 use crate::metadata::{SsaPolicy, force_enabled, reconcile_disabled, ssa_policy};
 use crate::object::{ObjMetadata, gvk_of};
@@ -26,14 +27,17 @@ pub(crate) struct Prepared {
 }
 
 /// What applying one object will do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Plan {
     /// `ssa: Ignore`, `reconcile: disabled`, or `ssa: IfNotPresent` on an existing object.
     Skip,
     /// The dry-run result equals the live object; applying would only bump resourceVersion.
     Unchanged,
+    /// Apply; `cleanup` is Flux's metadata cleanup, patched first (it alone makes an object
+    /// `configured`, as in Flux).
     Apply {
         create: bool,
+        cleanup: Option<Value>,
     },
     /// An immutable field changed and force is on: delete, then create.
     Recreate,
@@ -192,9 +196,23 @@ impl ResourceManager {
             .await
         {
             Ok(dry) => Ok(match existing {
-                None => Plan::Apply { create: true },
-                Some(live) if has_drifted(&live, &dry) => Plan::Apply { create: false },
-                Some(_) => Plan::Unchanged,
+                None => Plan::Apply {
+                    create: true,
+                    cleanup: None,
+                },
+                Some(live) => {
+                    let cleanup = (policy != SsaPolicy::Merge)
+                        .then(|| cleanup_patch(&live, &self.options.field_manager))
+                        .flatten();
+                    if cleanup.is_some() || has_drifted(&live, &dry) {
+                        Plan::Apply {
+                            create: false,
+                            cleanup,
+                        }
+                    } else {
+                        Plan::Unchanged
+                    }
+                }
             }),
             Err(e)
                 if existing.is_some()

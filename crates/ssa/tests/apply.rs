@@ -369,3 +369,70 @@ async fn applied_objects_carry_the_owner_labels_and_the_field_manager() -> anyho
     assert_eq!(managers, ["kustomize-controller"]);
     Ok(())
 }
+
+#[tokio::test]
+async fn fields_kubectl_applied_are_taken_over_and_removed_unless_the_object_says_merge()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    let ns = TestNamespace::create(&cluster, "ssa-cleanup").await?;
+    let mgr = manager(&cluster, &ns, "cleanup");
+    let cms = config_maps(&cluster, &ns);
+    // `kubectl apply --server-side` first, with a field our manifest does not have.
+    let by_kubectl = |name: &str| {
+        serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{}"}},
+            "data": {"key": "old", "extra": "from-kubectl"}})
+    };
+    for name in ["migrated", "merged"] {
+        cms.patch(
+            name,
+            &PatchParams::apply("kubectl").force(),
+            &Patch::Apply(by_kubectl(name)),
+        )
+        .await?;
+    }
+
+    let merge = "  annotations:\n    kustomize.toolkit.fluxcd.io/ssa: Merge\n";
+    let set = format!(
+        "{}{}",
+        config_map("migrated", "new", ""),
+        config_map("merged", "new", merge)
+    );
+    let changes = apply(&mgr, &set).await?;
+    assert!(
+        changes
+            .entries
+            .iter()
+            .all(|e| e.action == Action::Configured),
+        "{changes}"
+    );
+
+    let managers = |cm: &ConfigMap| -> Vec<String> {
+        let fields = cm.metadata.managed_fields.clone().unwrap_or_default();
+        fields.into_iter().filter_map(|m| m.manager).collect()
+    };
+    let migrated = cms.get("migrated").await?;
+    assert_eq!(managers(&migrated), ["kustomize-controller"]);
+    let data = migrated.data.clone().unwrap_or_default();
+    assert_eq!(data.get("key").map(String::as_str), Some("new"));
+    assert_eq!(
+        data.get("extra"),
+        None,
+        "kubectl's field now ours and removed"
+    );
+    let annotations = migrated.metadata.annotations.clone().unwrap_or_default();
+    assert!(!annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
+
+    let merged = cms.get("merged").await?;
+    assert!(managers(&merged).contains(&"kubectl".to_string()));
+    let data = merged.data.unwrap_or_default();
+    assert_eq!(data.get("extra").map(String::as_str), Some("from-kubectl"));
+
+    let again = apply(&mgr, &set).await?;
+    assert!(
+        again.entries.iter().all(|e| e.action == Action::Unchanged),
+        "{again}"
+    );
+    Ok(())
+}

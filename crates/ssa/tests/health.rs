@@ -67,6 +67,16 @@ async fn a_deployment_becomes_healthy_on_kwok_nodes_and_a_job_completes() -> any
         .find(|e| e.object.kind == "Job")
         .ok_or_else(|| anyhow::anyhow!("no Job in {report:?}"))?;
     assert!(job.message.starts_with("Job Completed"), "{job}");
+
+    // Server-defaulted fields (selectors, controller-uid labels) are not drift.
+    let again = apply(&mgr, &set).await?;
+    assert!(
+        again
+            .entries
+            .iter()
+            .all(|e| e.action == driftless_ssa::Action::Unchanged),
+        "{again}"
+    );
     Ok(())
 }
 
