@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use kube::Client;
-use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 
 use crate::changeset::{Action, ChangeSet};
 use crate::error::{ObjectFailure, SsaError, api_message};
 use crate::options::ApplyOptions;
 use crate::plan::{Plan, Prepared};
-use crate::resolve::Resolver;
+use crate::resolve::{Resolved, Resolver};
 use crate::stage::{Stage, sort_key, stage_of};
 use crate::wait::Target;
 
@@ -33,6 +33,14 @@ impl ResourceManager {
 
     pub fn options(&self) -> &ApplyOptions {
         &self.options
+    }
+
+    /// The API for objects of `resolved` in `namespace` (empty: cluster-scoped).
+    pub(crate) fn dynamic_api(&self, resolved: &Resolved, namespace: &str) -> Api<DynamicObject> {
+        match namespace {
+            "" => Api::all_with(self.client.clone(), &resolved.resource),
+            ns => Api::namespaced_with(self.client.clone(), ns, &resolved.resource),
+        }
     }
 
     /// Applies `objects` in Flux's stages. Every object is dry-run first; if any fails, nothing is
@@ -76,6 +84,7 @@ impl ResourceManager {
                     continue;
                 };
                 let action = self.execute(p, plan).await?;
+                tracing::debug!(stage = stage.describe(), "{} {action}", p.meta.subject());
                 change_set.push(p.meta.clone(), &p.gvk.version, action);
                 if action != Action::Skipped {
                     targets.push(Target::new(p.meta.clone(), p.gvk.version.clone()));

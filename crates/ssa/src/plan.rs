@@ -157,10 +157,7 @@ impl ResourceManager {
 
     pub(crate) fn api_for(&self, prepared: &Prepared) -> Option<Api<DynamicObject>> {
         let resolved = prepared.resolved.as_ref()?;
-        Some(match prepared.meta.namespace.as_str() {
-            "" => Api::all_with(self.client.clone(), &resolved.resource),
-            ns => Api::namespaced_with(self.client.clone(), ns, &resolved.resource),
-        })
+        Some(self.dynamic_api(resolved, &prepared.meta.namespace))
     }
 
     /// Dry-runs one object and compares the result with the live object.

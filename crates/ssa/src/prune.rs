@@ -4,7 +4,7 @@
 //! name another owner, are skipped; deletion propagates in the background.
 
 use driftless_api::apply::ResourceRef;
-use kube::api::{Api, DeleteParams, DynamicObject, GroupVersionKind};
+use kube::api::{DeleteParams, DynamicObject, GroupVersionKind};
 
 use crate::apply::ResourceManager;
 use crate::changeset::{Action, ChangeSet};
@@ -54,10 +54,7 @@ impl ResourceManager {
         let Ok(resolved) = self.resolver.resolve(&gvk).await else {
             return Ok(None);
         };
-        let api: Api<DynamicObject> = match object.namespace.as_str() {
-            "" => Api::all_with(self.client.clone(), &resolved.resource),
-            ns => Api::namespaced_with(self.client.clone(), ns, &resolved.resource),
-        };
+        let api = self.dynamic_api(&resolved, &object.namespace);
         let Some(live) = api
             .get_opt(&object.name)
             .await

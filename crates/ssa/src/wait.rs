@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use driftless_api::apply::ResourceRef;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DynamicObject, GroupVersionKind};
+use kube::api::GroupVersionKind;
 
 use crate::apply::ResourceManager;
 use crate::error::{SsaError, api_message, is_not_found};
@@ -142,10 +142,7 @@ impl ResourceManager {
             Ok(resolved) => resolved,
             Err(e) => return Ok(health(Status::NotFound, e.to_string())),
         };
-        let api: Api<DynamicObject> = match object.namespace.as_str() {
-            "" => Api::all_with(self.client.clone(), &resolved.resource),
-            ns => Api::namespaced_with(self.client.clone(), ns, &resolved.resource),
-        };
+        let api = self.dynamic_api(&resolved, &object.namespace);
         match api.get(&object.name).await {
             Ok(live) => {
                 let value = serde_json::to_value(&live).map_err(|e| SsaError::Read {
