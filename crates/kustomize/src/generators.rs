@@ -214,8 +214,13 @@ fn parse_env(text: &str) -> Vec<(String, String)> {
 
 /// Adds a generated object, or merges it into / replaces the existing one.
 fn place(kfile: &Path, field: &str, new: Resource, res: &mut Vec<Resource>) -> Result<(), Error> {
+    // An overlay's generator finds the base's object by the name and
+    // namespace it was generated with, even after the base moved it into
+    // its own namespace (checked against the oracle).
     let at = res.iter().position(|r| {
-        r.kind() == new.kind() && r.orig_name == new.orig_name && r.namespace() == new.namespace()
+        r.kind() == new.kind()
+            && r.orig_name == new.orig_name
+            && (r.namespace() == new.namespace() || r.orig_namespace == new.orig_namespace)
     });
     match (&new.behavior, at) {
         (Behavior::Create, None) => {

@@ -15,6 +15,7 @@ mod order;
 mod patch;
 mod replacements;
 pub mod resource;
+mod smp;
 mod transform;
 mod vars;
 pub mod yaml;

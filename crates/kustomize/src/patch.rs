@@ -1,7 +1,6 @@
-//! patches, patchesStrategicMerge and patchesJson6902. Strategic merge here
-//! is the plain part of it: maps merge recursively, `null` deletes, lists of
-//! maps merge by `name` (containers, env, volumes, ports…), `$patch: delete`
-//! removes. The OpenAPI-driven merge-key table is a later step.
+//! patches, patchesStrategicMerge and patchesJson6902: which objects a
+//! patch selects, and JSON 6902 operations. The strategic merge itself is
+//! in smp.rs.
 
 use std::path::Path;
 
@@ -10,6 +9,7 @@ use crate::error::Error;
 use crate::fsys::Loader;
 use crate::kustomization::{Kustomization, Patch, Selector};
 use crate::resource::Resource;
+use crate::smp::smp;
 use crate::yaml::{self, Node};
 
 fn patch_err(kfile: &Path, message: String) -> Error {
@@ -224,81 +224,6 @@ fn pairs_match(selector: Option<&str>, have: &[(String, String)]) -> bool {
             None => have.iter().any(|(hk, _)| hk == term.trim()),
         },
     })
-}
-
-/// Strategic merge (the plain part, see the module comment).
-pub fn smp(target: &mut Node, patch: &Node) {
-    match (target, patch) {
-        (target @ Node::Map(..), patch @ Node::Map(..))
-            if patch.str_at(&["$patch"]) == Some("replace") =>
-        {
-            *target = strip_directives(patch);
-        }
-        (Node::Map(t, _), Node::Map(p, _)) => {
-            for (k, v) in &p.entries {
-                if k.value.starts_with('$') {
-                    continue;
-                }
-                if v.is_null() {
-                    t.remove(&k.value);
-                    continue;
-                }
-                if v.str_at(&["$patch"]) == Some("delete") {
-                    t.remove(&k.value);
-                    continue;
-                }
-                match t.get_mut(&k.value) {
-                    Some(existing) => smp(existing, v),
-                    None => t.entries.push((k.clone(), strip_directives(v))),
-                }
-            }
-        }
-        (Node::Seq(t, _), Node::Seq(p, _)) if is_named_list(t) && is_named_list(p) => {
-            // The merged list takes the patch's order first, then the
-            // original items the patch did not mention, in their order
-            // (checked against the oracle).
-            let name_of = |n: &Node| n.str_at(&["name"]).unwrap_or_default().to_string();
-            let mut original = std::mem::take(t);
-            let mut merged = Vec::with_capacity(original.len() + p.len());
-            for item in p {
-                let name = name_of(item);
-                let at = original.iter().position(|x| name_of(x) == name);
-                let existing = at.map(|i| original.remove(i));
-                if item.str_at(&["$patch"]) == Some("delete") {
-                    continue;
-                }
-                merged.push(match existing {
-                    Some(mut old) => {
-                        smp(&mut old, item);
-                        old
-                    }
-                    None => strip_directives(item),
-                });
-            }
-            merged.append(&mut original);
-            *t = merged;
-        }
-        (target, patch) => *target = strip_directives(patch),
-    }
-}
-
-fn is_named_list(items: &[Node]) -> bool {
-    !items.is_empty() && items.iter().all(|i| i.str_at(&["name"]).is_some())
-}
-
-fn strip_directives(node: &Node) -> Node {
-    match node {
-        Node::Map(m, f) => {
-            let mut out = m.clone();
-            out.entries.retain(|(k, _)| !k.value.starts_with('$'));
-            for (_, v) in out.entries.iter_mut() {
-                *v = strip_directives(v);
-            }
-            Node::Map(out, *f)
-        }
-        Node::Seq(items, f) => Node::Seq(items.iter().map(strip_directives).collect(), *f),
-        other => other.clone(),
-    }
 }
 
 /// Applies RFC 6902 operations to a node.
