@@ -54,7 +54,7 @@ pub enum SsaError {
     #[error("{subject} immutable field detected, failed to recreate: {message}")]
     Recreate { subject: String, message: String },
 
-    #[error("{gvk:?} is not served by the API server: {message}")]
+    #[error("{}/{} {} is not served by the API server: {message}", .gvk.group, .gvk.version, .gvk.kind)]
     Discovery {
         gvk: GroupVersionKind,
         message: String,
