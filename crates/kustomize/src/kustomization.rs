@@ -183,31 +183,12 @@ pub fn load(loader: &Loader, path: &Path) -> Result<Kustomization, Error> {
         source,
     })?;
     let mut node = docs.into_iter().flatten().next().unwrap_or_else(Node::map);
-    yaml11_bools(&mut node);
+    // kustomize reads kustomization files with YAML 1.1 rules:
+    // `commonLabels: {env: on}` is an error there, so it is one here too.
+    yaml::resolve::yaml11_booleans(&mut node);
     let json = yaml::to_json(&node);
     serde_json::from_value(json).map_err(|e| Error::Kustomization {
         path: path.to_path_buf(),
         message: e.to_string(),
     })
-}
-
-/// kustomize reads its kustomization file with YAML 1.1 rules, where plain
-/// `y`, `yes`, `on`, `no`, `off`… are booleans: `commonLabels: {env: on}`
-/// is an error there, so it is one here too.
-fn yaml11_bools(node: &mut Node) {
-    match node {
-        Node::Map(m, _) => m.entries.iter_mut().for_each(|(_, v)| yaml11_bools(v)),
-        Node::Seq(items, _) => items.iter_mut().for_each(yaml11_bools),
-        Node::Scalar(s) if s.tag.is_none() && s.style == yaml::Style::Plain => {
-            let truth = match s.value.as_str() {
-                "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some("true"),
-                "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some("false"),
-                _ => None,
-            };
-            if let Some(truth) = truth {
-                s.value = truth.into();
-            }
-        }
-        Node::Scalar(_) => {}
-    }
 }

@@ -88,7 +88,8 @@ pub fn patches(
         })?;
         let first = docs.into_iter().flatten().next();
         match first {
-            Some(Node::Seq(ops, _)) => {
+            Some(Node::Seq(mut ops, _)) => {
+                ops.iter_mut().for_each(yaml::resolve::yaml11_booleans);
                 let target = p
                     .target
                     .as_ref()
