@@ -243,6 +243,34 @@ fn is_timestamp(s: &str) -> bool {
     }
 }
 
+/// Rewrites plain `y`, `yes`, `on`, `n`, `no`, `off` (in their spellings)
+/// to `true`/`false`, keys included: what YAML 1.1 makes of them. kustomize
+/// reads kustomization files and JSON 6902 patches through go-yaml v2,
+/// which follows YAML 1.1, while resources are read as YAML 1.2.
+pub fn yaml11_booleans(node: &mut Node) {
+    let rewrite = |s: &mut Scalar| {
+        if s.tag.is_some() || s.style != Style::Plain {
+            return;
+        }
+        let truth = match s.value.as_str() {
+            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => "true",
+            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => "false",
+            _ => return,
+        };
+        s.value = truth.into();
+    };
+    match node {
+        Node::Map(m, _) => {
+            for (k, v) in m.entries.iter_mut() {
+                rewrite(k);
+                yaml11_booleans(v);
+            }
+        }
+        Node::Seq(items, _) => items.iter_mut().for_each(yaml11_booleans),
+        Node::Scalar(s) => rewrite(s),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,33 +301,5 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(plain_kind(text), want, "{text:?}");
         }
-    }
-}
-
-/// Rewrites plain `y`, `yes`, `on`, `n`, `no`, `off` (in their spellings)
-/// to `true`/`false`, keys included: what YAML 1.1 makes of them. kustomize
-/// reads kustomization files and JSON 6902 patches through go-yaml v2,
-/// which follows YAML 1.1, while resources are read as YAML 1.2.
-pub fn yaml11_booleans(node: &mut Node) {
-    let rewrite = |s: &mut Scalar| {
-        if s.tag.is_some() || s.style != Style::Plain {
-            return;
-        }
-        let truth = match s.value.as_str() {
-            "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => "true",
-            "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => "false",
-            _ => return,
-        };
-        s.value = truth.into();
-    };
-    match node {
-        Node::Map(m, _) => {
-            for (k, v) in m.entries.iter_mut() {
-                rewrite(k);
-                yaml11_booleans(v);
-            }
-        }
-        Node::Seq(items, _) => items.iter_mut().for_each(yaml11_booleans),
-        Node::Scalar(s) => rewrite(s),
     }
 }
