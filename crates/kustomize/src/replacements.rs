@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::fsys::Loader;
 use crate::kustomization::Selector;
 use crate::patch::Target;
-use crate::resource::Resource;
+use crate::resource::{ObjectRef, Resource};
 use crate::yaml::{self, Node, Scalar};
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -142,44 +142,18 @@ pub fn apply(kfile: &Path, rep: &Replacement, res: &mut [Resource]) -> Result<()
 }
 
 fn source_value(kfile: &Path, s: &Source, res: &[Resource]) -> Result<Node, Error> {
-    let eq = |want: &Option<String>, have: &str| {
-        want.as_deref().is_none_or(|w| w.is_empty() || w == have)
+    let wanted = ObjectRef {
+        group: s.group.as_deref(),
+        version: s.version.as_deref(),
+        kind: s.kind.as_deref(),
+        name: s.name.as_deref(),
+        namespace: s.namespace.as_deref(),
     };
-    let found: Vec<&Resource> = res
-        .iter()
-        .filter(|r| {
-            let (group, version) = r.group_version();
-            eq(&s.group, group)
-                && eq(&s.version, version)
-                && eq(&s.kind, r.kind())
-                && (eq(&s.name, r.name()) || eq(&s.name, &r.orig_name))
-                && (eq(&s.namespace, r.namespace()) || eq(&s.namespace, &r.orig_namespace))
-        })
-        .collect();
-    let describe = || {
-        format!(
-            "{}/{}",
-            s.kind.as_deref().unwrap_or("*"),
-            s.name.as_deref().unwrap_or("*")
-        )
-    };
-    let r = match found.as_slice() {
-        [one] => *one,
-        [] => return Err(err(kfile, format!("source {} selects nothing", describe()))),
-        _ => {
-            return Err(err(
-                kfile,
-                format!("source {} selects more than one object", describe()),
-            ));
-        }
-    };
+    let r = wanted
+        .find_one(res)
+        .map_err(|why| err(kfile, format!("source {} {why}", wanted.describe())))?;
     let path = s.field_path.as_deref().unwrap_or("metadata.name");
-    let mut node = r.node.clone();
-    let mut hits = Vec::new();
-    walk(&mut node, &parse_path(path), None, &mut |n| {
-        hits.push(n.clone())
-    });
-    let Some(value) = hits.into_iter().next() else {
+    let Some(value) = first_at(&r.node, path) else {
         return Err(err(
             kfile,
             format!("fieldPath {path:?} is missing in source {}", r.id()),
@@ -265,15 +239,27 @@ fn set_field(field: &mut Node, value: &Node, options: Option<&FieldOptions>) -> 
     Ok(())
 }
 
-pub(crate) enum Seg {
+enum Seg {
     Key(String),
     Match(String, String),
     Index(usize),
     All,
 }
 
+/// The first node at a field path.
+pub(crate) fn first_at(node: &Node, path: &str) -> Option<Node> {
+    let mut node = node.clone();
+    let mut first = None;
+    walk(&mut node, &parse_path(path), None, &mut |n| {
+        if first.is_none() {
+            first = Some(n.clone());
+        }
+    });
+    first
+}
+
 /// Splits a field path on dots outside `[...]`.
-pub(crate) fn parse_path(path: &str) -> Vec<Seg> {
+fn parse_path(path: &str) -> Vec<Seg> {
     let mut parts = Vec::new();
     let mut current = String::new();
     let mut depth = 0usize;
@@ -314,12 +300,7 @@ pub(crate) fn parse_path(path: &str) -> Vec<Seg> {
 /// Calls `f` on every node at `segs`; with `create`, missing map keys and
 /// `[key=value]` items are added on the way, and a missing leaf is added
 /// for `f` to fill (an untyped scalar, or a copy of a non-scalar `create`).
-pub(crate) fn walk(
-    node: &mut Node,
-    segs: &[Seg],
-    create: Option<&Node>,
-    f: &mut dyn FnMut(&mut Node),
-) {
+fn walk(node: &mut Node, segs: &[Seg], create: Option<&Node>, f: &mut dyn FnMut(&mut Node)) {
     let Some((head, rest)) = segs.split_first() else {
         f(node);
         return;

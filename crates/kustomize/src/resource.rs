@@ -148,6 +148,44 @@ fn string_map(node: Option<&Node>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// One object named by a replacement source or a var's objref: unset parts
+/// match anything, name and namespace match the current or the loaded ones.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ObjectRef<'a> {
+    pub group: Option<&'a str>,
+    pub version: Option<&'a str>,
+    pub kind: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub namespace: Option<&'a str>,
+}
+
+impl ObjectRef<'_> {
+    fn matches(&self, r: &Resource) -> bool {
+        let eq = |want: Option<&str>, have: &str| want.is_none_or(|w| w.is_empty() || w == have);
+        let (group, version) = r.group_version();
+        eq(self.group, group)
+            && eq(self.version, version)
+            && eq(self.kind, r.kind())
+            && (eq(self.name, r.name()) || eq(self.name, &r.orig_name))
+            && (eq(self.namespace, r.namespace()) || eq(self.namespace, &r.orig_namespace))
+    }
+
+    /// The one object this names; the error says whether none or several matched.
+    pub fn find_one<'r>(&self, res: &'r [Resource]) -> Result<&'r Resource, &'static str> {
+        let mut found = res.iter().filter(|r| self.matches(r));
+        match (found.next(), found.next()) {
+            (Some(one), None) => Ok(one),
+            (None, _) => Err("selects nothing"),
+            (Some(_), Some(_)) => Err("selects more than one object"),
+        }
+    }
+
+    /// `Kind/name` for messages.
+    pub fn describe(&self) -> String {
+        format!("{}/{}", self.kind.unwrap_or("*"), self.name.unwrap_or("*"))
+    }
+}
+
 /// A field path in kustomize's fieldSpec form (`spec/template/metadata/labels`),
 /// limited to objects of one kind (and group) when those are set.
 #[derive(Debug, Clone, Copy)]

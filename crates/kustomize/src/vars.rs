@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::Error;
-use crate::replacements::{parse_path, walk};
-use crate::resource::{Resource, split_path, visit};
+use crate::replacements::first_at;
+use crate::resource::{ObjectRef, Resource, split_path, visit};
 use crate::yaml::Node;
 
 #[derive(Debug, Deserialize, Clone)]
@@ -129,52 +129,23 @@ fn value_of(kfile: &Path, var: &Var, res: &[Resource]) -> Result<Node, Error> {
         Some(None) => (Some(""), o.api_version.as_deref()),
         None => (o.group.as_deref(), o.version.as_deref()),
     };
-    let eq = |want: Option<&str>, have: &str| want.is_none_or(|w| w.is_empty() || w == have);
-    let found: Vec<&Resource> = res
-        .iter()
-        .filter(|r| {
-            let (g, v) = r.group_version();
-            eq(group, g)
-                && eq(version, v)
-                && eq(o.kind.as_deref(), r.kind())
-                && (eq(o.name.as_deref(), r.name()) || eq(o.name.as_deref(), &r.orig_name))
-                && (eq(o.namespace.as_deref(), r.namespace())
-                    || eq(o.namespace.as_deref(), &r.orig_namespace))
-        })
-        .collect();
-    let r = match found.as_slice() {
-        [one] => *one,
-        [] => {
-            return Err(err(
-                kfile,
-                format!("var {:?}: its objref selects nothing", var.name),
-            ));
-        }
-        _ => {
-            return Err(err(
-                kfile,
-                format!(
-                    "var {:?}: its objref selects more than one object",
-                    var.name
-                ),
-            ));
-        }
+    let wanted = ObjectRef {
+        group,
+        version,
+        kind: o.kind.as_deref(),
+        name: o.name.as_deref(),
+        namespace: o.namespace.as_deref(),
     };
+    let r = wanted
+        .find_one(res)
+        .map_err(|why| err(kfile, format!("var {:?}: its objref {why}", var.name)))?;
     let path = var
         .fieldref
         .as_ref()
         .and_then(|f| f.fieldpath.as_deref())
         .filter(|p| !p.is_empty())
         .unwrap_or("metadata.name");
-    let mut node = r.node.clone();
-    let mut hits = Vec::new();
-    walk(
-        &mut node,
-        &parse_path(&brackets_to_dots(path)),
-        None,
-        &mut |n| hits.push(n.clone()),
-    );
-    match hits.into_iter().next() {
+    match first_at(&r.node, &brackets_to_dots(path)) {
         Some(value @ Node::Scalar(_)) => Ok(value),
         Some(_) => Err(err(
             kfile,
@@ -265,4 +236,37 @@ fn expand(text: &str, values: &[(String, Node)]) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Vec<(String, Node)> {
+        vec![("SVC".into(), Node::string("db"))]
+    }
+
+    #[test]
+    fn a_known_reference_is_spliced_into_surrounding_text() {
+        assert_eq!(expand("--db=$(SVC):5432", &values()), "--db=db:5432");
+    }
+
+    #[test]
+    fn an_unknown_reference_stays_as_written() {
+        assert_eq!(expand("$(OTHER)-$(SVC)", &values()), "$(OTHER)-db");
+    }
+
+    #[test]
+    fn a_doubled_dollar_escapes_a_reference() {
+        assert_eq!(expand("$$(SVC) costs $5 $", &values()), "$(SVC) costs $5 $");
+    }
+
+    #[test]
+    fn bracket_indexes_become_path_segments() {
+        assert_eq!(
+            brackets_to_dots("spec.containers[0].image"),
+            "spec.containers.0.image"
+        );
+        assert_eq!(brackets_to_dots("a.[name=x].b"), "a.[name=x].b");
+    }
 }
