@@ -34,6 +34,11 @@ enum Command {
     },
     /// The main job: a local control plane with driftless reconciling a Git repository.
     Demo,
+    /// Benchmarks against Flux's own controllers, written to docs/benchmarks.md.
+    Bench {
+        #[command(subcommand)]
+        target: crate::bench::Target,
+    },
     /// Build (or verify) the pinned Go tools in the cache without starting anything.
     Tools {
         /// Tool names from crates/testkit/tools.toml; all when empty.
@@ -79,6 +84,7 @@ pub fn main() -> ExitCode {
             Command::Test { cargo_test_args } => crate::suite::run(&cargo_test_args).await,
             Command::Generate { check } => crate::generate::run(check),
             Command::Demo => crate::demo::run().await,
+            Command::Bench { target } => crate::bench::run(target).await,
             Command::Tools { names } => crate::cluster::build_tools(&names),
         }
     });

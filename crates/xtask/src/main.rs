@@ -1,6 +1,7 @@
 //! `cargo xtask`: the project's own automation (local control plane, the whole
 //! test suite, the demo). See README.md.
 
+mod bench;
 mod cli;
 mod cluster;
 mod demo;
