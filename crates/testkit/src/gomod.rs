@@ -77,6 +77,7 @@ pub fn wrapper_go_mod(
     version: &str,
     upstream: &GoMod,
     local_replace: Option<&str>,
+    pins: &std::collections::BTreeMap<String, String>,
 ) -> String {
     let mut out = format!("module {name}\n\n");
     if let Some(go) = &upstream.go {
@@ -86,7 +87,13 @@ pub fn wrapper_go_mod(
         out.push_str(&format!("godebug {debug}\n"));
     }
     out.push_str(&format!("\nrequire {module} {version}\n\n"));
+    for (module, pinned) in pins {
+        out.push_str(&format!("replace {module} => {module} {pinned}\n"));
+    }
     for (left, right) in &upstream.replaces {
+        if pins.contains_key(left.split_whitespace().next().unwrap_or_default()) {
+            continue;
+        }
         let target = right.split_whitespace().next().unwrap_or_default();
         let left_path = left.split_whitespace().next().unwrap_or_default();
         if is_local_path(target) && !upstream.requires.iter().any(|r| r == left_path) {
@@ -109,6 +116,19 @@ pub fn wrapper_go_mod(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pinned_modules_are_replaced_with_the_pinned_version_and_win_over_upstream() {
+        let m = GoMod::parse("module x\nreplace example.com/a => example.com/a v1.0.0\n");
+        let pins = [("example.com/a".to_string(), "v0.9.0".to_string())].into();
+        let out = wrapper_go_mod("w", "x", "v1.0.0", &m, None, &pins);
+        assert!(
+            out.contains("replace example.com/a => example.com/a v0.9.0\n"),
+            "{out}"
+        );
+        assert!(!out.contains("v1.0.0\nreplace example.com/a => example.com/a v1.0.0"));
+        assert_eq!(out.matches("replace example.com/a").count(), 1, "{out}");
+    }
 
     const KUBE_LIKE: &str = r#"
 // generated
@@ -164,7 +184,14 @@ replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
     #[test]
     fn local_replacements_become_pinned_versions_and_others_are_kept() {
         let m = GoMod::parse(KUBE_LIKE);
-        let out = wrapper_go_mod("w", "k8s.io/kubernetes", "v1.37.2", &m, Some("v0.37.2"));
+        let out = wrapper_go_mod(
+            "w",
+            "k8s.io/kubernetes",
+            "v1.37.2",
+            &m,
+            Some("v0.37.2"),
+            &Default::default(),
+        );
         assert!(out.contains("require k8s.io/kubernetes v1.37.2"));
         assert!(out.contains("replace k8s.io/api => k8s.io/api v0.37.2\n"));
         assert!(out.contains("replace k8s.io/client-go => k8s.io/client-go v0.37.2\n"));
@@ -183,7 +210,14 @@ replace go.etcd.io/etcd => ./FORBIDDEN_DEPENDENCY
         let m = GoMod::parse(
             "module go.etcd.io/etcd/v3\nrequire go.etcd.io/etcd/api/v3 v3.6.0\nreplace go.etcd.io/etcd/api/v3 => ./api\n",
         );
-        let out = wrapper_go_mod("w", "go.etcd.io/etcd/v3", "v3.6.8", &m, None);
+        let out = wrapper_go_mod(
+            "w",
+            "go.etcd.io/etcd/v3",
+            "v3.6.8",
+            &m,
+            None,
+            &Default::default(),
+        );
         assert!(out.contains("replace go.etcd.io/etcd/api/v3 => go.etcd.io/etcd/api/v3 v3.6.8\n"));
     }
 }

@@ -38,6 +38,10 @@ pub struct GoTool {
     /// Output names for commands whose Go name is unhelpful (`server` -> `etcd`).
     #[serde(default)]
     pub rename: BTreeMap<String, String>,
+    /// Modules pinned to another version than the upstream go.mod asks for,
+    /// when the proxy no longer serves the asked one (module -> version).
+    #[serde(default)]
+    pub pin: BTreeMap<String, String>,
     /// Linker `-X package.variable=value` settings (version stamps that the
     /// upstream release scripts set and a plain `go build` leaves empty).
     #[serde(default)]
@@ -261,6 +265,7 @@ impl GoTool {
             &self.version,
             &upstream,
             self.local_replace.as_deref(),
+            &self.pin,
         );
         let go_mod_path = src.join("go.mod");
         std::fs::write(&go_mod_path, go_mod).map_err(|e| io_err(&go_mod_path, e))?;
@@ -470,6 +475,7 @@ mod tests {
             local_replace: None,
             assets: vec![],
             rename: BTreeMap::new(),
+            pin: BTreeMap::new(),
             ldflags_x: BTreeMap::new(),
         };
         assert_eq!(tool.entry_state(dir.path()), EntryState::Missing);
