@@ -39,19 +39,7 @@ impl TestCluster {
         user: &str,
         groups: &[&str],
     ) -> Result<kube::Client, ControlPlaneError> {
-        let path = self.plane.kubeconfig_path();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&path).map_err(|e| {
-            ControlPlaneError::Kubeconfig {
-                path: path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
-            .await
-            .map_err(|e| ControlPlaneError::Kubeconfig {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+        let mut config = self.plane.config().await?;
         config.auth_info.impersonate = Some(user.to_string());
         config.auth_info.impersonate_groups = Some(groups.iter().map(|g| g.to_string()).collect());
         kube::Client::try_from(config).map_err(|source| ControlPlaneError::Kube {

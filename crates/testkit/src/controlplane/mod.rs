@@ -180,24 +180,27 @@ impl ControlPlane {
 
     /// A client for the admin user of this plane.
     pub async fn client(&self) -> Result<kube::Client, ControlPlaneError> {
-        let path = self.kubeconfig_path();
-        let kubeconfig = kube::config::Kubeconfig::read_from(&path).map_err(|e| {
-            ControlPlaneError::Kubeconfig {
-                path: path.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let options = kube::config::KubeConfigOptions::default();
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-            .await
-            .map_err(|e| ControlPlaneError::Kubeconfig {
-                path: path.clone(),
-                reason: e.to_string(),
-            })?;
+        let config = self.config().await?;
         kube::Client::try_from(config).map_err(|source| ControlPlaneError::Kube {
             step: "building a client",
             source,
         })
+    }
+
+    /// The admin client configuration, to adjust (impersonation, timeouts)
+    /// before building a client from it.
+    pub async fn config(&self) -> Result<kube::Config, ControlPlaneError> {
+        let path = self.kubeconfig_path();
+        let invalid = |reason: String| ControlPlaneError::Kubeconfig {
+            path: path.clone(),
+            reason,
+        };
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(&path).map_err(|e| invalid(e.to_string()))?;
+        let options = kube::config::KubeConfigOptions::default();
+        kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+            .await
+            .map_err(|e| invalid(e.to_string()))
     }
 
     /// True when every recorded process runs and the API server answers /readyz.
