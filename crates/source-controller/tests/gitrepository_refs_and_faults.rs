@@ -48,22 +48,7 @@ async fn delete_all(api: &Api<GitRepository>) -> anyhow::Result<()> {
             api.delete(&name, &DeleteParams::default()).await?;
         }
     }
-    testkit::wait::until(WAIT, "every GitRepository finalized", || {
-        let api = api.clone();
-        async move {
-            let left = api
-                .list(&ListParams::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            if left.items.is_empty() {
-                Ok(Some(()))
-            } else {
-                Err(format!("{} left", left.items.len()))
-            }
-        }
-    })
-    .await
-    .map_err(anyhow::Error::msg)
+    wait_all_gone(api).await
 }
 
 /// A Secret named `name` with `data`.
@@ -247,19 +232,14 @@ async fn a_bearer_token_authenticates_and_broken_secrets_are_authentication_fail
         "{message}"
     );
 
-    let objects = serde_json::to_string(&api.list(&ListParams::default()).await?.items)?;
-    assert!(!objects.contains(TOKEN), "the token leaked into an object");
-    let (_, events) = wait_event(
+    assert_secret_not_leaked(
         &cluster.client,
+        &api,
         ns.name(),
-        "an AuthenticationFailed event",
-        |e| e.reason.as_deref() == Some("AuthenticationFailed"),
+        "AuthenticationFailed",
+        TOKEN,
     )
     .await?;
-    assert!(
-        !serde_json::to_string(&events)?.contains(TOKEN),
-        "the token leaked into events"
-    );
 
     // Still alive: fixing a broken Secret recovers its object.
     secrets

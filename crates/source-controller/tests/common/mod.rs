@@ -366,3 +366,48 @@ pub fn files_under(root: &Path) -> anyhow::Result<Vec<String>> {
     out.sort();
     Ok(out)
 }
+
+/// Waits until every GitRepository in `api`'s namespace is finalized and gone.
+pub async fn wait_all_gone(api: &Api<GitRepository>) -> anyhow::Result<()> {
+    testkit::wait::until(WAIT, "every GitRepository finalized", || {
+        let api = api.clone();
+        async move {
+            let left = api
+                .list(&ListParams::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if left.items.is_empty() {
+                Ok(Some(()))
+            } else {
+                Err(format!("{} left", left.items.len()))
+            }
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)
+}
+
+/// Asserts `secret` appears neither in any GitRepository of `api`'s namespace
+/// nor in the namespace's events, once an event of `reason` was recorded.
+pub async fn assert_secret_not_leaked(
+    client: &kube::Client,
+    api: &Api<GitRepository>,
+    namespace: &str,
+    reason: &str,
+    secret: &str,
+) -> anyhow::Result<()> {
+    let objects = serde_json::to_string(&api.list(&ListParams::default()).await?.items)?;
+    anyhow::ensure!(
+        !objects.contains(secret),
+        "the secret leaked into an object"
+    );
+    let (_, events) = wait_event(client, namespace, &format!("a {reason} event"), |e| {
+        e.reason.as_deref() == Some(reason)
+    })
+    .await?;
+    anyhow::ensure!(
+        !serde_json::to_string(&events)?.contains(secret),
+        "the secret leaked into events"
+    );
+    Ok(())
+}
