@@ -17,4 +17,4 @@ pub mod wait;
 
 pub use cache::Cache;
 pub use controlplane::{ControlPlane, ControlPlaneError, UpOutcome};
-pub use shared::{TestCluster, TestNamespace, cluster};
+pub use shared::{TestCluster, TestNamespace, cluster, install_crd};

@@ -4,12 +4,16 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
-use kube::api::{Api, DeleteParams, PostParams};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 use crate::controlplane::{ControlPlane, ControlPlaneError};
 
 /// Label every test namespace carries, so leftovers can be found and swept.
+/// How long a CRD may take to become Established and served.
+const CRD_READY: Duration = Duration::from_secs(90);
+
 pub const TEST_NAMESPACE_LABEL: &str = "testkit.driftless.dev/test";
 
 /// The shared control plane as a test sees it.
@@ -47,6 +51,67 @@ impl TestCluster {
             source,
         })
     }
+}
+
+/// Server-side applies `crd` (forced, so shared CRDs converge whichever
+/// test applied them first; never deleted) and waits until it is
+/// Established and its resource is served (discovery can lag Established).
+pub async fn install_crd(
+    client: &kube::Client,
+    crd: &CustomResourceDefinition,
+    field_manager: &str,
+) -> anyhow::Result<()> {
+    let name = crd.metadata.name.clone().unwrap_or_default();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        &name,
+        &PatchParams::apply(field_manager).force(),
+        &Patch::Apply(crd),
+    )
+    .await?;
+    crate::wait::until(CRD_READY, &format!("CRD {name} Established"), || {
+        let crds = crds.clone();
+        let name = name.clone();
+        async move {
+            let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
+            let established = crd
+                .status
+                .and_then(|s| s.conditions)
+                .unwrap_or_default()
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True");
+            Ok(established.then_some(()))
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let version = crd
+        .spec
+        .versions
+        .iter()
+        .find(|v| v.served)
+        .map(|v| v.name.clone())
+        .unwrap_or_default();
+    let path = format!(
+        "/apis/{}/{version}/{}?limit=1",
+        crd.spec.group, crd.spec.names.plural
+    );
+    crate::wait::until(CRD_READY, &format!("{path} served"), || {
+        let client = client.clone();
+        let path = path.clone();
+        async move {
+            let request = http::Request::get(&path)
+                .body(Vec::new())
+                .map_err(|e| e.to_string())?;
+            client
+                .request_text(request)
+                .await
+                .map(|_| Some(()))
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)
 }
 
 /// A namespace for one test, deleted when dropped.

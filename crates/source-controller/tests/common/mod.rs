@@ -11,7 +11,6 @@ use anyhow::Context as _;
 use clap::Parser;
 use driftless_api::source::GitRepository;
 use k8s_openapi::api::core::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -33,41 +32,7 @@ pub async fn install_crd(client: &kube::Client) -> anyhow::Result<()> {
         .into_iter()
         .find(|c| c.metadata.name.as_deref() == Some(CRD))
         .context("driftless_api::crds() has the GitRepository CRD")?;
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        CRD,
-        &PatchParams::apply("driftless-source-controller-tests").force(),
-        &Patch::Apply(&crd),
-    )
-    .await?;
-    testkit::wait::until(WAIT, "GitRepository CRD Established", || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get(CRD).await.map_err(|e| e.to_string())?;
-            let established = crd
-                .status
-                .and_then(|s| s.conditions)
-                .unwrap_or_default()
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True");
-            Ok(established.then_some(()))
-        }
-    })
-    .await
-    .map_err(anyhow::Error::msg)?;
-    let probe: Api<GitRepository> = Api::all(client.clone());
-    testkit::wait::until(WAIT, "GitRepository served", || {
-        let probe = probe.clone();
-        async move {
-            probe
-                .list(&Default::default())
-                .await
-                .map(|_| Some(()))
-                .map_err(|e| e.to_string())
-        }
-    })
-    .await
-    .map_err(anyhow::Error::msg)
+    testkit::install_crd(client, &crd, "driftless-source-controller-tests").await
 }
 
 #[derive(Debug, Parser)]
