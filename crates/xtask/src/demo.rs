@@ -120,12 +120,8 @@ fn start_source_controller(
 }
 
 async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(client.clone());
-    let params = PatchParams::apply("driftless-demo").force();
     for crd in driftless_api::crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        crds.patch(&name, &params, &Patch::Apply(&crd)).await?;
+        testkit::install_crd(client, &crd, "driftless-demo").await?;
     }
     Ok(())
 }
