@@ -126,7 +126,13 @@ mod tests {
         let ours = process::spawn_detached(
             "sh",
             Path::new("/bin/sh"),
-            &["-c".into(), "sleep 30".into(), marker.display().to_string()],
+            // `; :` keeps the shell alive: with a lone command dash would exec
+            // `sleep` in its place and the marker argument would vanish.
+            &[
+                "-c".into(),
+                "sleep 30; :".into(),
+                marker.display().to_string(),
+            ],
             &dir.path().join("log"),
         )
         .unwrap();
