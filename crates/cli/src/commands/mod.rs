@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its clap arguments and a `run` function.
 
 pub mod crds;
+pub mod kustomize;
 
 use crate::yaml::YamlError;
 
