@@ -1,0 +1,335 @@
+//! Reads YAML into the sops tree the way sops's YAML store does: one branch
+//! per document, scalars typed by YAML 1.2 core rules as go-yaml v3 decodes
+//! them, and comments kept as tree entries where they stand.
+//!
+//! The parser does not report comments, so they are read from the source
+//! text between the spans of consecutive events (outside any scalar).
+
+use std::collections::HashMap;
+
+use granit_parser::{Event, Parser, ScalarStyle, Tag};
+
+use crate::error::SopsError;
+use crate::resolve::resolve_plain;
+use crate::tree::{Branch, Item, Value};
+
+/// Nodes one input may expand to, aliases included (an alias bomb stops here).
+const MAX_NODES: usize = 1_000_000;
+/// How deep collections may nest.
+const MAX_DEPTH: usize = 200;
+
+struct Pending {
+    text: String,
+    inline: bool,
+    column: usize,
+}
+
+struct Reader<'a> {
+    events: Vec<Event<'a>>,
+    /// The source column where each event starts.
+    cols: Vec<usize>,
+    /// Comments in the source before each event.
+    gaps: Vec<Vec<Pending>>,
+    pos: usize,
+    pending: Vec<Pending>,
+    anchors: HashMap<usize, Value>,
+    budget: usize,
+}
+
+fn err(message: impl Into<String>) -> SopsError {
+    SopsError::parse("YAML", message)
+}
+
+/// Parses every document of `text` into a branch; an empty document is an
+/// empty branch. A document that is a sequence or a scalar is an error, as
+/// in sops.
+pub(crate) fn parse(text: &str) -> Result<Vec<Branch>, SopsError> {
+    let char_bytes: Option<Vec<usize>> = (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect());
+    let byte = |c: usize| match &char_bytes {
+        None => c.min(text.len()),
+        Some(t) => t.get(c).copied().unwrap_or(text.len()),
+    };
+    let mut events = Vec::new();
+    let mut cols = Vec::new();
+    let mut gaps = Vec::new();
+    let mut prev_end = 0;
+    let mut prev_is_content = false;
+    for ev in Parser::new_from_str(text) {
+        let (ev, span) = ev.map_err(|e| err(e.to_string()))?;
+        let start = byte(span.start.index()).max(prev_end);
+        gaps.push(scan_comments(text, prev_end, start, prev_is_content));
+        prev_end = byte(span.end.index()).max(prev_end);
+        prev_is_content = matches!(
+            ev,
+            Event::Scalar(..) | Event::Alias(_) | Event::MappingEnd | Event::SequenceEnd
+        );
+        cols.push(span.start.col());
+        events.push(ev);
+    }
+    let mut r = Reader {
+        events,
+        cols,
+        gaps,
+        pos: 0,
+        pending: Vec::new(),
+        anchors: HashMap::new(),
+        budget: 0,
+    };
+    let mut docs = Vec::new();
+    while let Some(ev) = r.next() {
+        if let Event::DocumentStart(..) = ev {
+            r.anchors.clear();
+            docs.push(r.document()?);
+        }
+    }
+    Ok(docs)
+}
+
+/// The comments in `text[start..end]`, a stretch between two events.
+fn scan_comments(text: &str, start: usize, end: usize, prev_is_content: bool) -> Vec<Pending> {
+    let mut out = Vec::new();
+    let Some(gap) = text.get(start..end) else {
+        return out;
+    };
+    let mut seen_break = false;
+    let mut i = 0;
+    let bytes = gap.as_bytes();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => seen_break = true,
+            b'#' => {
+                let line_end = gap[i..].find('\n').map_or(gap.len(), |n| i + n);
+                let line_start = text[..start + i].rfind('\n').map_or(0, |n| n + 1);
+                out.push(Pending {
+                    text: gap[i + 1..line_end].trim_end_matches('\r').to_owned(),
+                    inline: prev_is_content && !seen_break,
+                    column: text[line_start..start + i].chars().count(),
+                });
+                i = line_end;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+impl<'a> Reader<'a> {
+    /// The next event; the comments before it become pending.
+    fn next(&mut self) -> Option<Event<'a>> {
+        let ev = self.events.get(self.pos)?.clone();
+        if let Some(gap) = self.gaps.get_mut(self.pos) {
+            self.pending.append(gap);
+        }
+        self.pos += 1;
+        Some(ev)
+    }
+
+    /// Same-line comments right after the value just read.
+    fn take_inline(&mut self) -> Vec<String> {
+        match self.gaps.get_mut(self.pos) {
+            Some(gap) => {
+                let n = gap.iter().take_while(|p| p.inline).count();
+                gap.drain(..n).map(|p| p.text).collect()
+            }
+            None => Vec::new(),
+        }
+    }
+
+    fn count(&mut self, n: usize) -> Result<(), SopsError> {
+        self.budget += n;
+        if self.budget > MAX_NODES {
+            return Err(err(format!("document expands to more than {MAX_NODES} nodes (an alias bomb?)")));
+        }
+        Ok(())
+    }
+
+    fn document(&mut self) -> Result<Branch, SopsError> {
+        let mut branch = Branch::new();
+        let Some(ev) = self.next() else {
+            return Ok(branch);
+        };
+        match ev {
+            Event::DocumentEnd => {}
+            Event::MappingStart(_, anchor, _) => {
+                self.mapping_into(&mut branch, anchor, 0)?;
+                self.expect_document_end()?;
+            }
+            Event::Scalar(ref v, style, _, ref tag) => {
+                if scalar(v, style, tag.as_deref()) != Value::Null {
+                    return Err(err("YAML documents that are values are not supported"));
+                }
+                self.expect_document_end()?;
+            }
+            Event::SequenceStart(..) => return Err(err("YAML documents that are sequences are not supported")),
+            _ => return Err(err("unexpected event at the start of a document")),
+        }
+        for p in self.pending.drain(..) {
+            branch.push(Item::comment(p.text, false));
+        }
+        Ok(branch)
+    }
+
+    fn expect_document_end(&mut self) -> Result<(), SopsError> {
+        match self.next() {
+            Some(Event::DocumentEnd) => Ok(()),
+            _ => Err(err("expected the end of the document")),
+        }
+    }
+
+    /// Pending comments indented at least `column` close the collection
+    /// being read (its foot comments); shallower ones belong further out.
+    fn foot_comments(&mut self, column: usize) -> Vec<Pending> {
+        let n = self.pending.iter().take_while(|p| p.inline || p.column >= column).count();
+        self.pending.drain(..n).collect()
+    }
+
+    fn node(&mut self, ev: Event<'a>, depth: usize) -> Result<Value, SopsError> {
+        if depth > MAX_DEPTH {
+            return Err(err(format!("collections nest deeper than {MAX_DEPTH} levels")));
+        }
+        self.count(1)?;
+        match ev {
+            Event::Scalar(v, style, anchor, tag) => {
+                let value = scalar(&v, style, tag.as_deref());
+                if anchor != 0 {
+                    self.anchors.insert(anchor, value.clone());
+                }
+                Ok(value)
+            }
+            Event::Alias(id) => {
+                let value = self.anchors.get(&id).cloned().ok_or_else(|| err("unknown alias"))?;
+                self.count(size(&value))?;
+                Ok(value)
+            }
+            Event::MappingStart(_, anchor, _) => {
+                let mut branch = Branch::new();
+                self.mapping_into(&mut branch, anchor, depth)?;
+                Ok(Value::Map(branch))
+            }
+            Event::SequenceStart(_, anchor, _) => self.sequence(anchor, depth),
+            _ => Err(err("unexpected event")),
+        }
+    }
+
+    fn mapping_into(&mut self, branch: &mut Branch, anchor: usize, depth: usize) -> Result<(), SopsError> {
+        let mut column = None;
+        loop {
+            let Some(ev) = self.next() else {
+                return Err(err("unterminated mapping"));
+            };
+            let key = match ev {
+                Event::MappingEnd => break,
+                Event::Scalar(ref v, style, _, ref tag) => match scalar(v, style, tag.as_deref()) {
+                    Value::Str(s) => s,
+                    other => return Err(non_string_key(&other)),
+                },
+                _ => return Err(err("a mapping key must be a scalar")),
+            };
+            let key_column = self.cols.get(self.pos - 1).copied().unwrap_or(0);
+            column.get_or_insert(key_column);
+            for p in self.pending.drain(..) {
+                branch.push(Item::comment(p.text, false));
+            }
+            let Some(ev) = self.next() else {
+                return Err(err("mapping key without value"));
+            };
+            let value = self.node(ev, depth + 1)?;
+            for text in self.take_inline() {
+                branch.push(Item::comment(text, true));
+            }
+            if key == "<<" {
+                // A merge key: the merged mapping's entries join this one.
+                if let Value::Map(m) = value {
+                    branch.extend(m);
+                }
+                continue;
+            }
+            branch.push(Item::new(key, value));
+        }
+        let column = column.unwrap_or(0);
+        for p in self.foot_comments(column) {
+            branch.push(Item::comment(p.text, p.inline));
+        }
+        if anchor != 0 {
+            self.anchors.insert(anchor, Value::Map(branch.clone()));
+        }
+        Ok(())
+    }
+
+    fn sequence(&mut self, anchor: usize, depth: usize) -> Result<Value, SopsError> {
+        let column = self.cols.get(self.pos - 1).copied().unwrap_or(0);
+        let mut items = Vec::new();
+        loop {
+            let Some(ev) = self.next() else {
+                return Err(err("unterminated sequence"));
+            };
+            if let Event::SequenceEnd = ev {
+                break;
+            }
+            for p in self.pending.drain(..) {
+                items.push(Value::Comment(crate::tree::Comment {
+                    text: p.text,
+                    inline: false,
+                }));
+            }
+            let value = self.node(ev, depth + 1)?;
+            for text in self.take_inline() {
+                items.push(Value::Comment(crate::tree::Comment { text, inline: true }));
+            }
+            items.push(value);
+        }
+        for p in self.foot_comments(column) {
+            items.push(Value::Comment(crate::tree::Comment {
+                text: p.text,
+                inline: p.inline,
+            }));
+        }
+        let value = Value::Seq(items);
+        if anchor != 0 {
+            self.anchors.insert(anchor, value.clone());
+        }
+        Ok(value)
+    }
+}
+
+/// How many nodes a value counts for the alias budget.
+fn size(v: &Value) -> usize {
+    match v {
+        Value::Map(b) => 1 + b.iter().map(|i| size(&i.value)).sum::<usize>(),
+        Value::Seq(items) => 1 + items.iter().map(size).sum::<usize>(),
+        _ => 1,
+    }
+}
+
+/// A scalar typed as go-yaml v3 decodes it into an `interface{}`.
+fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+    let tag = tag.map(|t| format!("{t}"));
+    match tag.as_deref() {
+        Some("tag:yaml.org,2002:str" | "!!str") => return Value::Str(text.to_owned()),
+        Some(t) if !is_core_tag(t) => return Value::Str(text.to_owned()),
+        _ => {}
+    }
+    if style != ScalarStyle::Plain && tag.is_none() {
+        return Value::Str(text.to_owned());
+    }
+    resolve_plain(text)
+}
+
+fn is_core_tag(t: &str) -> bool {
+    let short = t.strip_prefix("tag:yaml.org,2002:").or_else(|| t.strip_prefix("!!"));
+    matches!(short, Some("int" | "float" | "bool" | "null" | "timestamp"))
+}
+
+fn non_string_key(v: &Value) -> SopsError {
+    let shown = match v {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Time(t) => t.clone(),
+        _ => "a complex key".to_owned(),
+    };
+    err(format!("Tree contains a non-string key ({shown}); only string keys are supported"))
+}
