@@ -5,6 +5,7 @@
 
 mod build;
 mod builtin;
+pub mod conformance;
 pub mod error;
 mod flux;
 pub mod fsys;
