@@ -22,6 +22,7 @@
 //! ```
 
 pub mod draft;
+pub mod election;
 pub mod error;
 pub mod events;
 pub mod flags;
@@ -31,5 +32,7 @@ pub mod logging;
 pub mod metrics;
 pub mod object;
 pub mod patch;
+pub mod process;
 pub mod schedule;
+pub mod shutdown;
 pub mod summary;

@@ -6,17 +6,16 @@
 
 use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use driftless_api::annotations::RECONCILE_REQUESTED_AT;
 use driftless_api::source::GitRepository;
 use driftless_artifact::Storage;
-use driftless_runtime::events::{Recorder, WebhookError};
-use driftless_runtime::flags::listen_addr;
-use driftless_runtime::http::{Readiness, ServeError, health_router, metrics_router};
-use driftless_runtime::metrics::Metrics;
+use driftless_runtime::election::Signal;
+use driftless_runtime::events::Recorder;
+use driftless_runtime::process::{self, ProcessError};
 use driftless_runtime::schedule::Scheduler;
+use driftless_runtime::shutdown::Signals;
 use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -25,32 +24,14 @@ use kube::{Resource, ResourceExt};
 use tokio::net::TcpListener;
 
 use crate::args::{Args, DEFAULT_CONCURRENT, hostname};
-use crate::election;
 use crate::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
-use crate::shutdown::Signals;
 
 /// Why the controller process could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// A listen address flag does not parse.
-    #[error("invalid {flag}: {problem}")]
-    Address {
-        /// The flag.
-        flag: &'static str,
-        /// What is wrong.
-        problem: String,
-    },
-    /// A listener could not be bound.
-    #[error("binding {flag} {addr} failed")]
-    Bind {
-        /// The flag.
-        flag: &'static str,
-        /// The address.
-        addr: SocketAddr,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    /// The process around the workers (flags, client, admin servers, election) failed.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
     /// The storage root could not be created.
     #[error("creating storage path '{path}' failed")]
     StoragePath {
@@ -60,81 +41,32 @@ pub enum RunError {
         #[source]
         source: std::io::Error,
     },
-    /// The Tokio runtime could not start.
-    #[error("starting the async runtime failed")]
-    Runtime(#[source] std::io::Error),
-    /// Logging could not be initialised.
-    #[error(transparent)]
-    Logging(#[from] driftless_runtime::logging::LoggingError),
-    /// No usable kubeconfig or in-cluster config.
-    #[error("loading the Kubernetes client configuration failed")]
-    KubeConfig(#[source] kube::config::InferConfigError),
-    /// The Kubernetes client could not be built.
-    #[error("building the Kubernetes client failed")]
-    KubeClient(#[source] kube::Error),
-    /// The metrics registry could not be set up.
-    #[error("setting up metrics failed")]
-    Metrics(#[source] prometheus::Error),
-    /// The `--events-addr` webhook could not be set up.
-    #[error("setting up the events recorder failed")]
-    Events(#[source] WebhookError),
     /// The artifact server failed.
     #[error("serving artifacts failed")]
     Storage(#[source] std::io::Error),
-    /// The metrics or probe server failed.
-    #[error(transparent)]
-    Admin(#[from] ServeError),
-    /// Leader election could not start.
-    #[error("leader election failed")]
-    Leader(#[source] driftless_runtime::leader::LeaderError),
-    /// Another replica took the Lease; the process stops, as controller-runtime's manager does.
-    #[error("leader election lost")]
-    LeadershipLost,
-    /// A server task panicked or was cancelled.
-    #[error("server task failed: {0}")]
-    Task(String),
 }
 
 /// `driftless source-controller`: a Tokio runtime, logs, the kubeconfig (`KUBECONFIG` or
 /// in-cluster), `--storage-addr` bound, and SIGINT/SIGTERM as the shutdown signal.
 pub fn run_blocking(args: Args) -> Result<(), RunError> {
-    driftless_runtime::logging::init(args.runtime.log_level, args.runtime.log_encoding)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(RunError::Runtime)?;
+    let runtime = process::tokio_runtime(&args.runtime)?;
     runtime.block_on(async move {
-        let config = kube::Config::infer().await.map_err(RunError::KubeConfig)?;
-        let client = kube::Client::try_from(config).map_err(RunError::KubeClient)?;
-        let addr = parse_addr("--storage-addr", &args.storage_addr)?.ok_or(RunError::Address {
-            flag: "--storage-addr",
-            problem: "the artifact server cannot be disabled".to_owned(),
-        })?;
+        let client = process::kube_client().await?;
+        let addr = process::parse_addr("--storage-addr", &args.storage_addr)?.ok_or(
+            ProcessError::Address {
+                flag: "--storage-addr",
+                problem: "the artifact server cannot be disabled".to_owned(),
+            },
+        )?;
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| RunError::Bind {
+            .map_err(|source| ProcessError::Bind {
                 flag: "--storage-addr",
                 addr,
                 source,
             })?;
-        run(args, client, listener, termination()).await
+        run(args, client, listener, process::termination()).await
     })
-}
-
-/// Resolves on SIGINT or SIGTERM (Kubernetes stops pods with SIGTERM).
-async fn termination() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Runs the controller and its servers until `shutdown` resolves. The artifact server listens on
@@ -152,22 +84,13 @@ pub async fn run(
     })?;
     let storage = Storage::new(root, args.advertised_address(&hostname()));
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
-    let metrics_addr = parse_addr("--metrics-addr", &args.runtime.metrics_addr)?;
-    let health_addr = parse_addr("--health-addr", &args.runtime.health_addr)?;
-    let metrics = match metrics_addr {
-        Some(_) => {
-            let metrics = Arc::new(Metrics::new().map_err(RunError::Metrics)?);
-            metrics.register_controller(METRICS_CONTROLLER, concurrency);
-            Some(metrics)
-        }
-        None => None,
-    };
+    let metrics = process::metrics(&args.runtime, METRICS_CONTROLLER, concurrency)?;
     let recorder = Recorder::new(
         client.clone(),
         crate::CONTROLLER_NAME,
         &args.runtime.events_addr,
     )
-    .map_err(RunError::Events)?;
+    .map_err(ProcessError::Events)?;
     let ctx = Arc::new(Context {
         client: client.clone(),
         storage: storage.clone(),
@@ -181,56 +104,26 @@ pub async fn run(
         metrics: metrics.clone(),
         requeue_dependency: args.requeue_dependency(),
     });
-
-    // Probes and metrics serve from start-up, leader or not, as controller-runtime's do; Flux's
-    // readiness is a ping, so a standby replica is Ready too.
-    let mut signals = Signals::new(shutdown, 3);
-    let readiness = Readiness::default();
-    readiness.set(true);
-    let metrics_server = tokio::spawn(serve_optional(
-        metrics_addr
-            .zip(metrics.clone())
-            .map(|(a, m)| (a, metrics_router(m))),
-        signals.listener(),
-    ));
-    let health_server = tokio::spawn(serve_optional(
-        health_addr.map(|a| (a, health_router(readiness.clone()))),
-        signals.listener(),
-    ));
-    let led = election::lead(
+    let runtime_args = args.runtime.clone();
+    process::supervise(
         client.clone(),
-        &args.runtime,
-        metrics.as_deref(),
-        Box::pin(signals.listener()),
+        &runtime_args,
+        crate::CONTROLLER_NAME,
+        metrics,
+        shutdown,
+        move |signal| run_workers(args, client, storage, storage_listener, ctx, signal),
     )
-    .await
-    .map_err(RunError::Leader)?;
-    let workers = match led {
-        Some(mut led) => {
-            let signal = led.take_signal();
-            let result = run_workers(&args, client, storage, storage_listener, ctx, signal).await;
-            if led.release().await {
-                return Err(RunError::LeadershipLost);
-            }
-            result
-        }
-        None => Ok(()),
-    };
-    readiness.set(false);
-    for server in [metrics_server, health_server] {
-        server.await.map_err(|e| RunError::Task(e.to_string()))??;
-    }
-    workers
+    .await?
 }
 
 /// The artifact server and the reconcile workers, until `signal`.
 async fn run_workers(
-    args: &Args,
+    args: Args,
     client: kube::Client,
     storage: Storage,
     storage_listener: TcpListener,
     ctx: Arc<Context>,
-    signal: election::Signal,
+    signal: Signal,
 ) -> Result<(), RunError> {
     let mut signals = Signals::new(signal, 2);
     let artifact_server = driftless_artifact::serve(
@@ -281,20 +174,6 @@ pub fn reconcile_trigger(repo: &GitRepository) -> Option<u64> {
         .hash(&mut hasher);
     repo.meta().deletion_timestamp.is_some().hash(&mut hasher);
     Some(hasher.finish())
-}
-
-fn parse_addr(flag: &'static str, value: &str) -> Result<Option<SocketAddr>, RunError> {
-    listen_addr(value).map_err(|problem| RunError::Address { flag, problem })
-}
-
-async fn serve_optional(
-    server: Option<(SocketAddr, axum::Router)>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), ServeError> {
-    match server {
-        Some((addr, router)) => driftless_runtime::http::serve(addr, router, shutdown).await,
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]

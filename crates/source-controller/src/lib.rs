@@ -10,18 +10,16 @@
 //! Modules follow the reconcile: [`reconcile`] (gate, draft, summary, one status patch),
 //! [`storage`] (the stored artifact as Flux's `reconcileStorage` sees it), [`source`] (credentials
 //! and checkout, `reconcileSource`), [`artifact`] (archive, store, GC, `reconcileArtifact`),
-//! [`finalize`] (deletion), [`controller`] (watch, predicates, servers, shutdown), [`election`]
-//! (leader election gating the workers).
+//! [`finalize`] (deletion), [`controller`] (watch, predicates, the artifact server); the process
+//! around it (admin servers, leader election, shutdown) is `driftless_runtime::process`.
 
 pub mod args;
 pub mod artifact;
 pub mod controller;
 pub mod credentials;
-pub mod election;
 pub mod error;
 pub mod finalize;
 pub mod reconcile;
-pub mod shutdown;
 pub mod source;
 pub mod storage;
 

@@ -8,9 +8,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use driftless_runtime::flags::{RUNTIME_NAMESPACE_ENV, RuntimeArgs};
-use driftless_runtime::leader::{LeaderConfig, LeaderError, elect};
-use driftless_runtime::metrics::Metrics;
+use crate::flags::{RUNTIME_NAMESPACE_ENV, RuntimeArgs};
+use crate::leader::{LeaderConfig, LeaderError, elect};
+use crate::metrics::Metrics;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -46,6 +46,7 @@ impl Led {
 pub async fn lead(
     client: kube::Client,
     args: &RuntimeArgs,
+    controller: &str,
     metrics: Option<&Metrics>,
     shutdown: Signal,
 ) -> Result<Option<Led>, LeaderError> {
@@ -61,7 +62,7 @@ pub async fn lead(
         .ok()
         .filter(|n| !n.is_empty())
         .unwrap_or_else(|| client.default_namespace().to_owned());
-    let config = LeaderConfig::from_args(args, crate::CONTROLLER_NAME, &namespace);
+    let config = LeaderConfig::from_args(args, controller, &namespace);
     let mut leadership = elect(client, &config, metrics.cloned()).await?;
     let mut shutdown = shutdown;
     tracing::info!(lease = %config.lease_name, namespace = %config.namespace,
