@@ -39,6 +39,11 @@ enum Command {
         #[command(subcommand)]
         target: crate::bench::Target,
     },
+    /// Rewrite a conformance suite's golden files from its oracle, then print `N passed, M failed`.
+    Conformance {
+        #[command(subcommand)]
+        target: crate::conformance::Target,
+    },
     /// Build (or verify) the pinned Go tools in the cache without starting anything.
     Tools {
         /// Tool names from crates/testkit/tools.toml; all when empty.
@@ -85,6 +90,7 @@ pub fn main() -> ExitCode {
             Command::Generate { check } => crate::generate::run(check),
             Command::Demo => crate::demo::run().await,
             Command::Bench { target } => crate::bench::run(target).await,
+            Command::Conformance { target } => crate::conformance::run(target),
             Command::Tools { names } => crate::cluster::build_tools(&names),
         }
     });

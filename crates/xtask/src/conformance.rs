@@ -1,0 +1,61 @@
+//! `cargo xtask conformance kustomize`: rewrites the kustomize conformance
+//! goldens from the pinned oracle (built through testkit's Go tool cache), then
+//! checks our build against them and prints `N passed, M failed`.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Context;
+use driftless_kustomize::conformance::{Summary, cases};
+use testkit::Cache;
+
+#[derive(clap::Subcommand)]
+pub enum Target {
+    /// driftless-kustomize against `kustomize build` (crates/kustomize/tests/cases and the
+    /// reference fleet corpus).
+    Kustomize,
+}
+
+pub fn run(target: Target) -> anyhow::Result<()> {
+    match target {
+        Target::Kustomize => kustomize(),
+    }
+}
+
+fn kustomize() -> anyhow::Result<()> {
+    let tool = testkit::gotools::pinned_tool("kustomize")?;
+    let built = tool
+        .ensure(&Cache::from_env())
+        .context("building the kustomize oracle")?;
+    let oracle = built.path("kustomize");
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../kustomize");
+    let cases = cases(&crate_dir);
+    for case in &cases {
+        if !case.uses_oracle() {
+            case.clear_golden()?;
+            continue;
+        }
+        let out = Command::new(&oracle)
+            .arg("build")
+            .arg(&case.dir)
+            .output()
+            .with_context(|| format!("running {}", oracle.display()))?;
+        case.write_golden(out.status.success(), &out.stdout, &out.stderr)
+            .with_context(|| format!("writing the golden of {}", case.name))?;
+    }
+    println!(
+        "kustomize {} rewrote the goldens of {} cases",
+        tool.version,
+        cases.iter().filter(|c| c.uses_oracle()).count()
+    );
+    let summary = Summary::of(&cases);
+    for (name, why) in summary.failed.iter().chain(&summary.known_gaps) {
+        println!("FAILED {name}: {}", why.lines().next().unwrap_or_default());
+    }
+    println!("{}", summary.headline());
+    if summary.failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("{} conformance cases differ", summary.failed.len())
+    }
+}
