@@ -221,7 +221,7 @@ pub fn append(res: &mut Vec<Resource>, more: Vec<Resource>) -> Result<(), Error>
     Ok(())
 }
 
-fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
+pub(crate) fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
     let fields = [
         ("helmCharts", k.helm_charts.is_some()),
         ("helmGlobals", k.helm_globals.is_some()),
