@@ -22,6 +22,12 @@ use serde_json::json;
 use testkit::git_server::{GitAuth, GitServer};
 use testkit::{Cache, ControlPlane};
 
+mod floor;
+mod kustomize;
+mod process;
+mod report;
+mod workload;
+
 /// What `cargo xtask bench` measures.
 #[derive(clap::Subcommand)]
 pub enum Target {
@@ -42,6 +48,46 @@ pub enum Target {
         #[arg(long)]
         driftless_binary: Option<PathBuf>,
     },
+    /// N Kustomizations (each applying a Deployment + Service + ConfigMap from one
+    /// GitRepository, as fluxcd/flux-benchmark does) to Ready: driftless vs Flux's
+    /// source-controller + kustomize-controller (wall time, peak and idle RSS of each process),
+    /// and a floor of plain server-side apply; written to docs/benchmarks.md.
+    Kustomize {
+        /// How many Kustomizations; repeat for several runs (`--n 100 --n 1000`).
+        #[arg(long = "n", default_values_t = [100])]
+        n: Vec<usize>,
+        /// `--concurrent` of both kustomize-controllers (flux-benchmark runs 20).
+        #[arg(long, default_value_t = 20)]
+        concurrent: usize,
+        /// `--concurrent` of both source-controllers.
+        #[arg(long, default_value_t = 10)]
+        source_concurrent: usize,
+        /// `--kube-api-qps` of every controller.
+        #[arg(long, default_value_t = 50)]
+        kube_api_qps: u32,
+        /// `--kube-api-burst` of every controller.
+        #[arg(long, default_value_t = 300)]
+        kube_api_burst: u32,
+        /// Replicas of the app's Deployment (flux-benchmark scales it to zero; kwok makes
+        /// pods Ready when above).
+        #[arg(long, default_value_t = 0)]
+        replicas: u32,
+        /// Seconds to let the controllers idle after the last Ready before reading idle RSS.
+        #[arg(long, default_value_t = 20)]
+        idle_secs: u64,
+        /// Sides not to run this time; the table keeps their earlier figures.
+        #[arg(long, value_enum)]
+        skip: Vec<kustomize::Side>,
+        /// A driftless binary to use instead of `cargo build --release`.
+        #[arg(long)]
+        driftless_binary: Option<PathBuf>,
+        /// A Flux source-controller binary to use instead of the pinned build.
+        #[arg(long)]
+        flux_source_binary: Option<PathBuf>,
+        /// A Flux kustomize-controller binary to use instead of the pinned build.
+        #[arg(long)]
+        flux_kustomize_binary: Option<PathBuf>,
+    },
 }
 
 pub async fn run(target: Target) -> anyhow::Result<()> {
@@ -52,6 +98,34 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
             flux_binary,
             driftless_binary,
         } => source(count, concurrent, flux_binary, driftless_binary).await,
+        Target::Kustomize {
+            n,
+            concurrent,
+            source_concurrent,
+            kube_api_qps,
+            kube_api_burst,
+            replicas,
+            idle_secs,
+            skip,
+            driftless_binary,
+            flux_source_binary,
+            flux_kustomize_binary,
+        } => {
+            kustomize::run(kustomize::Options {
+                counts: n,
+                concurrent,
+                source_concurrent,
+                qps: kube_api_qps,
+                burst: kube_api_burst,
+                replicas,
+                idle: Duration::from_secs(idle_secs),
+                skip,
+                driftless_binary,
+                flux_source_binary,
+                flux_kustomize_binary,
+            })
+            .await
+        }
     }
 }
 
