@@ -1,0 +1,703 @@
+//! The executor: walks a tree over data the way Go's text/template does,
+//! with its scoping, missing-key rules and error texts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use crate::Templates;
+use crate::funcs::{Func, Ty};
+use crate::gofmt::sprint_value;
+use crate::node::{Arg, Branch, Command, List, Node, Number, Pipe};
+use crate::parse::Tree;
+use crate::value::Value;
+
+/// What a missing map key yields (Go's `missingkey` option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingKey {
+    /// `<no value>` (Go's default).
+    Invalid,
+    /// The zero value of the map's element type (Helm's choice).
+    Zero,
+    /// An error naming the key.
+    Error,
+}
+
+/// A value with whether Go sees it through an `interface{}` (map and
+/// list elements) — only error messages tell the difference.
+#[derive(Debug, Clone)]
+pub struct Val {
+    pub v: Value,
+    pub boxed: bool,
+}
+
+impl Val {
+    fn plain(v: Value) -> Val {
+        Val { v, boxed: false }
+    }
+}
+
+/// How a walk stops early.
+#[derive(Debug)]
+pub enum Flow {
+    Error(String),
+    Break,
+    Continue,
+}
+
+type R<T> = Result<T, Flow>;
+
+struct Frame {
+    tree: Arc<Tree>,
+    name: String,
+    vars: Vec<(String, Val)>,
+}
+
+/// One execution: output, depth and the template layers `tpl` adds.
+pub struct Exec<'a> {
+    pub set: &'a Templates,
+    pub(crate) overlays: Vec<BTreeMap<String, Arc<Tree>>>,
+    out: String,
+    depth: usize,
+    at_pos: usize,
+    at_ctx: String,
+    frames: Vec<Frame>,
+    /// Per-name nesting of `include` (Helm's recursion guard).
+    pub include_depth: HashMap<String, usize>,
+    /// Bytes written by enclosing executions (include, tpl) that share the cap.
+    pub(crate) outer_len: usize,
+}
+
+fn err(msg: impl Into<String>) -> Flow {
+    Flow::Error(msg.into())
+}
+
+impl<'a> Exec<'a> {
+    pub fn new(set: &'a Templates) -> Exec<'a> {
+        Exec {
+            set,
+            overlays: Vec::new(),
+            out: String::new(),
+            depth: 0,
+            at_pos: 0,
+            at_ctx: String::new(),
+            frames: Vec::new(),
+            include_depth: HashMap::new(),
+            outer_len: 0,
+        }
+    }
+
+    pub fn lookup(&self, name: &str) -> Option<Arc<Tree>> {
+        for layer in self.overlays.iter().rev() {
+            if let Some(t) = layer.get(name) {
+                return Some(t.clone());
+            }
+        }
+        self.set.trees.get(name).cloned()
+    }
+
+    fn func(&self, name: &str) -> Option<Func> {
+        self.set.funcs.get(name).cloned()
+    }
+
+    /// Runs template `name` with `data` as dot and `$`, returning its output.
+    pub fn execute_named(&mut self, name: &str, data: Value) -> Result<String, String> {
+        let Some(tree) = self.lookup(name) else {
+            return Err(format!(
+                "template: no template {} associated with template {}",
+                crate::gofmt::quote(name),
+                crate::gofmt::quote(&self.set.root_name)
+            ));
+        };
+        self.run(tree, name, data)
+    }
+
+    pub(crate) fn run(&mut self, tree: Arc<Tree>, name: &str, data: Value) -> Result<String, String> {
+        if self.depth >= self.set.options.max_depth {
+            return Err(format!(
+                "template: {}: exceeded maximum template depth ({})",
+                name, self.set.options.max_depth
+            ));
+        }
+        let saved_out = std::mem::take(&mut self.out);
+        self.outer_len += saved_out.len();
+        let dot = Val::plain(data);
+        self.frames.push(Frame {
+            tree: tree.clone(),
+            name: name.to_string(),
+            vars: vec![("$".into(), dot.clone())],
+        });
+        self.depth += 1;
+        let r = self.walk_list(&dot, &tree.root);
+        self.depth -= 1;
+        self.frames.pop();
+        self.outer_len -= saved_out.len();
+        let out = std::mem::replace(&mut self.out, saved_out);
+        match r {
+            Ok(()) => Ok(out),
+            Err(Flow::Error(e)) => Err(e),
+            Err(_) => Err("internal error: break or continue outside range".into()),
+        }
+    }
+
+    fn frame(&mut self) -> &mut Frame {
+        let n = self.frames.len();
+        &mut self.frames[n - 1]
+    }
+
+    fn at(&mut self, pos: usize, ctx: impl ToString) {
+        self.at_pos = pos;
+        self.at_ctx = ctx.to_string();
+    }
+
+    /// An execution error at the current node, as Go formats it.
+    pub fn errorf(&self, msg: impl AsRef<str>) -> Flow {
+        let Some(f) = self.frames.last() else {
+            return err(msg.as_ref());
+        };
+        Flow::Error(format!(
+            "template: {}: executing {} at <{}>: {}",
+            f.tree.location(self.at_pos),
+            crate::gofmt::quote(&f.name),
+            self.at_ctx,
+            msg.as_ref()
+        ))
+    }
+
+    fn write(&mut self, s: &str) -> R<()> {
+        if self.outer_len + self.out.len() + s.len() > self.set.options.max_output {
+            return Err(err(format!(
+                "template: output exceeds the limit of {} bytes",
+                self.set.options.max_output
+            )));
+        }
+        self.out.push_str(s);
+        Ok(())
+    }
+
+    fn walk_list(&mut self, dot: &Val, list: &List) -> R<()> {
+        for n in &list.nodes {
+            self.walk(dot, n)?;
+        }
+        Ok(())
+    }
+
+    fn walk(&mut self, dot: &Val, node: &Node) -> R<()> {
+        match node {
+            Node::Text(t) => self.write(t),
+            Node::Action(pipe) => {
+                let v = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    let s = match &v.v {
+                        Value::Invalid | Value::Nil => "<no value>".to_string(),
+                        other => sprint_value(other),
+                    };
+                    self.write(&s)?;
+                }
+                Ok(())
+            }
+            Node::If(b) => self.walk_if_with(dot, b, false),
+            Node::With(b) => self.walk_if_with(dot, b, true),
+            Node::Range(b) => self.walk_range(dot, b),
+            Node::Template { pos, name, pipe } => self.walk_template(dot, *pos, name, pipe.as_ref()),
+            Node::Break => Err(Flow::Break),
+            Node::Continue => Err(Flow::Continue),
+        }
+    }
+
+    fn walk_if_with(&mut self, dot: &Val, b: &Branch, is_with: bool) -> R<()> {
+        let mark = self.frame().vars.len();
+        let v = self.eval_pipeline(dot, &b.pipe)?;
+        let r = if v.v.truth() {
+            if is_with {
+                self.walk_list(&v, &b.list)
+            } else {
+                self.walk_list(dot, &b.list)
+            }
+        } else if let Some(e) = &b.else_list {
+            self.walk_list(dot, e)
+        } else {
+            Ok(())
+        };
+        self.frame().vars.truncate(mark);
+        r
+    }
+
+    fn walk_range(&mut self, dot: &Val, b: &Branch) -> R<()> {
+        let outer = self.frame().vars.len();
+        let v = self.eval_pipeline(dot, &b.pipe)?;
+        let mark = self.frame().vars.len();
+        let ndecl = b.pipe.decl.len();
+        let mut items: Vec<(Val, Val)> = Vec::new();
+        match &v.v {
+            Value::List(l) => {
+                for (i, e) in l.iter().enumerate() {
+                    items.push((Val::plain(Value::Int(i as i64)), Val { v: e.clone(), boxed: true }));
+                }
+            }
+            Value::StrList(l) => {
+                for (i, e) in l.iter().enumerate() {
+                    items.push((Val::plain(Value::Int(i as i64)), Val::plain(Value::str(e.as_str()))));
+                }
+            }
+            Value::Bytes(l) => {
+                for (i, e) in l.iter().enumerate() {
+                    items.push((Val::plain(Value::Int(i as i64)), Val::plain(Value::Int(*e as i64))));
+                }
+            }
+            Value::Map(m) => {
+                for (k, e) in m.entries() {
+                    items.push((Val::plain(Value::str(k.as_str())), Val { v: e, boxed: true }));
+                }
+            }
+            Value::Int(n) | Value::Int64(n) => {
+                if ndecl > 1 {
+                    let msg = format!(
+                        "can't use {} to iterate over more than one variable",
+                        sprint_value(&v.v)
+                    );
+                    return Err(self.errorf(msg));
+                }
+                let mk = |i: i64| {
+                    Val::plain(if matches!(v.v, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) })
+                };
+                if *n > self.set.options.max_range as i64 {
+                    return Err(self.errorf(format!("range over {n} exceeds the iteration limit")));
+                }
+                for i in 0..*n {
+                    items.push((mk(i), mk(i)));
+                }
+            }
+            Value::Invalid | Value::Nil => {}
+            other => {
+                let msg = format!("range can't iterate over {}", sprint_value(other));
+                return Err(self.errorf(msg));
+            }
+        }
+        let ran = !items.is_empty();
+        for (index, elem) in items {
+            {
+                let vars = &mut self.frame().vars;
+                if ndecl > 0 {
+                    if b.pipe.is_assign {
+                        let target = if ndecl > 1 { index.clone() } else { elem.clone() };
+                        let _ = set_var(vars, &b.pipe.decl[0], target);
+                    } else {
+                        let n = vars.len();
+                        vars[n - 1].1 = elem.clone();
+                    }
+                }
+                if ndecl > 1 {
+                    if b.pipe.is_assign {
+                        let _ = set_var(vars, &b.pipe.decl[1], elem.clone());
+                    } else {
+                        let n = vars.len();
+                        vars[n - 2].1 = index;
+                    }
+                }
+            }
+            let r = self.walk_list(&elem, &b.list);
+            self.frame().vars.truncate(mark);
+            match r {
+                Ok(()) | Err(Flow::Continue) => {}
+                Err(Flow::Break) => break,
+                Err(e) => {
+                    self.frame().vars.truncate(outer);
+                    return Err(e);
+                }
+            }
+        }
+        let r = if !ran {
+            match &b.else_list {
+                Some(e) => self.walk_list(dot, e),
+                None => Ok(()),
+            }
+        } else {
+            Ok(())
+        };
+        self.frame().vars.truncate(outer);
+        r
+    }
+
+    fn walk_template(&mut self, dot: &Val, pos: usize, name: &str, pipe: Option<&Pipe>) -> R<()> {
+        let ctx = match pipe {
+            Some(p) => format!("{{{{template {} {}}}}}", crate::gofmt::quote(name), p),
+            None => format!("{{{{template {}}}}}", crate::gofmt::quote(name)),
+        };
+        self.at(pos, ctx);
+        let Some(tree) = self.lookup(name) else {
+            return Err(self.errorf(format!("template {} not defined", crate::gofmt::quote(name))));
+        };
+        if self.depth >= self.set.options.max_depth {
+            let msg = format!("exceeded maximum template depth ({})", self.set.options.max_depth);
+            return Err(self.errorf(msg));
+        }
+        let new_dot = match pipe {
+            Some(p) => self.eval_pipeline(dot, p)?,
+            None => Val::plain(Value::Invalid),
+        };
+        // The callee sees none of the caller's variables; output goes straight on.
+        self.frames.push(Frame {
+            tree: tree.clone(),
+            name: name.to_string(),
+            vars: vec![("$".into(), new_dot.clone())],
+        });
+        self.depth += 1;
+        let r = self.walk_list(&new_dot, &tree.root);
+        self.depth -= 1;
+        self.frames.pop();
+        r
+    }
+
+    pub(crate) fn eval_pipeline(&mut self, dot: &Val, pipe: &Pipe) -> R<Val> {
+        self.at(pipe.pos, pipe);
+        let mut value: Option<Val> = None;
+        for cmd in &pipe.cmds {
+            let v = self.eval_command(dot, cmd, value.take())?;
+            // Go digs into interface{} results: a nil interface becomes "no value".
+            value = Some(Val::plain(v.v.unboxed()));
+        }
+        let value = value.unwrap_or(Val::plain(Value::Invalid));
+        for d in &pipe.decl {
+            let vars = &mut self.frame().vars;
+            if pipe.is_assign {
+                if !set_var(vars, d, value.clone()) {
+                    return Err(self.errorf(format!("undefined variable: {d}")));
+                }
+            } else {
+                vars.push((d.clone(), value.clone()));
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&mut self, cmd: &Command, has_final: bool) -> R<()> {
+        if cmd.args.len() > 1 || has_final {
+            let msg = format!("can't give argument to non-function {}", cmd.args[0]);
+            return Err(self.errorf(msg));
+        }
+        Ok(())
+    }
+
+    fn eval_command(&mut self, dot: &Val, cmd: &Command, fin: Option<Val>) -> R<Val> {
+        let first = &cmd.args[0];
+        match first {
+            Arg::Field { pos, idents } => {
+                self.at(*pos, first);
+                self.eval_field_chain(dot, dot.clone(), idents, cmd, fin)
+            }
+            Arg::Chain { pos, node, fields } => {
+                self.at(*pos, first);
+                if matches!(node.as_ref(), Arg::Nil(_)) {
+                    return Err(self.errorf(format!("indirection through explicit nil in {first}")));
+                }
+                let recv = self.eval_arg(dot, Ty::Raw, node)?;
+                self.eval_field_chain(dot, recv, fields, cmd, fin)
+            }
+            Arg::Identifier { pos, name } => {
+                self.at(*pos, name);
+                self.eval_function(dot, name, cmd, fin)
+            }
+            Arg::Pipe(p) => {
+                self.not_a_function(cmd, fin.is_some())?;
+                self.eval_pipeline(dot, p)
+            }
+            Arg::Variable { pos, idents } => {
+                self.at(*pos, first);
+                let v = self.var_value(&idents[0])?;
+                if idents.len() == 1 {
+                    self.not_a_function(cmd, fin.is_some())?;
+                    return Ok(v);
+                }
+                self.eval_field_chain(dot, v, &idents[1..], cmd, fin)
+            }
+            _ => {
+                self.at(first.pos(), first);
+                self.not_a_function(cmd, fin.is_some())?;
+                match first {
+                    Arg::Bool(_, b) => Ok(Val::plain(Value::Bool(*b))),
+                    Arg::Dot(_) => Ok(dot.clone()),
+                    Arg::Nil(_) => Err(self.errorf("nil is not a command")),
+                    Arg::Number { text, value, .. } => Ok(Val::plain(self.ideal_constant(text, value)?)),
+                    Arg::String { text, .. } => Ok(Val::plain(Value::str(text.as_str()))),
+                    _ => Err(self.errorf(format!("can't evaluate command {}", first))),
+                }
+            }
+        }
+    }
+
+    fn ideal_constant(&mut self, text: &str, n: &Number) -> R<Value> {
+        match n {
+            Number::Int(i) => {
+                let is_float_text = !text.starts_with("0x") && !text.starts_with("0X") && text.contains(['.', 'e', 'E', 'p', 'P']);
+                if is_float_text {
+                    Ok(Value::Float(*i as f64))
+                } else {
+                    Ok(Value::Int(*i))
+                }
+            }
+            Number::Char(c) => Ok(Value::Int(*c)),
+            Number::Float(f) => Ok(Value::Float(*f)),
+            Number::Overflow => Err(self.errorf(format!("{text} overflows int"))),
+            Number::Complex => Err(self.errorf(format!("complex constant {text} is not supported"))),
+        }
+    }
+
+    fn var_value(&mut self, name: &str) -> R<Val> {
+        let vars = &self.frame().vars;
+        for (n, v) in vars.iter().rev() {
+            if n == name {
+                return Ok(v.clone());
+            }
+        }
+        Err(self.errorf(format!("undefined variable: {name}")))
+    }
+
+    fn eval_field_chain(
+        &mut self,
+        _dot: &Val,
+        mut recv: Val,
+        idents: &[String],
+        cmd: &Command,
+        fin: Option<Val>,
+    ) -> R<Val> {
+        let n = idents.len();
+        for id in &idents[..n - 1] {
+            recv = self.eval_field(id, false, recv)?;
+        }
+        let has_args = cmd.args.len() > 1 || fin.is_some();
+        self.eval_field(&idents[n - 1], has_args, recv)
+    }
+
+    fn eval_field(&mut self, name: &str, has_args: bool, recv: Val) -> R<Val> {
+        match &recv.v {
+            Value::Invalid => {
+                if self.set.options.missing_key == MissingKey::Error {
+                    return Err(self.errorf(format!("nil data; no entry for key {}", crate::gofmt::quote(name))));
+                }
+                Ok(Val::plain(Value::Invalid))
+            }
+            Value::Nil => Err(self.errorf(format!("nil pointer evaluating interface {{}}.{name}"))),
+            Value::Map(m) => {
+                if has_args {
+                    return Err(self.errorf(format!("{name} is not a method but has arguments")));
+                }
+                match m.get(name) {
+                    Some(v) => Ok(Val { v, boxed: true }),
+                    None => match self.set.options.missing_key {
+                        MissingKey::Invalid => Ok(Val::plain(Value::Invalid)),
+                        MissingKey::Zero => Ok(Val { v: Value::Nil, boxed: true }),
+                        MissingKey::Error => Err(self.errorf(format!(
+                            "map has no entry for key {}",
+                            crate::gofmt::quote(name)
+                        ))),
+                    },
+                }
+            }
+            other => {
+                let t = if recv.boxed { "interface {}" } else { other.type_name() };
+                Err(self.errorf(format!("can't evaluate field {name} in type {t}")))
+            }
+        }
+    }
+
+    fn eval_function(&mut self, dot: &Val, name: &str, cmd: &Command, fin: Option<Val>) -> R<Val> {
+        match name {
+            "and" | "or" => return self.eval_and_or(dot, name, cmd, fin),
+            _ => {}
+        }
+        let Some(f) = self.func(name) else {
+            return Err(self.errorf(format!("{} is not a defined function", crate::gofmt::quote(name))));
+        };
+        let args = &cmd.args[1..];
+        let num_in = args.len() + usize::from(fin.is_some());
+        let fixed = f.params.len();
+        if f.variadic.is_some() {
+            if num_in < fixed {
+                let msg = format!("wrong number of args for {name}: want at least {fixed} got {}", args.len());
+                return Err(self.errorf(msg));
+            }
+        } else if num_in != fixed {
+            return Err(self.errorf(format!("wrong number of args for {name}: want {fixed} got {num_in}")));
+        }
+        let mut argv = Vec::with_capacity(num_in);
+        for (i, a) in args.iter().enumerate() {
+            let ty = f.params.get(i).copied().or(f.variadic).unwrap_or(Ty::Any);
+            argv.push(self.eval_arg(dot, ty, a)?.v);
+        }
+        if let Some(fv) = fin {
+            let ty = f.params.get(num_in - 1).copied().or(f.variadic).unwrap_or(Ty::Any);
+            argv.push(self.validate_type(fv, ty)?);
+        }
+        if name == "call" {
+            argv.insert(0, Value::str(args.first().map(|a| a.to_string()).unwrap_or_default()));
+        }
+        match (f.imp)(self, argv) {
+            Ok(v) => Ok(Val::plain(v)),
+            Err(e) => {
+                self.at(cmd.pos, cmd);
+                Err(self.errorf(format!("error calling {name}: {e}")))
+            }
+        }
+    }
+
+    fn eval_and_or(&mut self, dot: &Val, name: &str, cmd: &Command, fin: Option<Val>) -> R<Val> {
+        let args = &cmd.args[1..];
+        if args.is_empty() && fin.is_none() {
+            return Err(self.errorf(format!("wrong number of args for {name}: want at least 1 got 0")));
+        }
+        let mut v = Val::plain(Value::Invalid);
+        for a in args {
+            v = self.eval_arg(dot, Ty::Raw, a)?;
+            v = Val::plain(v.v.unboxed());
+            if v.v.truth() == (name == "or") {
+                return Ok(v);
+            }
+        }
+        if let Some(f) = fin {
+            v = Val::plain(f.v.unboxed());
+        }
+        Ok(v)
+    }
+
+    /// Go's evalArg: literals are checked against the parameter type,
+    /// everything else is evaluated and then type-checked.
+    fn eval_arg(&mut self, dot: &Val, ty: Ty, n: &Arg) -> R<Val> {
+        self.at(n.pos(), n);
+        let v = match n {
+            Arg::Dot(_) => dot.clone(),
+            Arg::Nil(_) => {
+                if ty.can_be_nil() {
+                    return Ok(Val::plain(match ty {
+                        Ty::List => Value::list(vec![]),
+                        Ty::Map => Value::map(Default::default()),
+                        _ => Value::Nil,
+                    }));
+                }
+                return Err(self.errorf(format!("cannot assign nil to {}", ty.go_name())));
+            }
+            Arg::Field { idents, .. } => {
+                let cmd = Command {
+                    pos: n.pos(),
+                    args: vec![n.clone()],
+                };
+                self.eval_field_chain(dot, dot.clone(), idents, &cmd, None)?
+            }
+            Arg::Variable { idents, .. } => {
+                let v = self.var_value(&idents[0])?;
+                if idents.len() == 1 {
+                    v
+                } else {
+                    let cmd = Command {
+                        pos: n.pos(),
+                        args: vec![n.clone()],
+                    };
+                    self.eval_field_chain(dot, v, &idents[1..], &cmd, None)?
+                }
+            }
+            Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
+            Arg::Identifier { name, .. } => {
+                let cmd = Command {
+                    pos: n.pos(),
+                    args: vec![n.clone()],
+                };
+                self.eval_function(dot, name, &cmd, None)?
+            }
+            Arg::Chain { node, fields, .. } => {
+                if matches!(node.as_ref(), Arg::Nil(_)) {
+                    return Err(self.errorf(format!("indirection through explicit nil in {n}")));
+                }
+                let recv = self.eval_arg(dot, Ty::Raw, node)?;
+                self.at(n.pos(), n);
+                let cmd = Command {
+                    pos: n.pos(),
+                    args: vec![n.clone()],
+                };
+                self.eval_field_chain(dot, recv, fields, &cmd, None)?
+            }
+            Arg::Bool(_, b) => {
+                return match ty {
+                    Ty::Bool | Ty::Any | Ty::Raw => Ok(Val::plain(Value::Bool(*b))),
+                    Ty::Str => Err(self.errorf(format!("expected string; found {n}"))),
+                    Ty::Int | Ty::Int64 => Err(self.errorf(format!("expected integer; found {n}"))),
+                    Ty::Float => Err(self.errorf(format!("expected float; found {n}"))),
+                    _ => Err(self.errorf(format!("can't handle {n} for arg of type {}", ty.go_name()))),
+                };
+            }
+            Arg::String { text, .. } => {
+                return match ty {
+                    Ty::Str | Ty::Any | Ty::Raw => Ok(Val::plain(Value::str(text.as_str()))),
+                    Ty::Bool => Err(self.errorf(format!("expected bool; found {n}"))),
+                    Ty::Int | Ty::Int64 => Err(self.errorf(format!("expected integer; found {n}"))),
+                    Ty::Float => Err(self.errorf(format!("expected float; found {n}"))),
+                    _ => Err(self.errorf(format!("can't handle {n} for arg of type {}", ty.go_name()))),
+                };
+            }
+            Arg::Number { text, value, .. } => {
+                return match ty {
+                    Ty::Any | Ty::Raw => Ok(Val::plain(self.ideal_constant(text, value)?)),
+                    Ty::Int | Ty::Int64 => {
+                        let i = match value {
+                            Number::Int(i) | Number::Char(i) => Some(*i),
+                            Number::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(*f as i64),
+                            _ => None,
+                        };
+                        match i {
+                            Some(i) if ty == Ty::Int => Ok(Val::plain(Value::Int(i))),
+                            Some(i) => Ok(Val::plain(Value::Int64(i))),
+                            None => Err(self.errorf(format!("expected integer; found {n}"))),
+                        }
+                    }
+                    Ty::Float => match value {
+                        Number::Int(i) | Number::Char(i) => Ok(Val::plain(Value::Float(*i as f64))),
+                        Number::Float(f) => Ok(Val::plain(Value::Float(*f))),
+                        _ => Err(self.errorf(format!("expected float; found {n}"))),
+                    },
+                    Ty::Bool => Err(self.errorf(format!("expected bool; found {n}"))),
+                    Ty::Str => Err(self.errorf(format!("expected string; found {n}"))),
+                    _ => Err(self.errorf(format!("can't handle {n} for arg of type {}", ty.go_name()))),
+                };
+            }
+        };
+        Ok(Val::plain(self.validate_type(v, ty)?))
+    }
+
+    /// Go's validateType: is the value assignable to the parameter?
+    fn validate_type(&mut self, v: Val, ty: Ty) -> R<Value> {
+        let value = v.v;
+        if let Value::Invalid = value {
+            return match ty {
+                Ty::Raw => Ok(Value::Invalid),
+                Ty::Any => Ok(Value::Nil),
+                Ty::List => Ok(Value::list(vec![])),
+                Ty::Map => Ok(Value::map(Default::default())),
+                _ => Err(self.errorf(format!("invalid value; expected {}", ty.go_name()))),
+            };
+        }
+        let ok = match (ty, &value) {
+            (Ty::Any | Ty::Raw, _) => true,
+            (Ty::Str, Value::Str(_)) => true,
+            (Ty::Int, Value::Int(_)) => true,
+            (Ty::Int64, Value::Int64(_)) => true,
+            (Ty::Float, Value::Float(_)) => true,
+            (Ty::Bool, Value::Bool(_)) => true,
+            (Ty::List, Value::List(_)) => true,
+            (Ty::Map, Value::Map(_)) => true,
+            _ => false,
+        };
+        if ok {
+            return Ok(value);
+        }
+        let got = if matches!(value, Value::Nil) { "interface {}" } else { value.type_name() };
+        Err(self.errorf(format!("wrong type for value; expected {}; got {}", ty.go_name(), got)))
+    }
+}
+
+fn set_var(vars: &mut [(String, Val)], name: &str, v: Val) -> bool {
+    for (n, slot) in vars.iter_mut().rev() {
+        if n == name {
+            *slot = v;
+            return true;
+        }
+    }
+    false
+}

@@ -1,0 +1,220 @@
+//! Helm's template functions (include, tpl, required, fail, the YAML/JSON
+//! converters, lookup) and its engine's render loop: parse every file,
+//! render the ones not starting with `_`, and word errors as Helm does.
+
+use std::collections::BTreeMap;
+
+use crate::exec::Exec;
+use crate::funcs::{Func, FuncMap, Ty};
+use crate::gofmt::quote;
+use crate::value::{Map, Value};
+use crate::{Error, Templates};
+
+/// Helm nests the same `include` at most this many times.
+pub const INCLUDE_RECURSION_MAX: usize = 1000;
+
+const WARN_START: &str = "HELM_ERR_START";
+const WARN_END: &str = "HELM_ERR_END";
+
+fn warn_wrap(msg: &str) -> String {
+    format!("{WARN_START}{msg}{WARN_END}")
+}
+
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_string()
+}
+
+/// Sprig plus Helm's own functions, as `helm template` has them.
+pub fn funcs() -> FuncMap {
+    let mut m = crate::sprig::funcs();
+    m.insert("include", Func::new(&[Ty::Str, Ty::Any], None, |ex, a| include(ex, &s(&a[0]), a[1].clone())));
+    m.insert("tpl", Func::new(&[Ty::Str, Ty::Any], None, |ex, a| tpl(ex, &s(&a[0]), a[1].clone())));
+    m.add("required", &[Ty::Str, Ty::Any], None, |a| {
+        let missing = match &a[1] {
+            Value::Nil | Value::Invalid => true,
+            Value::Str(v) => v.is_empty(),
+            _ => false,
+        };
+        if missing {
+            return Err(warn_wrap(&s(&a[0])));
+        }
+        Ok(a[1].clone())
+    });
+    m.add("fail", &[Ty::Str], None, |a| Err(warn_wrap(&s(&a[0]))));
+    m.add("toYaml", &[Ty::Any], None, |a| Ok(Value::str(crate::yaml::to_yaml(&a[0]))));
+    m.add("fromYaml", &[Ty::Str], None, |a| {
+        Ok(match crate::yaml::parse(&s(&a[0])) {
+            Ok(Value::Map(m)) => Value::Map(m),
+            Ok(Value::Nil) => Value::map(Map::new()),
+            Ok(other) => error_map(format!(
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                json_kind(&other)
+            )),
+            Err(e) => error_map(e),
+        })
+    });
+    m.add("fromYamlArray", &[Ty::Str], None, |a| {
+        Ok(match crate::yaml::parse(&s(&a[0])) {
+            Ok(Value::List(l)) => Value::List(l),
+            Ok(Value::Nil) => Value::list(vec![]),
+            Ok(other) => Value::list(vec![Value::str(format!(
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
+                json_kind(&other)
+            ))]),
+            Err(e) => Value::list(vec![Value::str(e)]),
+        })
+    });
+    m.add("toJson", &[Ty::Any], None, |a| Ok(Value::str(crate::yaml::marshal_json(&a[0]))));
+    m.add("fromJson", &[Ty::Str], None, |a| {
+        Ok(match serde_json::from_str::<serde_json::Value>(&s(&a[0])) {
+            Ok(j @ serde_json::Value::Object(_)) => Value::from_json(&j),
+            Ok(serde_json::Value::Null) => Value::map(Map::new()),
+            Ok(other) => error_map(format!(
+                "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                json_kind(&Value::from_json(&other))
+            )),
+            Err(e) => error_map(e.to_string()),
+        })
+    });
+    m.add("fromJsonArray", &[Ty::Str], None, |a| {
+        Ok(match serde_json::from_str::<serde_json::Value>(&s(&a[0])) {
+            Ok(j @ serde_json::Value::Array(_)) => Value::from_json(&j),
+            Ok(serde_json::Value::Null) => Value::list(vec![]),
+            Ok(other) => Value::list(vec![Value::str(format!(
+                "json: cannot unmarshal {} into Go value of type []interface {{}}",
+                json_kind(&Value::from_json(&other))
+            ))]),
+            Err(e) => Value::list(vec![Value::str(e.to_string())]),
+        })
+    });
+    m.add("lookup", &[Ty::Str, Ty::Str, Ty::Str, Ty::Str], None, |_| Ok(Value::map(Map::new())));
+    m.add("getHostByName", &[Ty::Str], None, |_| Ok(Value::str("")));
+    m
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "bool",
+        Value::Int(_) | Value::Int64(_) | Value::Float(_) => "number",
+        Value::Str(_) => "string",
+        Value::List(_) | Value::StrList(_) => "array",
+        Value::Map(_) => "object",
+        _ => "null",
+    }
+}
+
+fn error_map(msg: String) -> Value {
+    let mut m = Map::new();
+    m.insert("Error".into(), Value::str(msg));
+    Value::map(m)
+}
+
+/// `include NAME DATA`: the named template's output as a string.
+fn include(ex: &mut Exec<'_>, name: &str, data: Value) -> Result<Value, String> {
+    let n = ex.include_depth.entry(name.to_string()).or_insert(0);
+    if *n > INCLUDE_RECURSION_MAX {
+        return Err(format!(
+            "rendering template has a nested reference name: {name}: unable to execute template"
+        ));
+    }
+    *n += 1;
+    let r = ex.execute_named(name, data);
+    if let Some(n) = ex.include_depth.get_mut(name) {
+        *n -= 1;
+    }
+    r.map(Value::str)
+}
+
+/// `tpl TEXT DATA`: TEXT parsed as a template (its defines visible only
+/// inside) and run over DATA.
+fn tpl(ex: &mut Exec<'_>, text: &str, data: Value) -> Result<Value, String> {
+    let root = ex.set.root_name.clone();
+    let funcs = ex.set.funcs.clone();
+    let trees = crate::parse::parse(&root, text, &|f| funcs.contains(f))
+        .map_err(|e| format!("cannot parse template {}: {e}", quote(text)))?;
+    let mut layer = BTreeMap::new();
+    for (n, t) in trees {
+        let keep_old = crate::node::is_empty_tree(&t.root) && n != root && ex.lookup(&n).is_some();
+        if !keep_old {
+            layer.insert(n, std::sync::Arc::new(t));
+        }
+    }
+    let Some(tree) = layer.get(&root).cloned() else {
+        return Err(format!("cannot parse template {}", quote(text)));
+    };
+    ex.overlays.push(layer);
+    let r = ex.run(tree, &root, data);
+    ex.overlays.pop();
+    match r {
+        Ok(out) => Ok(Value::str(out.replace("<no value>", ""))),
+        Err(e) => Err(format!("error during tpl function execution for {}: {e}", quote(text))),
+    }
+}
+
+/// Helm's render order: deeper paths first, then by name, descending.
+fn sort_templates(names: &mut [String]) {
+    names.sort_by(|a, b| {
+        let (ca, cb) = (a.matches('/').count(), b.matches('/').count());
+        cb.cmp(&ca).then_with(|| b.cmp(a))
+    });
+}
+
+/// Helm's engine over a set of template files: every file parsed into one
+/// set, each file not named `_*` rendered with `data` (its `.Template`
+/// filled in), `<no value>` removed. Errors read as `helm template` prints them.
+pub fn render_files(files: &[(String, String)], data: &Value) -> Result<BTreeMap<String, String>, Error> {
+    let mut t = Templates::helm();
+    let texts: BTreeMap<String, String> = files.iter().cloned().collect();
+    let mut keys: Vec<String> = texts.keys().cloned().collect();
+    sort_templates(&mut keys);
+    for name in &keys {
+        let text = texts.get(name).map(String::as_str).unwrap_or_default();
+        t.parse(name, text).map_err(|e| Error::Parse(cleanup_parse_error(name, &e.to_string())))?;
+    }
+    let mut out = BTreeMap::new();
+    for name in &keys {
+        let base = name.rsplit('/').next().unwrap_or(name);
+        if base.starts_with('_') {
+            continue;
+        }
+        let vals = with_template(data, name);
+        let rendered = t.execute(name, &vals).map_err(|e| Error::Exec(cleanup_exec_error(name, &e.to_string())))?;
+        out.insert(name.clone(), rendered.replace("<no value>", ""));
+    }
+    Ok(out)
+}
+
+fn with_template(data: &Value, name: &str) -> Value {
+    let mut top = match data {
+        Value::Map(m) => m.snapshot(),
+        _ => Map::new(),
+    };
+    let base = name.split("/templates/").next().unwrap_or_default();
+    let mut tm = Map::new();
+    tm.insert("Name".into(), Value::str(name));
+    tm.insert("BasePath".into(), Value::str(format!("{base}/templates")));
+    top.insert("Template".into(), Value::map(tm));
+    Value::map(top)
+}
+
+fn cleanup_parse_error(filename: &str, err: &str) -> String {
+    let tokens: Vec<&str> = err.split(": ").collect();
+    if tokens.len() == 1 {
+        return format!("parse error in ({filename}): {err}");
+    }
+    format!("parse error at ({}): {}", tokens[1], tokens[tokens.len() - 1])
+}
+
+fn cleanup_exec_error(filename: &str, err: &str) -> String {
+    let tokens: Vec<&str> = err.splitn(3, ": ").collect();
+    if tokens.len() != 3 {
+        return format!("execution error in ({filename}): {err}");
+    }
+    if let Some(start) = tokens[2].find(WARN_START) {
+        let after = &tokens[2][start + WARN_START.len()..];
+        if let Some(end) = after.rfind(WARN_END) {
+            return format!("execution error at ({}): {}", tokens[1], &after[..end]);
+        }
+    }
+    err.to_string()
+}

@@ -1,0 +1,391 @@
+//! YAML in and out the way Helm does it: values and `fromYaml` go through
+//! JSON (every number a float64), `toYaml` writes what Go's yaml.v2 writes
+//! for JSON-shaped data (sorted keys, block style, two-space indent,
+//! sequences flush with their key).
+
+use crate::gofmt::format_g;
+use crate::value::Value;
+
+/// Decodes one YAML document into template data.
+pub fn parse(text: &str) -> Result<Value, String> {
+    if text.trim().is_empty() {
+        return Ok(Value::Nil);
+    }
+    let j: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+    Ok(Value::from_json(&j))
+}
+
+/// Template data as JSON (for `toJson`): keys sorted, numbers as Go's
+/// encoding/json writes float64.
+pub fn to_json(v: &Value) -> serde_json::Value {
+    match v {
+        Value::Invalid | Value::Nil => serde_json::Value::Null,
+        Value::Bool(b) => serde_json::Value::Bool(*b),
+        Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Str(s) => serde_json::Value::String(s.to_string()),
+        Value::Bytes(b) => {
+            use base64::Engine;
+            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b.as_slice()))
+        }
+        Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
+        Value::StrList(l) => serde_json::Value::Array(l.iter().map(|s| serde_json::Value::String(s.clone())).collect()),
+        Value::Map(m) => serde_json::Value::Object(m.entries().iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+    }
+}
+
+/// Go's encoding/json number text for a float64.
+pub fn json_float(f: f64) -> String {
+    if f == f.trunc() && f.abs() < 1e21 {
+        return format!("{}", f as i128);
+    }
+    let abs = f.abs();
+    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+        // Exponent form with Go's cleanup: e-07 becomes e-7.
+        let s = format!("{:e}", f);
+        let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+        let e: i32 = e.parse().unwrap_or(0);
+        let sign = if e < 0 { '-' } else { '+' };
+        return format!("{m}e{sign}{}", e.abs());
+    }
+    let s = format!("{f}");
+    s
+}
+
+/// Go's json.Marshal text of template data (HTML characters escaped).
+pub fn marshal_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_json(&mut out, v);
+    out
+}
+
+fn write_json(out: &mut String, v: &Value) {
+    match v {
+        Value::Invalid | Value::Nil => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
+        Value::Float(f) => out.push_str(&json_float(*f)),
+        Value::Str(s) => json_string(out, s),
+        Value::Bytes(b) => {
+            use base64::Engine;
+            json_string(out, &base64::engine::general_purpose::STANDARD.encode(b.as_slice()));
+        }
+        Value::List(_) | Value::StrList(_) => {
+            out.push('[');
+            for (i, it) in v.list_items().unwrap_or_default().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_json(out, it);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            out.push('{');
+            for (i, (k, val)) in m.entries().iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_string(out, k);
+                out.push(':');
+                write_json(out, val);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Helm's toYaml: yaml.v2 output of the JSON form, without the final newline.
+pub fn to_yaml(v: &Value) -> String {
+    let mut out = String::new();
+    emit(&mut out, &json_shape(v), 0, Ctx::Top);
+    while out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The data after a JSON round trip: integral floats become integers.
+fn json_shape(v: &Value) -> Value {
+    match v {
+        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e21 => {
+            if f.abs() < 9.2e18 {
+                Value::Int(*f as i64)
+            } else {
+                Value::Float(*f)
+            }
+        }
+        Value::Invalid => Value::Nil,
+        Value::List(_) | Value::StrList(_) => {
+            Value::list(v.list_items().unwrap_or_default().iter().map(json_shape).collect())
+        }
+        Value::Map(m) => Value::map(m.entries().iter().map(|(k, v)| (k.clone(), json_shape(v))).collect()),
+        Value::Bytes(b) => {
+            use base64::Engine;
+            Value::str(base64::engine::general_purpose::STANDARD.encode(b.as_slice()))
+        }
+        other => other.clone(),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Ctx {
+    Top,
+    MapValue,
+    SeqItem,
+}
+
+fn is_empty_coll(v: &Value) -> bool {
+    match v {
+        Value::List(l) => l.is_empty(),
+        Value::Map(m) => m.is_empty(),
+        _ => false,
+    }
+}
+
+fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
+    let pad = " ".repeat(indent);
+    match v {
+        Value::Map(m) if !m.is_empty() => {
+            if ctx == Ctx::MapValue {
+                out.push('\n');
+            }
+            for (i, (k, val)) in m.entries().iter().enumerate() {
+                if i > 0 || ctx != Ctx::SeqItem {
+                    out.push_str(&pad);
+                }
+                out.push_str(&scalar(k, indent, true));
+                out.push(':');
+                match val {
+                    Value::Map(_) if !is_empty_coll(val) => emit(out, val, indent + 2, Ctx::MapValue),
+                    Value::List(_) if !is_empty_coll(val) => {
+                        out.push('\n');
+                        emit(out, val, indent, Ctx::MapValue);
+                    }
+                    _ => {
+                        out.push(' ');
+                        out.push_str(&leaf(val, indent + 2));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        Value::List(l) if !l.is_empty() => {
+            for (i, it) in l.iter().enumerate() {
+                if i > 0 || ctx != Ctx::SeqItem {
+                    out.push_str(&pad);
+                }
+                out.push_str("- ");
+                match it {
+                    Value::Map(_) | Value::List(_) if !is_empty_coll(it) => emit(out, it, indent + 2, Ctx::SeqItem),
+                    _ => {
+                        out.push_str(&leaf(it, indent + 2));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        _ => {
+            out.push_str(&leaf(v, indent));
+            out.push('\n');
+        }
+    }
+}
+
+fn leaf(v: &Value, indent: usize) -> String {
+    match v {
+        Value::Nil | Value::Invalid => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
+        Value::Float(f) => yaml_float(*f),
+        Value::Str(s) => scalar(s, indent, false),
+        Value::List(_) => "[]".into(),
+        Value::Map(_) => "{}".into(),
+        other => scalar(&crate::gofmt::sprint_value(other), indent, false),
+    }
+}
+
+fn yaml_float(f: f64) -> String {
+    if f.is_nan() {
+        return ".NaN".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "+.Inf".into() } else { "-.Inf".into() };
+    }
+    format_g(f, None, false)
+}
+
+/// Whether a plain scalar would read back as something other than a string
+/// under YAML 1.1 (what yaml.v2 resolves).
+fn resolves_non_string(s: &str) -> bool {
+    const WORDS: &[&str] = &[
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
+        "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", ".inf", ".Inf", ".INF",
+        "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<",
+    ];
+    if WORDS.contains(&s) {
+        return true;
+    }
+    let first = s.chars().next().unwrap_or(' ');
+    if !(first.is_ascii_digit() || matches!(first, '-' | '+' | '.')) {
+        return false;
+    }
+    let plain: String = s.chars().filter(|c| *c != '_').collect();
+    if plain.parse::<i64>().is_ok() || plain.parse::<f64>().is_ok() {
+        return !s.ends_with('.') || s.len() > 1;
+    }
+    let lower = plain.to_ascii_lowercase();
+    let body = lower.trim_start_matches(['-', '+']);
+    if let Some(h) = body.strip_prefix("0x") {
+        return !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit());
+    }
+    if let Some(b) = body.strip_prefix("0b") {
+        return !b.is_empty() && b.chars().all(|c| c == '0' || c == '1');
+    }
+    // Base-60 numbers (1:20) are YAML 1.1 too.
+    let parts: Vec<&str> = body.split(':').collect();
+    parts.len() > 1 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// A string scalar in the style yaml.v2 picks.
+fn scalar(s: &str, indent: usize, is_key: bool) -> String {
+    if s.is_empty() {
+        return "\"\"".into();
+    }
+    if resolves_non_string(s) {
+        return double_quoted(s);
+    }
+    if s.contains('\n') && !is_key {
+        if let Some(b) = literal(s, indent) {
+            return b;
+        }
+        return double_quoted(s);
+    }
+    if plain_ok(s) {
+        return s.to_string();
+    }
+    if s.chars().any(|c| !printable(c) && c != '\n') || s.contains('\n') {
+        return double_quoted(s);
+    }
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn printable(c: char) -> bool {
+    c == '\t' || (c >= ' ' && c != '\u{7f}' && !matches!(c as u32, 0x80..=0x9f | 0xfeff | 0xfffe | 0xffff))
+}
+
+fn plain_ok(s: &str) -> bool {
+    let first = s.chars().next().unwrap_or(' ');
+    let last = s.chars().last().unwrap_or(' ');
+    if first == ' ' || last == ' ' || first == '\t' || last == '\t' {
+        return false;
+    }
+    let second = s.chars().nth(1);
+    match first {
+        '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
+            return false;
+        }
+        '-' | '?' | ':' => {
+            if second.is_none() || second.is_some_and(|c| c == ' ' || c == '\t') {
+                return false;
+            }
+        }
+        _ => {}
+    }
+    if s.starts_with("---") || s.starts_with("...") {
+        return false;
+    }
+    if last == ':' {
+        return false;
+    }
+    if s.contains(": ") || s.contains(" #") || s.contains(":\t") || s.contains("\t#") {
+        return false;
+    }
+    s.chars().all(|c| printable(c) && c != '\t' || c == '\t' && false)
+}
+
+fn literal(s: &str, indent: usize) -> Option<String> {
+    if s.chars().any(|c| !printable(c) && c != '\n') {
+        return None;
+    }
+    // yaml.v2 refuses block style when a line ends in a space before a break.
+    if s.contains(" \n") || s.contains("\t\n") {
+        return None;
+    }
+    let chomp = if !s.ends_with('\n') {
+        "-"
+    } else if s.ends_with("\n\n") || s == "\n" {
+        "+"
+    } else {
+        ""
+    };
+    let indicator = if s.starts_with(' ') || s.starts_with('\n') { "2" } else { "" };
+    let pad = " ".repeat(indent.max(2));
+    let body = s.strip_suffix('\n').unwrap_or(s);
+    let mut out = format!("|{indicator}{chomp}");
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            out.push_str(&pad);
+            out.push_str(line);
+        }
+    }
+    Some(out)
+}
+
+fn double_quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\0' => out.push_str("\\0"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{a0}' => out.push_str("\\_"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if !printable(c) => {
+                let u = c as u32;
+                if u <= 0xff {
+                    out.push_str(&format!("\\x{u:02X}"));
+                } else if u <= 0xffff {
+                    out.push_str(&format!("\\u{u:04X}"));
+                } else {
+                    out.push_str(&format!("\\U{u:08X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -1,0 +1,109 @@
+//! Behaviour the helm oracle cannot show (Go's own defaults, which helm
+//! overrides) and the resource limits.
+
+use driftless_gotemplate::{Error, MissingKey, Templates, Value};
+
+fn render(t: &mut Templates, text: &str, data: &str) -> Result<String, Error> {
+    t.parse("t", text)?;
+    let data = Value::from_yaml(data).expect("data parses");
+    t.execute("t", &data)
+}
+
+#[test]
+fn a_missing_key_prints_no_value_by_default() {
+    let mut t = Templates::new("t");
+    assert_eq!(render(&mut t, "[{{ .a }}] [{{ .b.c }}]", "b: {}").expect("renders"), "[<no value>] [<no value>]");
+}
+
+#[test]
+fn a_missing_key_is_nil_under_missingkey_zero_so_a_deeper_field_is_an_error() {
+    let mut t = Templates::helm();
+    let err = render(&mut t, "{{ .a.b }}", "x: 1").expect_err("fails");
+    assert_eq!(
+        err.to_string(),
+        "template: t:1:4: executing \"t\" at <.a.b>: nil pointer evaluating interface {}.b"
+    );
+}
+
+#[test]
+fn missingkey_error_names_the_key() {
+    let mut t = Templates::new("t");
+    t.options.missing_key = MissingKey::Error;
+    let err = render(&mut t, "{{ .a }}", "x: 1").expect_err("fails");
+    assert_eq!(err.to_string(), "template: t:1:3: executing \"t\" at <.a>: map has no entry for key \"a\"");
+}
+
+#[test]
+fn parse_errors_carry_go_name_and_line() {
+    let mut t = Templates::new("t");
+    let err = t.parse("t", "a\n{{ if }}").expect_err("fails");
+    assert_eq!(err.to_string(), "template: t:2: missing value for if");
+}
+
+#[test]
+fn output_beyond_the_cap_is_an_error_not_an_allocation() {
+    let mut t = Templates::helm();
+    t.options.max_output = 1000;
+    let err = render(&mut t, "{{ range 2000 }}x{{ end }}", "{}").expect_err("capped");
+    assert!(err.to_string().contains("output exceeds the limit of 1000 bytes"), "{err}");
+}
+
+#[test]
+fn output_of_includes_counts_against_the_cap() {
+    let mut t = Templates::helm();
+    t.options.max_output = 1000;
+    let text = "{{ define \"x\" }}{{ range 600 }}y{{ end }}{{ end }}{{ include \"x\" . }}{{ include \"x\" . }}";
+    let err = render(&mut t, text, "{}").expect_err("capped");
+    assert!(err.to_string().contains("output exceeds"), "{err}");
+}
+
+#[test]
+fn include_recursion_stops_at_helms_limit() {
+    let mut t = Templates::helm();
+    let err = render(&mut t, "{{ define \"r\" }}{{ include \"r\" . }}{{ end }}{{ include \"r\" . }}", "{}")
+        .expect_err("recursion stops");
+    assert!(
+        err.to_string()
+            .ends_with("rendering template has a nested reference name: r: unable to execute template"),
+        "{err}"
+    );
+}
+
+#[test]
+fn template_recursion_stops_at_the_depth_limit_without_overflowing_the_stack() {
+    let mut t = Templates::new("t");
+    t.options.max_depth = 20_000;
+    let err = render(&mut t, "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}", "{}")
+        .expect_err("recursion stops");
+    assert!(err.to_string().contains("exceeded maximum template depth (20000)"), "{err}");
+}
+
+#[test]
+fn deeply_nested_parentheses_parse_without_overflowing_the_stack() {
+    let depth = 5000;
+    let text = format!("{{{{ {}1{} }}}}", "(".repeat(depth), ")".repeat(depth));
+    let mut t = Templates::new("t");
+    assert_eq!(render(&mut t, &text, "{}").expect("renders"), "1");
+}
+
+#[test]
+fn a_range_over_a_huge_integer_is_refused() {
+    let mut t = Templates::new("t");
+    t.options.max_range = 1000;
+    let err = render(&mut t, "{{ range 1000000 }}{{ end }}", "{}").expect_err("refused");
+    assert!(err.to_string().contains("exceeds the iteration limit"), "{err}");
+}
+
+#[test]
+fn set_changes_the_map_every_holder_sees() {
+    let mut t = Templates::helm();
+    let out = render(&mut t, "{{ $d := .m }}{{ $_ := set $d \"b\" 2 }}{{ .m }}", "m: {a: 1}").expect("renders");
+    assert_eq!(out, "map[a:1 b:2]");
+}
+
+#[test]
+fn values_numbers_are_float64_and_print_in_gos_shortest_form() {
+    let mut t = Templates::helm();
+    let out = render(&mut t, "{{ .a }} {{ .b }} {{ .c }} {{ printf \"%T\" .a }}", "a: 1000000\nb: 123456789\nc: 0.5").expect("renders");
+    assert_eq!(out, "1e+06 1.23456789e+08 0.5 float64");
+}
