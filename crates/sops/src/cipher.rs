@@ -22,9 +22,8 @@ type Gcm12 = AesGcm<Aes256, U12>;
 const TAG_LEN: usize = 16;
 
 // Greedy and anchored only at the start, as sops matches it.
-static ENC: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]").ok()
-});
+static ENC: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]").ok());
 
 /// Why a value could not be decrypted; the caller adds the path.
 #[derive(Debug, PartialEq)]
@@ -117,7 +116,13 @@ pub(crate) mod tests {
     use super::*;
 
     /// Encrypts like sops does, for unit tests of the decrypting side.
-    pub(crate) fn seal(plain: &str, datatype: &str, key: &[u8; 32], aad: &str, iv: [u8; 32]) -> String {
+    pub(crate) fn seal(
+        plain: &str,
+        datatype: &str,
+        key: &[u8; 32],
+        aad: &str,
+        iv: [u8; 32],
+    ) -> String {
         let gcm = Gcm32::new(Key::<Gcm32>::from_slice(key));
         let out = gcm
             .encrypt(

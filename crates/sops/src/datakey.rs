@@ -80,7 +80,8 @@ fn open_pgp(enc: &str, keys: &Keyring) -> Result<Vec<u8>, String> {
     if keys.pgp.is_empty() {
         return Err("no OpenPGP secret key in the keyring".into());
     }
-    let (message, _) = Message::from_string(enc).map_err(|e| format!("not an armored OpenPGP message: {e}"))?;
+    let (message, _) =
+        Message::from_string(enc).map_err(|e| format!("not an armored OpenPGP message: {e}"))?;
     let password = Password::empty();
     let ring = TheRing {
         secret_keys: keys.pgp.iter().collect(),
@@ -91,7 +92,11 @@ fn open_pgp(enc: &str, keys: &Keyring) -> Result<Vec<u8>, String> {
         .decrypt_the_ring(ring, true)
         .map_err(|_| "none of the OpenPGP secret keys matches".to_owned())?;
     if message.is_compressed() {
-        message = message.decompress().map_err(|e| format!("OpenPGP decompression: {e}"))?;
+        message = message
+            .decompress()
+            .map_err(|e| format!("OpenPGP decompression: {e}"))?;
     }
-    message.as_data_vec().map_err(|e| format!("OpenPGP payload: {e}"))
+    message
+        .as_data_vec()
+        .map_err(|e| format!("OpenPGP payload: {e}"))
 }

@@ -18,9 +18,9 @@ pub(crate) fn parse(text: &str) -> Result<Branch, SopsError> {
             branch.push(Item::comment(comment, false));
             continue;
         }
-        let (key, value) = line
-            .split_once('=')
-            .ok_or_else(|| SopsError::parse("dotenv", "a line has no '=' (invalid dotenv input line)"))?;
+        let (key, value) = line.split_once('=').ok_or_else(|| {
+            SopsError::parse("dotenv", "a line has no '=' (invalid dotenv input line)")
+        })?;
         branch.push(Item::new(key, Value::Str(value.replace("\\n", "\n"))));
     }
     Ok(branch)
@@ -30,13 +30,15 @@ pub(crate) fn parse(text: &str) -> Result<Branch, SopsError> {
 /// mapping from their flattened keys.
 pub(crate) fn extract_metadata(branch: &mut Branch) -> Result<Option<Branch>, SopsError> {
     let mut flat = Vec::new();
-    branch.retain(|item| match item.key_str().and_then(|k| k.strip_prefix(PREFIX)) {
-        Some(rest) => {
-            flat.push((rest.to_owned(), item.value.clone()));
-            false
-        }
-        None => true,
-    });
+    branch.retain(
+        |item| match item.key_str().and_then(|k| k.strip_prefix(PREFIX)) {
+            Some(rest) => {
+                flat.push((rest.to_owned(), item.value.clone()));
+                false
+            }
+            None => true,
+        },
+    );
     if flat.is_empty() {
         return Ok(None);
     }
@@ -57,7 +59,10 @@ fn tokens(path: &str) -> Vec<Token> {
     let mut rest = path;
     let mut current_is_list = false;
     loop {
-        let next = [rest.find("__map_"), rest.find("__list_")].into_iter().flatten().min();
+        let next = [rest.find("__map_"), rest.find("__list_")]
+            .into_iter()
+            .flatten()
+            .min();
         let (head, tail) = match next {
             Some(i) => (&rest[..i], Some(&rest[i..])),
             None => (rest, None),
@@ -86,7 +91,9 @@ fn place(root: &mut Branch, path: &[Token], value: Value) -> Result<(), SopsErro
     let Some((first, rest)) = path.split_first() else {
         return Err(bad());
     };
-    let Token::Map(key) = first else { return Err(bad()) };
+    let Token::Map(key) = first else {
+        return Err(bad());
+    };
     let pos = match root.iter().position(|i| i.key_str() == Some(key)) {
         Some(p) => p,
         None => {
@@ -108,14 +115,18 @@ fn place_value(slot: &mut Value, path: &[Token], value: Value) -> Result<(), Sop
             if matches!(slot, Value::Null) {
                 *slot = Value::Map(Branch::new());
             }
-            let Value::Map(b) = slot else { return Err(bad()) };
+            let Value::Map(b) = slot else {
+                return Err(bad());
+            };
             place(b, path, value)
         }
         Some(Token::List(n)) => {
             if matches!(slot, Value::Null) {
                 *slot = Value::Seq(Vec::new());
             }
-            let Value::Seq(items) = slot else { return Err(bad()) };
+            let Value::Seq(items) = slot else {
+                return Err(bad());
+            };
             if *n > 10_000 {
                 return Err(bad());
             }
@@ -148,7 +159,9 @@ pub(crate) fn emit(branch: &Branch) -> Result<String, SopsError> {
                     Value::Map(_) | Value::Seq(_) | Value::Comment(_) => {
                         return Err(SopsError::Emit {
                             format: "dotenv",
-                            message: format!("cannot use complex value in dotenv file; offending key {k}"),
+                            message: format!(
+                                "cannot use complex value in dotenv file; offending key {k}"
+                            ),
                         });
                     }
                 };

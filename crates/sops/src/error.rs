@@ -22,9 +22,13 @@ pub enum SopsError {
          unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file"
     )]
     ConflictingRules,
-    #[error("the file's key groups use {provider}, which driftless does not support (recipient {recipient})")]
+    #[error(
+        "the file's key groups use {provider}, which driftless does not support (recipient {recipient})"
+    )]
     UnsupportedKeyType { provider: String, recipient: String },
-    #[error("decryption Secret entry {key:?}: {provider} is not supported by driftless; use age or OpenPGP keys")]
+    #[error(
+        "decryption Secret entry {key:?}: {provider} is not supported by driftless; use age or OpenPGP keys"
+    )]
     UnsupportedProvider { key: String, provider: &'static str },
     #[error("decryption Secret entry {key:?}: {reason}")]
     InvalidKey { key: String, reason: String },
@@ -39,7 +43,9 @@ pub enum SopsError {
     },
     #[error("could not combine the key group shares: {0}")]
     Shamir(&'static str),
-    #[error("value at {path:?} does not match sops' data format ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]")]
+    #[error(
+        "value at {path:?} does not match sops' data format ENC[AES256_GCM,data:...,iv:...,tag:...,type:...]"
+    )]
     Malformed { path: String },
     #[error("value at {path:?}: {reason}")]
     Value { path: String, reason: String },

@@ -37,7 +37,10 @@ pub fn decrypt_manifest(yaml_document: &str, keys: &Keyring) -> Result<Option<St
     }
     let mut docs = yaml_in::parse(yaml_document)?;
     if docs.len() != 1 {
-        return Err(SopsError::parse("YAML", format!("expected one document, found {}", docs.len())));
+        return Err(SopsError::parse(
+            "YAML",
+            format!("expected one document, found {}", docs.len()),
+        ));
     }
     let mut doc = docs.remove(0);
     if decryption_disabled(&doc) {
@@ -65,7 +68,8 @@ pub fn decrypt_manifest(yaml_document: &str, keys: &Keyring) -> Result<Option<St
         return Ok(None);
     };
     for entry in entries.iter_mut() {
-        let (Some(field), Value::Str(encoded)) = (entry.key_str().map(str::to_owned), &entry.value) else {
+        let (Some(field), Value::Str(encoded)) = (entry.key_str().map(str::to_owned), &entry.value)
+        else {
             continue;
         };
         // Not base64: a user error that the apply reports, as in Flux.
@@ -76,10 +80,11 @@ pub fn decrypt_manifest(yaml_document: &str, keys: &Keyring) -> Result<Option<St
             continue;
         };
         let output = format_for_key(&field);
-        let plain = decrypt_as(&bytes, input, output, keys, false).map_err(|e| SopsError::SecretField {
-            field: field.clone(),
-            source: Box::new(e),
-        })?;
+        let plain =
+            decrypt_as(&bytes, input, output, keys, false).map_err(|e| SopsError::SecretField {
+                field: field.clone(),
+                source: Box::new(e),
+            })?;
         entry.value = Value::Str(STANDARD.encode(plain));
         changed = true;
     }
@@ -96,7 +101,8 @@ fn doc_str<'a>(doc: &'a Branch, path: &[&str]) -> Option<&'a str> {
 }
 
 fn decryption_disabled(doc: &Branch) -> bool {
-    doc_str(doc, &["metadata", "annotations", DECRYPT_ANNOTATION]).is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+    doc_str(doc, &["metadata", "annotations", DECRYPT_ANNOTATION])
+        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
 }
 
 /// Flux's test: a non-empty `sops` field whose `mac` is non-empty.
@@ -208,7 +214,9 @@ impl SourceWalker<'_> {
         let kustomization = self.load_kustomization(&abs)?;
         let rel_dir = abs.strip_prefix(self.root).unwrap_or(&abs).to_path_buf();
         for generator in list(&kustomization, "secretGenerator") {
-            let Some(generator) = generator.as_map() else { continue };
+            let Some(generator) = generator.as_map() else {
+                continue;
+            };
             for source in strings(generator, "files") {
                 let (key, file) = source.split_once('=').unwrap_or((source, source));
                 self.decrypt_file(&rel_dir, file, format_for_key(key))?;
@@ -222,7 +230,11 @@ impl SourceWalker<'_> {
             }
         }
         for patch in list(&kustomization, "patches") {
-            let Some(path) = patch.as_map().and_then(|p| get(p, "path")).and_then(Value::as_str) else {
+            let Some(path) = patch
+                .as_map()
+                .and_then(|p| get(p, "path"))
+                .and_then(Value::as_str)
+            else {
                 continue;
             };
             if path.is_empty() || is_remote_url(path) {
@@ -247,7 +259,9 @@ impl SourceWalker<'_> {
         let mut found = None;
         for name in KUSTOMIZATION_FILES {
             let path = dir.join(name);
-            let Ok(meta) = std::fs::symlink_metadata(&path) else { continue };
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
             if !meta.is_file() {
                 return Err(self.file_err(&path, format!("expected {name} to be a regular file")));
             }
@@ -259,7 +273,11 @@ impl SourceWalker<'_> {
         let path = found.ok_or_else(|| self.file_err(dir, "no kustomization file found".into()))?;
         let text = read_bounded(&path).map_err(|message| self.file_err(&path, message))?;
         let mut docs = yaml_in::parse(&text).map_err(|e| self.file_err(&path, e.to_string()))?;
-        Ok(if docs.is_empty() { Branch::new() } else { docs.remove(0) })
+        Ok(if docs.is_empty() {
+            Branch::new()
+        } else {
+            docs.remove(0)
+        })
     }
 
     fn file_err(&self, path: &Path, message: String) -> SopsError {
@@ -274,9 +292,13 @@ impl SourceWalker<'_> {
         if self.decrypted.contains(&abs) {
             return Ok(());
         }
-        let meta = std::fs::symlink_metadata(&abs).map_err(|e| self.file_err(&abs, e.to_string()))?;
+        let meta =
+            std::fs::symlink_metadata(&abs).map_err(|e| self.file_err(&abs, e.to_string()))?;
         if !meta.is_file() {
-            return Err(self.file_err(&abs, "cannot decrypt irregular file as it has file mode type bits set".into()));
+            return Err(self.file_err(
+                &abs,
+                "cannot decrypt irregular file as it has file mode type bits set".into(),
+            ));
         }
         let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
         if size > MAX_INPUT_BYTES {
@@ -290,7 +312,8 @@ impl SourceWalker<'_> {
         if !data.windows(m.len()).any(|w| w == m) {
             return Ok(());
         }
-        let plain = decrypt_as(&data, format, format, self.keys, false).map_err(|e| self.file_err(&abs, e.to_string()))?;
+        let plain = decrypt_as(&data, format, format, self.keys, false)
+            .map_err(|e| self.file_err(&abs, e.to_string()))?;
         write_private(&abs, &plain).map_err(|e| self.file_err(&abs, e.to_string()))?;
         self.decrypted.push(abs);
         Ok(())
@@ -313,7 +336,9 @@ fn is_remote_url(path: &str) -> bool {
     match path.split_once("://") {
         Some((scheme, rest)) => {
             !scheme.is_empty()
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
                 && !rest.is_empty()
                 && !rest.starts_with('/')
         }

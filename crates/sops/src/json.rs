@@ -28,7 +28,10 @@ pub(crate) fn parse(text: &str) -> Result<Branch, SopsError> {
     };
     p.ws();
     if p.i != p.s.len() {
-        return Err(err(format!("unexpected data after the top-level object at byte {}", p.i)));
+        return Err(err(format!(
+            "unexpected data after the top-level object at byte {}",
+            p.i
+        )));
     }
     Ok(branch)
 }
@@ -131,10 +134,14 @@ impl JsonParser<'_> {
 
     fn number(&mut self) -> Result<Value, SopsError> {
         let start = self.i;
-        while matches!(self.peek(), Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')) {
+        while matches!(
+            self.peek(),
+            Some(b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+        ) {
             self.i += 1;
         }
-        let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|_| err("invalid number"))?;
+        let text =
+            std::str::from_utf8(&self.s[start..self.i]).map_err(|_| err("invalid number"))?;
         if let Ok(i) = text.parse::<i64>() {
             return Ok(Value::Int(i));
         }
@@ -174,7 +181,12 @@ impl JsonParser<'_> {
                     let mut buf = [0u8; 4];
                     out.extend_from_slice(ch.encode_utf8(&mut buf).as_bytes());
                 }
-                c if c < 0x20 => return Err(err(format!("control character in string at byte {}", self.i))),
+                c if c < 0x20 => {
+                    return Err(err(format!(
+                        "control character in string at byte {}",
+                        self.i
+                    )));
+                }
                 c => out.push(c),
             }
         }
@@ -182,7 +194,10 @@ impl JsonParser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, SopsError> {
-        let h = self.s.get(self.i..self.i + 4).ok_or_else(|| err("short \\u escape"))?;
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| err("short \\u escape"))?;
         let h = std::str::from_utf8(h).map_err(|_| err("invalid \\u escape"))?;
         let n = u32::from_str_radix(h, 16).map_err(|_| err("invalid \\u escape"))?;
         self.i += 4;
@@ -249,7 +264,10 @@ fn value(out: &mut String, v: &Value, depth: usize) -> Result<(), SopsError> {
     match v {
         Value::Map(b) => map(out, b, depth)?,
         Value::Seq(items) => {
-            let items: Vec<&Value> = items.iter().filter(|i| !matches!(i, Value::Comment(_))).collect();
+            let items: Vec<&Value> = items
+                .iter()
+                .filter(|i| !matches!(i, Value::Comment(_)))
+                .collect();
             if items.is_empty() {
                 out.push_str("[]");
                 return Ok(());
@@ -289,7 +307,11 @@ fn go_json_float(f: f64) -> Result<String, SopsError> {
         let e: i32 = e.parse().unwrap_or(0);
         let sign = if e < 0 { '-' } else { '+' };
         // Go writes at least two exponent digits, then trims `e-09` to `e-9`.
-        let exp = if e < 0 { format!("{}", e.abs()) } else { format!("{:02}", e) };
+        let exp = if e < 0 {
+            format!("{}", e.abs())
+        } else {
+            format!("{:02}", e)
+        };
         return Ok(format!("{m}e{sign}{exp}"));
     }
     Ok(go_format_f(f))
@@ -307,7 +329,9 @@ fn string(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -325,6 +349,9 @@ mod tests {
         assert_eq!(b[0].value, Value::Int(1));
         assert_eq!(b[1].value, Value::Float(1.0));
         let out = emit(&b).expect("emit");
-        assert_eq!(out, "{\n\t\"i\": 1,\n\t\"f\": 1,\n\t\"big\": 1e+21,\n\t\"s\": \"\\u003ca\\u0026b\\u003e\"\n}\n");
+        assert_eq!(
+            out,
+            "{\n\t\"i\": 1,\n\t\"f\": 1,\n\t\"big\": 1e+21,\n\t\"s\": \"\\u003ca\\u0026b\\u003e\"\n}\n"
+        );
     }
 }

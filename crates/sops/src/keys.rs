@@ -31,8 +31,15 @@ pub struct Keyring {
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let age: Vec<String> = self.age.iter().map(|i| i.to_public().to_string()).collect();
-        let pgp: Vec<String> = self.pgp.iter().map(|k| k.fingerprint().to_string()).collect();
-        f.debug_struct("Keyring").field("age", &age).field("pgp", &pgp).finish()
+        let pgp: Vec<String> = self
+            .pgp
+            .iter()
+            .map(|k| k.fingerprint().to_string())
+            .collect();
+        f.debug_struct("Keyring")
+            .field("age", &age)
+            .field("pgp", &pgp)
+            .finish()
     }
 }
 
@@ -77,8 +84,12 @@ impl Keyring {
                 continue;
             }
             // The parse error could echo the line, so it is not passed on.
-            let id = age::x25519::Identity::from_str(line)
-                .map_err(|_| format!("line {} is not an age X25519 identity (AGE-SECRET-KEY-1...)", n + 1))?;
+            let id = age::x25519::Identity::from_str(line).map_err(|_| {
+                format!(
+                    "line {} is not an age X25519 identity (AGE-SECRET-KEY-1...)",
+                    n + 1
+                )
+            })?;
             self.age.push(id);
             found += 1;
         }
@@ -127,15 +138,22 @@ mod tests {
     use super::*;
 
     fn data(entries: &[(&str, &str)]) -> BTreeMap<String, Vec<u8>> {
-        entries.iter().map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec())).collect()
+        entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.as_bytes().to_vec()))
+            .collect()
     }
 
     #[test]
     fn an_unsupported_provider_entry_is_an_error_naming_the_entry_not_its_value() {
-        let err = Keyring::from_secret_data(&data(&[("sops.aws-kms", "aws_secret_access_key: hunter2")]))
-            .expect_err("aws is refused");
+        let err =
+            Keyring::from_secret_data(&data(&[("sops.aws-kms", "aws_secret_access_key: hunter2")]))
+                .expect_err("aws is refused");
         let msg = err.to_string();
-        assert!(msg.contains("sops.aws-kms") && msg.contains("AWS KMS"), "{msg}");
+        assert!(
+            msg.contains("sops.aws-kms") && msg.contains("AWS KMS"),
+            "{msg}"
+        );
         assert!(!msg.contains("hunter2"), "{msg}");
     }
 
@@ -144,16 +162,24 @@ mod tests {
         let err = Keyring::from_secret_data(&data(&[("k.agekey", "AGE-SECRET-KEY-1NOTAKEY")]))
             .expect_err("garbage is refused");
         let msg = err.to_string();
-        assert!(msg.contains("k.agekey") && !msg.contains("NOTAKEY"), "{msg}");
+        assert!(
+            msg.contains("k.agekey") && !msg.contains("NOTAKEY"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn age_key_files_may_carry_comments_and_unrelated_entries_are_ignored() {
         let id = age::x25519::Identity::generate();
         let secret = id.to_string();
-        let file = format!("# created: today\n# public key: {}\n{}\n", id.to_public(), secret.expose_secret());
-        let ring = Keyring::from_secret_data(&data(&[("identity.agekey", &file), ("README", "hello")]))
-            .expect("valid key file");
+        let file = format!(
+            "# created: today\n# public key: {}\n{}\n",
+            id.to_public(),
+            secret.expose_secret()
+        );
+        let ring =
+            Keyring::from_secret_data(&data(&[("identity.agekey", &file), ("README", "hello")]))
+                .expect("valid key file");
         assert_eq!(ring.age.len(), 1);
         let debug = format!("{ring:?}");
         assert!(!debug.contains(secret.expose_secret()), "{debug}");

@@ -96,7 +96,8 @@ pub fn decrypt_as(
             limit: MAX_INPUT_BYTES,
         });
     }
-    let text = std::str::from_utf8(data).map_err(|_| SopsError::parse(input.name(), "input is not UTF-8"))?;
+    let text = std::str::from_utf8(data)
+        .map_err(|_| SopsError::parse(input.name(), "input is not UTF-8"))?;
     let (mut branches, meta) = load(text, input)?;
     let key = datakey::data_key(&meta, keys)?;
     let mac = walk::decrypt_branches(&mut branches, &meta, &key)?;
@@ -146,7 +147,11 @@ fn split_metadata(text: &str, format: Format) -> Result<(Vec<Branch>, Option<Bra
                     if let Some(v) = found.pop() {
                         match v {
                             Value::Map(m) => meta = Some(m),
-                            _ => return Err(SopsError::Metadata("Found sops entry that is not a mapping".into())),
+                            _ => {
+                                return Err(SopsError::Metadata(
+                                    "Found sops entry that is not a mapping".into(),
+                                ));
+                            }
                         }
                     }
                 }
@@ -169,7 +174,9 @@ fn split_metadata(text: &str, format: Format) -> Result<(Vec<Branch>, Option<Bra
                 }
             });
             if bad {
-                return Err(SopsError::Metadata("the sops entry is not a single mapping".into()));
+                return Err(SopsError::Metadata(
+                    "the sops entry is not a single mapping".into(),
+                ));
             }
             Ok((vec![doc], meta))
         }

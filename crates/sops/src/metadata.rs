@@ -10,10 +10,19 @@ use crate::tree::{Branch, Value, get};
 /// One master key that encrypts (a share of) the data key.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum MasterKey {
-    Age { recipient: String, enc: String },
-    Pgp { fingerprint: String, enc: String },
+    Age {
+        recipient: String,
+        enc: String,
+    },
+    Pgp {
+        fingerprint: String,
+        enc: String,
+    },
     /// A cloud KMS or Vault key: recognised, named in errors, not decrypted here.
-    Other { provider: &'static str, id: String },
+    Other {
+        provider: &'static str,
+        id: String,
+    },
 }
 
 impl MasterKey {
@@ -100,9 +109,9 @@ fn group(branch: &Branch) -> Vec<MasterKey> {
 fn regex(branch: &Branch, key: &str) -> Result<Option<Regex>, SopsError> {
     match text(branch, key).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(re) => Regex::new(re)
-            .map(Some)
-            .map_err(|e| SopsError::Metadata(format!("{key} is not a valid regular expression: {e}"))),
+        Some(re) => Regex::new(re).map(Some).map_err(|e| {
+            SopsError::Metadata(format!("{key} is not a valid regular expression: {e}"))
+        }),
     }
 }
 
@@ -126,10 +135,16 @@ impl Metadata {
             _ => 0,
         };
         let last_modified = go_rfc3339(text(branch, "lastmodified").unwrap_or_default())
-            .ok_or_else(|| SopsError::Metadata("lastmodified is not an RFC 3339 timestamp".into()))?;
+            .ok_or_else(|| {
+                SopsError::Metadata("lastmodified is not an RFC 3339 timestamp".into())
+            })?;
         let mut rules = Rules {
-            unencrypted_suffix: text(branch, "unencrypted_suffix").filter(|s| !s.is_empty()).map(str::to_owned),
-            encrypted_suffix: text(branch, "encrypted_suffix").filter(|s| !s.is_empty()).map(str::to_owned),
+            unencrypted_suffix: text(branch, "unencrypted_suffix")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
+            encrypted_suffix: text(branch, "encrypted_suffix")
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned),
             unencrypted_regex: regex(branch, "unencrypted_regex")?,
             encrypted_regex: regex(branch, "encrypted_regex")?,
             unencrypted_comment_regex: regex(branch, "unencrypted_comment_regex")?,
@@ -152,7 +167,10 @@ impl Metadata {
             shamir_threshold,
             last_modified,
             mac: text(branch, "mac").unwrap_or_default().to_owned(),
-            mac_only_encrypted: matches!(get(branch, "mac_only_encrypted"), Some(Value::Bool(true))),
+            mac_only_encrypted: matches!(
+                get(branch, "mac_only_encrypted"),
+                Some(Value::Bool(true))
+            ),
             rules,
         })
     }
@@ -162,7 +180,8 @@ impl Metadata {
 /// layout does: fractional seconds dropped, a zero offset spelled `Z`.
 fn go_rfc3339(s: &str) -> Option<String> {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
     let shape = b.len() >= 20
         && digits(0..4)
         && b[4] == b'-'
@@ -191,7 +210,10 @@ fn go_rfc3339(s: &str) -> Option<String> {
         z if z.len() == 6
             && (z.starts_with('+') || z.starts_with('-'))
             && z.as_bytes()[3] == b':'
-            && z[1..3].bytes().chain(z[4..6].bytes()).all(|d| d.is_ascii_digit()) =>
+            && z[1..3]
+                .bytes()
+                .chain(z[4..6].bytes())
+                .all(|d| d.is_ascii_digit()) =>
         {
             z.to_owned()
         }
@@ -206,10 +228,22 @@ mod tests {
 
     #[test]
     fn lastmodified_is_printed_back_as_go_does() {
-        assert_eq!(go_rfc3339("2024-09-04T13:43:30Z").as_deref(), Some("2024-09-04T13:43:30Z"));
-        assert_eq!(go_rfc3339("2024-09-04T13:43:30.123Z").as_deref(), Some("2024-09-04T13:43:30Z"));
-        assert_eq!(go_rfc3339("2024-09-04T13:43:30+00:00").as_deref(), Some("2024-09-04T13:43:30Z"));
-        assert_eq!(go_rfc3339("2024-09-04T13:43:30+02:00").as_deref(), Some("2024-09-04T13:43:30+02:00"));
+        assert_eq!(
+            go_rfc3339("2024-09-04T13:43:30Z").as_deref(),
+            Some("2024-09-04T13:43:30Z")
+        );
+        assert_eq!(
+            go_rfc3339("2024-09-04T13:43:30.123Z").as_deref(),
+            Some("2024-09-04T13:43:30Z")
+        );
+        assert_eq!(
+            go_rfc3339("2024-09-04T13:43:30+00:00").as_deref(),
+            Some("2024-09-04T13:43:30Z")
+        );
+        assert_eq!(
+            go_rfc3339("2024-09-04T13:43:30+02:00").as_deref(),
+            Some("2024-09-04T13:43:30+02:00")
+        );
         assert_eq!(go_rfc3339("yesterday"), None);
     }
 }

@@ -27,7 +27,10 @@ pub(crate) fn secure_join(root: &Path, path: &Path) -> Result<PathBuf, String> {
             Ok(m) if m.file_type().is_symlink() => {
                 links += 1;
                 if links > MAX_LINKS {
-                    return Err(format!("too many symbolic links resolving {}", path.display()));
+                    return Err(format!(
+                        "too many symbolic links resolving {}",
+                        path.display()
+                    ));
                 }
                 let target = std::fs::read_link(&candidate).map_err(|e| e.to_string())?;
                 if target.is_absolute() {
@@ -66,8 +69,17 @@ mod tests {
         std::fs::create_dir_all(root.join("a")).expect("mkdir");
         std::os::unix::fs::symlink("/etc", root.join("a/evil")).expect("symlink");
         std::os::unix::fs::symlink("../../..", root.join("a/up")).expect("symlink");
-        assert_eq!(secure_join(&root, Path::new("../../x")).expect("join"), root.join("x"));
-        assert_eq!(secure_join(&root, Path::new("a/evil/passwd")).expect("join"), root.join("etc/passwd"));
-        assert_eq!(secure_join(&root, Path::new("a/up/y")).expect("join"), root.join("y"));
+        assert_eq!(
+            secure_join(&root, Path::new("../../x")).expect("join"),
+            root.join("x")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("a/evil/passwd")).expect("join"),
+            root.join("etc/passwd")
+        );
+        assert_eq!(
+            secure_join(&root, Path::new("a/up/y")).expect("join"),
+            root.join("y")
+        );
     }
 }

@@ -30,7 +30,9 @@ pub(crate) fn resolve_plain(s: &str) -> Value {
         "false" | "False" | "FALSE" => return Value::Bool(false),
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Value::Float(f64::INFINITY),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
+            return Value::Float(f64::INFINITY);
+        }
         "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
         _ => {}
     }
@@ -108,7 +110,10 @@ fn parse_radix(body: &str) -> Option<u64> {
 /// A YAML timestamp printed as Go's `time.RFC3339Nano`, or `None`.
 pub(crate) fn timestamp(s: &str) -> Option<String> {
     let caps = TIMESTAMP.as_ref()?.captures(s)?;
-    let num = |i: usize| caps.get(i).map_or(Some(0), |m| m.as_str().parse::<u32>().ok());
+    let num = |i: usize| {
+        caps.get(i)
+            .map_or(Some(0), |m| m.as_str().parse::<u32>().ok())
+    };
     let (y, mo, d) = (num(1)?, num(2)?, num(3)?);
     let (h, mi, se) = (num(4)?, num(5)?, num(6)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 59 {
@@ -117,7 +122,12 @@ pub(crate) fn timestamp(s: &str) -> Option<String> {
     // The `T` form needs a zone; the space form has none (UTC).
     let has_time = caps.get(4).is_some();
     let zone = caps.get(8).map(|m| m.as_str());
-    if has_time && zone.is_none() && s.as_bytes().get(10).is_some_and(|c| *c == b'T' || *c == b't') {
+    if has_time
+        && zone.is_none()
+        && s.as_bytes()
+            .get(10)
+            .is_some_and(|c| *c == b'T' || *c == b't')
+    {
         return None;
     }
     let frac = caps
@@ -130,7 +140,9 @@ pub(crate) fn timestamp(s: &str) -> Option<String> {
         None | Some("Z" | "+00:00" | "-00:00") => "Z",
         Some(z) => z,
     };
-    Some(format!("{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}{frac}{zone}"))
+    Some(format!(
+        "{y:04}-{mo:02}-{d:02}T{h:02}:{mi:02}:{se:02}{frac}{zone}"
+    ))
 }
 
 /// Whether go-yaml v3 writes this string plain rather than double-quoted:
@@ -138,7 +150,21 @@ pub(crate) fn timestamp(s: &str) -> Option<String> {
 pub(crate) fn plain_reads_as_string(s: &str) -> bool {
     if matches!(
         s,
-        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF"
+        "y" | "Y"
+            | "yes"
+            | "Yes"
+            | "YES"
+            | "on"
+            | "On"
+            | "ON"
+            | "n"
+            | "N"
+            | "no"
+            | "No"
+            | "NO"
+            | "off"
+            | "Off"
+            | "OFF"
     ) {
         return false;
     }
@@ -162,13 +188,26 @@ mod tests {
         assert_eq!(resolve_plain("1e3"), Value::Float(1000.0));
         assert_eq!(resolve_plain("yes"), Value::Str("yes".into()));
         assert_eq!(resolve_plain("~"), Value::Null);
-        assert_eq!(resolve_plain("2024-01-02"), Value::Time("2024-01-02T00:00:00Z".into()));
+        assert_eq!(
+            resolve_plain("2024-01-02"),
+            Value::Time("2024-01-02T00:00:00Z".into())
+        );
         assert_eq!(resolve_plain("1.2.3"), Value::Str("1.2.3".into()));
     }
 
     #[test]
     fn strings_that_would_read_back_as_other_types_are_not_plain() {
-        for s in ["true", "1", "1.0", "null", "", "yes", "off", "1:20", "2024-01-02"] {
+        for s in [
+            "true",
+            "1",
+            "1.0",
+            "null",
+            "",
+            "yes",
+            "off",
+            "1:20",
+            "2024-01-02",
+        ] {
             assert!(!plain_reads_as_string(s), "{s}");
         }
         for s in ["hello", "1.2.3", "v1", "a b"] {

@@ -12,8 +12,8 @@ use crate::tree::{Branch, Comment, Key, Value};
 /// The bytes sops hashes first when `mac_only_encrypted` is set, so that such
 /// a MAC never equals the one over all values.
 const MAC_ONLY_ENCRYPTED_INIT: [u8; 32] = [
-    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b, 0x0b, 0x97, 0x5b,
-    0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
+    0x8a, 0x3f, 0xd2, 0xad, 0x54, 0xce, 0x66, 0x52, 0x7b, 0x10, 0x34, 0xf3, 0xd1, 0x47, 0xbe, 0x0b,
+    0x0b, 0x97, 0x5b, 0x3b, 0xf4, 0x4f, 0x72, 0xc6, 0xfd, 0xad, 0xec, 0x81, 0x76, 0xf2, 0x7d, 0x69,
 ];
 
 struct Walker<'a> {
@@ -27,7 +27,11 @@ struct Walker<'a> {
 
 /// Decrypts every branch (document) and returns the MAC sops would compute,
 /// upper-case hex of SHA-512.
-pub(crate) fn decrypt_branches(branches: &mut [Branch], meta: &Metadata, key: &[u8; 32]) -> Result<String, SopsError> {
+pub(crate) fn decrypt_branches(
+    branches: &mut [Branch],
+    meta: &Metadata,
+    key: &[u8; 32],
+) -> Result<String, SopsError> {
     let mut w = Walker {
         meta,
         key,
@@ -49,12 +53,24 @@ pub(crate) fn verify_mac(meta: &Metadata, key: &[u8; 32], computed: &str) -> Res
     let stored = match cipher::decrypt(&meta.mac, key, &meta.last_modified) {
         Ok(Value::Str(s)) => s,
         Ok(_) => return Err(SopsError::Mac("the MAC is not a string".into())),
-        Err(CipherError::Malformed) => return Err(SopsError::Mac("the MAC does not match sops' data format".into())),
-        Err(CipherError::Auth) => return Err(SopsError::Mac("authentication failed (wrong data key or altered MAC/lastmodified)".into())),
+        Err(CipherError::Malformed) => {
+            return Err(SopsError::Mac(
+                "the MAC does not match sops' data format".into(),
+            ));
+        }
+        Err(CipherError::Auth) => {
+            return Err(SopsError::Mac(
+                "authentication failed (wrong data key or altered MAC/lastmodified)".into(),
+            ));
+        }
         Err(CipherError::Type(t)) => return Err(SopsError::Mac(t)),
     };
     if stored != computed {
-        let file = if stored.is_empty() { "no MAC".to_owned() } else { stored };
+        let file = if stored.is_empty() {
+            "no MAC".to_owned()
+        } else {
+            stored
+        };
         return Err(SopsError::MacMismatch {
             file,
             computed: computed.to_owned(),
@@ -152,7 +168,9 @@ impl Walker<'_> {
             aad.push(':');
             match cipher::decrypt(&c.text, self.key, &aad) {
                 Ok(Value::Comment(d)) => {
-                    c.text = d.text;
+                    // sops replaces the comment with the decrypted one, which
+                    // is no longer inline: it prints above its entry.
+                    *c = d;
                     return;
                 }
                 Ok(Value::Str(s)) => {

@@ -2,12 +2,13 @@
 //! per document, scalars typed by YAML 1.2 core rules as go-yaml v3 decodes
 //! them, and comments kept as tree entries where they stand.
 //!
-//! The parser does not report comments, so they are read from the source
-//! text between the spans of consecutive events (outside any scalar).
+//! Comments come from the parser's comment events (its `comments` feature):
+//! a comment on the line of a value is that value's line comment, others are
+//! attached by position and indentation.
 
 use std::collections::HashMap;
 
-use granit_parser::{Event, Parser, ScalarStyle, Tag};
+use granit_parser::{Event, Parser, Placement, ScalarStyle, Tag};
 
 use crate::error::SopsError;
 use crate::resolve::resolve_plain;
@@ -44,25 +45,21 @@ fn err(message: impl Into<String>) -> SopsError {
 /// empty branch. A document that is a sequence or a scalar is an error, as
 /// in sops.
 pub(crate) fn parse(text: &str) -> Result<Vec<Branch>, SopsError> {
-    let char_bytes: Option<Vec<usize>> = (!text.is_ascii()).then(|| text.char_indices().map(|(i, _)| i).collect());
-    let byte = |c: usize| match &char_bytes {
-        None => c.min(text.len()),
-        Some(t) => t.get(c).copied().unwrap_or(text.len()),
-    };
     let mut events = Vec::new();
     let mut cols = Vec::new();
     let mut gaps = Vec::new();
-    let mut prev_end = 0;
-    let mut prev_is_content = false;
+    let mut gap = Vec::new();
     for ev in Parser::new_from_str(text) {
         let (ev, span) = ev.map_err(|e| err(e.to_string()))?;
-        let start = byte(span.start.index()).max(prev_end);
-        gaps.push(scan_comments(text, prev_end, start, prev_is_content));
-        prev_end = byte(span.end.index()).max(prev_end);
-        prev_is_content = matches!(
-            ev,
-            Event::Scalar(..) | Event::Alias(_) | Event::MappingEnd | Event::SequenceEnd
-        );
+        if let Event::Comment(text, placement) = ev {
+            gap.push(Pending {
+                text: text.trim_end_matches('\r').to_owned(),
+                inline: placement == Placement::Right,
+                column: span.start.col(),
+            });
+            continue;
+        }
+        gaps.push(std::mem::take(&mut gap));
         cols.push(span.start.col());
         events.push(ev);
     }
@@ -83,36 +80,6 @@ pub(crate) fn parse(text: &str) -> Result<Vec<Branch>, SopsError> {
         }
     }
     Ok(docs)
-}
-
-/// The comments in `text[start..end]`, a stretch between two events.
-fn scan_comments(text: &str, start: usize, end: usize, prev_is_content: bool) -> Vec<Pending> {
-    let mut out = Vec::new();
-    let Some(gap) = text.get(start..end) else {
-        return out;
-    };
-    let mut seen_break = false;
-    let mut i = 0;
-    let bytes = gap.as_bytes();
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\n' => seen_break = true,
-            b'#' => {
-                let line_end = gap[i..].find('\n').map_or(gap.len(), |n| i + n);
-                let line_start = text[..start + i].rfind('\n').map_or(0, |n| n + 1);
-                out.push(Pending {
-                    text: gap[i + 1..line_end].trim_end_matches('\r').to_owned(),
-                    inline: prev_is_content && !seen_break,
-                    column: text[line_start..start + i].chars().count(),
-                });
-                i = line_end;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out
 }
 
 impl<'a> Reader<'a> {
@@ -140,7 +107,9 @@ impl<'a> Reader<'a> {
     fn count(&mut self, n: usize) -> Result<(), SopsError> {
         self.budget += n;
         if self.budget > MAX_NODES {
-            return Err(err(format!("document expands to more than {MAX_NODES} nodes (an alias bomb?)")));
+            return Err(err(format!(
+                "document expands to more than {MAX_NODES} nodes (an alias bomb?)"
+            )));
         }
         Ok(())
     }
@@ -162,7 +131,9 @@ impl<'a> Reader<'a> {
                 }
                 self.expect_document_end()?;
             }
-            Event::SequenceStart(..) => return Err(err("YAML documents that are sequences are not supported")),
+            Event::SequenceStart(..) => {
+                return Err(err("YAML documents that are sequences are not supported"));
+            }
             _ => return Err(err("unexpected event at the start of a document")),
         }
         for p in self.pending.drain(..) {
@@ -181,13 +152,19 @@ impl<'a> Reader<'a> {
     /// Pending comments indented at least `column` close the collection
     /// being read (its foot comments); shallower ones belong further out.
     fn foot_comments(&mut self, column: usize) -> Vec<Pending> {
-        let n = self.pending.iter().take_while(|p| p.inline || p.column >= column).count();
+        let n = self
+            .pending
+            .iter()
+            .take_while(|p| p.inline || p.column >= column)
+            .count();
         self.pending.drain(..n).collect()
     }
 
     fn node(&mut self, ev: Event<'a>, depth: usize) -> Result<Value, SopsError> {
         if depth > MAX_DEPTH {
-            return Err(err(format!("collections nest deeper than {MAX_DEPTH} levels")));
+            return Err(err(format!(
+                "collections nest deeper than {MAX_DEPTH} levels"
+            )));
         }
         self.count(1)?;
         match ev {
@@ -199,7 +176,11 @@ impl<'a> Reader<'a> {
                 Ok(value)
             }
             Event::Alias(id) => {
-                let value = self.anchors.get(&id).cloned().ok_or_else(|| err("unknown alias"))?;
+                let value = self
+                    .anchors
+                    .get(&id)
+                    .cloned()
+                    .ok_or_else(|| err("unknown alias"))?;
                 self.count(size(&value))?;
                 Ok(value)
             }
@@ -213,7 +194,12 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn mapping_into(&mut self, branch: &mut Branch, anchor: usize, depth: usize) -> Result<(), SopsError> {
+    fn mapping_into(
+        &mut self,
+        branch: &mut Branch,
+        anchor: usize,
+        depth: usize,
+    ) -> Result<(), SopsError> {
         let mut column = None;
         loop {
             let Some(ev) = self.next() else {
@@ -318,7 +304,9 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
 }
 
 fn is_core_tag(t: &str) -> bool {
-    let short = t.strip_prefix("tag:yaml.org,2002:").or_else(|| t.strip_prefix("!!"));
+    let short = t
+        .strip_prefix("tag:yaml.org,2002:")
+        .or_else(|| t.strip_prefix("!!"));
     matches!(short, Some("int" | "float" | "bool" | "null" | "timestamp"))
 }
 
@@ -331,5 +319,7 @@ fn non_string_key(v: &Value) -> SopsError {
         Value::Time(t) => t.clone(),
         _ => "a complex key".to_owned(),
     };
-    err(format!("Tree contains a non-string key ({shown}); only string keys are supported"))
+    err(format!(
+        "Tree contains a non-string key ({shown}); only string keys are supported"
+    ))
 }

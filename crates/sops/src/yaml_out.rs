@@ -90,7 +90,13 @@ fn map(out: &mut String, branch: &Branch, indent: usize, mut continued: bool) {
 
 /// Writes the value after `key:` or `- `, then its line comments and the
 /// line break. `child` is where a nested block collection starts.
-fn entry_value<'a>(out: &mut String, v: &'a Value, indent: usize, child: usize, line: &mut Vec<&'a str>) {
+fn entry_value<'a>(
+    out: &mut String,
+    v: &'a Value,
+    indent: usize,
+    child: usize,
+    line: &mut Vec<&'a str>,
+) {
     match v {
         Value::Map(b) if b.iter().any(|i| matches!(i.key, Key::Str(_))) => {
             line_comments(out, line);
@@ -209,17 +215,20 @@ fn analyze(s: &str) -> Analysis {
     }
     let chars: Vec<char> = s.chars().collect();
     let mut block_ind = s.starts_with("---") || s.starts_with("...");
-    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) = (false, false, false, false);
-    let (mut break_space, mut space_break, mut tabs, mut special, mut breaks) = (false, false, false, false, false);
+    let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
+        (false, false, false, false);
+    let (mut break_space, mut space_break, mut tabs, mut special, mut breaks) =
+        (false, false, false, false, false);
     let (mut prev_space, mut prev_break, mut preceded_ws) = (false, false, true);
     let last = chars.len() - 1;
     for (i, &c) in chars.iter().enumerate() {
-        let followed_ws = chars.get(i + 1).is_none_or(|n| matches!(n, ' ' | '\t' | '\n' | '\r'));
+        let followed_ws = chars
+            .get(i + 1)
+            .is_none_or(|n| matches!(n, ' ' | '\t' | '\n' | '\r'));
         if i == 0 {
             match c {
-                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
-                    block_ind = true
-                }
+                '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
+                | '%' | '@' | '`' => block_ind = true,
                 '?' | ':' | '-' if followed_ws => block_ind = true,
                 _ => {}
             }
@@ -371,10 +380,18 @@ pub(crate) fn go_format_g(f: f64) -> String {
         return ".nan".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { ".inf".into() } else { "-.inf".into() };
+        return if f > 0.0 {
+            ".inf".into()
+        } else {
+            "-.inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Shortest round-trip digits and the decimal exponent, from Rust's `{:e}`.
     let sci = format!("{:e}", f.abs());
@@ -385,7 +402,11 @@ pub(crate) fn go_format_g(f: f64) -> String {
     // Go switches to an exponent outside [-4, 6) for the shortest form.
     if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1);
-        let dot = if rest.is_empty() { String::new() } else { format!(".{rest}") };
+        let dot = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
         let esign = if exp < 0 { '-' } else { '+' };
         return format!("{sign}{first}{dot}e{esign}{:02}", exp.abs());
     }
