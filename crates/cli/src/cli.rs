@@ -21,6 +21,9 @@ pub enum Command {
     Crds(commands::crds::CrdsArgs),
     /// Run source-controller: reconcile GitRepositories into artifacts and serve them.
     SourceController(Box<driftless_source_controller::Args>),
+    /// Run kustomize-controller: build, decrypt, substitute, apply, prune and health-check
+    /// Kustomizations.
+    KustomizeController(Box<driftless_kustomize_controller::Args>),
     /// Build a kustomization as `kustomize build` does (`driftless kustomize build DIR`).
     Kustomize(commands::kustomize::KustomizeArgs),
 }
@@ -30,6 +33,9 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
         Command::Crds(args) => commands::crds::run(&args, &mut std::io::stdout().lock()),
         Command::SourceController(args) => Ok(driftless_source_controller::run_blocking(*args)?),
+        Command::KustomizeController(args) => {
+            Ok(driftless_kustomize_controller::run_blocking(*args)?)
+        }
         Command::Kustomize(args) => commands::kustomize::run(&args),
     }
 }

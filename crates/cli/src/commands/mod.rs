@@ -13,6 +13,9 @@ pub enum CommandError {
     /// `driftless source-controller` stopped with an error.
     #[error(transparent)]
     SourceController(#[from] driftless_source_controller::RunError),
+    /// `driftless kustomize-controller` stopped with an error.
+    #[error(transparent)]
+    KustomizeController(#[from] driftless_kustomize_controller::RunError),
     /// Writing the command's output failed (full disk, closed terminal).
     #[error("writing output")]
     Output(#[source] std::io::Error),

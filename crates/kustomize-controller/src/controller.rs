@@ -1,0 +1,322 @@
+//! The process: the Kustomization watch (namespace and label selector from the flags, filtered
+//! like Flux's `GenerationChangedPredicate || ReconcileRequestedPredicate`), plus two triggers
+//! Flux lacks on the happy path: a source whose artifact revision changes enqueues the
+//! Kustomizations that use it, and a Kustomization whose readiness or applied revision changes
+//! enqueues the Kustomizations that depend on it — no `--requeue-dependency` hop.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use driftless_api::annotations::RECONCILE_REQUESTED_AT;
+use driftless_api::conditions::types;
+use driftless_api::kustomize::Kustomization;
+use driftless_artifact::{FetchOptions, Fetcher};
+use driftless_runtime::election::Signal;
+use driftless_runtime::events::Recorder;
+use driftless_runtime::process::{self, ProcessError};
+use driftless_runtime::schedule::Scheduler;
+use driftless_runtime::shutdown::Signals;
+use futures::{Stream, StreamExt};
+use kube::api::{Api, DynamicObject};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Resource, ResourceExt};
+
+use crate::args::{Args, DEFAULT_CONCURRENT};
+use crate::impersonation::Clients;
+use crate::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
+use crate::source::{SourceKey, artifact_of};
+
+/// The source kinds a Kustomization can reference.
+const SOURCE_KINDS: [&str; 4] = [
+    "GitRepository",
+    "OCIRepository",
+    "Bucket",
+    "ExternalArtifact",
+];
+
+/// Why the controller process could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The process around the workers (flags, client, admin servers, election) failed.
+    #[error(transparent)]
+    Process(#[from] ProcessError),
+    /// The artifact download client could not be built.
+    #[error("building the artifact client failed")]
+    Fetcher(#[source] driftless_artifact::FetchError),
+}
+
+/// `driftless kustomize-controller`: a Tokio runtime, logs, the kubeconfig (`KUBECONFIG` or
+/// in-cluster), and SIGINT/SIGTERM as the shutdown signal.
+pub fn run_blocking(args: Args) -> Result<(), RunError> {
+    let runtime = process::tokio_runtime(&args.runtime)?;
+    runtime.block_on(async move {
+        let config = kube::Config::infer()
+            .await
+            .map_err(ProcessError::KubeConfig)?;
+        run(args, config, process::termination()).await
+    })
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(
+    args: Args,
+    config: kube::Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    let client = kube::Client::try_from(config.clone()).map_err(ProcessError::KubeClient)?;
+    let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
+    let metrics = process::metrics(&args.runtime, METRICS_CONTROLLER, concurrency)?;
+    let recorder = Recorder::new(
+        client.clone(),
+        crate::CONTROLLER_NAME,
+        &args.runtime.events_addr,
+    )
+    .map_err(ProcessError::Events)?;
+    let fetcher = Fetcher::new(FetchOptions {
+        retries: args.http_retry,
+        timeout: args.http_timeout.get(),
+        ..FetchOptions::default()
+    })
+    .map_err(RunError::Fetcher)?;
+    let ctx = Arc::new(Context {
+        clients: Clients::new(config, client.clone(), args.default_service_account()),
+        fetcher,
+        scheduler: Scheduler::new(
+            args.runtime.min_retry_delay.get(),
+            args.runtime.max_retry_delay.get(),
+            args.runtime.interval_jitter_percentage,
+        ),
+        recorder,
+        metrics: metrics.clone(),
+        requeue_dependency: args.requeue_dependency(),
+        no_cross_namespace_refs: args.runtime.no_cross_namespace_refs,
+        strict_substitutions: args.strict_substitutions(),
+    });
+    let runtime_args = args.runtime.clone();
+    let result = process::supervise(
+        client.clone(),
+        &runtime_args,
+        crate::CONTROLLER_NAME,
+        metrics,
+        shutdown,
+        move |signal| run_workers(args, client, ctx, signal),
+    )
+    .await?;
+    Ok(result?)
+}
+
+/// The reconcile workers and their triggers, until `signal`.
+async fn run_workers(
+    args: Args,
+    client: kube::Client,
+    ctx: Arc<Context>,
+    signal: Signal,
+) -> Result<(), RunError> {
+    let namespace = args.runtime.watch_namespace();
+    let api: Api<Kustomization> = match &namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let mut watch_config = watcher::Config::default();
+    if let Some(selector) = args.runtime.watch_selector() {
+        watch_config = watch_config.labels(selector);
+    }
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(api.clone(), watch_config.clone())
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(reconcile_trigger, Default::default());
+    let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
+    let mut controller = Controller::for_stream(triggers, reader.clone()).with_config(
+        ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
+    );
+
+    // Dependents: a dependency whose readiness or applied revision changed.
+    let readiness = watcher(api, watch_config)
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(readiness_key, Default::default());
+    let store = reader.clone();
+    controller = controller.watches_stream(readiness, move |dependency: Kustomization| {
+        dependents(&store, &dependency)
+    });
+
+    // Sources: a new artifact revision.
+    for kind in SOURCE_KINDS {
+        let key = SourceKey {
+            kind: kind.to_owned(),
+            namespace: String::new(),
+            name: String::new(),
+        };
+        let resource = key.api_resource();
+        let sources: Api<DynamicObject> = match &namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        let stream = new_revisions(
+            watcher(sources, watcher::Config::default())
+                .default_backoff()
+                .applied_objects(),
+        );
+        let store = reader.clone();
+        controller = controller.watches_stream_with(
+            stream,
+            move |source: DynamicObject| users(&store, kind, &source),
+            resource,
+        );
+    }
+
+    tracing::info!(concurrency, "starting kustomize-controller workers");
+    // kube's controller needs a `Sync` shutdown future; a oneshot listener is one.
+    let mut signals = Signals::new(signal, 1);
+    controller
+        .graceful_shutdown_on(signals.listener())
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(%error, "controller event");
+            }
+        })
+        .await;
+    Ok(())
+}
+
+/// What decides whether a Kustomization watch event reaches the queue: a new generation, a new
+/// `reconcile.fluxcd.io/requestedAt`, or deletion having started.
+pub fn reconcile_trigger(ks: &Kustomization) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    ks.meta().generation.hash(&mut hasher);
+    ks.annotations()
+        .get(RECONCILE_REQUESTED_AT)
+        .hash(&mut hasher);
+    ks.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// Changes when a Kustomization turns Ready or not, or applies another revision.
+pub fn readiness_key(ks: &Kustomization) -> Option<u64> {
+    let status = ks.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == types::READY))
+        .map(|c| c.status.clone());
+    let mut hasher = DefaultHasher::new();
+    ready.hash(&mut hasher);
+    status
+        .and_then(|s| s.last_applied_revision.as_ref())
+        .hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// The Kustomizations in `store` that depend on `dependency`.
+pub fn dependents(
+    store: &Store<Kustomization>,
+    dependency: &Kustomization,
+) -> Vec<ObjectRef<Kustomization>> {
+    let key = (
+        dependency.namespace().unwrap_or_default(),
+        dependency.name_any(),
+    );
+    store
+        .state()
+        .iter()
+        .filter(|ks| crate::dependencies::keys(ks).contains(&key))
+        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
+/// The Kustomizations in `store` that use the source `kind` `source`.
+pub fn users(
+    store: &Store<Kustomization>,
+    kind: &str,
+    source: &DynamicObject,
+) -> Vec<ObjectRef<Kustomization>> {
+    let key = SourceKey {
+        kind: kind.to_owned(),
+        namespace: source.namespace().unwrap_or_default(),
+        name: source.name_any(),
+    };
+    store
+        .state()
+        .iter()
+        .filter(|ks| SourceKey::of(ks) == key)
+        .map(|ks| ObjectRef::from_obj(ks.as_ref()))
+        .collect()
+}
+
+/// Passes a source only when its artifact revision differs from the last one seen.
+fn new_revisions<S>(stream: S) -> impl Stream<Item = Result<DynamicObject, watcher::Error>> + Send
+where
+    S: Stream<Item = Result<DynamicObject, watcher::Error>> + Send,
+{
+    let seen: Arc<Mutex<HashMap<(String, String), String>>> = Arc::default();
+    stream.filter(move |event| {
+        let pass = match event {
+            Ok(source) => {
+                let revision = artifact_of(source).map(|a| a.revision).unwrap_or_default();
+                let key = (source.namespace().unwrap_or_default(), source.name_any());
+                let mut seen = seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                seen.insert(key, revision.clone()).as_ref() != Some(&revision)
+            }
+            Err(_) => true,
+        };
+        std::future::ready(pass)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use driftless_api::kustomize::{KustomizationSpec, KustomizationStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+    use super::*;
+
+    fn ks(ready: &str, applied: &str) -> Kustomization {
+        let mut ks = Kustomization::new("infra", KustomizationSpec::default());
+        ks.meta_mut().generation = Some(1);
+        ks.status = Some(KustomizationStatus {
+            last_applied_revision: Some(applied.into()),
+            conditions: Some(vec![Condition {
+                type_: "Ready".into(),
+                status: ready.into(),
+                reason: "ReconciliationSucceeded".into(),
+                message: "Applied".into(),
+                observed_generation: Some(1),
+                last_transition_time: Time(jiff::Timestamp::UNIX_EPOCH),
+            }]),
+            ..Default::default()
+        });
+        ks
+    }
+
+    #[test]
+    fn status_and_finalizer_changes_do_not_trigger_a_reconcile() {
+        let before = ks("False", "a");
+        let mut after = ks("True", "b");
+        after.meta_mut().finalizers = Some(vec!["finalizers.fluxcd.io".into()]);
+        assert_eq!(reconcile_trigger(&before), reconcile_trigger(&after));
+    }
+
+    #[test]
+    fn readiness_and_applied_revision_changes_trigger_dependents() {
+        let base = ks("False", "a");
+        assert_ne!(readiness_key(&base), readiness_key(&ks("True", "a")));
+        assert_ne!(readiness_key(&base), readiness_key(&ks("False", "b")));
+        let mut other_message = base.clone();
+        if let Some(c) = other_message
+            .status
+            .as_mut()
+            .and_then(|s| s.conditions.as_mut())
+        {
+            c[0].message = "something else".into();
+        }
+        assert_eq!(readiness_key(&base), readiness_key(&other_message));
+    }
+}

@@ -1,0 +1,147 @@
+//! Which client applies a Kustomization, as Flux's impersonation rules choose it:
+//! `spec.kubeConfig.secretRef` -> a client for the remote cluster in that kubeconfig;
+//! else `spec.serviceAccountName` (or `--default-service-account`) -> the controller's client
+//! impersonating `system:serviceaccount:<namespace>:<name>`, so RBAC limits what a tenant's
+//! Kustomization may change; else the controller's own client.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use driftless_api::kustomize::Kustomization;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::error::ReconcileError;
+
+/// Builds (and caches, per identity) the clients Kustomizations apply with.
+pub struct Clients {
+    base: kube::Config,
+    client: kube::Client,
+    default_service_account: Option<String>,
+    impersonating: Mutex<HashMap<String, kube::Client>>,
+}
+
+impl Clients {
+    /// `base` is the controller's own configuration; `client` is built from it.
+    pub fn new(
+        base: kube::Config,
+        client: kube::Client,
+        default_service_account: Option<String>,
+    ) -> Self {
+        Self {
+            base,
+            client,
+            default_service_account,
+            impersonating: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The controller's own client.
+    pub fn own(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// The client that applies, prunes and health-checks `ks`.
+    pub async fn for_kustomization(
+        &self,
+        ks: &Kustomization,
+    ) -> Result<kube::Client, ReconcileError> {
+        let namespace = ks.namespace().unwrap_or_default();
+        if let Some(secret_ref) = ks
+            .spec
+            .kube_config
+            .as_ref()
+            .and_then(|k| k.secret_ref.as_ref())
+        {
+            return self
+                .remote(&namespace, &secret_ref.name, secret_ref.key.as_deref())
+                .await;
+        }
+        let account = ks
+            .spec
+            .service_account_name
+            .clone()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.default_service_account.clone());
+        match account {
+            Some(account) => self.impersonate(&service_account_user(&namespace, &account)),
+            None => Ok(self.client.clone()),
+        }
+    }
+
+    fn impersonate(&self, user: &str) -> Result<kube::Client, ReconcileError> {
+        let mut cache = self
+            .impersonating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = cache.get(user) {
+            return Ok(client.clone());
+        }
+        let mut config = self.base.clone();
+        config.auth_info.impersonate = Some(user.to_owned());
+        config.auth_info.impersonate_groups = None;
+        let client = kube::Client::try_from(config).map_err(|e| ReconcileError::Client {
+            message: format!("failed to build a client impersonating '{user}': {e}"),
+        })?;
+        cache.insert(user.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// A client for the cluster of the kubeconfig in Secret `namespace/name` (key `key`, or
+    /// `value` / `value.yaml` as Flux looks them up).
+    async fn remote(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<kube::Client, ReconcileError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api.get(name).await.map_err(|source| ReconcileError::Read {
+            subject: format!("kubeconfig Secret '{namespace}/{name}'"),
+            source: Box::new(source),
+        })?;
+        let data = secret.data.unwrap_or_default();
+        let keys: Vec<&str> = match key {
+            Some(key) => vec![key],
+            None => vec!["value", "value.yaml"],
+        };
+        let bytes =
+            keys.iter()
+                .find_map(|k| data.get(*k))
+                .ok_or_else(|| ReconcileError::Client {
+                    message: format!(
+                        "kubeconfig Secret '{namespace}/{name}' has none of the keys {keys:?}"
+                    ),
+                })?;
+        let invalid = |problem: String| ReconcileError::Client {
+            message: format!("invalid kubeconfig in Secret '{namespace}/{name}': {problem}"),
+        };
+        let text = std::str::from_utf8(&bytes.0).map_err(|_| invalid("not UTF-8".to_owned()))?;
+        let kubeconfig = Kubeconfig::from_yaml(text).map_err(|e| invalid(e.to_string()))?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|e| invalid(e.to_string()))?;
+        kube::Client::try_from(config).map_err(|e| invalid(e.to_string()))
+    }
+}
+
+/// The user name Kubernetes gives a service account.
+pub fn service_account_user(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_accounts_are_impersonated_by_their_kubernetes_user_name() {
+        assert_eq!(
+            service_account_user("team-a", "reconciler"),
+            "system:serviceaccount:team-a:reconciler"
+        );
+    }
+}
