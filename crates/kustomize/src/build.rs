@@ -60,9 +60,10 @@ impl<'a> Builder<'a> {
         input: Vec<Resource>,
         component: bool,
     ) -> Result<(Vec<Resource>, Kustomization), Error> {
-        let kfile = kustomization::find_file(dir).ok_or_else(|| Error::MissingKustomization {
-            path: dir.to_path_buf(),
-        })?;
+        let kfile =
+            kustomization::find_unique(dir)?.ok_or_else(|| Error::MissingKustomization {
+                path: dir.to_path_buf(),
+            })?;
         if self.stack.iter().any(|p| p == dir) {
             let chain = self
                 .stack

@@ -175,6 +175,48 @@ pub fn find_file(dir: &Path) -> Option<PathBuf> {
         .find(|path| path.is_file())
 }
 
+/// Whether the file sets nothing but its type, as kustomize judges it: a
+/// field holding its zero value (empty string, false, 0, null) counts as
+/// unset, an empty list or map does not (Go decodes it to a non-nil value).
+fn is_empty(json: &Json) -> bool {
+    let zero = |v: &Json| match v {
+        Json::Null => true,
+        Json::Bool(b) => !b,
+        Json::String(s) => s.is_empty(),
+        Json::Number(n) => n.as_f64() == Some(0.0),
+        Json::Array(_) | Json::Object(_) => false,
+    };
+    match json {
+        Json::Object(fields) => fields.iter().all(|(key, value)| match key.as_str() {
+            "apiVersion" | "kind" => true,
+            "metadata" => match value {
+                Json::Object(meta) => meta.values().all(zero),
+                other => zero(other),
+            },
+            _ => zero(value),
+        }),
+        other => zero(other),
+    }
+}
+
+/// The kustomization file in `dir`; more than one is an error, as kustomize
+/// cannot tell which one is meant.
+pub fn find_unique(dir: &Path) -> Result<Option<PathBuf>, Error> {
+    let found: Vec<PathBuf> = FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| path.is_file())
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(Error::Kustomization {
+            path: dir.to_path_buf(),
+            message: "found multiple kustomization files in the directory".into(),
+        }),
+    }
+}
+
 /// Reads and decodes a kustomization file.
 pub fn load(loader: &Loader, path: &Path) -> Result<Kustomization, Error> {
     let text = loader.read(path)?;
@@ -187,6 +229,12 @@ pub fn load(loader: &Loader, path: &Path) -> Result<Kustomization, Error> {
     // `commonLabels: {env: on}` is an error there, so it is one here too.
     yaml::resolve::yaml11_booleans(&mut node);
     let json = yaml::to_json(&node);
+    if is_empty(&json) {
+        return Err(Error::Kustomization {
+            path: path.to_path_buf(),
+            message: "the kustomization is empty".into(),
+        });
+    }
     serde_json::from_value(json).map_err(|e| Error::Kustomization {
         path: path.to_path_buf(),
         message: e.to_string(),

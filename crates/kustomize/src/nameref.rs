@@ -103,6 +103,7 @@ const OTHER: &[(&str, &str, &str)] = &[
 struct Renamed {
     kind: String,
     orig_name: String,
+    orig_namespace: String,
     name: String,
     namespace: String,
 }
@@ -110,10 +111,11 @@ struct Renamed {
 pub fn fix(res: &mut [Resource]) {
     let renamed: Vec<Renamed> = res
         .iter()
-        .filter(|r| r.orig_name != r.name())
+        .filter(|r| r.orig_name != r.name() || r.orig_namespace != r.namespace())
         .map(|r| Renamed {
             kind: r.kind().to_string(),
             orig_name: r.orig_name.clone(),
+            orig_namespace: r.orig_namespace.clone(),
             name: r.name().to_string(),
             namespace: r.namespace().to_string(),
         })
@@ -123,7 +125,8 @@ pub fn fix(res: &mut [Resource]) {
     }
     for r in res.iter_mut() {
         let kind = r.kind().to_string();
-        let ns = r.namespace().to_string();
+        // A cluster-scoped referrer names objects of any namespace.
+        let ns = (!crate::transform::is_cluster_scoped(r)).then(|| r.namespace().to_string());
         let mut rules: Vec<(String, String)> = Vec::new();
         for (workload, spec) in POD_SPECS {
             if *workload == kind {
@@ -144,13 +147,18 @@ pub fn fix(res: &mut [Resource]) {
                 rename(node, &target, &ns, &renamed);
             });
         }
-        if matches!(kind.as_str(), "RoleBinding" | "ClusterRoleBinding") {
-            fix_subjects(r, &renamed);
+        for (referrer, path, target) in MAP_REFS {
+            if *referrer == kind {
+                let path: Vec<&str> = path.split('/').collect();
+                visit(&mut r.node, &path, false, &mut |node| {
+                    fix_map_ref(node, target, &renamed);
+                });
+            }
         }
     }
 }
 
-fn rename(node: &mut Node, kind: &str, ns: &str, renamed: &[Renamed]) {
+fn rename(node: &mut Node, kind: &str, ns: &Option<String>, renamed: &[Renamed]) {
     let Some(current) = node.as_str().map(str::to_string) else {
         return;
     };
@@ -161,24 +169,55 @@ fn rename(node: &mut Node, kind: &str, ns: &str, renamed: &[Renamed]) {
     let found: Vec<&Renamed> = renamed
         .iter()
         .filter(|x| x.kind == kind && x.orig_name == current)
-        .filter(|x| cluster_wide || x.namespace == ns)
+        .filter(|x| cluster_wide || ns.as_ref().is_none_or(|ns| x.namespace == *ns))
         .collect();
     if let [one] = found.as_slice() {
         *node = Node::string(&one.name);
     }
 }
 
-fn fix_subjects(r: &mut Resource, renamed: &[Renamed]) {
-    let Some(subjects) = r.node.at_mut(&["subjects"]).and_then(Node::as_seq_mut) else {
+/// References that are a map of name and namespace: (referrer kind, path to
+/// the map, referenced kind).
+const MAP_REFS: &[(&str, &str, &str)] = &[
+    ("RoleBinding", "subjects", "ServiceAccount"),
+    ("ClusterRoleBinding", "subjects", "ServiceAccount"),
+    (
+        "ValidatingWebhookConfiguration",
+        "webhooks/clientConfig/service",
+        "Service",
+    ),
+    (
+        "MutatingWebhookConfiguration",
+        "webhooks/clientConfig/service",
+        "Service",
+    ),
+];
+
+/// A name-and-namespace reference follows the object it names: kustomize
+/// matches on the two fields alone (for subjects whatever their kind), an
+/// empty namespace meaning `default`, and sets both.
+fn fix_map_ref(node: &mut Node, kind: &str, renamed: &[Renamed]) {
+    let or_default = |ns: &str| {
+        if ns.is_empty() {
+            "default".to_string()
+        } else {
+            ns.to_string()
+        }
+    };
+    let Some(name) = node.str_at(&["name"]) else {
         return;
     };
-    for s in subjects.iter_mut() {
-        if s.str_at(&["kind"]) != Some("ServiceAccount") {
-            continue;
-        }
-        let ns = s.str_at(&["namespace"]).unwrap_or_default().to_string();
-        if let Some(name) = s.at_mut(&["name"]) {
-            rename(name, "ServiceAccount", &ns, renamed);
-        }
+    let ns = or_default(node.str_at(&["namespace"]).unwrap_or_default());
+    let found: Vec<&Renamed> = renamed
+        .iter()
+        .filter(|x| x.kind == kind && x.orig_name == name)
+        .filter(|x| or_default(&x.orig_namespace) == ns)
+        .collect();
+    let ([one], Some(m)) = (found.as_slice(), node.as_map_mut()) else {
+        return;
+    };
+    m.insert("name", Node::string(&one.name));
+    if !one.namespace.is_empty() {
+        m.insert("namespace", Node::string(&one.namespace));
     }
 }

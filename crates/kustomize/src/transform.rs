@@ -50,16 +50,30 @@ pub fn namespace(k: &Kustomization, res: &mut [Resource]) {
         return;
     };
     for r in res.iter_mut() {
-        if !is_cluster_scoped(r) {
+        if r.kind() == "Namespace" {
+            // kustomize's namespace field specs include a Namespace's own
+            // name: the build's Namespace object becomes the one it sets.
+            r.set_name(ns);
+        } else if !is_cluster_scoped(r) {
             r.set_namespace(ns);
+        }
+        if r.kind() == "APIService" {
+            // kustomize's field specs create this one even on an APIService
+            // without a service (checked against the oracle).
+            visit(&mut r.node, &["spec", "service"], true, &mut |node| {
+                if let Some(m) = node.as_map_mut() {
+                    m.insert("namespace", Node::string(ns));
+                }
+            });
         }
     }
     binding_subjects(ns, res, false, false);
 }
 
-/// ServiceAccount subjects of bindings follow the objects into the
-/// namespace: those without one or in `default`, or all with `all`; with
-/// `unset_only` only those without one (checked against the oracle).
+/// Binding subjects the namespace reaches: those named `default` (whatever
+/// their kind), or with `all` every ServiceAccount subject; with `unset_only`
+/// only those without a namespace. Subjects naming an account of the build
+/// follow it through name references instead (checked against the oracle).
 pub fn binding_subjects(ns: &str, res: &mut [Resource], all: bool, unset_only: bool) {
     for r in res.iter_mut() {
         if !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding") {
@@ -69,15 +83,14 @@ pub fn binding_subjects(ns: &str, res: &mut [Resource], all: bool, unset_only: b
             continue;
         };
         for s in subjects.iter_mut() {
-            let is_sa = s.str_at(&["kind"]) == Some("ServiceAccount");
-            let current = s.str_at(&["namespace"]).unwrap_or_default();
-            let chosen = if unset_only {
-                current.is_empty()
+            let chosen = if all {
+                s.str_at(&["kind"]) == Some("ServiceAccount")
             } else {
-                all || current.is_empty() || current == "default"
+                s.str_at(&["name"]) == Some("default")
             };
-            if is_sa
-                && chosen
+            let unset = s.str_at(&["namespace"]).is_none_or(str::is_empty);
+            if chosen
+                && (unset || !unset_only)
                 && let Some(m) = s.as_map_mut()
             {
                 m.insert("namespace", Node::string(ns));
@@ -256,6 +269,27 @@ fn label_set(r: &mut Resource, pairs: &[(String, String)], selectors: bool, temp
         for spec in SELECTOR_SPECS {
             if spec.applies_to(r) {
                 set_pairs(r, spec.path, spec.create, pairs);
+            }
+        }
+        // Each claim template gets labels, but a missing list is not made.
+        let claims = FieldSpec::gk("apps", "StatefulSet", "spec/volumeClaimTemplates", false);
+        if claims.applies_to(r)
+            && let Some(templates) = r
+                .node
+                .at_mut(&["spec", "volumeClaimTemplates"])
+                .and_then(Node::as_seq_mut)
+        {
+            for t in templates.iter_mut() {
+                visit(t, &["metadata", "labels"], true, &mut |node| {
+                    if node.is_null() {
+                        *node = Node::map();
+                    }
+                    if let Some(m) = node.as_map_mut() {
+                        for (k, v) in pairs {
+                            m.insert(k, Node::Scalar(Scalar::string(v)));
+                        }
+                    }
+                });
             }
         }
     }
