@@ -1,9 +1,11 @@
 //! Sprig's function library, as Helm exposes it (without `env` and `expandenv`).
 
 pub mod conv;
+mod extra;
 mod lists;
 mod math;
 mod misc;
+mod semver;
 mod strings;
 
 use crate::funcs::FuncMap;
@@ -18,5 +20,8 @@ pub fn funcs() -> FuncMap {
     lists::register(&mut m);
     math::register(&mut m);
     misc::register(&mut m);
+    extra::register(&mut m);
+    semver::register(&mut m);
+    extra::register_must(&mut m);
     m
 }
