@@ -89,19 +89,19 @@ fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
         item = match &item {
             Value::List(l) => {
                 let x = index_arg(i, l.len())?;
-                l.get(x).cloned().ok_or_else(|| format!("index out of range: {x}"))?
+                l.get(x).cloned().ok_or_else(|| SLICE_INDEX.to_string())?
             }
             Value::StrList(l) => {
                 let x = index_arg(i, l.len())?;
-                Value::str(l.get(x).ok_or_else(|| format!("index out of range: {x}"))?.as_str())
+                Value::str(l.get(x).ok_or_else(|| SLICE_INDEX.to_string())?.as_str())
             }
             Value::Str(s) => {
                 let x = index_arg(i, s.len())?;
-                Value::Int(*s.as_bytes().get(x).ok_or_else(|| format!("index out of range: {x}"))? as i64)
+                Value::Int(*s.as_bytes().get(x).ok_or_else(|| "reflect: string index out of range".to_string())? as i64)
             }
             Value::Bytes(b) => {
                 let x = index_arg(i, b.len())?;
-                Value::Int(*b.get(x).ok_or_else(|| format!("index out of range: {x}"))? as i64)
+                Value::Int(*b.get(x).ok_or_else(|| SLICE_INDEX.to_string())? as i64)
             }
             Value::Map(m) => match i {
                 Value::Str(k) => m.get(k.as_ref()).unwrap_or(Value::Nil),
@@ -172,7 +172,11 @@ fn basic_kind(v: &Value) -> Kind {
     }
 }
 
-const BAD_COMPARISON: &str = "incompatible types for comparison";
+const SLICE_INDEX: &str = "reflect: slice index out of range";
+
+fn bad_comparison(a: &Value, b: &Value) -> String {
+    format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name())
+}
 const BAD_COMPARISON_TYPE: &str = "invalid type for comparison";
 
 fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
@@ -186,7 +190,7 @@ fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
         let k2 = basic_kind(&b);
         let truth = if k1 != k2 {
             if a.is_valid() && b.is_valid() {
-                return Err(BAD_COMPARISON.into());
+                return Err(bad_comparison(&a, &b));
             }
             false
         } else {
@@ -227,7 +231,7 @@ fn lt(a: &Value, b: &Value) -> Result<bool, String> {
         return Err(BAD_COMPARISON_TYPE.into());
     }
     if k1 != k2 {
-        return Err(BAD_COMPARISON.into());
+        return Err(bad_comparison(&a, &b));
     }
     Ok(match (&a, &b) {
         (Value::Float(x), Value::Float(y)) => x < y,

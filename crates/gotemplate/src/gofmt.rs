@@ -447,6 +447,8 @@ impl Printer {
             'v' | 'g' | 'G' => format_g(x, f.prec, f.sharp),
             'e' | 'E' => format_e(x, f.prec.unwrap_or(6)),
             'f' | 'F' => format_f(x, f.prec.unwrap_or(6)),
+            'x' => format_hex_float(x),
+            'X' => format_hex_float(x).to_uppercase(),
             _ => return self.bad_verb(v, verb),
         };
         let body = if verb == 'E' || verb == 'G' { body.to_uppercase() } else { body };
@@ -498,6 +500,37 @@ fn sign(x: f64) -> &'static str {
 fn exp_suffix(e: i32) -> String {
     let (s, a) = if e < 0 { ('-', -e) } else { ('+', e) };
     format!("e{s}{a:02}")
+}
+
+/// `%x` of a float: strconv's shortest hexadecimal mantissa and binary exponent.
+pub fn format_hex_float(x: f64) -> String {
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let sign = if x.is_sign_negative() { "-" } else { "" };
+    if x == 0.0 {
+        return format!("{sign}0x0p+00");
+    }
+    let bits = x.abs().to_bits();
+    let mut exp = ((bits >> 52) & 0x7ff) as i64;
+    let mut mant = bits & ((1u64 << 52) - 1);
+    if exp == 0 {
+        // Subnormal: shift until the implicit bit appears.
+        exp = 1;
+        while mant & (1u64 << 52) == 0 {
+            mant <<= 1;
+            exp -= 1;
+        }
+        mant &= (1u64 << 52) - 1;
+    }
+    let e = exp - 1023;
+    let mut digits = format!("{mant:013x}");
+    while digits.ends_with('0') {
+        digits.pop();
+    }
+    let frac = if digits.is_empty() { String::new() } else { format!(".{digits}") };
+    let (es, ea) = if e < 0 { ('-', -e) } else { ('+', e) };
+    format!("{sign}0x1{frac}p{es}{ea:02}")
 }
 
 /// `%e` with `prec` digits after the point.

@@ -6,13 +6,139 @@
 use crate::gofmt::format_g;
 use crate::value::Value;
 
-/// Decodes one YAML document into template data.
+/// Decodes one YAML document into template data as Helm sees it: YAML 1.1
+/// scalars (`yes`, `y`, `0o17`, `012`), keys turned into strings, every
+/// number a float64 (Helm's YAML goes through JSON).
 pub fn parse(text: &str) -> Result<Value, String> {
     if text.trim().is_empty() {
         return Ok(Value::Nil);
     }
-    let j: serde_json::Value = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
-    Ok(Value::from_json(&j))
+    let options = serde_saphyr::options! {
+        legacy_octal_numbers: true,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+    };
+    let node: Node = serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
+    node.into_value()
+}
+
+/// A decoded YAML node, before Helm's JSON conversion.
+enum Node {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    Str(String),
+    List(Vec<Node>),
+    Map(Vec<(Node, Node)>),
+}
+
+impl Node {
+    fn into_value(self) -> Result<Value, String> {
+        Ok(match self {
+            Node::Null => Value::Nil,
+            Node::Bool(b) => Value::Bool(b),
+            Node::Int(i) => Value::Float(i as f64),
+            Node::Float(f) => Value::Float(f),
+            Node::Str(s) => Value::str(s),
+            Node::List(l) => Value::list(l.into_iter().map(Node::into_value).collect::<Result<_, _>>()?),
+            Node::Map(entries) => {
+                let mut m = crate::value::Map::new();
+                for (k, v) in entries {
+                    let key = match k {
+                        Node::Str(s) => s,
+                        Node::Bool(b) => b.to_string(),
+                        Node::Int(i) => i.to_string(),
+                        Node::Float(f) => format_g(f, None, false),
+                        _ => {
+                            return Err("error converting YAML to JSON: unsupported map key of type: %!s(<nil>), key: <nil>, value: <nil>".into());
+                        }
+                    };
+                    m.insert(key, v.into_value()?);
+                }
+                Value::map(m)
+            }
+        })
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> serde::de::Visitor<'de> for NodeVisitor {
+    type Value = Node;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Node, E> {
+        Ok(Node::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Node, E> {
+        Ok(Node::Int(v as i128))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Node, E> {
+        Ok(Node::Int(v as i128))
+    }
+
+    fn visit_i128<E>(self, v: i128) -> Result<Node, E> {
+        Ok(Node::Int(v))
+    }
+
+    fn visit_u128<E>(self, v: u128) -> Result<Node, E> {
+        Ok(Node::Float(v as f64))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Node, E> {
+        Ok(Node::Float(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Node, E> {
+        Ok(Node::Str(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Node, E> {
+        Ok(Node::Str(v))
+    }
+
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Node, E> {
+        Ok(Node::Str(String::from_utf8_lossy(v).into_owned()))
+    }
+
+    fn visit_unit<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Node, E> {
+        Ok(Node::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
+        serde::Deserialize::deserialize(d)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+        let mut v = Vec::new();
+        while let Some(x) = a.next_element::<Node>()? {
+            v.push(x);
+        }
+        Ok(Node::List(v))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Node, A::Error> {
+        let mut v = Vec::new();
+        while let Some((k, x)) = a.next_entry::<Node, Node>()? {
+            v.push((k, x));
+        }
+        Ok(Node::Map(v))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Node {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Node, D::Error> {
+        d.deserialize_any(NodeVisitor)
+    }
 }
 
 /// Template data as JSON (for `toJson`): keys sorted, numbers as Go's
@@ -120,7 +246,7 @@ fn json_string(out: &mut String, s: &str) {
 pub fn to_yaml(v: &Value) -> String {
     let mut out = String::new();
     emit(&mut out, &json_shape(v), 0, Ctx::Top);
-    while out.ends_with('\n') {
+    if out.ends_with('\n') {
         out.pop();
     }
     out
@@ -175,7 +301,9 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                 if i > 0 || ctx != Ctx::SeqItem {
                     out.push_str(&pad);
                 }
-                out.push_str(&scalar(k, indent, true));
+                let key = scalar(k, indent, true);
+                let key_width = key.chars().count();
+                out.push_str(&key);
                 out.push(':');
                 match val {
                     Value::Map(_) if !is_empty_coll(val) => emit(out, val, indent + 2, Ctx::MapValue),
@@ -185,7 +313,7 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                     }
                     _ => {
                         out.push(' ');
-                        out.push_str(&leaf(val, indent + 2));
+                        out.push_str(&fold(leaf(val, indent + 2), indent + key_width + 2, indent + 2));
                         out.push('\n');
                     }
                 }
@@ -200,17 +328,50 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                 match it {
                     Value::Map(_) | Value::List(_) if !is_empty_coll(it) => emit(out, it, indent + 2, Ctx::SeqItem),
                     _ => {
-                        out.push_str(&leaf(it, indent + 2));
+                        out.push_str(&fold(leaf(it, indent + 2), indent + 2, indent + 2));
                         out.push('\n');
                     }
                 }
             }
         }
         _ => {
-            out.push_str(&leaf(v, indent));
+            out.push_str(&fold(leaf(v, indent), indent, indent));
             out.push('\n');
         }
     }
+}
+
+/// yaml.v2 breaks plain and single-quoted scalars at a space once the
+/// line is past 80 columns.
+fn fold(text: String, start_col: usize, cont: usize) -> String {
+    const WIDTH: usize = 80;
+    let first = text.chars().next();
+    if text.contains('\n') || matches!(first, Some('"' | '|')) {
+        return text;
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut col = start_col;
+    let mut spaces = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if c == ' ' {
+            let next_space = chars.get(i + 1).is_none_or(|n| *n == ' ');
+            if !spaces && col > WIDTH && !next_space && i != 0 {
+                out.push('\n');
+                out.push_str(&" ".repeat(cont));
+                col = cont;
+            } else {
+                out.push(c);
+                col += 1;
+            }
+            spaces = true;
+        } else {
+            out.push(c);
+            col += 1;
+            spaces = false;
+        }
+    }
+    out
 }
 
 fn leaf(v: &Value, indent: usize) -> String {
@@ -244,7 +405,7 @@ fn resolves_non_string(s: &str) -> bool {
         "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", ".inf", ".Inf", ".INF",
         "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<",
     ];
-    if WORDS.contains(&s) {
+    if WORDS.contains(&s) || is_timestamp(s) {
         return true;
     }
     let first = s.chars().next().unwrap_or(' ');
@@ -260,12 +421,43 @@ fn resolves_non_string(s: &str) -> bool {
     if let Some(h) = body.strip_prefix("0x") {
         return !h.is_empty() && h.chars().all(|c| c.is_ascii_hexdigit());
     }
+    if let Some(o) = body.strip_prefix("0o") {
+        return !o.is_empty() && o.chars().all(|c| ('0'..='7').contains(&c));
+    }
     if let Some(b) = body.strip_prefix("0b") {
         return !b.is_empty() && b.chars().all(|c| c == '0' || c == '1');
     }
     // Base-60 numbers (1:20) are YAML 1.1 too.
     let parts: Vec<&str> = body.split(':').collect();
     parts.len() > 1 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// YAML 1.1 timestamps (2001-12-14, optionally with a time) resolve to
+/// !!timestamp, so yaml.v2 quotes such strings.
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    if b.len() < 8 || !digits(0..4) || b[4] != b'-' {
+        return false;
+    }
+    let mut i = 5;
+    let mut n = 0;
+    while b.get(i).is_some_and(u8::is_ascii_digit) && n < 2 {
+        i += 1;
+        n += 1;
+    }
+    if n == 0 || b.get(i) != Some(&b'-') {
+        return false;
+    }
+    i += 1;
+    let start = i;
+    while b.get(i).is_some_and(u8::is_ascii_digit) && i - start < 2 {
+        i += 1;
+    }
+    if i == start {
+        return false;
+    }
+    i == b.len() || matches!(b[i], b'T' | b't' | b' ' | b'\t')
 }
 
 /// A string scalar in the style yaml.v2 picks.
@@ -285,7 +477,7 @@ fn scalar(s: &str, indent: usize, is_key: bool) -> String {
     if plain_ok(s) {
         return s.to_string();
     }
-    if s.chars().any(|c| !printable(c) && c != '\n') || s.contains('\n') {
+    if s.chars().any(|c| !printable(c) || c == '\t') || s.contains('\n') {
         return double_quoted(s);
     }
     format!("'{}'", s.replace('\'', "''"))
@@ -322,7 +514,7 @@ fn plain_ok(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains(":\t") || s.contains("\t#") {
         return false;
     }
-    s.chars().all(|c| printable(c) && c != '\t' || c == '\t' && false)
+    s.chars().all(|c| printable(c) && c != '\t')
 }
 
 fn literal(s: &str, indent: usize) -> Option<String> {

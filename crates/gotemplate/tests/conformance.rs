@@ -202,35 +202,56 @@ fn regenerate() {
     }
 }
 
+/// Cases we knowingly render differently, one `file/case: reason` a line.
+/// They count as failed in the summary; one that starts passing must
+/// leave the list.
+fn known_differences() -> Vec<String> {
+    let text = std::fs::read_to_string(cases_dir().join("known-differences.txt")).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| l.split_once(": ").map(|(k, _)| k.to_string()))
+        .collect()
+}
+
 #[test]
 fn every_case_renders_as_helm_template_does() {
     if std::env::var_os("DRIFTLESS_REGENERATE_HELM").is_some() {
         regenerate();
     }
+    let known = known_differences();
     let mut passed = 0;
+    let mut known_failed = 0;
     let mut failed = Vec::new();
     for file in case_files() {
         let text = std::fs::read_to_string(&file).expect("read cases");
         let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
         for c in parse_cases(&text) {
+            let id = format!("{stem}/{}", c.name);
+            let is_known = known.contains(&id);
             let Some(want) = &c.want else {
-                failed.push(format!("{stem}/{}: no recorded oracle result", c.name));
+                failed.push(format!("{id}: no recorded oracle result"));
                 continue;
             };
             let got = ours(&c);
-            if &got == want {
-                passed += 1;
-            } else {
-                failed.push(format!(
-                    "{stem}/{}:\n  helm {}: {:?}\n  ours {}: {:?}",
-                    c.name, want.0, want.1, got.0, got.1
-                ));
+            match (&got == want, is_known) {
+                (true, false) => passed += 1,
+                (true, true) => failed.push(format!("{id}: passes now; remove it from known-differences.txt")),
+                (false, true) => known_failed += 1,
+                (false, false) => failed.push(format!(
+                    "{id}:\n  helm {}: {:?}\n  ours {}: {:?}",
+                    want.0, want.1, got.0, got.1
+                )),
             }
         }
     }
     for f in &failed {
         eprintln!("FAIL {f}");
     }
-    println!("helm conformance: {} passed, {} failed", passed, failed.len());
+    println!(
+        "helm conformance: {} passed, {} failed ({} of them listed in known-differences.txt)",
+        passed,
+        failed.len() + known_failed,
+        known_failed
+    );
     assert!(failed.is_empty(), "{} cases differ from helm", failed.len());
 }

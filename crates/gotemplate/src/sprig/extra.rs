@@ -262,8 +262,7 @@ pub fn register(m: &mut FuncMap) {
 pub fn register_must(m: &mut FuncMap) {
     for name in [
         "first", "rest", "last", "initial", "append", "push", "prepend", "reverse", "uniq", "without", "has",
-        "slice", "compact", "deepCopy", "merge", "mergeOverwrite", "regexFindAll", "regexFind", "regexReplaceAll",
-        "regexReplaceAllLiteral", "regexSplit",
+        "slice", "compact", "deepCopy", "merge", "mergeOverwrite",
     ] {
         let must = format!("must{}{}", name[..1].to_uppercase(), &name[1..]);
         if let Some(f) = m.get(name).cloned() {

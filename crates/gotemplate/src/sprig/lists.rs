@@ -154,15 +154,20 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::Bool(items(&a[1], "find has")?.iter().any(|v| go_equal(v, &a[0]))))
     });
     m.add("slice", &[Ty::Any], Some(Ty::Any), |a| {
-        let l = items(&a[0], "slice")?;
-        let idx: Vec<i64> = a[1..].iter().map(super::conv::to_int64).collect();
-        let (start, end) = match idx.as_slice() {
-            [] => (0, l.len() as i64),
-            [s] => (*s, l.len() as i64),
-            [s, e, ..] => (*s, *e),
+        let l = match &a[0] {
+            Value::List(_) | Value::StrList(_) => a[0].list_items().unwrap_or_default(),
+            Value::Invalid | Value::Nil => {
+                return Err("runtime error: invalid memory address or nil pointer dereference".into());
+            }
+            other => return Err(format!("list should be type of slice or array but {}", kind_of(other))),
         };
+        if l.is_empty() {
+            return Ok(Value::Nil);
+        }
+        let start = a.get(1).map_or(0, super::conv::to_int64);
+        let end = if a.len() < 3 { l.len() as i64 } else { super::conv::to_int64(&a[2]) };
         if start < 0 || end < start || end > l.len() as i64 {
-            return Err(format!("runtime error: slice bounds out of range [{start}:{end}]"));
+            return Err("reflect.Value.Slice: slice index out of bounds".into());
         }
         Ok(Value::list(l[start as usize..end as usize].to_vec()))
     });

@@ -14,12 +14,40 @@ fn s(v: &Value) -> String {
 }
 
 /// Go's regexp syntax, compiled by the regex crate (RE2 semantics), with
-/// Go's error text for bad patterns.
+/// Go's error text for the common mistakes.
 fn compile(re: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(re).map_err(|e| {
-        let first = e.to_string();
-        format!("error parsing regexp: {}", first.lines().last().unwrap_or_default().trim())
-    })
+    regex::Regex::new(re).map_err(|e| go_regex_error(re, &e.to_string()))
+}
+
+/// The panic text of Go's regexp.MustCompile, which Sprig's plain regex
+/// functions fail with.
+fn must_compile(re: &str) -> Result<regex::Regex, String> {
+    compile(re).map_err(|e| format!("regexp: Compile({}): {e}", backquote(re)))
+}
+
+fn backquote(s: &str) -> String {
+    if s.contains('`') || s.chars().any(|c| c.is_control() && c != '\t') {
+        crate::gofmt::quote(s)
+    } else {
+        format!("`{s}`")
+    }
+}
+
+fn go_regex_error(re: &str, rust: &str) -> String {
+    let what = if rust.contains("unclosed group") {
+        format!("missing closing ): {}", backquote(re))
+    } else if rust.contains("unopened group") {
+        format!("unexpected ): {}", backquote(re))
+    } else if rust.contains("unclosed character class") {
+        let from = re.rfind('[').map_or(re, |i| &re[i..]);
+        format!("missing closing ]: {}", backquote(from))
+    } else if rust.contains("repetition operator missing expression") {
+        let op = re.chars().find(|c| "*+?".contains(*c)).unwrap_or('*');
+        format!("missing argument to repetition operator: `{op}`")
+    } else {
+        rust.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_string()
+    };
+    format!("error parsing regexp: {what}")
 }
 
 fn type_name(v: &Value) -> String {
@@ -76,11 +104,11 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::Bool(compile(&s(&a[0]))?.is_match(&s(&a[1]))))
     });
     m.add("regexFind", &[Ty::Str, Ty::Str], None, |a| {
-        let r = compile(&s(&a[0]))?;
+        let r = must_compile(&s(&a[0]))?;
         Ok(Value::str(r.find(&s(&a[1])).map(|m| m.as_str().to_string()).unwrap_or_default()))
     });
     m.add("regexFindAll", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
-        let r = compile(&s(&a[0]))?;
+        let r = must_compile(&s(&a[0]))?;
         let text = s(&a[1]);
         let n = a[2].as_int().unwrap_or(-1);
         let mut out: Vec<String> = r.find_iter(&text).map(|m| m.as_str().to_string()).collect();
@@ -90,15 +118,15 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::StrList(Arc::new(out)))
     });
     m.add("regexReplaceAll", &[Ty::Str, Ty::Str, Ty::Str], None, |a| {
-        let r = compile(&s(&a[0]))?;
+        let r = must_compile(&s(&a[0]))?;
         Ok(Value::str(r.replace_all(&s(&a[1]), s(&a[2]).as_str()).into_owned()))
     });
     m.add("regexReplaceAllLiteral", &[Ty::Str, Ty::Str, Ty::Str], None, |a| {
-        let r = compile(&s(&a[0]))?;
+        let r = must_compile(&s(&a[0]))?;
         Ok(Value::str(r.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2]))).into_owned()))
     });
     m.add("regexSplit", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
-        let r = compile(&s(&a[0]))?;
+        let r = must_compile(&s(&a[0]))?;
         let text = s(&a[1]);
         let n = a[2].as_int().unwrap_or(-1);
         let out: Vec<String> = if n < 0 {

@@ -18,7 +18,7 @@ struct Version {
     original: String,
 }
 
-const INVALID: &str = "Invalid Semantic Version";
+const INVALID: &str = "invalid semantic version";
 
 fn parse_version(text: &str) -> Result<Version, String> {
     let t = text.strip_prefix('v').unwrap_or(text);
@@ -93,7 +93,7 @@ fn parse_term(text: &str) -> Result<Term, String> {
     let (op, rest) = t.split_at(op_len);
     let op = op.trim().to_string();
     if !matches!(op.as_str(), "" | "=" | "!=" | ">" | "<" | ">=" | "=>" | "<=" | "=<" | "~" | "~>" | "^") {
-        return Err(format!("improper constraint: {text}"));
+        return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
     }
     let rest = rest.trim().strip_prefix('v').unwrap_or(rest.trim());
     let (core, tail) = match rest.find(['-', '+']) {
@@ -104,21 +104,21 @@ fn parse_term(text: &str) -> Result<Term, String> {
     let mut given = 0;
     for (i, p) in core.split('.').enumerate() {
         if i > 2 {
-            return Err(format!("improper constraint: {text}"));
+            return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
         }
         if matches!(p, "x" | "X" | "*") {
             nums.push("0".to_string());
         } else if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) {
             if given != i {
-                return Err(format!("improper constraint: {text}"));
+                return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
             }
             given += 1;
             nums.push(p.to_string());
         } else {
-            return Err(format!("improper constraint: {text}"));
+            return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
         }
     }
-    let v = parse_version(&format!("{}{}", nums.join("."), tail)).map_err(|_| format!("improper constraint: {text}"))?;
+    let v = parse_version(&format!("{}{}", nums.join("."), tail)).map_err(|_| format!("improper constraint: {}", crate::gofmt::quote(text)))?;
     Ok(Term { op, v, given })
 }
 
@@ -223,7 +223,7 @@ fn satisfies(constraint: &str, v: &Version) -> Result<bool, String> {
                 pending.clear();
             }
             if !pending.is_empty() || terms.is_empty() {
-                return Err(format!("improper constraint: {constraint}"));
+                return Err(format!("improper constraint: {}", crate::gofmt::quote(constraint)));
             }
         }
         groups.push(terms);
