@@ -54,10 +54,10 @@ pub(crate) fn resolve_plain(s: &str) -> Value {
                 // a float keeps the magnitude.
                 return Value::Float(f as f64);
             }
-            if matches(&YAML_FLOAT, &plain) {
-                if let Ok(f) = plain.parse::<f64>() {
-                    return Value::Float(f);
-                }
+            if matches(&YAML_FLOAT, &plain)
+                && let Ok(f) = plain.parse::<f64>()
+            {
+                return Value::Float(f);
             }
             Value::Str(s.to_owned())
         }

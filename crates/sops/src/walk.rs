@@ -201,10 +201,10 @@ impl Walker<'_> {
             })?;
             *v = plain;
         }
-        if !self.meta.mac_only_encrypted || encrypted {
-            if let Some(bytes) = v.mac_bytes() {
-                self.hash.update(bytes);
-            }
+        if (!self.meta.mac_only_encrypted || encrypted)
+            && let Some(bytes) = v.mac_bytes()
+        {
+            self.hash.update(bytes);
         }
         Ok(())
     }
@@ -214,26 +214,26 @@ impl Walker<'_> {
     fn should_encrypt(&self, is_comment: bool) -> bool {
         let r = &self.meta.rules;
         let mut encrypted = true;
-        if let Some(suffix) = &r.unencrypted_suffix {
-            if self.path.iter().any(|p| p.ends_with(suffix.as_str())) {
-                encrypted = false;
-            }
+        if let Some(suffix) = &r.unencrypted_suffix
+            && self.path.iter().any(|p| p.ends_with(suffix.as_str()))
+        {
+            encrypted = false;
         }
         if let Some(suffix) = &r.encrypted_suffix {
             encrypted = self.path.iter().any(|p| p.ends_with(suffix.as_str()));
         }
-        if let Some(re) = &r.unencrypted_regex {
-            if self.path.iter().any(|p| re.is_match(p)) {
-                encrypted = false;
-            }
+        if let Some(re) = &r.unencrypted_regex
+            && self.path.iter().any(|p| re.is_match(p))
+        {
+            encrypted = false;
         }
         if let Some(re) = &r.encrypted_regex {
             encrypted = self.path.iter().any(|p| re.is_match(p));
         }
-        if let Some(re) = &r.unencrypted_comment_regex {
-            if self.comments.iter().flatten().any(|c| re.is_match(c)) {
-                encrypted = false;
-            }
+        if let Some(re) = &r.unencrypted_comment_regex
+            && self.comments.iter().flatten().any(|c| re.is_match(c))
+        {
+            encrypted = false;
         }
         if let Some(re) = &r.encrypted_comment_regex {
             let last_level = self.comments.len().saturating_sub(1);
