@@ -1,7 +1,8 @@
 //! `kustomize build` in Rust, proven against the real `kustomize` binary
 //! (see tests/conformance.rs). [`build`] is what `driftless kustomize build`
 //! prints; [`build_with`] adds Flux's settings (a filesystem root, the
-//! kustomization generated for plain directories).
+//! kustomization generated for plain directories); [`build_flux`] builds a
+//! Flux Kustomization's `spec.path` with its overlay fields.
 
 mod build;
 mod builtin;
@@ -24,7 +25,10 @@ pub mod yaml;
 use std::path::Path;
 
 pub use error::Error;
+pub use flux::overlay::set_common_metadata;
+pub use flux::{FluxImage, FluxOverlay, FluxPatch, build_flux};
 pub use fsys::{LoadRestrictions, Options};
+pub use kustomization::Selector;
 
 /// Builds the kustomization in `dir` as `kustomize build dir` does and
 /// returns the YAML it prints.

@@ -2,6 +2,9 @@
 //! or `.yml` file below it that holds Kubernetes objects becomes a resource,
 //! and a subdirectory with its own kustomization file becomes one resource
 //! (its files are not listed). This mirrors kustomize-controller's generator.
+//! A directory with nothing to list gets the namespace `_placeholder`, which
+//! Flux writes so that kustomize does not refuse an empty kustomization (it
+//! reaches objects only if components add some).
 
 use std::path::{Path, PathBuf};
 
@@ -9,12 +12,19 @@ use crate::error::Error;
 use crate::fsys::Loader;
 use crate::kustomization::{self, Kustomization};
 
+/// The namespace of a generated kustomization that lists no resources.
+pub const PLACEHOLDER_NAMESPACE: &str = "_placeholder";
+
 /// The kustomization Flux would generate for `dir`.
 pub fn generate(loader: &Loader, dir: &Path) -> Result<Kustomization, Error> {
     let mut resources = Vec::new();
     walk(loader, dir, dir, &mut resources, 0)?;
+    let namespace = resources
+        .is_empty()
+        .then(|| PLACEHOLDER_NAMESPACE.to_string());
     Ok(Kustomization {
         resources,
+        namespace,
         ..Kustomization::default()
     })
 }

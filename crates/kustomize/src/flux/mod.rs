@@ -1,0 +1,61 @@
+//! What kustomize-controller builds from a Kustomization's `spec.path`: the
+//! directory's kustomization file (or the one Flux generates for a plain
+//! directory, [`generate`]) edited with the Kustomization's overlay fields
+//! ([`overlay`]), built, then `spec.commonMetadata` set on every object.
+
+pub mod generate;
+pub mod overlay;
+
+use std::path::Path;
+
+use crate::build::{self, Builder};
+use crate::error::Error;
+use crate::fsys::{Loader, Options};
+use crate::kustomization;
+use crate::yaml;
+
+pub use generate::generate;
+pub use overlay::{FluxImage, FluxOverlay, FluxPatch};
+
+/// Builds `dir` as kustomize-controller does: its kustomization (generated
+/// when the directory has none) with `overlay` applied, then common
+/// metadata. Returns the multi-document YAML.
+///
+/// Flux sets `spec.commonMetadata` after post-build substitution, so a
+/// caller that substitutes should leave `overlay`'s common labels and
+/// annotations empty here and call [`overlay::set_common_metadata`] on the
+/// substituted objects instead (otherwise a `${var}` in a common label would
+/// be substituted, which Flux does not do).
+///
+/// Remote bases are always refused (Flux with `--no-remote-bases`): the
+/// loader never fetches.
+pub fn build_flux(dir: &Path, options: &Options, overlay: &FluxOverlay) -> Result<String, Error> {
+    let loader = Loader::new(options.clone())?;
+    let real = loader.check_dir(dir)?;
+    let (mut k, kfile, existing) = match kustomization::find_file(&real) {
+        Some(kfile) => (kustomization::load(&loader, &kfile)?, kfile, true),
+        None => {
+            let kfile = real.join(kustomization::FILE_NAMES[0]);
+            (generate(&loader, &real)?, kfile, false)
+        }
+    };
+    overlay.apply(&mut k, &kfile, &real, existing)?;
+    build::refuse_unsupported(&kfile, &k)?;
+    if k.kind.as_deref() == Some("Component") {
+        return Err(Error::Kustomization {
+            path: kfile,
+            message: "a Component may only be used under components".into(),
+        });
+    }
+    let mut resources = Builder::new(&loader).build_generated(&real, &k)?;
+    overlay::set_common_metadata(
+        &mut resources,
+        &overlay.common_labels,
+        &overlay.common_annotations,
+    );
+    Ok(resources
+        .iter()
+        .map(|r| yaml::emit::to_yaml(&r.node))
+        .collect::<Vec<_>>()
+        .join("---\n"))
+}
