@@ -9,62 +9,6 @@ use driftless_api::kustomize::Kustomization;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
-use testkit::TestNamespace;
-
-struct Fixture {
-    cluster: testkit::TestCluster,
-    ns: TestNamespace,
-    source: Source,
-    controller: RunningController,
-    api: Api<Kustomization>,
-    config_maps: Api<ConfigMap>,
-}
-
-async fn fixture(shard: &str, extra: &[&str]) -> anyhow::Result<Fixture> {
-    let cluster = testkit::cluster().await?;
-    install_crds(&cluster.client).await?;
-    let ns = TestNamespace::create(&cluster, shard).await?;
-    let source = Source::start(&cluster.client, ns.name(), "fleet").await?;
-    let controller = RunningController::start(&cluster, shard, extra).await?;
-    let api = Api::namespaced(cluster.client.clone(), ns.name());
-    let config_maps = Api::namespaced(cluster.client.clone(), ns.name());
-    Ok(Fixture {
-        cluster,
-        ns,
-        source,
-        controller,
-        api,
-        config_maps,
-    })
-}
-
-impl Fixture {
-    async fn create(&self, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
-        let mut ks = kustomization(name, &self.controller.shard, &self.source, spec);
-        ks.metadata.namespace = Some(self.ns.name().to_owned());
-        self.api.create(&PostParams::default(), &ks).await?;
-        Ok(())
-    }
-
-    /// Deletes the Kustomizations while the controller still runs (their finalizers would
-    /// otherwise keep the namespace terminating), then stops it; the namespace goes on drop.
-    async fn finish(self) -> anyhow::Result<()> {
-        self.api
-            .delete_collection(&DeleteParams::default(), &Default::default())
-            .await?;
-        testkit::wait::until(WAIT, "every Kustomization is finalized", || async {
-            let left = self
-                .api
-                .list(&Default::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(left.items.is_empty().then_some(()))
-        })
-        .await
-        .map_err(anyhow::Error::msg)?;
-        self.controller.stop().await
-    }
-}
 
 #[tokio::test]
 async fn a_kustomization_applies_its_path_and_records_status_and_inventory() -> anyhow::Result<()> {

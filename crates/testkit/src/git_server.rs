@@ -74,6 +74,12 @@ impl GitServer {
         })
     }
 
+    /// The served bare repository `<name>.git` on disk: clone it and push to it directly
+    /// (the HTTP endpoint only serves fetches without credentials).
+    pub fn repo_path(&self, name: &str) -> PathBuf {
+        self.root.path().join("repos").join(format!("{name}.git"))
+    }
+
     /// `http://127.0.0.1:<port>/<name>.git`
     pub fn url(&self, name: &str) -> String {
         format!("http://{}/{name}.git", self.addr)

@@ -1,172 +1,102 @@
-//! `cargo xtask demo`: the main job, as far as the controllers exist today.
-//!
-//! It brings up the local control plane, installs driftless's CRDs, serves a
-//! real Git repository on loopback, runs `driftless source-controller` as a
-//! process against the cluster, and shows a GitRepository following pushes:
-//! Ready with a downloadable artifact, then a new revision after a commit and
-//! a `reconcile.fluxcd.io/requestedAt` request (what `flux reconcile` does).
-//! Applying that artifact into the cluster is kustomize-controller's job; the
-//! demo says so until that controller lands.
+//! `cargo xtask demo`: the main job. It brings up the local control plane, installs driftless's
+//! CRDs, serves the demo fleet (`examples/fleet`) as a real Git repository on loopback, runs
+//! `driftless source-controller` and `driftless kustomize-controller` as processes, applies the
+//! Flux objects of `examples/cluster` (a GitRepository and two layered Kustomizations, one with a
+//! SOPS-encrypted Secret and postBuild variables), shows progress until everything is Ready,
+//! prints what it manages, pushes a commit and shows it land, then tells the user how to push
+//! their own change and keeps the controllers running until Ctrl-C (or exits with `--exit`).
 
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod processes;
+mod progress;
 
-use anyhow::{Context, bail};
-use driftless_api::source::GitRepository;
-use kube::api::{Api, Patch, PatchParams};
-use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+use serde_json::{Value, json};
 use testkit::ControlPlane;
 use testkit::git_server::{GitAuth, GitServer};
 
-const NAMESPACE: &str = "flux-system";
-const CONVERGE: Duration = Duration::from_secs(90);
+use processes::NAMESPACE;
 
-const DEPLOYMENT: &str = "apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: podinfo
-  namespace: demo
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: podinfo}
-  template:
-    metadata:
-      labels: {app: podinfo}
-    spec:
-      containers:
-        - name: podinfo
-          image: ghcr.io/stefanprodan/podinfo:6.7.0
-";
+const FIELD_MANAGER: &str = "driftless-demo";
 
-/// The controller process, stopped (SIGTERM, then kill) when dropped.
-struct Controller {
-    child: Child,
-    log: PathBuf,
+fn examples_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-impl Drop for Controller {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        for _ in 0..50 {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
+/// Every file under `root` as (relative path, contents), sorted.
+fn read_tree(root: &Path) -> anyhow::Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in
+            std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+        {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(root)?.to_string_lossy().into_owned();
+                files.push((rel, std::fs::read_to_string(&path)?));
             }
-            std::thread::sleep(Duration::from_millis(100));
         }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
+    files.sort();
+    Ok(files)
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// Server-side applies one manifest (any kind whose plural is the lower-cased kind + "s").
+async fn apply(client: &kube::Client, manifest: &Value) -> anyhow::Result<()> {
+    let api_version = manifest["apiVersion"].as_str().context("apiVersion")?;
+    let kind = manifest["kind"].as_str().context("kind")?;
+    let name = manifest["metadata"]["name"]
+        .as_str()
+        .context("metadata.name")?;
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind));
+    let api: Api<DynamicObject> = match manifest["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    api.patch(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(manifest),
+    )
+    .await
+    .with_context(|| format!("applying {kind}/{name}"))?;
+    Ok(())
 }
 
-/// Builds the `driftless` binary and returns its path.
-fn build_driftless() -> anyhow::Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "driftless-cli",
-            "--bin",
-            "driftless",
-        ])
-        .status()
-        .context("running cargo build")?;
-    if !status.success() {
-        bail!("building the driftless binary failed ({status})");
+/// The cluster side of the demo: namespace, the SOPS key Secret, the GitRepository pointing at
+/// `url`, and every manifest in examples/cluster.
+async fn apply_cluster(client: &kube::Client, url: &str) -> anyhow::Result<()> {
+    let examples = examples_dir();
+    let age_key = std::fs::read_to_string(examples.join("keys/demo.agekey"))?;
+    let mut manifests = vec![
+        json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "sops-age", "namespace": NAMESPACE},
+            "stringData": {"demo.agekey": age_key}}),
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "fleet", "namespace": NAMESPACE},
+            "spec": {"interval": "1m", "url": url, "ref": {"branch": "main"}}}),
+    ];
+    for (path, text) in read_tree(&examples.join("cluster"))? {
+        let value: Value = serde_saphyr::from_str(&text)
+            .with_context(|| format!("parsing examples/cluster/{path}"))?;
+        manifests.push(value);
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
-    Ok(target.join("debug/driftless"))
-}
-
-fn start_source_controller(
-    plane: &ControlPlane,
-    binary: &PathBuf,
-    storage: &std::path::Path,
-) -> anyhow::Result<Controller> {
-    let storage_port = free_port()?;
-    let log = plane.state_dir().join("logs/demo-source-controller.log");
-    let out = std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(binary)
-        .args([
-            "source-controller".to_string(),
-            format!("--storage-path={}", storage.display()),
-            format!("--storage-addr=127.0.0.1:{storage_port}"),
-            format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
-            format!("--metrics-addr=127.0.0.1:{}", free_port()?),
-            format!("--health-addr=127.0.0.1:{}", free_port()?),
-            "--log-encoding=console".to_string(),
-        ])
-        .env("KUBECONFIG", plane.kubeconfig_path())
-        .env("RUNTIME_NAMESPACE", NAMESPACE)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone()?)
-        .stderr(out)
-        .spawn()
-        .context("starting driftless source-controller")?;
-    Ok(Controller { child, log })
-}
-
-async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
-    for crd in driftless_api::crds() {
-        testkit::install_crd(client, &crd, "driftless-demo").await?;
+    for manifest in &manifests {
+        apply(client, manifest).await?;
     }
     Ok(())
 }
 
-/// Waits until the GitRepository is Ready=True at a revision other than `not`.
-async fn wait_ready_revision(
-    api: &Api<GitRepository>,
-    name: &str,
-    not: Option<&str>,
-    controller: &Controller,
-) -> anyhow::Result<GitRepository> {
-    let found = testkit::wait::until(CONVERGE, "the GitRepository to be Ready", || async {
-        let repo = api.get(name).await.map_err(|e| e.to_string())?;
-        let value = serde_json::to_value(&repo).map_err(|e| e.to_string())?;
-        let ready = value["status"]["conditions"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["type"] == "Ready"))
-            .cloned()
-            .unwrap_or_default();
-        let revision = value["status"]["artifact"]["revision"]
-            .as_str()
-            .unwrap_or_default();
-        if ready["status"] == "True" && Some(revision) != not {
-            Ok(Some(repo))
-        } else {
-            Err(format!("Ready={} {}", ready["status"], ready["message"]))
-        }
-    })
-    .await;
-    found.map_err(|e| anyhow::anyhow!("{e}; controller log: {}", controller.log.display()))
-}
-
-fn describe(repo: &GitRepository) -> String {
-    let value = serde_json::to_value(repo).unwrap_or_default();
-    let artifact = &value["status"]["artifact"];
-    format!(
-        "revision {}\n    artifact {} ({} bytes, {})",
-        artifact["revision"].as_str().unwrap_or("?"),
-        artifact["url"].as_str().unwrap_or("?"),
-        artifact["size"],
-        artifact["digest"].as_str().unwrap_or("?"),
-    )
-}
-
-pub async fn run() -> anyhow::Result<()> {
+pub async fn run(exit: bool) -> anyhow::Result<()> {
     let plane = ControlPlane::from_env();
     plane.up().await?;
     let client = plane.client().await?;
@@ -175,8 +105,9 @@ pub async fn run() -> anyhow::Result<()> {
         "==> local control plane up: Kubernetes {}",
         version.git_version
     );
-
-    install_crds(&client).await?;
+    for crd in driftless_api::crds() {
+        testkit::install_crd(&client, &crd, FIELD_MANAGER).await?;
+    }
     eprintln!(
         "==> {} driftless CRDs installed (Flux's API groups and versions)",
         driftless_api::crds().len()
@@ -184,89 +115,120 @@ pub async fn run() -> anyhow::Result<()> {
 
     let git = GitServer::start(GitAuth::None).await?;
     let repo = git.create_repo("fleet")?;
+    let fleet = read_tree(&examples_dir().join("fleet"))?;
+    let files: Vec<(&str, &str)> = fleet
+        .iter()
+        .map(|(p, c)| (p.as_str(), c.as_str()))
+        .collect();
+    repo.commit_files("main", &files, "Demo fleet: infrastructure and apps")?;
+    eprintln!(
+        "==> serving examples/fleet as a Git repository at {}",
+        git.url("fleet")
+    );
+
+    let binary = processes::build_driftless()?;
+    let storage = processes::storage_dir(&plane)?;
+    let storage_port = processes::free_port()?;
+    let source = processes::start(
+        &plane,
+        &binary,
+        "source-controller",
+        &[
+            format!("--storage-path={}", storage.display()),
+            format!("--storage-addr=127.0.0.1:{storage_port}"),
+            format!("--storage-adv-addr=127.0.0.1:{storage_port}"),
+        ],
+    )?;
+    let kustomize = processes::start(&plane, &binary, "kustomize-controller", &[])?;
+    eprintln!(
+        "==> driftless source-controller and kustomize-controller running (logs: {}, {})",
+        source.log.display(),
+        kustomize.log.display()
+    );
+
+    apply_cluster(&client, &git.url("fleet")).await?;
+    eprintln!("==> applied GitRepository fleet and Kustomizations infrastructure, apps:");
+    let started = Instant::now();
+    progress::until_ready(&client, &[&source.log, &kustomize.log]).await?;
+    eprintln!(
+        "==> all Ready in {:.1}s; driftless manages:",
+        started.elapsed().as_secs_f64()
+    );
+    progress::print_managed(&client).await?;
+
+    let deployment = examples_dir().join("fleet/apps/podinfo/deployment.yaml");
+    let changed = std::fs::read_to_string(&deployment)?.replace("podinfo:6.7.0", "podinfo:6.7.1");
+    let pushed = Instant::now();
     repo.commit_files(
         "main",
-        &[("apps/podinfo/deployment.yaml", DEPLOYMENT)],
-        "Add podinfo",
+        &[("apps/podinfo/deployment.yaml", &changed)],
+        "podinfo 6.7.1",
     )?;
-    eprintln!("==> serving a Git repository at {}", git.url("fleet"));
-
-    let binary = build_driftless()?;
-    let storage = tempfile_dir(&plane)?;
-    let controller = start_source_controller(&plane, &binary, &storage)?;
+    request_reconcile(&client).await?;
     eprintln!(
-        "==> driftless source-controller running (log: {})",
-        controller.log.display()
+        "==> pushed a commit (podinfo 6.7.0 -> 6.7.1) and requested a reconcile of the source"
     );
-
-    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let params = PatchParams::apply("driftless-demo").force();
-    namespaces
-        .patch(
-            NAMESPACE,
-            &params,
-            &Patch::Apply(
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
-            ),
-        )
-        .await?;
-    let api: Api<GitRepository> = Api::namespaced(client.clone(), NAMESPACE);
-    let object = json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "GitRepository",
-        "metadata": {"name": "fleet", "namespace": NAMESPACE},
-        "spec": {"interval": "1m", "url": git.url("fleet"), "ref": {"branch": "main"}},
-    });
-    api.patch("fleet", &params, &Patch::Apply(&object)).await?;
-    let first = wait_ready_revision(&api, "fleet", None, &controller).await?;
+    wait_image(&client, "ghcr.io/stefanprodan/podinfo:6.7.1").await?;
     eprintln!(
-        "==> GitRepository flux-system/fleet is Ready:\n    {}",
-        describe(&first)
+        "==> the cluster followed Git in {:.1}s: deployment/podinfo runs podinfo:6.7.1",
+        pushed.elapsed().as_secs_f64()
     );
 
-    repo.commit_files(
-        "main",
-        &[(
-            "apps/podinfo/deployment.yaml",
-            &DEPLOYMENT.replace("replicas: 2", "replicas: 3"),
-        )],
-        "Scale podinfo to 3",
-    )?;
-    let requested = format!(
-        "{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs()
-    );
-    let annotate =
-        json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": requested}}});
-    api.patch("fleet", &PatchParams::default(), &Patch::Merge(&annotate))
-        .await?;
-    let old = serde_json::to_value(&first)?["status"]["artifact"]["revision"]
-        .as_str()
-        .map(str::to_string);
-    let second = wait_ready_revision(&api, "fleet", old.as_deref(), &controller).await?;
-    eprintln!(
-        "==> pushed a commit and requested a reconcile; now at:\n    {}",
-        describe(&second)
-    );
-
-    eprintln!(
-        "==> next (not built yet): kustomize-controller applies that artifact's apps/podinfo into \
-         the cluster, so `kubectl -n demo get deploy podinfo` follows Git. The control plane stays \
-         up; stop it with `cargo xtask cluster down`. Talk to it with:"
-    );
-    drop(controller);
+    let kubectl = plane.bin_dir().join("kubectl");
     println!("{}", plane.export_line());
+    eprintln!(
+        "\nPush your own change: the fleet is a real Git repository.\n\
+         \x20 git clone {bare} fleet && cd fleet\n\
+         \x20 # edit apps/podinfo/deployment.yaml, then\n\
+         \x20 git commit -am 'my change' && git push\n\
+         \x20 {kubectl} -n flux-system annotate gitrepository/fleet --overwrite reconcile.fluxcd.io/requestedAt=\"$(date +%s)\"\n\
+         \x20 {kubectl} -n flux-system get kustomizations -w   # (or wait for the 1m interval)\n\
+         (with the export line above in your shell). The control plane stays up after the demo; \
+         `cargo xtask cluster down` stops it.",
+        bare = git.repo_path("fleet").display(),
+        kubectl = kubectl.display(),
+    );
+    if !exit {
+        eprintln!("==> controllers running; press Ctrl-C to stop them");
+        tokio::signal::ctrl_c().await?;
+    }
+    drop((source, kustomize));
     Ok(())
 }
 
-/// A fresh storage directory under the plane's state directory.
-fn tempfile_dir(plane: &ControlPlane) -> anyhow::Result<PathBuf> {
-    let dir = plane.state_dir().join("demo-storage");
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir)?;
-    }
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+/// Sets `reconcile.fluxcd.io/requestedAt` on the GitRepository, as `flux reconcile source git`.
+async fn request_reconcile(client: &kube::Client) -> anyhow::Result<()> {
+    let api: Api<driftless_api::source::GitRepository> = Api::namespaced(client.clone(), NAMESPACE);
+    let token = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_nanos()
+        .to_string();
+    let annotate = json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    api.patch("fleet", &PatchParams::default(), &Patch::Merge(&annotate))
+        .await?;
+    Ok(())
+}
+
+/// Waits until deployment demo/podinfo runs `image`.
+async fn wait_image(client: &kube::Client, image: &str) -> anyhow::Result<()> {
+    let api: Api<Deployment> = Api::namespaced(client.clone(), "demo");
+    testkit::wait::until(
+        Duration::from_secs(120),
+        "podinfo to run the new image",
+        || async {
+            let deployment = api.get("podinfo").await.map_err(|e| e.to_string())?;
+            let current = deployment
+                .spec
+                .and_then(|s| s.template.spec)
+                .and_then(|s| s.containers.first().and_then(|c| c.image.clone()))
+                .unwrap_or_default();
+            if current == image {
+                Ok(Some(()))
+            } else {
+                Err(format!("image is {current}"))
+            }
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)
 }

@@ -10,10 +10,12 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use driftless_api::kustomize::Kustomization;
+use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::api::DeleteParams;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
-use testkit::TestCluster;
+use testkit::{TestCluster, TestNamespace};
 
 /// Label that shards objects to one test's controller.
 pub const SHARD_LABEL: &str = "driftless.test/shard";
@@ -304,4 +306,62 @@ pub fn config_map(name: &str, data: &str) -> String {
     format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: \"{data}\"\n"
     )
+}
+
+/// One test's world: a namespace, a source, a controller on the test's shard.
+pub struct Fixture {
+    pub cluster: testkit::TestCluster,
+    pub ns: TestNamespace,
+    pub source: Source,
+    pub controller: RunningController,
+    pub api: Api<Kustomization>,
+    pub config_maps: Api<ConfigMap>,
+}
+
+/// Starts a [`Fixture`] whose controller gets `extra` flags.
+pub async fn fixture(shard: &str, extra: &[&str]) -> anyhow::Result<Fixture> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, shard).await?;
+    let source = Source::start(&cluster.client, ns.name(), "fleet").await?;
+    let controller = RunningController::start(&cluster, shard, extra).await?;
+    let api = Api::namespaced(cluster.client.clone(), ns.name());
+    let config_maps = Api::namespaced(cluster.client.clone(), ns.name());
+    Ok(Fixture {
+        cluster,
+        ns,
+        source,
+        controller,
+        api,
+        config_maps,
+    })
+}
+
+impl Fixture {
+    /// Creates Kustomization `name` in the fixture's namespace with `spec` merged in.
+    pub async fn create(&self, name: &str, spec: serde_json::Value) -> anyhow::Result<()> {
+        let mut ks = kustomization(name, &self.controller.shard, &self.source, spec);
+        ks.metadata.namespace = Some(self.ns.name().to_owned());
+        self.api.create(&PostParams::default(), &ks).await?;
+        Ok(())
+    }
+
+    /// Deletes the Kustomizations while the controller still runs (their finalizers would
+    /// otherwise keep the namespace terminating), then stops it; the namespace goes on drop.
+    pub async fn finish(self) -> anyhow::Result<()> {
+        self.api
+            .delete_collection(&DeleteParams::default(), &Default::default())
+            .await?;
+        testkit::wait::until(WAIT, "every Kustomization is finalized", || async {
+            let left = self
+                .api
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(left.items.is_empty().then_some(()))
+        })
+        .await
+        .map_err(anyhow::Error::msg)?;
+        self.controller.stop().await
+    }
 }
