@@ -33,7 +33,11 @@ enum Command {
         check: bool,
     },
     /// The main job: a local control plane with driftless reconciling a Git repository.
-    Demo,
+    Demo {
+        /// Exit after the demo's own push has landed instead of waiting for Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Benchmarks against Flux's own controllers, written to docs/benchmarks.md.
     Bench {
         #[command(subcommand)]
@@ -88,7 +92,7 @@ pub fn main() -> ExitCode {
             } => crate::cluster::status().await,
             Command::Test { cargo_test_args } => crate::suite::run(&cargo_test_args).await,
             Command::Generate { check } => crate::generate::run(check),
-            Command::Demo => crate::demo::run().await,
+            Command::Demo { exit } => crate::demo::run(exit).await,
             Command::Bench { target } => crate::bench::run(target).await,
             Command::Conformance { target } => crate::conformance::run(target),
             Command::Tools { names } => crate::cluster::build_tools(&names),
