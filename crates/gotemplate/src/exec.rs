@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::Templates;
 use crate::funcs::{Func, Ty};
 use crate::gofmt::sprint_value;
-use crate::node::{Arg, Branch, Command, List, Node, Number, Pipe};
+use crate::node::{Arg, Branch, Command, List, Node, NodeKind, Number, Pipe};
 use crate::parse::Tree;
 use crate::value::Value;
 
@@ -36,6 +36,20 @@ impl Val {
     }
 }
 
+/// The node an error is reported at.
+#[derive(Debug, Clone)]
+enum At {
+    Text(String),
+    Node(NodeKind),
+}
+
+fn kind_of(at: &At) -> &NodeKind {
+    match at {
+        At::Node(k) => k,
+        At::Text(_) => &NodeKind::Arg,
+    }
+}
+
 /// How a walk stops early.
 #[derive(Debug)]
 pub enum Flow {
@@ -59,7 +73,7 @@ pub struct Exec<'a> {
     out: String,
     depth: usize,
     at_pos: usize,
-    at_ctx: String,
+    at_ctx: At,
     frames: Vec<Frame>,
     /// Per-name nesting of `include` (Helm's recursion guard).
     pub include_depth: HashMap<String, usize>,
@@ -79,7 +93,7 @@ impl<'a> Exec<'a> {
             out: String::new(),
             depth: 0,
             at_pos: 0,
-            at_ctx: String::new(),
+            at_ctx: At::Text(String::new()),
             frames: Vec::new(),
             include_depth: HashMap::new(),
             outer_len: 0,
@@ -144,9 +158,11 @@ impl<'a> Exec<'a> {
         &mut self.frames[n - 1]
     }
 
-    fn at(&mut self, pos: usize, ctx: impl ToString) {
+    /// Records the node being evaluated; its text is found again only if
+    /// an error needs it.
+    fn at(&mut self, pos: usize, ctx: At) {
         self.at_pos = pos;
-        self.at_ctx = ctx.to_string();
+        self.at_ctx = ctx;
     }
 
     /// An execution error at the current node, as Go formats it.
@@ -154,11 +170,15 @@ impl<'a> Exec<'a> {
         let Some(f) = self.frames.last() else {
             return err(msg.as_ref());
         };
+        let ctx = match &self.at_ctx {
+            At::Text(t) => t.clone(),
+            kind => crate::node::find_text(&f.tree.root, *kind_of(kind), self.at_pos).unwrap_or_default(),
+        };
         Flow::Error(format!(
             "template: {}: executing {} at <{}>: {}",
             f.tree.location(self.at_pos),
             crate::gofmt::quote(&f.name),
-            self.at_ctx,
+            ctx,
             msg.as_ref()
         ))
     }
@@ -323,7 +343,7 @@ impl<'a> Exec<'a> {
             Some(p) => format!("{{{{template {} {}}}}}", crate::gofmt::quote(name), p),
             None => format!("{{{{template {}}}}}", crate::gofmt::quote(name)),
         };
-        self.at(pos, ctx);
+        self.at(pos, At::Text(ctx));
         let Some(tree) = self.lookup(name) else {
             return Err(self.errorf(format!("template {} not defined", crate::gofmt::quote(name))));
         };
@@ -349,7 +369,7 @@ impl<'a> Exec<'a> {
     }
 
     pub(crate) fn eval_pipeline(&mut self, dot: &Val, pipe: &Pipe) -> R<Val> {
-        self.at(pipe.pos, pipe);
+        self.at(pipe.pos, At::Node(NodeKind::Pipe));
         let mut value: Option<Val> = None;
         for cmd in &pipe.cmds {
             let v = self.eval_command(dot, cmd, value.take())?;
@@ -382,11 +402,11 @@ impl<'a> Exec<'a> {
         let first = &cmd.args[0];
         match first {
             Arg::Field { pos, idents } => {
-                self.at(*pos, first);
+                self.at(*pos, At::Node(NodeKind::Arg));
                 self.eval_field_chain(dot, dot.clone(), idents, cmd, fin)
             }
             Arg::Chain { pos, node, fields } => {
-                self.at(*pos, first);
+                self.at(*pos, At::Node(NodeKind::Arg));
                 if matches!(node.as_ref(), Arg::Nil(_)) {
                     return Err(self.errorf(format!("indirection through explicit nil in {first}")));
                 }
@@ -394,7 +414,7 @@ impl<'a> Exec<'a> {
                 self.eval_field_chain(dot, recv, fields, cmd, fin)
             }
             Arg::Identifier { pos, name } => {
-                self.at(*pos, name);
+                self.at(*pos, At::Node(NodeKind::Arg));
                 self.eval_function(dot, name, cmd, fin)
             }
             Arg::Pipe(p) => {
@@ -402,7 +422,7 @@ impl<'a> Exec<'a> {
                 self.eval_pipeline(dot, p)
             }
             Arg::Variable { pos, idents } => {
-                self.at(*pos, first);
+                self.at(*pos, At::Node(NodeKind::Arg));
                 let v = self.var_value(&idents[0])?;
                 if idents.len() == 1 {
                     self.not_a_function(cmd, fin.is_some())?;
@@ -411,7 +431,7 @@ impl<'a> Exec<'a> {
                 self.eval_field_chain(dot, v, &idents[1..], cmd, fin)
             }
             _ => {
-                self.at(first.pos(), first);
+                self.at(first.pos(), At::Node(NodeKind::Arg));
                 self.not_a_function(cmd, fin.is_some())?;
                 match first {
                     Arg::Bool(_, b) => Ok(Val::plain(Value::Bool(*b))),
@@ -534,7 +554,7 @@ impl<'a> Exec<'a> {
         match (f.imp)(self, argv) {
             Ok(v) => Ok(Val::plain(v)),
             Err(e) => {
-                self.at(cmd.pos, cmd);
+                self.at(cmd.pos, At::Node(NodeKind::Command));
                 Err(self.errorf(format!("error calling {name}: {e}")))
             }
         }
@@ -562,7 +582,7 @@ impl<'a> Exec<'a> {
     /// Go's evalArg: literals are checked against the parameter type,
     /// everything else is evaluated and then type-checked.
     fn eval_arg(&mut self, dot: &Val, ty: Ty, n: &Arg) -> R<Val> {
-        self.at(n.pos(), n);
+        self.at(n.pos(), At::Node(NodeKind::Arg));
         let v = match n {
             Arg::Dot(_) => dot.clone(),
             Arg::Nil(_) => {
@@ -607,7 +627,7 @@ impl<'a> Exec<'a> {
                     return Err(self.errorf(format!("indirection through explicit nil in {n}")));
                 }
                 let recv = self.eval_arg(dot, Ty::Raw, node)?;
-                self.at(n.pos(), n);
+                self.at(n.pos(), At::Node(NodeKind::Arg));
                 let cmd = Command {
                     pos: n.pos(),
                     args: vec![n.clone()],

@@ -159,3 +159,66 @@ pub fn is_empty_tree(list: &List) -> bool {
         _ => false,
     })
 }
+
+/// Which kind of node an error position refers to (a command, its first
+/// argument and its pipeline can share one position).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Arg,
+    Command,
+    Pipe,
+}
+
+/// The printed form of the node of `kind` at byte offset `pos`.
+pub fn find_text(list: &List, kind: NodeKind, pos: usize) -> Option<String> {
+    // An explicit stack: trees can nest deeply.
+    let mut pipes: Vec<&Pipe> = Vec::new();
+    let mut lists: Vec<&List> = vec![list];
+    while let Some(l) = lists.pop() {
+        for n in &l.nodes {
+            match n {
+                Node::Action(p) => pipes.push(p),
+                Node::If(b) | Node::Range(b) | Node::With(b) => {
+                    pipes.push(&b.pipe);
+                    lists.push(&b.list);
+                    if let Some(e) = &b.else_list {
+                        lists.push(e);
+                    }
+                }
+                Node::Template { pipe: Some(p), .. } => pipes.push(p),
+                _ => {}
+            }
+        }
+    }
+    let mut pipe_arg_match = None;
+    while let Some(p) = pipes.pop() {
+        if kind == NodeKind::Pipe && p.pos == pos {
+            return Some(p.to_string());
+        }
+        for c in &p.cmds {
+            if kind == NodeKind::Command && c.pos == pos {
+                return Some(c.to_string());
+            }
+            let mut args: Vec<&Arg> = c.args.iter().collect();
+            while let Some(a) = args.pop() {
+                match a {
+                    Arg::Pipe(inner) => {
+                        if kind == NodeKind::Arg && inner.pos == pos && pipe_arg_match.is_none() {
+                            pipe_arg_match = Some(a.to_string());
+                        }
+                        pipes.push(inner);
+                    }
+                    Arg::Chain { node, .. } => {
+                        if kind == NodeKind::Arg && a.pos() == pos {
+                            return Some(a.to_string());
+                        }
+                        args.push(node);
+                    }
+                    _ if kind == NodeKind::Arg && a.pos() == pos => return Some(a.to_string()),
+                    _ => {}
+                }
+            }
+        }
+    }
+    pipe_arg_match
+}

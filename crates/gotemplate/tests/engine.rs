@@ -21,7 +21,7 @@ fn a_missing_key_is_nil_under_missingkey_zero_so_a_deeper_field_is_an_error() {
     let err = render(&mut t, "{{ .a.b }}", "x: 1").expect_err("fails");
     assert_eq!(
         err.to_string(),
-        "template: t:1:4: executing \"t\" at <.a.b>: nil pointer evaluating interface {}.b"
+        "template: t:1:5: executing \"t\" at <.a.b>: nil pointer evaluating interface {}.b"
     );
 }
 
