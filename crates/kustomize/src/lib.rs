@@ -17,6 +17,7 @@ mod order;
 mod patch;
 mod replacements;
 pub mod resource;
+mod selector;
 mod smp;
 mod transform;
 mod vars;

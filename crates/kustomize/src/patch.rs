@@ -75,7 +75,10 @@ pub fn patches(
 ) -> Result<(), Error> {
     for p in list {
         let text = match (&p.patch, &p.path) {
-            (Some(inline), _) => inline.clone(),
+            (Some(_), Some(_)) => {
+                return Err(patch_err(kfile, "patch and path cannot both be set".into()));
+            }
+            (Some(inline), None) => inline.clone(),
             (None, Some(path)) => {
                 let file = loader.resolve_file(kfile, dir, "patches", path)?;
                 loader.read(&file)?
@@ -86,9 +89,9 @@ pub fn patches(
             path: kfile.to_path_buf(),
             source,
         })?;
-        let first = docs.into_iter().flatten().next();
-        match first {
-            Some(Node::Seq(mut ops, _)) => {
+        let mut docs: Vec<Node> = docs.into_iter().flatten().collect();
+        match docs.first_mut() {
+            Some(Node::Seq(ops, _)) => {
                 ops.iter_mut().for_each(yaml::resolve::yaml11_booleans);
                 let target = p
                     .target
@@ -97,33 +100,41 @@ pub fn patches(
                 let target = Target::new(kfile, target)?;
                 for r in res.iter_mut().filter(|r| target.selects(r)) {
                     r.ensure_annotations();
-                    json6902(&mut r.node, &ops)
+                    json6902(&mut r.node, ops)
                         .map_err(|m| patch_err(kfile, format!("{}: {m}", r.id())))?;
                 }
             }
-            Some(node @ Node::Map(..)) => match &p.target {
-                Some(target) => {
-                    let target = Target::new(kfile, target)?;
-                    if deletes_object(&node) {
-                        res.retain(|r| !target.selects(r));
-                        continue;
-                    }
-                    let option = |key: &str| {
-                        p.options
-                            .as_ref()
-                            .and_then(|o| o.get(key).copied())
-                            .unwrap_or(false)
-                    };
-                    let keep = (option("allowNameChange"), option("allowKindChange"));
-                    for r in res.iter_mut().filter(|r| target.selects(r)) {
-                        let own = with_identity_of(&node, r, keep);
-                        smp(&mut r.node, &own);
-                    }
+            // A file of several strategic merge patches applies each in turn.
+            Some(Node::Map(..)) => {
+                for node in &docs {
+                    smp_patch(kfile, p, node, res)?;
                 }
-                None => apply_smp_by_id(kfile, &node, res)?,
-            },
+            }
             _ => return Err(patch_err(kfile, "empty patch".into())),
         }
+    }
+    Ok(())
+}
+
+fn smp_patch(kfile: &Path, p: &Patch, node: &Node, res: &mut Vec<Resource>) -> Result<(), Error> {
+    let Some(target) = &p.target else {
+        return apply_smp_by_id(kfile, node, res);
+    };
+    let target = Target::new(kfile, target)?;
+    if deletes_object(node) {
+        res.retain(|r| !target.selects(r));
+        return Ok(());
+    }
+    let option = |key: &str| {
+        p.options
+            .as_ref()
+            .and_then(|o| o.get(key).copied())
+            .unwrap_or(false)
+    };
+    let keep = (option("allowNameChange"), option("allowKindChange"));
+    for r in res.iter_mut().filter(|r| target.selects(r)) {
+        let own = with_identity_of(node, r, keep);
+        smp(&mut r.node, &own);
     }
     Ok(())
 }
@@ -135,6 +146,8 @@ pub struct Target<'s> {
     selector: &'s Selector,
     name: Option<regex::Regex>,
     namespace: Option<regex::Regex>,
+    labels: crate::selector::Selector,
+    annotations: crate::selector::Selector,
 }
 
 impl<'s> Target<'s> {
@@ -153,8 +166,14 @@ impl<'s> Target<'s> {
                 })
                 .transpose()
         };
+        let parse = |field: &str, text: &Option<String>| {
+            crate::selector::Selector::parse(text.as_deref().unwrap_or_default())
+                .map_err(|e| patch_err(kfile, format!("target {field}: {e}")))
+        };
         Ok(Self {
             selector,
+            labels: parse("labelSelector", &selector.label_selector)?,
+            annotations: parse("annotationSelector", &selector.annotation_selector)?,
             name: compile("name", &selector.name)?,
             namespace: compile("namespace", &selector.namespace)?,
         })
@@ -176,8 +195,8 @@ impl<'s> Target<'s> {
             && eq(&s.kind, r.kind())
             && re(&self.name, r.name(), &r.orig_name)
             && re(&self.namespace, r.namespace(), &r.orig_namespace)
-            && pairs_match(s.label_selector.as_deref(), &r.labels())
-            && pairs_match(s.annotation_selector.as_deref(), &r.annotations())
+            && self.labels.matches(&r.labels())
+            && self.annotations.matches(&r.annotations())
     }
 }
 
@@ -209,22 +228,6 @@ fn with_identity_of(patch: &Node, r: &Resource, (allow_name, allow_kind): (bool,
         }
     }
     own
-}
-
-fn pairs_match(selector: Option<&str>, have: &[(String, String)]) -> bool {
-    let Some(sel) = selector.filter(|s| !s.is_empty()) else {
-        return true;
-    };
-    sel.split(',').all(|term| match term.split_once("!=") {
-        Some((k, v)) => !have.iter().any(|(hk, hv)| hk == k.trim() && hv == v.trim()),
-        None => match term.split_once('=') {
-            Some((k, v)) => {
-                let v = v.trim_start_matches('=');
-                have.iter().any(|(hk, hv)| hk == k.trim() && hv == v.trim())
-            }
-            None => have.iter().any(|(hk, _)| hk == term.trim()),
-        },
-    })
 }
 
 /// Applies RFC 6902 operations to a node.

@@ -69,7 +69,9 @@ fn merge(target: &mut Node, patch: &Node, field: &str, builtin: bool) {
         }
         (Node::Map(t, _), Node::Map(p, _)) => {
             for (k, v) in &p.entries {
-                if k.value.starts_with('$') {
+                // Only `$patch` is a directive to kustomize: `$setElementOrder/…`
+                // and `$retainKeys` are kept as fields (checked against the oracle).
+                if k.value == "$patch" {
                     continue;
                 }
                 if v.is_null() || v.str_at(&["$patch"]) == Some("delete") {
@@ -136,7 +138,7 @@ pub fn strip_directives(node: &Node) -> Node {
     match node {
         Node::Map(m, f) => {
             let mut out = m.clone();
-            out.entries.retain(|(k, _)| !k.value.starts_with('$'));
+            out.entries.retain(|(k, _)| k.value != "$patch");
             for (_, v) in out.entries.iter_mut() {
                 *v = strip_directives(v);
             }
