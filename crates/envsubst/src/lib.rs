@@ -1,6 +1,6 @@
 //! Flux's post-build variable substitution (`spec.postBuild`), as
-//! kustomize-controller runs it with `fluxcd/pkg/envsubst` (a fork of
-//! drone/envsubst): the same syntax, results and error messages.
+//! kustomize-controller v1.9.6 runs it with `fluxcd/pkg/envsubst` v1.7.1 (a
+//! fork of drone/envsubst): the same syntax, results and error messages.
 //!
 //! # How Flux uses it
 //!
@@ -27,7 +27,7 @@
 //! | `${v^}` `${v^^}` `${v,}` `${v,,}` | upper/lower case first / all characters |
 //! | `${v:o}` `${v:o:l}` | bytes from offset `o` (negative: from the end), `l` long (negative: stop `-l` before the end) |
 //! | `${v#p}` `${v##p}` `${v%p}` `${v%%p}` | strip shortest/longest prefix/suffix matching the glob `p` (`*` also matches `/`) |
-//! | `${v/p/r}` `${v//p/r}` `${v/#p/r}` `${v/%p/r}` | replace first/all/prefix/suffix occurrence of the text `p` |
+//! | `${v/p/r}` `${v//p/r}` `${v/#p/r}` `${v/%p/r}` | replace first/all/prefix/suffix occurrence of the text `p` (not empty) |
 //!
 //! Defaults may hold text and nested expressions (`${a:=x-${b}}`) but not a
 //! `}`: the first `}` closes the expression. `$$` is a literal `$` outside

@@ -160,13 +160,10 @@ impl Parser {
     /// `${v/p/r}`, `${v//p/r}`, `${v/#p/r}`, `${v/%p/r}`.
     fn replace(&mut self, name: String) -> Parsed {
         let op = self.word(Accept::ReplaceOp, EnvsubstError::BadSubstitution)?;
-        let mut args = Vec::new();
-        if self.scanner.peek() == '/' {
-            // An empty pattern: `${v/#/prefix}` prepends.
-            args.push(Node::Text(Vec::new()));
-        } else {
-            args.push(self.argument(Accept::NotSlash, mode::IDENT | mode::ESCAPE)?);
-        }
+        // The pattern may not be empty: `${v/#/prefix}` fails in the
+        // envsubst kustomize-controller v1.9 uses (v1.7.1; later versions
+        // read it as an empty pattern).
+        let mut args = vec![self.argument(Accept::NotSlash, mode::IDENT | mode::ESCAPE)?];
         // The separator token takes every `/` in a row.
         self.word(Accept::Slash, EnvsubstError::BadSubstitution)?;
         if self.scanner.peek() == '}' {

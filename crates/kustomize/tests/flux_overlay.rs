@@ -111,7 +111,7 @@ fn cases() -> Vec<Case> {
             },
         ),
         case(
-            "images-replace-entries-by-name-or-are-appended",
+            "images-merge-into-entries-by-name-or-are-appended",
             ".",
             FluxOverlay {
                 images: vec![
@@ -194,6 +194,17 @@ fn cases() -> Vec<Case> {
                 FluxOverlay::default(),
             )
         },
+        Case {
+            skip_oracle: Some("origin annotations are not produced by driftless (known gap)"),
+            ..case(
+                "build-metadata-is-refused",
+                ".",
+                FluxOverlay {
+                    build_metadata: vec!["originAnnotations".into()],
+                    ..FluxOverlay::default()
+                },
+            )
+        },
         case(
             "every-field-together",
             "app",
@@ -228,6 +239,7 @@ fn cases() -> Vec<Case> {
                 ],
                 components: vec!["../comp-b".into()],
                 ignore_missing_components: false,
+                build_metadata: Vec::new(),
             },
         ),
     ]
@@ -457,21 +469,27 @@ fn flux_kustomization(mut k: Value, overlay: &FluxOverlay, dir: &Path) -> Value 
         push(obj, "components", json!(c));
     }
     for i in &overlay.images {
-        let mut entry = json!({ "name": i.name });
-        for (key, value) in [
-            ("newName", &i.new_name),
-            ("newTag", &i.new_tag),
-            ("digest", &i.digest),
-        ] {
-            if let Some(v) = value {
-                entry[key] = json!(v);
-            }
-        }
         let images = obj.entry("images").or_insert_with(|| json!([]));
         let list = images.as_array_mut().expect("images is a list");
-        match list.iter_mut().find(|e| e["name"] == json!(i.name)) {
-            Some(slot) => *slot = entry,
-            None => list.push(entry),
+        let at = match list.iter().position(|e| e["name"] == json!(i.name)) {
+            Some(at) => at,
+            None => {
+                list.push(json!({ "name": i.name }));
+                list.len() - 1
+            }
+        };
+        let entry = list[at].as_object_mut().expect("an image is a map");
+        if let Some(n) = &i.new_name {
+            entry.insert("newName".into(), json!(n));
+        }
+        if i.new_tag.is_some() || i.digest.is_some() {
+            entry.remove("newTag");
+            entry.remove("digest");
+            for (key, value) in [("newTag", &i.new_tag), ("digest", &i.digest)] {
+                if let Some(v) = value {
+                    entry.insert(key.into(), json!(v));
+                }
+            }
         }
     }
     k

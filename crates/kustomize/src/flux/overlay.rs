@@ -1,6 +1,6 @@
 //! The Kustomization fields kustomize-controller's generator writes into
-//! the kustomization file before building it (fluxcd/pkg/kustomize
-//! `Generator.WriteFile`), with its rules:
+//! the kustomization file before building it (fluxcd/pkg/kustomize v1.35.7
+//! `Generator`, used by kustomize-controller v1.9.6), with its rules:
 //!
 //! - `targetNamespace` sets `namespace`, replacing one the file has;
 //!   `namePrefix` / `nameSuffix` replace the file's.
@@ -9,9 +9,12 @@
 //!   relative path (an absolute path, a URL or a `github.com/...` reference
 //!   fails the build); with `ignoreMissingComponents` one that does not exist
 //!   under `spec.path` is left out.
-//! - `images` replace the file's entry of the same `name` (the whole entry,
-//!   its `tagSuffix` included) or are appended; among `spec.images` a later
-//!   entry for a name replaces an earlier one.
+//! - `images` merge into the file's entry of the same `name`, or are
+//!   appended: a `newName` replaces the entry's, a `newTag` or `digest`
+//!   replaces both the entry's tag and digest (they select the version
+//!   together), and what the entry has besides (`tagSuffix`) stays. A later
+//!   `spec.images` entry for a name merges into the earlier one.
+//! - `buildMetadata` replaces the file's; this crate refuses buildMetadata.
 //! - An existing kustomization file that lists no `resources` gets
 //!   `buildMetadata: [originAnnotations]` from Flux (so kustomize does not
 //!   refuse it as empty), which adds `config.kubernetes.io/origin`
@@ -52,6 +55,8 @@ pub struct FluxOverlay {
     pub components: Vec<String>,
     /// `spec.ignoreMissingComponents`.
     pub ignore_missing_components: bool,
+    /// `spec.buildMetadata` (`originAnnotations`, `transformerAnnotations`).
+    pub build_metadata: Vec<String>,
 }
 
 /// One `spec.patches` entry: a strategic merge or JSON 6902 patch and the
@@ -125,17 +130,33 @@ impl FluxOverlay {
             k.components.push(component.clone());
         }
         for image in &self.images {
-            let entry = Image {
-                name: image.name.clone(),
-                new_name: set(&image.new_name),
-                new_tag: set(&image.new_tag),
-                digest: set(&image.digest),
-                tag_suffix: None,
-            };
+            let (new_name, new_tag, digest) = (
+                set(&image.new_name),
+                set(&image.new_tag),
+                set(&image.digest),
+            );
             match k.images.iter_mut().find(|i| i.name == image.name) {
-                Some(slot) => *slot = entry,
-                None => k.images.push(entry),
+                Some(slot) => {
+                    if new_name.is_some() {
+                        slot.new_name = new_name;
+                    }
+                    if new_tag.is_some() || digest.is_some() {
+                        slot.new_tag = new_tag;
+                        slot.digest = digest;
+                    }
+                }
+                None => k.images.push(Image {
+                    name: image.name.clone(),
+                    new_name,
+                    new_tag,
+                    digest,
+                    tag_suffix: None,
+                }),
             }
+        }
+        if !self.build_metadata.is_empty() {
+            // Refused by the build (not implemented), with the field named.
+            k.build_metadata = Some(serde_json::json!(self.build_metadata));
         }
         Ok(())
     }
@@ -219,7 +240,49 @@ mod tests {
     }
 
     #[test]
-    fn a_later_image_for_the_same_name_replaces_the_earlier() {
+    fn an_image_merges_into_the_files_entry_of_the_same_name() {
+        let mut k = Kustomization {
+            resources: vec!["a.yaml".into()],
+            images: vec![Image {
+                name: "nginx".into(),
+                new_tag: Some("1.27".into()),
+                digest: Some("sha256:old".into()),
+                tag_suffix: Some("-alpine".into()),
+                ..Image::default()
+            }],
+            ..Kustomization::default()
+        };
+        let rename = FluxOverlay {
+            images: vec![FluxImage {
+                name: "nginx".into(),
+                new_name: Some("mirror/nginx".into()),
+                ..FluxImage::default()
+            }],
+            ..FluxOverlay::default()
+        };
+        rename
+            .apply(&mut k, Path::new("k"), Path::new("."), true)
+            .expect("applies");
+        assert_eq!(k.images[0].new_name.as_deref(), Some("mirror/nginx"));
+        assert_eq!(k.images[0].new_tag.as_deref(), Some("1.27"));
+        let retag = FluxOverlay {
+            images: vec![FluxImage {
+                name: "nginx".into(),
+                new_tag: Some("1.28".into()),
+                ..FluxImage::default()
+            }],
+            ..FluxOverlay::default()
+        };
+        retag
+            .apply(&mut k, Path::new("k"), Path::new("."), true)
+            .expect("applies");
+        assert_eq!(k.images[0].new_tag.as_deref(), Some("1.28"));
+        assert_eq!(k.images[0].digest, None);
+        assert_eq!(k.images[0].tag_suffix.as_deref(), Some("-alpine"));
+    }
+
+    #[test]
+    fn a_later_image_for_the_same_name_merges_into_the_earlier() {
         let overlay = FluxOverlay {
             images: vec![
                 FluxImage {
