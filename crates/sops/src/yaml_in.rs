@@ -225,13 +225,8 @@ impl<'a> Reader<'a> {
             for text in self.take_inline() {
                 branch.push(Item::comment(text, true));
             }
-            if key == "<<" {
-                // A merge key: the merged mapping's entries join this one.
-                if let Value::Map(m) = value {
-                    branch.extend(m);
-                }
-                continue;
-            }
+            // A merge key (`<<: *base`) stays an entry holding the merged
+            // mapping: sops works on the node tree, which does not merge.
             branch.push(Item::new(key, value));
         }
         let column = column.unwrap_or(0);

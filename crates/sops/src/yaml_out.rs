@@ -180,6 +180,9 @@ fn seq(out: &mut String, items: &[Value], indent: usize) {
 }
 
 fn key(k: &str) -> String {
+    if k == "<<" {
+        return "!!merge <<".into();
+    }
     if k.contains('\n') {
         return double_quoted(k);
     }

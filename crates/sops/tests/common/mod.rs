@@ -78,6 +78,12 @@ pub const CASES: &[Case] = &[
         config: None,
     },
     Case {
+        name: "yaml-edge-cases",
+        plain: "edge.yaml",
+        args: &["--age", "{age1}"],
+        config: None,
+    },
+    Case {
         name: "yaml-multidoc",
         plain: "multidoc.yaml",
         args: &["--age", "{age1}"],
