@@ -10,27 +10,55 @@ pub fn builtins() -> FuncMap {
     let mut m = FuncMap::new();
     // and/or are placeholders for the parser's "is it defined" check;
     // the executor evaluates them itself, short-circuiting.
-    m.add("and", &[Ty::Raw], Some(Ty::Raw), |a| Ok(a.into_iter().next().unwrap_or_default()));
-    m.add("or", &[Ty::Raw], Some(Ty::Raw), |a| Ok(a.into_iter().next().unwrap_or_default()));
+    m.add("and", &[Ty::Raw], Some(Ty::Raw), |a| {
+        Ok(a.into_iter().next().unwrap_or_default())
+    });
+    m.add("or", &[Ty::Raw], Some(Ty::Raw), |a| {
+        Ok(a.into_iter().next().unwrap_or_default())
+    });
     m.add("not", &[Ty::Raw], None, |a| Ok(Value::Bool(!a[0].truth())));
     m.add("len", &[Ty::Raw], None, |a| length(&a[0]).map(Value::Int));
-    m.add("index", &[Ty::Raw], Some(Ty::Raw), |a| index(&a[0], &a[1..]));
-    m.add("slice", &[Ty::Raw], Some(Ty::Raw), |a| slice(&a[0], &a[1..]));
+    m.add("index", &[Ty::Raw], Some(Ty::Raw), |a| {
+        index(&a[0], &a[1..])
+    });
+    m.add("slice", &[Ty::Raw], Some(Ty::Raw), |a| {
+        slice(&a[0], &a[1..])
+    });
     m.add("print", &[], Some(Ty::Any), |a| Ok(Value::str(sprint(&a))));
-    m.add("println", &[], Some(Ty::Any), |a| Ok(Value::str(sprintln(&a))));
+    m.add("println", &[], Some(Ty::Any), |a| {
+        Ok(Value::str(sprintln(&a)))
+    });
     m.add("printf", &[Ty::Str], Some(Ty::Any), |a| {
         let f = a[0].as_str().unwrap_or_default().to_string();
         Ok(Value::str(sprintf(&f, &a[1..])))
     });
-    m.add("html", &[], Some(Ty::Any), |a| Ok(Value::str(html_escape(&eval_args(&a)))));
-    m.add("js", &[], Some(Ty::Any), |a| Ok(Value::str(js_escape(&eval_args(&a)))));
-    m.add("urlquery", &[], Some(Ty::Any), |a| Ok(Value::str(query_escape(&eval_args(&a)))));
-    m.add("eq", &[Ty::Raw], Some(Ty::Raw), |a| eq(&a[0], &a[1..]).map(Value::Bool));
-    m.add("ne", &[Ty::Raw, Ty::Raw], None, |a| eq(&a[0], &a[1..2]).map(|b| Value::Bool(!b)));
-    m.add("lt", &[Ty::Raw, Ty::Raw], None, |a| lt(&a[0], &a[1]).map(Value::Bool));
-    m.add("le", &[Ty::Raw, Ty::Raw], None, |a| le(&a[0], &a[1]).map(Value::Bool));
-    m.add("gt", &[Ty::Raw, Ty::Raw], None, |a| le(&a[0], &a[1]).map(|b| Value::Bool(!b)));
-    m.add("ge", &[Ty::Raw, Ty::Raw], None, |a| lt(&a[0], &a[1]).map(|b| Value::Bool(!b)));
+    m.add("html", &[], Some(Ty::Any), |a| {
+        Ok(Value::str(html_escape(&eval_args(&a))))
+    });
+    m.add("js", &[], Some(Ty::Any), |a| {
+        Ok(Value::str(js_escape(&eval_args(&a))))
+    });
+    m.add("urlquery", &[], Some(Ty::Any), |a| {
+        Ok(Value::str(query_escape(&eval_args(&a))))
+    });
+    m.add("eq", &[Ty::Raw], Some(Ty::Raw), |a| {
+        eq(&a[0], &a[1..]).map(Value::Bool)
+    });
+    m.add("ne", &[Ty::Raw, Ty::Raw], None, |a| {
+        eq(&a[0], &a[1..2]).map(|b| Value::Bool(!b))
+    });
+    m.add("lt", &[Ty::Raw, Ty::Raw], None, |a| {
+        lt(&a[0], &a[1]).map(Value::Bool)
+    });
+    m.add("le", &[Ty::Raw, Ty::Raw], None, |a| {
+        le(&a[0], &a[1]).map(Value::Bool)
+    });
+    m.add("gt", &[Ty::Raw, Ty::Raw], None, |a| {
+        le(&a[0], &a[1]).map(|b| Value::Bool(!b))
+    });
+    m.add("ge", &[Ty::Raw, Ty::Raw], None, |a| {
+        lt(&a[0], &a[1]).map(|b| Value::Bool(!b))
+    });
     m.insert(
         "call",
         Func::new(&[Ty::Raw], Some(Ty::Raw), |_, a| {
@@ -69,7 +97,12 @@ fn index_arg(i: &Value, cap: usize) -> Result<usize, String> {
     let x = match i {
         Value::Int(n) | Value::Int64(n) => *n,
         Value::Invalid | Value::Nil => return Err("cannot index slice/array with nil".into()),
-        other => return Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
     };
     if x < 0 || x as u64 > cap as u64 {
         return Err(format!("index out of range: {x}"));
@@ -97,7 +130,12 @@ fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
             }
             Value::Str(s) => {
                 let x = index_arg(i, s.len())?;
-                Value::Int(*s.as_bytes().get(x).ok_or_else(|| "reflect: string index out of range".to_string())? as i64)
+                Value::Int(
+                    *s.as_bytes()
+                        .get(x)
+                        .ok_or_else(|| "reflect: string index out of range".to_string())?
+                        as i64,
+                )
             }
             Value::Bytes(b) => {
                 let x = index_arg(i, b.len())?;
@@ -105,8 +143,15 @@ fn index(item: &Value, idx: &[Value]) -> Result<Value, String> {
             }
             Value::Map(m) => match i {
                 Value::Str(k) => m.get(k.as_ref()).unwrap_or(Value::Nil),
-                Value::Invalid | Value::Nil => return Err("value is nil; should be of type string".into()),
-                other => return Err(format!("value has type {}; should be string", other.type_name())),
+                Value::Invalid | Value::Nil => {
+                    return Err("value is nil; should be of type string".into());
+                }
+                other => {
+                    return Err(format!(
+                        "value has type {}; should be string",
+                        other.type_name()
+                    ));
+                }
             },
             other => return Err(format!("can't index item of type {}", other.type_name())),
         };
@@ -175,7 +220,11 @@ fn basic_kind(v: &Value) -> Kind {
 const SLICE_INDEX: &str = "reflect: slice index out of range";
 
 fn bad_comparison(a: &Value, b: &Value) -> String {
-    format!("incompatible types for comparison: {} and {}", a.type_name(), b.type_name())
+    format!(
+        "incompatible types for comparison: {} and {}",
+        a.type_name(),
+        b.type_name()
+    )
 }
 const BAD_COMPARISON_TYPE: &str = "invalid type for comparison";
 
@@ -211,7 +260,11 @@ fn eq(a: &Value, rest: &[Value]) -> Result<bool, String> {
                             sprint_value(&b)
                         ));
                     } else {
-                        return Err(format!("non-comparable type {}: {}", sprint_value(&b), b.type_name()));
+                        return Err(format!(
+                            "non-comparable type {}: {}",
+                            sprint_value(&b),
+                            b.type_name()
+                        ));
                     }
                 }
             }
@@ -291,7 +344,9 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }

@@ -125,7 +125,12 @@ impl<'a> Exec<'a> {
         self.run(tree, name, data)
     }
 
-    pub(crate) fn run(&mut self, tree: Arc<Tree>, name: &str, data: Value) -> Result<String, String> {
+    pub(crate) fn run(
+        &mut self,
+        tree: Arc<Tree>,
+        name: &str,
+        data: Value,
+    ) -> Result<String, String> {
         if self.depth >= self.set.options.max_depth {
             return Err(format!(
                 "template: {}: exceeded maximum template depth ({})",
@@ -172,7 +177,8 @@ impl<'a> Exec<'a> {
         };
         let ctx = match &self.at_ctx {
             At::Text(t) => t.clone(),
-            kind => crate::node::find_text(&f.tree.root, *kind_of(kind), self.at_pos).unwrap_or_default(),
+            kind => crate::node::find_text(&f.tree.root, *kind_of(kind), self.at_pos)
+                .unwrap_or_default(),
         };
         Flow::Error(format!(
             "template: {}: executing {} at <{}>: {}",
@@ -218,7 +224,9 @@ impl<'a> Exec<'a> {
             Node::If(b) => self.walk_if_with(dot, b, false),
             Node::With(b) => self.walk_if_with(dot, b, true),
             Node::Range(b) => self.walk_range(dot, b),
-            Node::Template { pos, name, pipe } => self.walk_template(dot, *pos, name, pipe.as_ref()),
+            Node::Template { pos, name, pipe } => {
+                self.walk_template(dot, *pos, name, pipe.as_ref())
+            }
             Node::Break => Err(Flow::Break),
             Node::Continue => Err(Flow::Continue),
         }
@@ -251,22 +259,37 @@ impl<'a> Exec<'a> {
         match &v.v {
             Value::List(l) => {
                 for (i, e) in l.iter().enumerate() {
-                    items.push((Val::plain(Value::Int(i as i64)), Val { v: e.clone(), boxed: true }));
+                    items.push((
+                        Val::plain(Value::Int(i as i64)),
+                        Val {
+                            v: e.clone(),
+                            boxed: true,
+                        },
+                    ));
                 }
             }
             Value::StrList(l) => {
                 for (i, e) in l.iter().enumerate() {
-                    items.push((Val::plain(Value::Int(i as i64)), Val::plain(Value::str(e.as_str()))));
+                    items.push((
+                        Val::plain(Value::Int(i as i64)),
+                        Val::plain(Value::str(e.as_str())),
+                    ));
                 }
             }
             Value::Bytes(l) => {
                 for (i, e) in l.iter().enumerate() {
-                    items.push((Val::plain(Value::Int(i as i64)), Val::plain(Value::Int(*e as i64))));
+                    items.push((
+                        Val::plain(Value::Int(i as i64)),
+                        Val::plain(Value::Int(*e as i64)),
+                    ));
                 }
             }
             Value::Map(m) => {
                 for (k, e) in m.entries() {
-                    items.push((Val::plain(Value::str(k.as_str())), Val { v: e, boxed: true }));
+                    items.push((
+                        Val::plain(Value::str(k.as_str())),
+                        Val { v: e, boxed: true },
+                    ));
                 }
             }
             Value::Int(n) | Value::Int64(n) => {
@@ -278,7 +301,11 @@ impl<'a> Exec<'a> {
                     return Err(self.errorf(msg));
                 }
                 let mk = |i: i64| {
-                    Val::plain(if matches!(v.v, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) })
+                    Val::plain(if matches!(v.v, Value::Int(_)) {
+                        Value::Int(i)
+                    } else {
+                        Value::Int64(i)
+                    })
                 };
                 if *n > self.set.options.max_range as i64 {
                     return Err(self.errorf(format!("range over {n} exceeds the iteration limit")));
@@ -299,7 +326,11 @@ impl<'a> Exec<'a> {
                 let vars = &mut self.frame().vars;
                 if ndecl > 0 {
                     if b.pipe.is_assign {
-                        let target = if ndecl > 1 { index.clone() } else { elem.clone() };
+                        let target = if ndecl > 1 {
+                            index.clone()
+                        } else {
+                            elem.clone()
+                        };
                         let _ = set_var(vars, &b.pipe.decl[0], target);
                     } else {
                         let n = vars.len();
@@ -345,10 +376,16 @@ impl<'a> Exec<'a> {
         };
         self.at(pos, At::Text(ctx));
         let Some(tree) = self.lookup(name) else {
-            return Err(self.errorf(format!("template {} not defined", crate::gofmt::quote(name))));
+            return Err(self.errorf(format!(
+                "template {} not defined",
+                crate::gofmt::quote(name)
+            )));
         };
         if self.depth >= self.set.options.max_depth {
-            let msg = format!("exceeded maximum template depth ({})", self.set.options.max_depth);
+            let msg = format!(
+                "exceeded maximum template depth ({})",
+                self.set.options.max_depth
+            );
             return Err(self.errorf(msg));
         }
         let new_dot = match pipe {
@@ -437,7 +474,9 @@ impl<'a> Exec<'a> {
                     Arg::Bool(_, b) => Ok(Val::plain(Value::Bool(*b))),
                     Arg::Dot(_) => Ok(dot.clone()),
                     Arg::Nil(_) => Err(self.errorf("nil is not a command")),
-                    Arg::Number { text, value, .. } => Ok(Val::plain(self.ideal_constant(text, value)?)),
+                    Arg::Number { text, value, .. } => {
+                        Ok(Val::plain(self.ideal_constant(text, value)?))
+                    }
                     Arg::String { text, .. } => Ok(Val::plain(Value::str(text.as_str()))),
                     _ => Err(self.errorf(format!("can't evaluate command {}", first))),
                 }
@@ -448,7 +487,9 @@ impl<'a> Exec<'a> {
     fn ideal_constant(&mut self, text: &str, n: &Number) -> R<Value> {
         match n {
             Number::Int(i) => {
-                let is_float_text = !text.starts_with("0x") && !text.starts_with("0X") && text.contains(['.', 'e', 'E', 'p', 'P']);
+                let is_float_text = !text.starts_with("0x")
+                    && !text.starts_with("0X")
+                    && text.contains(['.', 'e', 'E', 'p', 'P']);
                 if is_float_text {
                     Ok(Value::Float(*i as f64))
                 } else {
@@ -458,7 +499,9 @@ impl<'a> Exec<'a> {
             Number::Char(c) => Ok(Value::Int(*c)),
             Number::Float(f) => Ok(Value::Float(*f)),
             Number::Overflow => Err(self.errorf(format!("{text} overflows int"))),
-            Number::Complex => Err(self.errorf(format!("complex constant {text} is not supported"))),
+            Number::Complex => {
+                Err(self.errorf(format!("complex constant {text} is not supported")))
+            }
         }
     }
 
@@ -492,7 +535,10 @@ impl<'a> Exec<'a> {
         match &recv.v {
             Value::Invalid => {
                 if self.set.options.missing_key == MissingKey::Error {
-                    return Err(self.errorf(format!("nil data; no entry for key {}", crate::gofmt::quote(name))));
+                    return Err(self.errorf(format!(
+                        "nil data; no entry for key {}",
+                        crate::gofmt::quote(name)
+                    )));
                 }
                 Ok(Val::plain(Value::Invalid))
             }
@@ -505,7 +551,10 @@ impl<'a> Exec<'a> {
                     Some(v) => Ok(Val { v, boxed: true }),
                     None => match self.set.options.missing_key {
                         MissingKey::Invalid => Ok(Val::plain(Value::Invalid)),
-                        MissingKey::Zero => Ok(Val { v: Value::Nil, boxed: true }),
+                        MissingKey::Zero => Ok(Val {
+                            v: Value::Nil,
+                            boxed: true,
+                        }),
                         MissingKey::Error => Err(self.errorf(format!(
                             "map has no entry for key {}",
                             crate::gofmt::quote(name)
@@ -514,7 +563,11 @@ impl<'a> Exec<'a> {
                 }
             }
             other => {
-                let t = if recv.boxed { "interface {}" } else { other.type_name() };
+                let t = if recv.boxed {
+                    "interface {}"
+                } else {
+                    other.type_name()
+                };
                 Err(self.errorf(format!("can't evaluate field {name} in type {t}")))
             }
         }
@@ -526,18 +579,26 @@ impl<'a> Exec<'a> {
             _ => {}
         }
         let Some(f) = self.func(name) else {
-            return Err(self.errorf(format!("{} is not a defined function", crate::gofmt::quote(name))));
+            return Err(self.errorf(format!(
+                "{} is not a defined function",
+                crate::gofmt::quote(name)
+            )));
         };
         let args = &cmd.args[1..];
         let num_in = args.len() + usize::from(fin.is_some());
         let fixed = f.params.len();
         if f.variadic.is_some() {
             if num_in < fixed {
-                let msg = format!("wrong number of args for {name}: want at least {fixed} got {}", args.len());
+                let msg = format!(
+                    "wrong number of args for {name}: want at least {fixed} got {}",
+                    args.len()
+                );
                 return Err(self.errorf(msg));
             }
         } else if num_in != fixed {
-            return Err(self.errorf(format!("wrong number of args for {name}: want {fixed} got {num_in}")));
+            return Err(self.errorf(format!(
+                "wrong number of args for {name}: want {fixed} got {num_in}"
+            )));
         }
         let mut argv = Vec::with_capacity(num_in);
         for (i, a) in args.iter().enumerate() {
@@ -545,11 +606,19 @@ impl<'a> Exec<'a> {
             argv.push(self.eval_arg(dot, ty, a)?.v);
         }
         if let Some(fv) = fin {
-            let ty = f.params.get(num_in - 1).copied().or(f.variadic).unwrap_or(Ty::Any);
+            let ty = f
+                .params
+                .get(num_in - 1)
+                .copied()
+                .or(f.variadic)
+                .unwrap_or(Ty::Any);
             argv.push(self.validate_type(fv, ty)?);
         }
         if name == "call" {
-            argv.insert(0, Value::str(args.first().map(|a| a.to_string()).unwrap_or_default()));
+            argv.insert(
+                0,
+                Value::str(args.first().map(|a| a.to_string()).unwrap_or_default()),
+            );
         }
         match (f.imp)(self, argv) {
             Ok(v) => Ok(Val::plain(v)),
@@ -563,7 +632,9 @@ impl<'a> Exec<'a> {
     fn eval_and_or(&mut self, dot: &Val, name: &str, cmd: &Command, fin: Option<Val>) -> R<Val> {
         let args = &cmd.args[1..];
         if args.is_empty() && fin.is_none() {
-            return Err(self.errorf(format!("wrong number of args for {name}: want at least 1 got 0")));
+            return Err(self.errorf(format!(
+                "wrong number of args for {name}: want at least 1 got 0"
+            )));
         }
         let mut v = Val::plain(Value::Invalid);
         for a in args {
@@ -640,7 +711,10 @@ impl<'a> Exec<'a> {
                     Ty::Str => Err(self.errorf(format!("expected string; found {n}"))),
                     Ty::Int | Ty::Int64 => Err(self.errorf(format!("expected integer; found {n}"))),
                     Ty::Float => Err(self.errorf(format!("expected float; found {n}"))),
-                    _ => Err(self.errorf(format!("can't handle {n} for arg of type {}", ty.go_name()))),
+                    _ => {
+                        Err(self
+                            .errorf(format!("can't handle {n} for arg of type {}", ty.go_name())))
+                    }
                 };
             }
             Arg::String { text, .. } => {
@@ -649,7 +723,10 @@ impl<'a> Exec<'a> {
                     Ty::Bool => Err(self.errorf(format!("expected bool; found {n}"))),
                     Ty::Int | Ty::Int64 => Err(self.errorf(format!("expected integer; found {n}"))),
                     Ty::Float => Err(self.errorf(format!("expected float; found {n}"))),
-                    _ => Err(self.errorf(format!("can't handle {n} for arg of type {}", ty.go_name()))),
+                    _ => {
+                        Err(self
+                            .errorf(format!("can't handle {n} for arg of type {}", ty.go_name())))
+                    }
                 };
             }
             Arg::Number { text, value, .. } => {
@@ -658,7 +735,9 @@ impl<'a> Exec<'a> {
                     Ty::Int | Ty::Int64 => {
                         let i = match value {
                             Number::Int(i) | Number::Char(i) => Some(*i),
-                            Number::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Some(*f as i64),
+                            Number::Float(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => {
+                                Some(*f as i64)
+                            }
                             _ => None,
                         };
                         match i {
@@ -674,7 +753,10 @@ impl<'a> Exec<'a> {
                     },
                     Ty::Bool => Err(self.errorf(format!("expected bool; found {n}"))),
                     Ty::Str => Err(self.errorf(format!("expected string; found {n}"))),
-                    _ => Err(self.errorf(format!("can't handle {n} for arg of type {}", ty.go_name()))),
+                    _ => {
+                        Err(self
+                            .errorf(format!("can't handle {n} for arg of type {}", ty.go_name())))
+                    }
                 };
             }
         };
@@ -693,22 +775,30 @@ impl<'a> Exec<'a> {
                 _ => Err(self.errorf(format!("invalid value; expected {}", ty.go_name()))),
             };
         }
-        let ok = match (ty, &value) {
-            (Ty::Any | Ty::Raw, _) => true,
-            (Ty::Str, Value::Str(_)) => true,
-            (Ty::Int, Value::Int(_)) => true,
-            (Ty::Int64, Value::Int64(_)) => true,
-            (Ty::Float, Value::Float(_)) => true,
-            (Ty::Bool, Value::Bool(_)) => true,
-            (Ty::List, Value::List(_)) => true,
-            (Ty::Map, Value::Map(_)) => true,
-            _ => false,
-        };
+        let ok = matches!(
+            (ty, &value),
+            (Ty::Any | Ty::Raw, _)
+                | (Ty::Str, Value::Str(_))
+                | (Ty::Int, Value::Int(_))
+                | (Ty::Int64, Value::Int64(_))
+                | (Ty::Float, Value::Float(_))
+                | (Ty::Bool, Value::Bool(_))
+                | (Ty::List, Value::List(_))
+                | (Ty::Map, Value::Map(_))
+        );
         if ok {
             return Ok(value);
         }
-        let got = if matches!(value, Value::Nil) { "interface {}" } else { value.type_name() };
-        Err(self.errorf(format!("wrong type for value; expected {}; got {}", ty.go_name(), got)))
+        let got = if matches!(value, Value::Nil) {
+            "interface {}"
+        } else {
+            value.type_name()
+        };
+        Err(self.errorf(format!(
+            "wrong type for value; expected {}; got {}",
+            ty.go_name(),
+            got
+        )))
     }
 }
 

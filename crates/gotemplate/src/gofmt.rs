@@ -24,7 +24,9 @@ pub fn quote_with(s: &str, ascii: bool) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if ascii && (c as u32) >= 0x80 || !is_print(c) => {
                 if (c as u32) < 0x10000 {
                     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -128,7 +130,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             i += 1;
         }
         // Argument index before the width.
-        (argn, i, good_argnum, reordered) = arg_number(format, i, argn, args.len(), reordered, good_argnum);
+        (argn, i, good_argnum, reordered) =
+            arg_number(format, i, argn, args.len(), reordered, good_argnum);
         if i < b.len() && b[i] == b'*' {
             i += 1;
             match args.get(argn).and_then(Value::as_int) {
@@ -150,9 +153,10 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
             i = ni;
         }
-        if i + 1 <= b.len() && i < b.len() && b[i] == b'.' {
+        if i < b.len() && b[i] == b'.' {
             i += 1;
-            (argn, i, good_argnum, reordered) = arg_number(format, i, argn, args.len(), reordered, good_argnum);
+            (argn, i, good_argnum, reordered) =
+                arg_number(format, i, argn, args.len(), reordered, good_argnum);
             if i < b.len() && b[i] == b'*' {
                 i += 1;
                 match args.get(argn).and_then(Value::as_int) {
@@ -169,7 +173,8 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             }
         }
         if !reordered {
-            (argn, i, good_argnum, reordered) = arg_number(format, i, argn, args.len(), reordered, good_argnum);
+            (argn, i, good_argnum, reordered) =
+                arg_number(format, i, argn, args.len(), reordered, good_argnum);
         }
         if i >= b.len() {
             p.out.push_str("%!(NOVERB)");
@@ -280,7 +285,10 @@ impl Printer {
             self.out.push_str(digits);
             return;
         }
-        let nf = Flags { zero: false, ..f.clone() };
+        let nf = Flags {
+            zero: false,
+            ..f.clone()
+        };
         self.pad_str(s, &nf);
     }
 
@@ -360,7 +368,10 @@ impl Printer {
         match verb {
             'v' | 's' => self.pad_str(s, f),
             'q' => {
-                let q = if f.sharp && !s.contains('`') && s.chars().all(|c| c == '\t' || !c.is_control()) {
+                let q = if f.sharp
+                    && !s.contains('`')
+                    && s.chars().all(|c| c == '\t' || !c.is_control())
+                {
                     format!("`{s}`")
                 } else {
                     quote_with(s, f.plus)
@@ -406,7 +417,13 @@ impl Printer {
                 let c = char::from_u32(n as u32).unwrap_or('\u{FFFD}');
                 let q = quote(&c.to_string());
                 let inner = &q[1..q.len() - 1];
-                let inner = if inner == "\\\"" { "\"" } else if inner == "'" { "\\'" } else { inner };
+                let inner = if inner == "\\\"" {
+                    "\""
+                } else if inner == "'" {
+                    "\\'"
+                } else {
+                    inner
+                };
                 return self.pad_str(&format!("'{inner}'"), f);
             }
             'U' => {
@@ -435,7 +452,10 @@ impl Printer {
         };
         let s = format!("{sign}{prefix}{digits}");
         if f.prec.is_some() {
-            let nf = Flags { zero: false, ..f.clone() };
+            let nf = Flags {
+                zero: false,
+                ..f.clone()
+            };
             self.pad_str(&s, &nf);
         } else {
             self.pad_num(&s, f);
@@ -451,16 +471,35 @@ impl Printer {
             'X' => format_hex_float(x).to_uppercase(),
             _ => return self.bad_verb(v, verb),
         };
-        let body = if verb == 'E' || verb == 'G' { body.to_uppercase() } else { body };
+        let body = if verb == 'E' || verb == 'G' {
+            body.to_uppercase()
+        } else {
+            body
+        };
         if x.is_infinite() || x.is_nan() {
             let s = if x.is_nan() {
-                if f.plus { "+NaN".to_string() } else if f.space { " NaN".into() } else { "NaN".into() }
+                if f.plus {
+                    "+NaN".to_string()
+                } else if f.space {
+                    " NaN".into()
+                } else {
+                    "NaN".into()
+                }
             } else if x > 0.0 {
-                if f.plus { "+Inf".into() } else if f.space { " Inf".into() } else { "Inf".into() }
+                if f.plus {
+                    "+Inf".into()
+                } else if f.space {
+                    " Inf".into()
+                } else {
+                    "Inf".into()
+                }
             } else {
                 "-Inf".into()
             };
-            let nf = Flags { zero: false, ..f.clone() };
+            let nf = Flags {
+                zero: false,
+                ..f.clone()
+            };
             return self.pad_str(&s, &nf);
         }
         let s = if !body.starts_with('-') && f.plus {
@@ -528,7 +567,11 @@ pub fn format_hex_float(x: f64) -> String {
     while digits.ends_with('0') {
         digits.pop();
     }
-    let frac = if digits.is_empty() { String::new() } else { format!(".{digits}") };
+    let frac = if digits.is_empty() {
+        String::new()
+    } else {
+        format!(".{digits}")
+    };
     let (es, ea) = if e < 0 { ('-', -e) } else { ('+', e) };
     format!("{sign}0x1{frac}p{es}{ea:02}")
 }
@@ -608,7 +651,11 @@ pub fn format_g(x: f64, prec: Option<usize>, sharp: bool) -> String {
         out.push('.');
         for i in 0..frac {
             let idx = dp + i as i32;
-            out.push(if idx >= 0 { d.get(idx as usize).copied().unwrap_or('0') } else { '0' });
+            out.push(if idx >= 0 {
+                d.get(idx as usize).copied().unwrap_or('0')
+            } else {
+                '0'
+            });
         }
     }
     out

@@ -27,8 +27,18 @@ fn s(v: &Value) -> String {
 /// Sprig plus Helm's own functions, as `helm template` has them.
 pub fn funcs() -> FuncMap {
     let mut m = crate::sprig::funcs();
-    m.insert("include", Func::new(&[Ty::Str, Ty::Any], None, |ex, a| include(ex, &s(&a[0]), a[1].clone())));
-    m.insert("tpl", Func::new(&[Ty::Str, Ty::Any], None, |ex, a| tpl(ex, &s(&a[0]), a[1].clone())));
+    m.insert(
+        "include",
+        Func::new(&[Ty::Str, Ty::Any], None, |ex, a| {
+            include(ex, &s(&a[0]), a[1].clone())
+        }),
+    );
+    m.insert(
+        "tpl",
+        Func::new(&[Ty::Str, Ty::Any], None, |ex, a| {
+            tpl(ex, &s(&a[0]), a[1].clone())
+        }),
+    );
     m.add("required", &[Ty::Str, Ty::Any], None, |a| {
         let missing = match &a[1] {
             Value::Nil | Value::Invalid => true,
@@ -41,7 +51,9 @@ pub fn funcs() -> FuncMap {
         Ok(a[1].clone())
     });
     m.add("fail", &[Ty::Str], None, |a| Err(warn_wrap(&s(&a[0]))));
-    m.add("toYaml", &[Ty::Any], None, |a| Ok(Value::str(crate::yaml::to_yaml(&a[0]))));
+    m.add("toYaml", &[Ty::Any], None, |a| {
+        Ok(Value::str(crate::yaml::to_yaml(&a[0])))
+    });
     m.add("fromYaml", &[Ty::Str], None, |a| {
         Ok(match crate::yaml::parse(&s(&a[0])) {
             Ok(Value::Map(m)) => Value::Map(m),
@@ -64,7 +76,9 @@ pub fn funcs() -> FuncMap {
             Err(e) => Value::list(vec![Value::str(e)]),
         })
     });
-    m.add("toJson", &[Ty::Any], None, |a| Ok(Value::str(crate::yaml::marshal_json(&a[0]))));
+    m.add("toJson", &[Ty::Any], None, |a| {
+        Ok(Value::str(crate::yaml::marshal_json(&a[0])))
+    });
     m.add("fromJson", &[Ty::Str], None, |a| {
         Ok(match serde_json::from_str::<serde_json::Value>(&s(&a[0])) {
             Ok(j @ serde_json::Value::Object(_)) => Value::from_json(&j),
@@ -87,7 +101,12 @@ pub fn funcs() -> FuncMap {
             Err(e) => Value::list(vec![Value::str(e.to_string())]),
         })
     });
-    m.add("lookup", &[Ty::Str, Ty::Str, Ty::Str, Ty::Str], None, |_| Ok(Value::map(Map::new())));
+    m.add(
+        "lookup",
+        &[Ty::Str, Ty::Str, Ty::Str, Ty::Str],
+        None,
+        |_| Ok(Value::map(Map::new())),
+    );
     m.add("getHostByName", &[Ty::Str], None, |_| Ok(Value::str("")));
     m
 }
@@ -147,7 +166,10 @@ fn tpl(ex: &mut Exec<'_>, text: &str, data: Value) -> Result<Value, String> {
     ex.overlays.pop();
     match r {
         Ok(out) => Ok(Value::str(out.replace("<no value>", ""))),
-        Err(e) => Err(format!("error during tpl function execution for {}: {e}", quote(text))),
+        Err(e) => Err(format!(
+            "error during tpl function execution for {}: {e}",
+            quote(text)
+        )),
     }
 }
 
@@ -162,14 +184,18 @@ fn sort_templates(names: &mut [String]) {
 /// Helm's engine over a set of template files: every file parsed into one
 /// set, each file not named `_*` rendered with `data` (its `.Template`
 /// filled in), `<no value>` removed. Errors read as `helm template` prints them.
-pub fn render_files(files: &[(String, String)], data: &Value) -> Result<BTreeMap<String, String>, Error> {
+pub fn render_files(
+    files: &[(String, String)],
+    data: &Value,
+) -> Result<BTreeMap<String, String>, Error> {
     let mut t = Templates::helm();
     let texts: BTreeMap<String, String> = files.iter().cloned().collect();
     let mut keys: Vec<String> = texts.keys().cloned().collect();
     sort_templates(&mut keys);
     for name in &keys {
         let text = texts.get(name).map(String::as_str).unwrap_or_default();
-        t.parse(name, text).map_err(|e| Error::Parse(cleanup_parse_error(name, &e.to_string())))?;
+        t.parse(name, text)
+            .map_err(|e| Error::Parse(cleanup_parse_error(name, &e.to_string())))?;
     }
     let mut out = BTreeMap::new();
     for name in &keys {
@@ -178,7 +204,9 @@ pub fn render_files(files: &[(String, String)], data: &Value) -> Result<BTreeMap
             continue;
         }
         let vals = with_template(data, name);
-        let rendered = t.execute(name, &vals).map_err(|e| Error::Exec(cleanup_exec_error(name, &e.to_string())))?;
+        let rendered = t
+            .execute(name, &vals)
+            .map_err(|e| Error::Exec(cleanup_exec_error(name, &e.to_string())))?;
         out.insert(name.clone(), rendered.replace("<no value>", ""));
     }
     Ok(out)
@@ -202,7 +230,11 @@ fn cleanup_parse_error(filename: &str, err: &str) -> String {
     if tokens.len() == 1 {
         return format!("parse error in ({filename}): {err}");
     }
-    format!("parse error at ({}): {}", tokens[1], tokens[tokens.len() - 1])
+    format!(
+        "parse error at ({}): {}",
+        tokens[1],
+        tokens[tokens.len() - 1]
+    )
 }
 
 fn cleanup_exec_error(filename: &str, err: &str) -> String {

@@ -213,7 +213,10 @@ impl Lexer<'_> {
             let after = &self.input[delim_at + LEFT.len()..];
             let mut end = delim_at;
             if has_left_trim(after) {
-                end = self.input[self.start..delim_at].trim_end_matches(SPACE_CHARS).len() + self.start;
+                end = self.input[self.start..delim_at]
+                    .trim_end_matches(SPACE_CHARS)
+                    .len()
+                    + self.start;
             }
             self.pos = end;
             if self.pos > self.start {
@@ -433,7 +436,9 @@ impl Lexer<'_> {
         loop {
             match self.next() {
                 Some('\\') => match self.next() {
-                    Some('\n') | None => return self.error("unterminated character constant".into()),
+                    Some('\n') | None => {
+                        return self.error("unterminated character constant".into());
+                    }
                     _ => {}
                 },
                 Some('\n') | None => return self.error("unterminated character constant".into()),

@@ -104,7 +104,8 @@ impl Templates {
     /// later definition replaces an earlier one, unless it is empty.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), Error> {
         let funcs = self.funcs.clone();
-        let set = run_with_stack(|| parse::parse(name, text, &|f| funcs.contains(f))).map_err(Error::Parse)?;
+        let set = run_with_stack(|| parse::parse(name, text, &|f| funcs.contains(f)))
+            .map_err(Error::Parse)?;
         self.add_trees(set);
         Ok(())
     }

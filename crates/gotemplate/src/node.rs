@@ -58,15 +58,36 @@ pub enum Number {
 
 #[derive(Debug, Clone)]
 pub enum Arg {
-    Field { pos: usize, idents: Vec<String> },
-    Variable { pos: usize, idents: Vec<String> },
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
-    Identifier { pos: usize, name: String },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
     Dot(usize),
     Nil(usize),
     Bool(usize, bool),
-    Number { pos: usize, text: String, value: Number },
-    String { pos: usize, quoted: String, text: String },
+    Number {
+        pos: usize,
+        text: String,
+        value: Number,
+    },
+    String {
+        pos: usize,
+        quoted: String,
+        text: String,
+    },
     Pipe(Box<Pipe>),
 }
 
@@ -155,7 +176,9 @@ impl fmt::Display for Pipe {
 /// replaced by a later one).
 pub fn is_empty_tree(list: &List) -> bool {
     list.nodes.iter().all(|n| match n {
-        Node::Text(t) => t.trim_matches([' ', '\t', '\r', '\n', '\u{b}', '\u{c}']).is_empty(),
+        Node::Text(t) => t
+            .trim_matches([' ', '\t', '\r', '\n', '\u{b}', '\u{c}'])
+            .is_empty(),
         _ => false,
     })
 }

@@ -160,7 +160,10 @@ impl Parser<'_> {
         if token.typ == ItemType::Error {
             let mut extra = String::new();
             if self.action_line != 0 && self.action_line != token.line {
-                extra = format!(" in action started at {}:{}", self.parse_name, self.action_line);
+                extra = format!(
+                    " in action started at {}:{}",
+                    self.parse_name, self.action_line
+                );
                 if token.val.ends_with(" action") {
                     extra = extra[" in action".len()..].to_string();
                 }
@@ -275,7 +278,11 @@ impl Parser<'_> {
         match t.typ {
             ItemType::Block => return self.block_control(),
             ItemType::Break | ItemType::Continue => {
-                let word = if t.typ == ItemType::Break { "break" } else { "continue" };
+                let word = if t.typ == ItemType::Break {
+                    "break"
+                } else {
+                    "continue"
+                };
                 let n = self.next_non_space();
                 if n.typ != ItemType::RightDelim {
                     return Err(self.unexpected(&n, &format!("{{{{{word}}}}}")));
@@ -492,9 +499,18 @@ impl Parser<'_> {
         for (i, c) in pipe.cmds.iter().enumerate().skip(1) {
             if matches!(
                 c.args.first(),
-                Some(Arg::Bool(..) | Arg::Dot(_) | Arg::Nil(_) | Arg::Number { .. } | Arg::String { .. })
+                Some(
+                    Arg::Bool(..)
+                        | Arg::Dot(_)
+                        | Arg::Nil(_)
+                        | Arg::Number { .. }
+                        | Arg::String { .. }
+                )
             ) {
-                return Err(self.errorf(format!("non executable command in pipeline stage {}", i + 1)));
+                return Err(self.errorf(format!(
+                    "non executable command in pipeline stage {}",
+                    i + 1
+                )));
             }
         }
         Ok(())

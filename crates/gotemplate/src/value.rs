@@ -44,7 +44,10 @@ impl MapRef {
 
     /// A copy of the entries in key order (values shared).
     pub fn entries(&self) -> Vec<(String, Value)> {
-        self.lock().iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        self.lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     }
 
     pub fn keys(&self) -> Vec<String> {

@@ -17,7 +17,8 @@ pub fn parse(text: &str) -> Result<Value, String> {
         legacy_octal_numbers: true,
         duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
     };
-    let node: Node = serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
+    let node: Node =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
     node.into_value()
 }
 
@@ -40,7 +41,11 @@ impl Node {
             Node::Int(i) => Value::Float(i as f64),
             Node::Float(f) => Value::Float(f),
             Node::Str(s) => Value::str(s),
-            Node::List(l) => Value::list(l.into_iter().map(Node::into_value).collect::<Result<_, _>>()?),
+            Node::List(l) => Value::list(
+                l.into_iter()
+                    .map(Node::into_value)
+                    .collect::<Result<_, _>>()?,
+            ),
             Node::Map(entries) => {
                 let mut m = crate::value::Map::new();
                 for (k, v) in entries {
@@ -148,15 +153,27 @@ pub fn to_json(v: &Value) -> serde_json::Value {
         Value::Invalid | Value::Nil => serde_json::Value::Null,
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Value::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
         Value::Str(s) => serde_json::Value::String(s.to_string()),
         Value::Bytes(b) => {
             use base64::Engine;
-            serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(b.as_slice()))
+            serde_json::Value::String(
+                base64::engine::general_purpose::STANDARD.encode(b.as_slice()),
+            )
         }
         Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
-        Value::StrList(l) => serde_json::Value::Array(l.iter().map(|s| serde_json::Value::String(s.clone())).collect()),
-        Value::Map(m) => serde_json::Value::Object(m.entries().iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        Value::StrList(l) => serde_json::Value::Array(
+            l.iter()
+                .map(|s| serde_json::Value::String(s.clone()))
+                .collect(),
+        ),
+        Value::Map(m) => serde_json::Value::Object(
+            m.entries()
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -166,7 +183,7 @@ pub fn json_float(f: f64) -> String {
         return format!("{}", f as i128);
     }
     let abs = f.abs();
-    if abs != 0.0 && (abs < 1e-6 || abs >= 1e21) {
+    if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
         // Exponent form with Go's cleanup: e-07 becomes e-7.
         let s = format!("{:e}", f);
         let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
@@ -194,7 +211,10 @@ fn write_json(out: &mut String, v: &Value) {
         Value::Str(s) => json_string(out, s),
         Value::Bytes(b) => {
             use base64::Engine;
-            json_string(out, &base64::engine::general_purpose::STANDARD.encode(b.as_slice()));
+            json_string(
+                out,
+                &base64::engine::general_purpose::STANDARD.encode(b.as_slice()),
+            );
         }
         Value::List(_) | Value::StrList(_) => {
             out.push('[');
@@ -263,10 +283,19 @@ fn json_shape(v: &Value) -> Value {
             }
         }
         Value::Invalid => Value::Nil,
-        Value::List(_) | Value::StrList(_) => {
-            Value::list(v.list_items().unwrap_or_default().iter().map(json_shape).collect())
-        }
-        Value::Map(m) => Value::map(m.entries().iter().map(|(k, v)| (k.clone(), json_shape(v))).collect()),
+        Value::List(_) | Value::StrList(_) => Value::list(
+            v.list_items()
+                .unwrap_or_default()
+                .iter()
+                .map(json_shape)
+                .collect(),
+        ),
+        Value::Map(m) => Value::map(
+            m.entries()
+                .iter()
+                .map(|(k, v)| (k.clone(), json_shape(v)))
+                .collect(),
+        ),
         Value::Bytes(b) => {
             use base64::Engine;
             Value::str(base64::engine::general_purpose::STANDARD.encode(b.as_slice()))
@@ -306,14 +335,20 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                 out.push_str(&key);
                 out.push(':');
                 match val {
-                    Value::Map(_) if !is_empty_coll(val) => emit(out, val, indent + 2, Ctx::MapValue),
+                    Value::Map(_) if !is_empty_coll(val) => {
+                        emit(out, val, indent + 2, Ctx::MapValue)
+                    }
                     Value::List(_) if !is_empty_coll(val) => {
                         out.push('\n');
                         emit(out, val, indent, Ctx::MapValue);
                     }
                     _ => {
                         out.push(' ');
-                        out.push_str(&fold(leaf(val, indent + 2), indent + key_width + 2, indent + 2));
+                        out.push_str(&fold(
+                            leaf(val, indent + 2),
+                            indent + key_width + 2,
+                            indent + 2,
+                        ));
                         out.push('\n');
                     }
                 }
@@ -326,7 +361,9 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                 }
                 out.push_str("- ");
                 match it {
-                    Value::Map(_) | Value::List(_) if !is_empty_coll(it) => emit(out, it, indent + 2, Ctx::SeqItem),
+                    Value::Map(_) | Value::List(_) if !is_empty_coll(it) => {
+                        emit(out, it, indent + 2, Ctx::SeqItem)
+                    }
                     _ => {
                         out.push_str(&fold(leaf(it, indent + 2), indent + 2, indent + 2));
                         out.push('\n');
@@ -392,7 +429,11 @@ fn yaml_float(f: f64) -> String {
         return ".NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+.Inf".into() } else { "-.Inf".into() };
+        return if f > 0.0 {
+            "+.Inf".into()
+        } else {
+            "-.Inf".into()
+        };
     }
     format_g(f, None, false)
 }
@@ -401,9 +442,10 @@ fn yaml_float(f: f64) -> String {
 /// under YAML 1.1 (what yaml.v2 resolves).
 fn resolves_non_string(s: &str) -> bool {
     const WORDS: &[&str] = &[
-        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false", "False",
-        "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~", ".inf", ".Inf", ".INF",
-        "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN", "<<",
+        "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
+        "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
+        ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
+        ".NaN", ".NAN", "<<",
     ];
     if WORDS.contains(&s) || is_timestamp(s) {
         return true;
@@ -429,14 +471,18 @@ fn resolves_non_string(s: &str) -> bool {
     }
     // Base-60 numbers (1:20) are YAML 1.1 too.
     let parts: Vec<&str> = body.split(':').collect();
-    parts.len() > 1 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
+    parts.len() > 1
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit() || c == '.'))
 }
 
 /// YAML 1.1 timestamps (2001-12-14, optionally with a time) resolve to
 /// !!timestamp, so yaml.v2 quotes such strings.
 fn is_timestamp(s: &str) -> bool {
     let b = s.as_bytes();
-    let digits = |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| r.clone().all(|i| b.get(i).is_some_and(u8::is_ascii_digit));
     if b.len() < 8 || !digits(0..4) || b[4] != b'-' {
         return false;
     }
@@ -484,7 +530,10 @@ fn scalar(s: &str, indent: usize, is_key: bool) -> String {
 }
 
 fn printable(c: char) -> bool {
-    c == '\t' || (c >= ' ' && c != '\u{7f}' && !matches!(c as u32, 0x80..=0x9f | 0xfeff | 0xfffe | 0xffff))
+    c == '\t'
+        || (c >= ' '
+            && c != '\u{7f}'
+            && !matches!(c as u32, 0x80..=0x9f | 0xfeff | 0xfffe | 0xffff))
 }
 
 fn plain_ok(s: &str) -> bool {
@@ -495,13 +544,12 @@ fn plain_ok(s: &str) -> bool {
     }
     let second = s.chars().nth(1);
     match first {
-        '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%' | '@' | '`' => {
+        '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"' | '%'
+        | '@' | '`' => {
             return false;
         }
-        '-' | '?' | ':' => {
-            if second.is_none() || second.is_some_and(|c| c == ' ' || c == '\t') {
-                return false;
-            }
+        '-' | '?' | ':' if second.is_none_or(|c| c == ' ' || c == '\t') => {
+            return false;
         }
         _ => {}
     }
@@ -532,7 +580,11 @@ fn literal(s: &str, indent: usize) -> Option<String> {
     } else {
         ""
     };
-    let indicator = if s.starts_with(' ') || s.starts_with('\n') { "2" } else { "" };
+    let indicator = if s.starts_with(' ') || s.starts_with('\n') {
+        "2"
+    } else {
+        ""
+    };
     let pad = " ".repeat(indent.max(2));
     let body = s.strip_suffix('\n').unwrap_or(s);
     let mut out = format!("|{indicator}{chomp}");

@@ -15,7 +15,8 @@ use std::process::Command;
 
 use driftless_gotemplate::{Map, Value, helm};
 
-const WRAPPER: &str = "out: |2-\n  {{- include \"t/templates/_case.tpl\" . | printf \"%s|END\" | nindent 2 }}\n";
+const WRAPPER: &str =
+    "out: |2-\n  {{- include \"t/templates/_case.tpl\" . | printf \"%s|END\" | nindent 2 }}\n";
 const MARK: &str = "#### ";
 
 #[derive(Debug, Clone)]
@@ -95,7 +96,10 @@ fn write_cases(cases: &[Case]) -> String {
 fn extract(manifest: &str) -> String {
     let body = manifest.strip_prefix("out: |2-\n").unwrap_or(manifest);
     let body = body.strip_suffix('\n').unwrap_or(body);
-    let lines: Vec<&str> = body.split('\n').map(|l| l.strip_prefix("  ").unwrap_or(l)).collect();
+    let lines: Vec<&str> = body
+        .split('\n')
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .collect();
     let joined = lines.join("\n");
     joined.strip_suffix("|END").unwrap_or(&joined).to_string()
 }
@@ -126,7 +130,10 @@ fn ours(c: &Case) -> (String, String) {
     ];
     match helm::render_files(&files, &top(&values)) {
         Ok(out) => {
-            let m = out.get("t/templates/case.yaml").cloned().unwrap_or_default();
+            let m = out
+                .get("t/templates/case.yaml")
+                .cloned()
+                .unwrap_or_default();
             ("output".into(), extract(&m))
         }
         Err(e) => ("error".into(), e.to_string()),
@@ -137,7 +144,11 @@ fn oracle(helm: &Path, c: &Case) -> (String, String) {
     let dir = tempfile::tempdir().expect("tempdir");
     let chart = dir.path().join("t");
     std::fs::create_dir_all(chart.join("templates")).expect("mkdir");
-    std::fs::write(chart.join("Chart.yaml"), "apiVersion: v2\nname: t\nversion: 0.1.0\n").expect("write");
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: t\nversion: 0.1.0\n",
+    )
+    .expect("write");
     std::fs::write(chart.join("values.yaml"), &c.values).expect("write");
     std::fs::write(chart.join("templates/case.yaml"), WRAPPER).expect("write");
     std::fs::write(chart.join("templates/_case.tpl"), &c.template).expect("write");
@@ -160,14 +171,18 @@ fn oracle(helm: &Path, c: &Case) -> (String, String) {
         let err = String::from_utf8_lossy(&out.stderr).into_owned();
         let err = err.strip_prefix("Error: ").unwrap_or(&err);
         let err = err.trim_end_matches('\n');
-        let err = err.strip_suffix("Use --debug flag to render out invalid YAML").unwrap_or(err);
+        let err = err
+            .strip_suffix("Use --debug flag to render out invalid YAML")
+            .unwrap_or(err);
         ("error".into(), err.trim_end_matches('\n').to_string())
     }
 }
 
 fn helm_binary() -> PathBuf {
     let tool = testkit::gotools::pinned_tool("helm").expect("helm is pinned");
-    tool.ensure(&testkit::Cache::from_env()).expect("build helm").path("helm")
+    tool.ensure(&testkit::Cache::from_env())
+        .expect("build helm")
+        .path("helm")
 }
 
 fn case_files() -> Vec<PathBuf> {
@@ -193,7 +208,10 @@ fn regenerate() {
                     s.spawn(move || chunk.iter().map(|c| oracle(&helm, c)).collect::<Vec<_>>())
                 })
                 .collect();
-            chunks.into_iter().flat_map(|h| h.join().expect("oracle thread")).collect()
+            chunks
+                .into_iter()
+                .flat_map(|h| h.join().expect("oracle thread"))
+                .collect()
         });
         for (c, r) in cases.iter_mut().zip(results) {
             c.want = Some(r);
@@ -206,7 +224,8 @@ fn regenerate() {
 /// They count as failed in the summary; one that starts passing must
 /// leave the list.
 fn known_differences() -> Vec<String> {
-    let text = std::fs::read_to_string(cases_dir().join("known-differences.txt")).unwrap_or_default();
+    let text =
+        std::fs::read_to_string(cases_dir().join("known-differences.txt")).unwrap_or_default();
     text.lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .filter_map(|l| l.split_once(": ").map(|(k, _)| k.to_string()))
@@ -224,7 +243,11 @@ fn every_case_renders_as_helm_template_does() {
     let mut failed = Vec::new();
     for file in case_files() {
         let text = std::fs::read_to_string(&file).expect("read cases");
-        let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let stem = file
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         for c in parse_cases(&text) {
             let id = format!("{stem}/{}", c.name);
             let is_known = known.contains(&id);
@@ -235,7 +258,9 @@ fn every_case_renders_as_helm_template_does() {
             let got = ours(&c);
             match (&got == want, is_known) {
                 (true, false) => passed += 1,
-                (true, true) => failed.push(format!("{id}: passes now; remove it from known-differences.txt")),
+                (true, true) => failed.push(format!(
+                    "{id}: passes now; remove it from known-differences.txt"
+                )),
                 (false, true) => known_failed += 1,
                 (false, false) => failed.push(format!(
                     "{id}:\n  helm {}: {:?}\n  ours {}: {:?}",

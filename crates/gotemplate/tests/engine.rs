@@ -12,7 +12,10 @@ fn render(t: &mut Templates, text: &str, data: &str) -> Result<String, Error> {
 #[test]
 fn a_missing_key_prints_no_value_by_default() {
     let mut t = Templates::new("t");
-    assert_eq!(render(&mut t, "[{{ .a }}] [{{ .b.c }}]", "b: {}").expect("renders"), "[<no value>] [<no value>]");
+    assert_eq!(
+        render(&mut t, "[{{ .a }}] [{{ .b.c }}]", "b: {}").expect("renders"),
+        "[<no value>] [<no value>]"
+    );
 }
 
 #[test]
@@ -30,7 +33,10 @@ fn missingkey_error_names_the_key() {
     let mut t = Templates::new("t");
     t.options.missing_key = MissingKey::Error;
     let err = render(&mut t, "{{ .a }}", "x: 1").expect_err("fails");
-    assert_eq!(err.to_string(), "template: t:1:3: executing \"t\" at <.a>: map has no entry for key \"a\"");
+    assert_eq!(
+        err.to_string(),
+        "template: t:1:3: executing \"t\" at <.a>: map has no entry for key \"a\""
+    );
 }
 
 #[test]
@@ -45,7 +51,11 @@ fn output_beyond_the_cap_is_an_error_not_an_allocation() {
     let mut t = Templates::helm();
     t.options.max_output = 1000;
     let err = render(&mut t, "{{ range 2000 }}x{{ end }}", "{}").expect_err("capped");
-    assert!(err.to_string().contains("output exceeds the limit of 1000 bytes"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("output exceeds the limit of 1000 bytes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -60,11 +70,16 @@ fn output_of_includes_counts_against_the_cap() {
 #[test]
 fn include_recursion_stops_at_helms_limit() {
     let mut t = Templates::helm();
-    let err = render(&mut t, "{{ define \"r\" }}{{ include \"r\" . }}{{ end }}{{ include \"r\" . }}", "{}")
-        .expect_err("recursion stops");
+    let err = render(
+        &mut t,
+        "{{ define \"r\" }}{{ include \"r\" . }}{{ end }}{{ include \"r\" . }}",
+        "{}",
+    )
+    .expect_err("recursion stops");
     assert!(
-        err.to_string()
-            .ends_with("rendering template has a nested reference name: r: unable to execute template"),
+        err.to_string().ends_with(
+            "rendering template has a nested reference name: r: unable to execute template"
+        ),
         "{err}"
     );
 }
@@ -73,9 +88,17 @@ fn include_recursion_stops_at_helms_limit() {
 fn template_recursion_stops_at_the_depth_limit_without_overflowing_the_stack() {
     let mut t = Templates::new("t");
     t.options.max_depth = 20_000;
-    let err = render(&mut t, "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}", "{}")
-        .expect_err("recursion stops");
-    assert!(err.to_string().contains("exceeded maximum template depth (20000)"), "{err}");
+    let err = render(
+        &mut t,
+        "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}",
+        "{}",
+    )
+    .expect_err("recursion stops");
+    assert!(
+        err.to_string()
+            .contains("exceeded maximum template depth (20000)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -91,19 +114,32 @@ fn a_range_over_a_huge_integer_is_refused() {
     let mut t = Templates::new("t");
     t.options.max_range = 1000;
     let err = render(&mut t, "{{ range 1000000 }}{{ end }}", "{}").expect_err("refused");
-    assert!(err.to_string().contains("exceeds the iteration limit"), "{err}");
+    assert!(
+        err.to_string().contains("exceeds the iteration limit"),
+        "{err}"
+    );
 }
 
 #[test]
 fn set_changes_the_map_every_holder_sees() {
     let mut t = Templates::helm();
-    let out = render(&mut t, "{{ $d := .m }}{{ $_ := set $d \"b\" 2 }}{{ .m }}", "m: {a: 1}").expect("renders");
+    let out = render(
+        &mut t,
+        "{{ $d := .m }}{{ $_ := set $d \"b\" 2 }}{{ .m }}",
+        "m: {a: 1}",
+    )
+    .expect("renders");
     assert_eq!(out, "map[a:1 b:2]");
 }
 
 #[test]
 fn values_numbers_are_float64_and_print_in_gos_shortest_form() {
     let mut t = Templates::helm();
-    let out = render(&mut t, "{{ .a }} {{ .b }} {{ .c }} {{ printf \"%T\" .a }}", "a: 1000000\nb: 123456789\nc: 0.5").expect("renders");
+    let out = render(
+        &mut t,
+        "{{ .a }} {{ .b }} {{ .c }} {{ printf \"%T\" .a }}",
+        "a: 1000000\nb: 123456789\nc: 0.5",
+    )
+    .expect("renders");
     assert_eq!(out, "1e+06 1.23456789e+08 0.5 float64");
 }

@@ -25,10 +25,12 @@ pub fn strslice(v: &Value) -> Vec<String> {
 
 fn trim_zero_decimal(s: &str) -> &str {
     // cast strips a ".0…" tail so "10.00" reads as 10.
-    if let Some((int, frac)) = s.split_once('.') {
-        if !frac.is_empty() && frac.chars().all(|c| c == '0') && !int.is_empty() {
-            return int;
-        }
+    if let Some((int, frac)) = s.split_once('.')
+        && !frac.is_empty()
+        && frac.chars().all(|c| c == '0')
+        && !int.is_empty()
+    {
+        return int;
     }
     s
 }
@@ -104,7 +106,11 @@ pub fn go_parse_float(s: &str) -> Option<f64> {
     let t = s.replace('_', "");
     match t.to_ascii_lowercase().trim_start_matches(['+', '-']) {
         "inf" | "infinity" => {
-            return Some(if t.starts_with('-') { f64::NEG_INFINITY } else { f64::INFINITY });
+            return Some(if t.starts_with('-') {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            });
         }
         "nan" => return Some(f64::NAN),
         _ => {}

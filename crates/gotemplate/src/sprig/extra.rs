@@ -94,7 +94,7 @@ fn b32dec(text: &str) -> Result<Vec<u8>, usize> {
     let mut nbits = 0;
     let mut out = Vec::new();
     let body = text.trim_end_matches('=');
-    if text.len() % 8 != 0 {
+    if !text.len().is_multiple_of(8) {
         return Err(text.len() / 8 * 8);
     }
     for (i, c) in body.bytes().enumerate() {
@@ -122,7 +122,12 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     for block in msg.chunks(64) {
         let mut w = [0u32; 80];
         for i in 0..16 {
-            w[i] = u32::from_be_bytes([block[4 * i], block[4 * i + 1], block[4 * i + 2], block[4 * i + 3]]);
+            w[i] = u32::from_be_bytes([
+                block[4 * i],
+                block[4 * i + 1],
+                block[4 * i + 2],
+                block[4 * i + 3],
+            ]);
         }
         for i in 16..80 {
             w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -135,7 +140,12 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
                 40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
                 _ => (b ^ c ^ d, 0xCA62C1D6),
             };
-            let t = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*wi);
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
             e = d;
             d = c;
             c = b.rotate_left(30);
@@ -199,7 +209,9 @@ fn json_text(v: &Value, escape_html: bool) -> String {
     if escape_html {
         text
     } else {
-        text.replace("\\u003c", "<").replace("\\u003e", ">").replace("\\u0026", "&")
+        text.replace("\\u003c", "<")
+            .replace("\\u003e", ">")
+            .replace("\\u0026", "&")
     }
 }
 
@@ -215,7 +227,10 @@ fn chunk(size: i64, list: &Value) -> Result<Value, String> {
         return Err("runtime error: integer divide by zero".into());
     }
     Ok(Value::list(
-        items.chunks(size as usize).map(|c| Value::list(c.to_vec())).collect(),
+        items
+            .chunks(size as usize)
+            .map(|c| Value::list(c.to_vec()))
+            .collect(),
     ))
 }
 
@@ -225,21 +240,38 @@ pub fn register(m: &mut FuncMap) {
         let cut: Vec<char> = s(&a[0]).chars().collect();
         Ok(Value::str(s(&a[1]).trim_matches(cut.as_slice())))
     });
-    for (name, f) in [("base", base as fn(&str) -> String), ("dir", dir), ("clean", clean), ("ext", ext)] {
-        m.add(name, &[Ty::Str], None, move |a| Ok(Value::str(f(&s(&a[0])))));
+    for (name, f) in [
+        ("base", base as fn(&str) -> String),
+        ("dir", dir),
+        ("clean", clean),
+        ("ext", ext),
+    ] {
+        m.add(name, &[Ty::Str], None, move |a| {
+            Ok(Value::str(f(&s(&a[0]))))
+        });
         let os_name = format!("os{}{}", name[..1].to_uppercase(), &name[1..]);
-        m.add(&os_name, &[Ty::Str], None, move |a| Ok(Value::str(f(&s(&a[0])))));
+        m.add(&os_name, &[Ty::Str], None, move |a| {
+            Ok(Value::str(f(&s(&a[0]))))
+        });
     }
-    m.add("isAbs", &[Ty::Str], None, |a| Ok(Value::Bool(s(&a[0]).starts_with('/'))));
-    m.add("osIsAbs", &[Ty::Str], None, |a| Ok(Value::Bool(s(&a[0]).starts_with('/'))));
-    m.add("b32enc", &[Ty::Str], None, |a| Ok(Value::str(b32enc(s(&a[0]).as_bytes()))));
+    m.add("isAbs", &[Ty::Str], None, |a| {
+        Ok(Value::Bool(s(&a[0]).starts_with('/')))
+    });
+    m.add("osIsAbs", &[Ty::Str], None, |a| {
+        Ok(Value::Bool(s(&a[0]).starts_with('/')))
+    });
+    m.add("b32enc", &[Ty::Str], None, |a| {
+        Ok(Value::str(b32enc(s(&a[0]).as_bytes())))
+    });
     m.add("b32dec", &[Ty::Str], None, |a| {
         Ok(Value::str(match b32dec(&s(&a[0])) {
             Ok(b) => String::from_utf8_lossy(&b).into_owned(),
             Err(at) => format!("illegal base32 data at input byte {at}"),
         }))
     });
-    m.add("sha1sum", &[Ty::Str], None, |a| Ok(Value::str(hex::encode(sha1(s(&a[0]).as_bytes())))));
+    m.add("sha1sum", &[Ty::Str], None, |a| {
+        Ok(Value::str(hex::encode(sha1(s(&a[0]).as_bytes()))))
+    });
     m.add("toPrettyJson", &[Ty::Any], None, |a| {
         let mut out = String::new();
         pretty_json(&a[0], 0, &mut out, true);
@@ -250,19 +282,43 @@ pub fn register(m: &mut FuncMap) {
         pretty_json(&a[0], 0, &mut out, true);
         Ok(Value::str(out))
     });
-    m.add("toRawJson", &[Ty::Any], None, |a| Ok(Value::str(json_text(&a[0], false))));
-    m.add("mustToRawJson", &[Ty::Any], None, |a| Ok(Value::str(json_text(&a[0], false))));
-    m.add("mustToJson", &[Ty::Any], None, |a| Ok(Value::str(crate::yaml::marshal_json(&a[0]))));
-    m.add("chunk", &[Ty::Int, Ty::Any], None, |a| chunk(a[0].as_int().unwrap_or(0), &a[1]));
-    m.add("mustChunk", &[Ty::Int, Ty::Any], None, |a| chunk(a[0].as_int().unwrap_or(0), &a[1]));
+    m.add("toRawJson", &[Ty::Any], None, |a| {
+        Ok(Value::str(json_text(&a[0], false)))
+    });
+    m.add("mustToRawJson", &[Ty::Any], None, |a| {
+        Ok(Value::str(json_text(&a[0], false)))
+    });
+    m.add("mustToJson", &[Ty::Any], None, |a| {
+        Ok(Value::str(crate::yaml::marshal_json(&a[0])))
+    });
+    m.add("chunk", &[Ty::Int, Ty::Any], None, |a| {
+        chunk(a[0].as_int().unwrap_or(0), &a[1])
+    });
+    m.add("mustChunk", &[Ty::Int, Ty::Any], None, |a| {
+        chunk(a[0].as_int().unwrap_or(0), &a[1])
+    });
 }
 
 /// Registers `mustX` for every plain `X` whose failure is already an error
 /// here (Sprig's plain versions panic with the same text).
 pub fn register_must(m: &mut FuncMap) {
     for name in [
-        "first", "rest", "last", "initial", "append", "push", "prepend", "reverse", "uniq", "without", "has",
-        "slice", "compact", "deepCopy", "merge", "mergeOverwrite",
+        "first",
+        "rest",
+        "last",
+        "initial",
+        "append",
+        "push",
+        "prepend",
+        "reverse",
+        "uniq",
+        "without",
+        "has",
+        "slice",
+        "compact",
+        "deepCopy",
+        "merge",
+        "mergeOverwrite",
     ] {
         let must = format!("must{}{}", name[..1].to_uppercase(), &name[1..]);
         if let Some(f) = m.get(name).cloned() {

@@ -27,12 +27,18 @@ fn go_equal(a: &Value, b: &Value) -> bool {
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::Str(x), Value::Str(y)) => x == y,
         (Value::List(_), Value::List(_)) | (Value::StrList(_), Value::StrList(_)) => {
-            let (x, y) = (a.list_items().unwrap_or_default(), b.list_items().unwrap_or_default());
+            let (x, y) = (
+                a.list_items().unwrap_or_default(),
+                b.list_items().unwrap_or_default(),
+            );
             x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| go_equal(p, q))
         }
         (Value::Map(x), Value::Map(y)) => {
             let (x, y) = (x.entries(), y.entries());
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((k1, v1), (k2, v2))| k1 == k2 && go_equal(v1, v2))
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y.iter())
+                    .all(|((k1, v1), (k2, v2))| k1 == k2 && go_equal(v1, v2))
         }
         _ => false,
     }
@@ -54,7 +60,12 @@ fn map_arg(v: &Value) -> Map {
 pub fn deep_copy(v: &Value) -> Value {
     match v {
         Value::List(l) => Value::list(l.iter().map(deep_copy).collect()),
-        Value::Map(m) => Value::map(m.entries().iter().map(|(k, v)| (k.clone(), deep_copy(v))).collect()),
+        Value::Map(m) => Value::map(
+            m.entries()
+                .iter()
+                .map(|(k, v)| (k.clone(), deep_copy(v)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -86,8 +97,15 @@ fn merge_into(dst: &crate::value::MapRef, src: &Map, overwrite: bool) {
 pub fn register(m: &mut FuncMap) {
     m.add("list", &[], Some(Ty::Any), |a| Ok(Value::list(a)));
     m.add("tuple", &[], Some(Ty::Any), |a| Ok(Value::list(a)));
-    m.add("first", &[Ty::Any], None, |a| Ok(items(&a[0], "find first")?.into_iter().next().unwrap_or(Value::Nil)));
-    m.add("last", &[Ty::Any], None, |a| Ok(items(&a[0], "find last")?.pop().unwrap_or(Value::Nil)));
+    m.add("first", &[Ty::Any], None, |a| {
+        Ok(items(&a[0], "find first")?
+            .into_iter()
+            .next()
+            .unwrap_or(Value::Nil))
+    });
+    m.add("last", &[Ty::Any], None, |a| {
+        Ok(items(&a[0], "find last")?.pop().unwrap_or(Value::Nil))
+    });
     m.add("rest", &[Ty::Any], None, |a| {
         let l = items(&a[0], "find rest")?;
         if l.is_empty() {
@@ -118,11 +136,17 @@ pub fn register(m: &mut FuncMap) {
         let mut out = Vec::new();
         for l in &a {
             match l {
-                Value::List(_) | Value::StrList(_) => out.extend(l.list_items().unwrap_or_default()),
+                Value::List(_) | Value::StrList(_) => {
+                    out.extend(l.list_items().unwrap_or_default())
+                }
                 other => return Err(format!("Cannot concat type {} as list", kind_of(other))),
             }
         }
-        Ok(if a.is_empty() { Value::Nil } else { Value::list(out) })
+        Ok(if a.is_empty() {
+            Value::Nil
+        } else {
+            Value::list(out)
+        })
     });
     m.add("reverse", &[Ty::Any], None, |a| {
         let mut l = items(&a[0], "find reverse")?;
@@ -139,33 +163,54 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::list(out))
     });
     m.add("compact", &[Ty::Any], None, |a| {
-        Ok(Value::list(items(&a[0], "compact")?.into_iter().filter(|v| v.truth()).collect()))
+        Ok(Value::list(
+            items(&a[0], "compact")?
+                .into_iter()
+                .filter(|v| v.truth())
+                .collect(),
+        ))
     });
     m.add("without", &[Ty::Any], Some(Ty::Any), |a| {
         let omit = &a[1..];
         Ok(Value::list(
-            items(&a[0], "find without")?.into_iter().filter(|v| !omit.iter().any(|o| go_equal(o, v))).collect(),
+            items(&a[0], "find without")?
+                .into_iter()
+                .filter(|v| !omit.iter().any(|o| go_equal(o, v)))
+                .collect(),
         ))
     });
     m.add("has", &[Ty::Any, Ty::Any], None, |a| {
         if a[1].is_nil() {
             return Ok(Value::Bool(false));
         }
-        Ok(Value::Bool(items(&a[1], "find has")?.iter().any(|v| go_equal(v, &a[0]))))
+        Ok(Value::Bool(
+            items(&a[1], "find has")?.iter().any(|v| go_equal(v, &a[0])),
+        ))
     });
     m.add("slice", &[Ty::Any], Some(Ty::Any), |a| {
         let l = match &a[0] {
             Value::List(_) | Value::StrList(_) => a[0].list_items().unwrap_or_default(),
             Value::Invalid | Value::Nil => {
-                return Err("runtime error: invalid memory address or nil pointer dereference".into());
+                return Err(
+                    "runtime error: invalid memory address or nil pointer dereference".into(),
+                );
             }
-            other => return Err(format!("list should be type of slice or array but {}", kind_of(other))),
+            other => {
+                return Err(format!(
+                    "list should be type of slice or array but {}",
+                    kind_of(other)
+                ));
+            }
         };
         if l.is_empty() {
             return Ok(Value::Nil);
         }
         let start = a.get(1).map_or(0, super::conv::to_int64);
-        let end = if a.len() < 3 { l.len() as i64 } else { super::conv::to_int64(&a[2]) };
+        let end = if a.len() < 3 {
+            l.len() as i64
+        } else {
+            super::conv::to_int64(&a[2])
+        };
         if start < 0 || end < start || end > l.len() as i64 {
             return Err("reflect.Value.Slice: slice index out of bounds".into());
         }
@@ -184,7 +229,11 @@ pub fn register(m: &mut FuncMap) {
         until_step(0, n, if n < 0 { -1 } else { 1 })
     });
     m.add("untilStep", &[Ty::Int, Ty::Int, Ty::Int], None, |a| {
-        until_step(a[0].as_int().unwrap_or(0), a[1].as_int().unwrap_or(0), a[2].as_int().unwrap_or(0))
+        until_step(
+            a[0].as_int().unwrap_or(0),
+            a[1].as_int().unwrap_or(0),
+            a[2].as_int().unwrap_or(0),
+        )
     });
     m.add("dict", &[], Some(Ty::Any), |a| {
         let mut d = Map::new();
@@ -236,7 +285,12 @@ pub fn register(m: &mut FuncMap) {
     });
     m.add("pluck", &[Ty::Str], Some(Ty::Map), |a| {
         let k = a[0].as_str().unwrap_or_default().to_string();
-        Ok(Value::list(a[1..].iter().filter_map(|d| map_arg(d).get(&k).cloned()).collect()))
+        Ok(Value::list(
+            a[1..]
+                .iter()
+                .filter_map(|d| map_arg(d).get(&k).cloned())
+                .collect(),
+        ))
     });
     m.add("pick", &[Ty::Map], Some(Ty::Str), |a| {
         let src = map_arg(&a[0]);
@@ -266,7 +320,12 @@ pub fn register(m: &mut FuncMap) {
         for k in &a[..a.len() - 2] {
             let k = match k {
                 Value::Str(s) => s.to_string(),
-                other => return Err(format!("interface conversion: interface {{}} is {}, not string", other.type_name())),
+                other => {
+                    return Err(format!(
+                        "interface conversion: interface {{}} is {}, not string",
+                        other.type_name()
+                    ));
+                }
             };
             let Value::Map(m) = &cur else {
                 return Err(format!(
@@ -282,9 +341,13 @@ pub fn register(m: &mut FuncMap) {
         Ok(cur)
     });
     m.add("merge", &[Ty::Map], Some(Ty::Map), |a| merge(&a, false));
-    m.add("mergeOverwrite", &[Ty::Map], Some(Ty::Map), |a| merge(&a, true));
+    m.add("mergeOverwrite", &[Ty::Map], Some(Ty::Map), |a| {
+        merge(&a, true)
+    });
     m.add("deepCopy", &[Ty::Any], None, |a| Ok(deep_copy(&a[0])));
-    m.add("deepEqual", &[Ty::Any, Ty::Any], None, |a| Ok(Value::Bool(go_equal(&a[0], &a[1]))));
+    m.add("deepEqual", &[Ty::Any, Ty::Any], None, |a| {
+        Ok(Value::Bool(go_equal(&a[0], &a[1])))
+    });
 }
 
 fn merge(a: &[Value], overwrite: bool) -> Result<Value, String> {

@@ -7,11 +7,21 @@ use crate::value::Value;
 const DIV_ZERO: &str = "runtime error: integer divide by zero";
 
 pub fn register(m: &mut FuncMap) {
-    m.add("add", &[], Some(Ty::Any), |a| Ok(Value::Int64(a.iter().map(to_int64).fold(0i64, i64::wrapping_add))));
-    m.add("add1", &[Ty::Any], None, |a| Ok(Value::Int64(to_int64(&a[0]).wrapping_add(1))));
-    m.add("sub", &[Ty::Any, Ty::Any], None, |a| Ok(Value::Int64(to_int64(&a[0]).wrapping_sub(to_int64(&a[1])))));
+    m.add("add", &[], Some(Ty::Any), |a| {
+        Ok(Value::Int64(
+            a.iter().map(to_int64).fold(0i64, i64::wrapping_add),
+        ))
+    });
+    m.add("add1", &[Ty::Any], None, |a| {
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_add(1)))
+    });
+    m.add("sub", &[Ty::Any, Ty::Any], None, |a| {
+        Ok(Value::Int64(to_int64(&a[0]).wrapping_sub(to_int64(&a[1]))))
+    });
     m.add("mul", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Int64(a.iter().map(to_int64).fold(1i64, i64::wrapping_mul)))
+        Ok(Value::Int64(
+            a.iter().map(to_int64).fold(1i64, i64::wrapping_mul),
+        ))
     });
     m.add("div", &[Ty::Any, Ty::Any], None, |a| {
         let d = to_int64(&a[1]);
@@ -27,10 +37,18 @@ pub fn register(m: &mut FuncMap) {
         }
         Ok(Value::Int64(to_int64(&a[0]).wrapping_rem(d)))
     });
-    m.add("max", &[Ty::Any], Some(Ty::Any), |a| Ok(Value::Int64(a.iter().map(to_int64).max().unwrap_or(0))));
-    m.add("min", &[Ty::Any], Some(Ty::Any), |a| Ok(Value::Int64(a.iter().map(to_int64).min().unwrap_or(0))));
-    m.add("addf", &[], Some(Ty::Any), |a| Ok(Value::Float(dec_sum(&a))));
-    m.add("add1f", &[Ty::Any], None, |a| Ok(Value::Float(dec_round(to_float64(&a[0]) + 1.0))));
+    m.add("max", &[Ty::Any], Some(Ty::Any), |a| {
+        Ok(Value::Int64(a.iter().map(to_int64).max().unwrap_or(0)))
+    });
+    m.add("min", &[Ty::Any], Some(Ty::Any), |a| {
+        Ok(Value::Int64(a.iter().map(to_int64).min().unwrap_or(0)))
+    });
+    m.add("addf", &[], Some(Ty::Any), |a| {
+        Ok(Value::Float(dec_sum(&a)))
+    });
+    m.add("add1f", &[Ty::Any], None, |a| {
+        Ok(Value::Float(dec_round(to_float64(&a[0]) + 1.0)))
+    });
     m.add("subf", &[Ty::Any], Some(Ty::Any), |a| {
         let mut r = to_float64(&a[0]);
         for x in &a[1..] {
@@ -57,13 +75,21 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::Float(r))
     });
     m.add("maxf", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Float(a.iter().map(to_float64).fold(f64::NEG_INFINITY, f64::max)))
+        Ok(Value::Float(
+            a.iter().map(to_float64).fold(f64::NEG_INFINITY, f64::max),
+        ))
     });
     m.add("minf", &[Ty::Any], Some(Ty::Any), |a| {
-        Ok(Value::Float(a.iter().map(to_float64).fold(f64::INFINITY, f64::min)))
+        Ok(Value::Float(
+            a.iter().map(to_float64).fold(f64::INFINITY, f64::min),
+        ))
     });
-    m.add("floor", &[Ty::Any], None, |a| Ok(Value::Float(to_float64(&a[0]).floor())));
-    m.add("ceil", &[Ty::Any], None, |a| Ok(Value::Float(to_float64(&a[0]).ceil())));
+    m.add("floor", &[Ty::Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0]).floor()))
+    });
+    m.add("ceil", &[Ty::Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0]).ceil()))
+    });
     m.add("round", &[Ty::Any, Ty::Int], Some(Ty::Float), |a| {
         let x = to_float64(&a[0]);
         let p = a[1].as_int().unwrap_or(0) as i32;
@@ -78,8 +104,12 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::Float(rounded / pow))
     });
     m.add("int", &[Ty::Any], None, |a| Ok(Value::Int(to_int64(&a[0]))));
-    m.add("int64", &[Ty::Any], None, |a| Ok(Value::Int64(to_int64(&a[0]))));
-    m.add("float64", &[Ty::Any], None, |a| Ok(Value::Float(to_float64(&a[0]))));
+    m.add("int64", &[Ty::Any], None, |a| {
+        Ok(Value::Int64(to_int64(&a[0])))
+    });
+    m.add("float64", &[Ty::Any], None, |a| {
+        Ok(Value::Float(to_float64(&a[0])))
+    });
     m.add("atoi", &[Ty::Str], None, |a| {
         let s = a[0].as_str().unwrap_or_default();
         Ok(Value::Int(s.parse::<i64>().unwrap_or(0)))

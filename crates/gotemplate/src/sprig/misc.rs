@@ -45,7 +45,12 @@ fn go_regex_error(re: &str, rust: &str) -> String {
         let op = re.chars().find(|c| "*+?".contains(*c)).unwrap_or('*');
         format!("missing argument to repetition operator: `{op}`")
     } else {
-        rust.lines().last().unwrap_or_default().trim().trim_start_matches("error: ").to_string()
+        rust.lines()
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .trim_start_matches("error: ")
+            .to_string()
     };
     format!("error parsing regexp: {what}")
 }
@@ -69,43 +74,83 @@ pub fn register(m: &mut FuncMap) {
     m.add("coalesce", &[], Some(Ty::Any), |a| {
         Ok(a.into_iter().find(|v| !empty(v)).unwrap_or(Value::Nil))
     });
-    m.add("all", &[], Some(Ty::Any), |a| Ok(Value::Bool(a.iter().all(|v| !empty(v)))));
-    m.add("any", &[], Some(Ty::Any), |a| Ok(Value::Bool(a.iter().any(|v| !empty(v)))));
-    m.add("ternary", &[Ty::Any, Ty::Any, Ty::Bool], None, |a| {
-        Ok(if matches!(a[2], Value::Bool(true)) { a[0].clone() } else { a[1].clone() })
+    m.add("all", &[], Some(Ty::Any), |a| {
+        Ok(Value::Bool(a.iter().all(|v| !empty(v))))
     });
-    m.add("fromJson", &[Ty::Str], None, |a| Ok(from_json_lenient(&s(&a[0]))));
-    m.add("kindOf", &[Ty::Any], None, |a| Ok(Value::str(kind_of(&a[0]))));
-    m.add("kindIs", &[Ty::Str, Ty::Any], None, |a| Ok(Value::Bool(s(&a[0]) == kind_of(&a[1]))));
-    m.add("typeOf", &[Ty::Any], None, |a| Ok(Value::str(type_name(&a[0]))));
-    m.add("typeIs", &[Ty::Str, Ty::Any], None, |a| Ok(Value::Bool(s(&a[0]) == type_name(&a[1]))));
+    m.add("any", &[], Some(Ty::Any), |a| {
+        Ok(Value::Bool(a.iter().any(|v| !empty(v))))
+    });
+    m.add("ternary", &[Ty::Any, Ty::Any, Ty::Bool], None, |a| {
+        Ok(if matches!(a[2], Value::Bool(true)) {
+            a[0].clone()
+        } else {
+            a[1].clone()
+        })
+    });
+    m.add("fromJson", &[Ty::Str], None, |a| {
+        Ok(from_json_lenient(&s(&a[0])))
+    });
+    m.add("kindOf", &[Ty::Any], None, |a| {
+        Ok(Value::str(kind_of(&a[0])))
+    });
+    m.add("kindIs", &[Ty::Str, Ty::Any], None, |a| {
+        Ok(Value::Bool(s(&a[0]) == kind_of(&a[1])))
+    });
+    m.add("typeOf", &[Ty::Any], None, |a| {
+        Ok(Value::str(type_name(&a[0])))
+    });
+    m.add("typeIs", &[Ty::Str, Ty::Any], None, |a| {
+        Ok(Value::Bool(s(&a[0]) == type_name(&a[1])))
+    });
     m.add("typeIsLike", &[Ty::Str, Ty::Any], None, |a| {
         let t = type_name(&a[1]);
         let want = s(&a[0]);
         Ok(Value::Bool(want == t || want == format!("*{t}")))
     });
     m.add("b64enc", &[Ty::Str], None, |a| {
-        Ok(Value::str(base64::engine::general_purpose::STANDARD.encode(s(&a[0]))))
+        Ok(Value::str(
+            base64::engine::general_purpose::STANDARD.encode(s(&a[0])),
+        ))
     });
     m.add("b64dec", &[Ty::Str], None, |a| {
         let text = s(&a[0]);
-        Ok(Value::str(match base64::engine::general_purpose::STANDARD.decode(&text) {
-            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-            Err(e) => go_base64_error(&text, e),
-        }))
+        Ok(Value::str(
+            match base64::engine::general_purpose::STANDARD.decode(&text) {
+                Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                Err(e) => go_base64_error(&text, e),
+            },
+        ))
     });
-    m.add("sha256sum", &[Ty::Str], None, |a| Ok(Value::str(hex::encode(sha2::Sha256::digest(s(&a[0]).as_bytes())))));
-    m.add("sha512sum", &[Ty::Str], None, |a| Ok(Value::str(hex::encode(sha2::Sha512::digest(s(&a[0]).as_bytes())))));
-    m.add("adler32sum", &[Ty::Str], None, |a| Ok(Value::str(adler32(s(&a[0]).as_bytes()).to_string())));
+    m.add("sha256sum", &[Ty::Str], None, |a| {
+        Ok(Value::str(hex::encode(sha2::Sha256::digest(
+            s(&a[0]).as_bytes(),
+        ))))
+    });
+    m.add("sha512sum", &[Ty::Str], None, |a| {
+        Ok(Value::str(hex::encode(sha2::Sha512::digest(
+            s(&a[0]).as_bytes(),
+        ))))
+    });
+    m.add("adler32sum", &[Ty::Str], None, |a| {
+        Ok(Value::str(adler32(s(&a[0]).as_bytes()).to_string()))
+    });
     m.add("regexMatch", &[Ty::Str, Ty::Str], None, |a| {
-        Ok(Value::Bool(compile(&s(&a[0])).map(|r| r.is_match(&s(&a[1]))).unwrap_or(false)))
+        Ok(Value::Bool(
+            compile(&s(&a[0]))
+                .map(|r| r.is_match(&s(&a[1])))
+                .unwrap_or(false),
+        ))
     });
     m.add("mustRegexMatch", &[Ty::Str, Ty::Str], None, |a| {
         Ok(Value::Bool(compile(&s(&a[0]))?.is_match(&s(&a[1]))))
     });
     m.add("regexFind", &[Ty::Str, Ty::Str], None, |a| {
         let r = must_compile(&s(&a[0]))?;
-        Ok(Value::str(r.find(&s(&a[1])).map(|m| m.as_str().to_string()).unwrap_or_default()))
+        Ok(Value::str(
+            r.find(&s(&a[1]))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        ))
     });
     m.add("regexFindAll", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
         let r = must_compile(&s(&a[0]))?;
@@ -119,12 +164,22 @@ pub fn register(m: &mut FuncMap) {
     });
     m.add("regexReplaceAll", &[Ty::Str, Ty::Str, Ty::Str], None, |a| {
         let r = must_compile(&s(&a[0]))?;
-        Ok(Value::str(r.replace_all(&s(&a[1]), s(&a[2]).as_str()).into_owned()))
+        Ok(Value::str(
+            r.replace_all(&s(&a[1]), s(&a[2]).as_str()).into_owned(),
+        ))
     });
-    m.add("regexReplaceAllLiteral", &[Ty::Str, Ty::Str, Ty::Str], None, |a| {
-        let r = must_compile(&s(&a[0]))?;
-        Ok(Value::str(r.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2]))).into_owned()))
-    });
+    m.add(
+        "regexReplaceAllLiteral",
+        &[Ty::Str, Ty::Str, Ty::Str],
+        None,
+        |a| {
+            let r = must_compile(&s(&a[0]))?;
+            Ok(Value::str(
+                r.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2])))
+                    .into_owned(),
+            ))
+        },
+    );
     m.add("regexSplit", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
         let r = must_compile(&s(&a[0]))?;
         let text = s(&a[1]);
@@ -138,9 +193,13 @@ pub fn register(m: &mut FuncMap) {
         };
         Ok(Value::StrList(Arc::new(out)))
     });
-    m.add("regexQuoteMeta", &[Ty::Str], None, |a| Ok(Value::str(regex::escape(&s(&a[0])))));
+    m.add("regexQuoteMeta", &[Ty::Str], None, |a| {
+        Ok(Value::str(regex::escape(&s(&a[0]))))
+    });
     m.add("fail", &[Ty::Str], None, |a| Err(s(&a[0])));
-    m.add("toJson", &[Ty::Any], None, |a| Ok(Value::str(crate::yaml::marshal_json(&a[0]))));
+    m.add("toJson", &[Ty::Any], None, |a| {
+        Ok(Value::str(crate::yaml::marshal_json(&a[0])))
+    });
 }
 
 /// Sprig's fromJson: a dict, or an empty one when the text does not parse.

@@ -31,11 +31,18 @@ fn parse_version(text: &str) -> Result<Version, String> {
         None => (core, String::new()),
     };
     let parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 || parts.iter().any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit())) {
+    if parts.is_empty()
+        || parts.len() > 3
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.chars().all(|c| c.is_ascii_digit()))
+    {
         return Err(INVALID.into());
     }
     let num = |i: usize| -> Result<u64, String> {
-        parts.get(i).map_or(Ok(0), |p| p.parse::<u64>().map_err(|_| INVALID.to_string()))
+        parts
+            .get(i)
+            .map_or(Ok(0), |p| p.parse::<u64>().map_err(|_| INVALID.to_string()))
     };
     if pre.split('.').any(|p| p.is_empty() && !pre.is_empty()) {
         return Err(INVALID.into());
@@ -89,11 +96,19 @@ struct Term {
 
 fn parse_term(text: &str) -> Result<Term, String> {
     let t = text.trim();
-    let op_len = t.find(|c: char| c.is_ascii_alphanumeric() || c == '*').unwrap_or(t.len());
+    let op_len = t
+        .find(|c: char| c.is_ascii_alphanumeric() || c == '*')
+        .unwrap_or(t.len());
     let (op, rest) = t.split_at(op_len);
     let op = op.trim().to_string();
-    if !matches!(op.as_str(), "" | "=" | "!=" | ">" | "<" | ">=" | "=>" | "<=" | "=<" | "~" | "~>" | "^") {
-        return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
+    if !matches!(
+        op.as_str(),
+        "" | "=" | "!=" | ">" | "<" | ">=" | "=>" | "<=" | "=<" | "~" | "~>" | "^"
+    ) {
+        return Err(format!(
+            "improper constraint: {}",
+            crate::gofmt::quote(text)
+        ));
     }
     let rest = rest.trim().strip_prefix('v').unwrap_or(rest.trim());
     let (core, tail) = match rest.find(['-', '+']) {
@@ -104,21 +119,31 @@ fn parse_term(text: &str) -> Result<Term, String> {
     let mut given = 0;
     for (i, p) in core.split('.').enumerate() {
         if i > 2 {
-            return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
+            return Err(format!(
+                "improper constraint: {}",
+                crate::gofmt::quote(text)
+            ));
         }
         if matches!(p, "x" | "X" | "*") {
             nums.push("0".to_string());
         } else if !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()) {
             if given != i {
-                return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
+                return Err(format!(
+                    "improper constraint: {}",
+                    crate::gofmt::quote(text)
+                ));
             }
             given += 1;
             nums.push(p.to_string());
         } else {
-            return Err(format!("improper constraint: {}", crate::gofmt::quote(text)));
+            return Err(format!(
+                "improper constraint: {}",
+                crate::gofmt::quote(text)
+            ));
         }
     }
-    let v = parse_version(&format!("{}{}", nums.join("."), tail)).map_err(|_| format!("improper constraint: {}", crate::gofmt::quote(text)))?;
+    let v = parse_version(&format!("{}{}", nums.join("."), tail))
+        .map_err(|_| format!("improper constraint: {}", crate::gofmt::quote(text)))?;
     Ok(Term { op, v, given })
 }
 
@@ -184,7 +209,11 @@ fn term_matches(t: &Term, v: &Version) -> bool {
             }
         }
         "~" | "~>" => {
-            let upper = if t.given <= 1 { bump(&t.v, 0) } else { bump(&t.v, 1) };
+            let upper = if t.given <= 1 {
+                bump(&t.v, 0)
+            } else {
+                bump(&t.v, 1)
+            };
             c != Ordering::Less && cmp(v, &upper) == Ordering::Less
         }
         "^" => {
@@ -223,7 +252,10 @@ fn satisfies(constraint: &str, v: &Version) -> Result<bool, String> {
                 pending.clear();
             }
             if !pending.is_empty() || terms.is_empty() {
-                return Err(format!("improper constraint: {}", crate::gofmt::quote(constraint)));
+                return Err(format!(
+                    "improper constraint: {}",
+                    crate::gofmt::quote(constraint)
+                ));
             }
         }
         groups.push(terms);

@@ -84,7 +84,9 @@ fn substr(start: i64, end: i64, s: &str) -> Result<String, String> {
     let len = b.len() as i64;
     let slice = |a: i64, z: i64| -> Result<String, String> {
         if a < 0 || z < a || z > len {
-            return Err(format!("runtime error: slice bounds out of range [{a}:{z}]"));
+            return Err(format!(
+                "runtime error: slice bounds out of range [{a}:{z}]"
+            ));
         }
         Ok(String::from_utf8_lossy(&b[a as usize..z as usize]).into_owned())
     };
@@ -93,7 +95,9 @@ fn substr(start: i64, end: i64, s: &str) -> Result<String, String> {
     }
     if end < 0 || end > len {
         if start > len {
-            return Err(format!("runtime error: slice bounds out of range [{start}:{len}]"));
+            return Err(format!(
+                "runtime error: slice bounds out of range [{start}:{len}]"
+            ));
         }
         return slice(start, len);
     }
@@ -165,11 +169,19 @@ fn words(s: &str) -> Vec<String> {
 }
 
 fn snakecase(s: &str) -> String {
-    words(s).iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join("_")
+    words(s)
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join("_")
 }
 
 fn kebabcase(s: &str) -> String {
-    words(s).iter().map(|w| w.to_lowercase()).collect::<Vec<_>>().join("-")
+    words(s)
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 fn camelcase(s: &str) -> String {
@@ -201,16 +213,32 @@ fn swapcase(s: &str) -> String {
 }
 
 fn plural(one: &str, many: &str, n: i64) -> String {
-    if n == 1 { one.to_string() } else { many.to_string() }
+    if n == 1 {
+        one.to_string()
+    } else {
+        many.to_string()
+    }
 }
 
 pub fn register(m: &mut FuncMap) {
-    m.add("upper", &[Ty::Str], None, |a| Ok(Value::str(s(&a[0]).to_uppercase())));
-    m.add("lower", &[Ty::Str], None, |a| Ok(Value::str(s(&a[0]).to_lowercase())));
-    m.add("title", &[Ty::Str], None, |a| Ok(Value::str(title(&s(&a[0])))));
-    m.add("untitle", &[Ty::Str], None, |a| Ok(Value::str(untitle(&s(&a[0])))));
-    m.add("swapcase", &[Ty::Str], None, |a| Ok(Value::str(swapcase(&s(&a[0])))));
-    m.add("trim", &[Ty::Str], None, |a| Ok(Value::str(go_trim_space(&s(&a[0])))));
+    m.add("upper", &[Ty::Str], None, |a| {
+        Ok(Value::str(s(&a[0]).to_uppercase()))
+    });
+    m.add("lower", &[Ty::Str], None, |a| {
+        Ok(Value::str(s(&a[0]).to_lowercase()))
+    });
+    m.add("title", &[Ty::Str], None, |a| {
+        Ok(Value::str(title(&s(&a[0]))))
+    });
+    m.add("untitle", &[Ty::Str], None, |a| {
+        Ok(Value::str(untitle(&s(&a[0]))))
+    });
+    m.add("swapcase", &[Ty::Str], None, |a| {
+        Ok(Value::str(swapcase(&s(&a[0]))))
+    });
+    m.add("trim", &[Ty::Str], None, |a| {
+        Ok(Value::str(go_trim_space(&s(&a[0]))))
+    });
     m.add("trimAll", &[Ty::Str, Ty::Str], None, |a| {
         let cut: Vec<char> = s(&a[0]).chars().collect();
         Ok(Value::str(s(&a[1]).trim_matches(cut.as_slice())))
@@ -224,13 +252,22 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::str(v.strip_prefix(pre.as_str()).unwrap_or(&v)))
     });
     m.add("nospace", &[Ty::Str], None, |a| {
-        Ok(Value::str(s(&a[0]).chars().filter(|c| !c.is_whitespace()).collect::<String>()))
+        Ok(Value::str(
+            s(&a[0])
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>(),
+        ))
     });
-    m.add("trunc", &[Ty::Int, Ty::Str], None, |a| trunc(int(&a[0]), &s(&a[1])).map(Value::str));
+    m.add("trunc", &[Ty::Int, Ty::Str], None, |a| {
+        trunc(int(&a[0]), &s(&a[1])).map(Value::str)
+    });
     m.add("substr", &[Ty::Int, Ty::Int, Ty::Str], None, |a| {
         substr(int(&a[0]), int(&a[1]), &s(&a[2])).map(Value::str)
     });
-    m.add("abbrev", &[Ty::Int, Ty::Str], None, |a| Ok(Value::str(abbrev(int(&a[0]), &s(&a[1])))));
+    m.add("abbrev", &[Ty::Int, Ty::Str], None, |a| {
+        Ok(Value::str(abbrev(int(&a[0]), &s(&a[1]))))
+    });
     m.add("abbrevboth", &[Ty::Int, Ty::Int, Ty::Str], None, |a| {
         let (l, w, t) = (int(&a[0]), int(&a[1]), s(&a[2]));
         let t: String = if l > 0 && (l as usize) < t.chars().count() {
@@ -240,9 +277,15 @@ pub fn register(m: &mut FuncMap) {
         };
         Ok(Value::str(abbrev(w, &t)))
     });
-    m.add("contains", &[Ty::Str, Ty::Str], None, |a| Ok(Value::Bool(s(&a[1]).contains(&s(&a[0])))));
-    m.add("hasPrefix", &[Ty::Str, Ty::Str], None, |a| Ok(Value::Bool(s(&a[1]).starts_with(&s(&a[0])))));
-    m.add("hasSuffix", &[Ty::Str, Ty::Str], None, |a| Ok(Value::Bool(s(&a[1]).ends_with(&s(&a[0])))));
+    m.add("contains", &[Ty::Str, Ty::Str], None, |a| {
+        Ok(Value::Bool(s(&a[1]).contains(&s(&a[0]))))
+    });
+    m.add("hasPrefix", &[Ty::Str, Ty::Str], None, |a| {
+        Ok(Value::Bool(s(&a[1]).starts_with(&s(&a[0]))))
+    });
+    m.add("hasSuffix", &[Ty::Str, Ty::Str], None, |a| {
+        Ok(Value::Bool(s(&a[1]).ends_with(&s(&a[0]))))
+    });
     m.add("replace", &[Ty::Str, Ty::Str, Ty::Str], None, |a| {
         let (o, n, src) = (s(&a[0]), s(&a[1]), s(&a[2]));
         Ok(Value::str(go_replace_all(&src, &o, &n)))
@@ -258,51 +301,92 @@ pub fn register(m: &mut FuncMap) {
         }
         Ok(Value::str(t.repeat(n as usize)))
     });
-    m.add("indent", &[Ty::Int, Ty::Str], None, |a| Ok(Value::str(indent(int(&a[0]), &s(&a[1])))));
+    m.add("indent", &[Ty::Int, Ty::Str], None, |a| {
+        Ok(Value::str(indent(int(&a[0]), &s(&a[1]))))
+    });
     m.add("nindent", &[Ty::Int, Ty::Str], None, |a| {
         Ok(Value::str(format!("\n{}", indent(int(&a[0]), &s(&a[1])))))
     });
-    m.add("wrap", &[Ty::Int, Ty::Str], None, |a| Ok(Value::str(wrap(int(&a[0]), &s(&a[1])))));
+    m.add("wrap", &[Ty::Int, Ty::Str], None, |a| {
+        Ok(Value::str(wrap(int(&a[0]), &s(&a[1]))))
+    });
     m.add("wrapWith", &[Ty::Int, Ty::Str, Ty::Str], None, |a| {
-        Ok(Value::str(wrap(int(&a[0]), &s(&a[2])).replace('\n', &s(&a[1]))))
+        Ok(Value::str(
+            wrap(int(&a[0]), &s(&a[2])).replace('\n', &s(&a[1])),
+        ))
     });
     m.add("quote", &[], Some(Ty::Any), |a| {
-        let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(|v| quote(&strval(v))).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| !v.is_nil())
+            .map(|v| quote(&strval(v)))
+            .collect();
         Ok(Value::str(parts.join(" ")))
     });
     m.add("squote", &[], Some(Ty::Any), |a| {
-        let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(|v| format!("'{}'", strval(v))).collect();
+        let parts: Vec<String> = a
+            .iter()
+            .filter(|v| !v.is_nil())
+            .map(|v| format!("'{}'", strval(v)))
+            .collect();
         Ok(Value::str(parts.join(" ")))
     });
     m.add("cat", &[], Some(Ty::Any), |a| {
         let parts: Vec<String> = a.iter().filter(|v| !v.is_nil()).map(strval).collect();
         Ok(Value::str(parts.join(" ")))
     });
-    m.add("toString", &[Ty::Any], None, |a| Ok(Value::str(strval(&a[0]))));
-    m.add("toStrings", &[Ty::Any], None, |a| Ok(string_list(strslice(&a[0]))));
-    m.add("join", &[Ty::Str, Ty::Any], None, |a| Ok(Value::str(strslice(&a[1]).join(&s(&a[0])))));
+    m.add("toString", &[Ty::Any], None, |a| {
+        Ok(Value::str(strval(&a[0])))
+    });
+    m.add("toStrings", &[Ty::Any], None, |a| {
+        Ok(string_list(strslice(&a[0])))
+    });
+    m.add("join", &[Ty::Str, Ty::Any], None, |a| {
+        Ok(Value::str(strslice(&a[1]).join(&s(&a[0]))))
+    });
     m.add("split", &[Ty::Str, Ty::Str], None, |a| {
         let parts = go_split(&s(&a[1]), &s(&a[0]), -1);
         Ok(Value::map(
-            parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::str(p))).collect(),
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (format!("_{i}"), Value::str(p)))
+                .collect(),
         ))
     });
     m.add("splitn", &[Ty::Str, Ty::Int, Ty::Str], None, |a| {
         let parts = go_split(&s(&a[2]), &s(&a[0]), int(&a[1]));
         Ok(Value::map(
-            parts.into_iter().enumerate().map(|(i, p)| (format!("_{i}"), Value::str(p))).collect(),
+            parts
+                .into_iter()
+                .enumerate()
+                .map(|(i, p)| (format!("_{i}"), Value::str(p)))
+                .collect(),
         ))
     });
-    m.add("splitList", &[Ty::Str, Ty::Str], None, |a| Ok(string_list(go_split(&s(&a[1]), &s(&a[0]), -1))));
+    m.add("splitList", &[Ty::Str, Ty::Str], None, |a| {
+        Ok(string_list(go_split(&s(&a[1]), &s(&a[0]), -1)))
+    });
     m.add("initials", &[Ty::Str], None, |a| {
         Ok(Value::str(
-            s(&a[0]).split_whitespace().filter_map(|w| w.chars().next()).collect::<String>(),
+            s(&a[0])
+                .split_whitespace()
+                .filter_map(|w| w.chars().next())
+                .collect::<String>(),
         ))
     });
-    m.add("plural", &[Ty::Str, Ty::Str, Ty::Int], None, |a| Ok(Value::str(plural(&s(&a[0]), &s(&a[1]), int(&a[2])))));
-    m.add("snakecase", &[Ty::Str], None, |a| Ok(Value::str(snakecase(&s(&a[0])))));
-    m.add("kebabcase", &[Ty::Str], None, |a| Ok(Value::str(kebabcase(&s(&a[0])))));
-    m.add("camelcase", &[Ty::Str], None, |a| Ok(Value::str(camelcase(&s(&a[0])))));
+    m.add("plural", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
+        Ok(Value::str(plural(&s(&a[0]), &s(&a[1]), int(&a[2]))))
+    });
+    m.add("snakecase", &[Ty::Str], None, |a| {
+        Ok(Value::str(snakecase(&s(&a[0]))))
+    });
+    m.add("kebabcase", &[Ty::Str], None, |a| {
+        Ok(Value::str(kebabcase(&s(&a[0]))))
+    });
+    m.add("camelcase", &[Ty::Str], None, |a| {
+        Ok(Value::str(camelcase(&s(&a[0]))))
+    });
 }
 
 /// strings.Replace(s, old, new, -1) including the empty-old case.
