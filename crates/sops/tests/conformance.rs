@@ -14,7 +14,7 @@ mod common;
 mod regenerate;
 
 use common::{CASES, all_keys};
-use driftless_sops::{Format, decrypt};
+use driftless_sops::{Format, decrypt_as};
 
 #[test]
 fn every_fixture_decrypts_exactly_as_sops_decrypts_it() {
@@ -26,8 +26,9 @@ fn every_fixture_decrypts_exactly_as_sops_decrypts_it() {
     for case in CASES {
         let encrypted = std::fs::read(case.encrypted()).expect("committed encrypted fixture");
         let expected = std::fs::read(case.expected()).expect("committed golden output");
-        let format = Format::from_path(case.encrypted());
-        match decrypt(&encrypted, format, &keys) {
+        let input = Format::from_path(case.encrypted());
+        let output = Format::from_path(case.expected());
+        match decrypt_as(&encrypted, input, output, &keys, true) {
             Ok(got) if got == expected => passed += 1,
             Ok(got) => failed.push(format!(
                 "{}: output differs\n--- sops -d\n{}\n--- ours\n{}",

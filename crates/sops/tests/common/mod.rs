@@ -28,6 +28,8 @@ pub struct Case {
     pub plain: &'static str,
     pub args: &'static [&'static str],
     pub config: Option<&'static str>,
+    /// `sops decrypt --output-type` (an extension), when not the input's.
+    pub output: Option<&'static str>,
 }
 
 impl Case {
@@ -44,7 +46,11 @@ impl Case {
     }
 
     pub fn expected(&self) -> PathBuf {
-        fixtures().join("expected").join(self.file())
+        let file = match self.output {
+            Some(ext) => format!("{}.{ext}", self.name),
+            None => self.file(),
+        };
+        fixtures().join("expected").join(file)
     }
 }
 
@@ -76,36 +82,63 @@ pub const CASES: &[Case] = &[
         plain: "basic.yaml",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-edge-cases",
         plain: "edge.yaml",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
+    },
+    Case {
+        name: "yaml-as-json",
+        plain: "suffixes.yaml",
+        args: &["--age", "{age1}"],
+        config: None,
+        output: Some("json"),
+    },
+    Case {
+        name: "json-as-yaml",
+        plain: "basic.json",
+        args: &["--age", "{age1}"],
+        config: None,
+        output: Some("yaml"),
+    },
+    Case {
+        name: "dotenv-as-yaml",
+        plain: "basic.env",
+        args: &["--age", "{age1}"],
+        config: None,
+        output: Some("yaml"),
     },
     Case {
         name: "yaml-multidoc",
         plain: "multidoc.yaml",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "json-basic",
         plain: "basic.json",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "dotenv-basic",
         plain: "basic.env",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "binary-blob",
         plain: "blob.bin",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "k8s-secret-encrypted-regex",
@@ -117,18 +150,21 @@ pub const CASES: &[Case] = &[
             "^(data|stringData)$",
         ],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-unencrypted-suffix-default",
         plain: "suffixes.yaml",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-encrypted-suffix",
         plain: "suffixes.yaml",
         args: &["--age", "{age1}", "--encrypted-suffix", "_secret"],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-unencrypted-regex",
@@ -140,54 +176,63 @@ pub const CASES: &[Case] = &[
             "^(metadata|publicKey)$",
         ],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-mac-only-encrypted",
         plain: "regex.yaml",
         args: &[],
         config: Some(MAC_ONLY_CONFIG),
+        output: None,
     },
     Case {
         name: "yaml-encrypted-comment-regex",
         plain: "comments.yaml",
         args: &[],
         config: Some(COMMENT_REGEX_CONFIG),
+        output: None,
     },
     Case {
         name: "yaml-comments",
         plain: "comments.yaml",
         args: &["--age", "{age1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-pgp-rsa",
         plain: "basic.yaml",
         args: &["--pgp", "{pgp1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "json-pgp-curve25519",
         plain: "basic.json",
         args: &["--pgp", "{pgp2}"],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-two-age-recipients",
         plain: "secret.yaml",
         args: &["--age", "{age1},{age2}"],
         config: None,
+        output: None,
     },
     Case {
         name: "dotenv-age-and-pgp",
         plain: "basic.env",
         args: &["--age", "{age2}", "--pgp", "{pgp1}"],
         config: None,
+        output: None,
     },
     Case {
         name: "yaml-shamir-2-of-3",
         plain: "secret.yaml",
         args: &[],
         config: Some(SHAMIR_CONFIG),
+        output: None,
     },
 ];
 

@@ -178,6 +178,11 @@ fn regenerate_case(sops: &Path, case: &Case, tmp: &Path, gnupghome: &Path, age_k
     encrypt.arg(&input);
     let encrypted = run(&mut encrypt);
     std::fs::write(case.encrypted(), &encrypted).expect("write encrypted fixture");
-    let decrypted = run(sops_cmd().arg("decrypt").arg(case.encrypted()));
+    let mut decrypt = sops_cmd();
+    decrypt.arg("decrypt");
+    if let Some(ext) = case.output {
+        decrypt.args(["--output-type", ext]);
+    }
+    let decrypted = run(decrypt.arg(case.encrypted()));
     std::fs::write(case.expected(), decrypted).expect("write golden output");
 }
