@@ -156,16 +156,10 @@ fn generate(
     let mut r = Resource::new(Node::Map(obj, Default::default()));
     r.needs_hash = options.disable_name_suffix_hash != Some(true);
     r.behavior = match g.behavior.as_deref() {
-        None | Some("") | Some("create") => Behavior::Create,
         Some("merge") => Behavior::Merge,
         Some("replace") => Behavior::Replace,
-        Some(other) => {
-            return Err(field_err(
-                kfile,
-                field,
-                format!("{name}: unknown behavior {other:?}"),
-            ));
-        }
+        // kustomize reads an unknown behavior as unspecified, i.e. create.
+        _ => Behavior::Create,
     };
     Ok(r)
 }

@@ -235,8 +235,30 @@ pub fn load(loader: &Loader, path: &Path) -> Result<Kustomization, Error> {
             message: "the kustomization is empty".into(),
         });
     }
-    serde_json::from_value(json).map_err(|e| Error::Kustomization {
+    let k: Kustomization = serde_json::from_value(json).map_err(|e| Error::Kustomization {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })
+    })?;
+    check_sort_options(path, k.sort_options.as_ref())?;
+    Ok(k)
+}
+
+/// kustomize knows two orders, and legacy options only go with legacy.
+fn check_sort_options(path: &Path, options: Option<&SortOptions>) -> Result<(), Error> {
+    let Some(o) = options else { return Ok(()) };
+    let field = |message: String| Error::Field {
+        path: path.to_path_buf(),
+        field: "sortOptions".into(),
+        message,
+    };
+    match o.order.as_deref() {
+        Some("legacy") | None => Ok(()),
+        Some("fifo") if o.legacy_sort_options.is_some() => Err(field(
+            "legacySortOptions is set but the order is fifo, not legacy".into(),
+        )),
+        Some("fifo") => Ok(()),
+        Some(other) => Err(field(format!(
+            "order {other:?} must be one of fifo, legacy"
+        ))),
+    }
 }
