@@ -204,13 +204,7 @@ pub fn sprintf(format: &str, args: &[Value]) -> String {
             if k > 0 {
                 p.out.push_str(", ");
             }
-            if a.is_nil() {
-                p.out.push_str("<nil>");
-            } else {
-                p.out.push_str(a.type_name());
-                p.out.push('=');
-                p.print_value(a, 'v', &Flags::default());
-            }
+            p.type_and_value(a);
         }
         p.out.push(')');
     }
@@ -296,6 +290,12 @@ impl Printer {
         self.out.push_str("%!");
         self.out.push(verb);
         self.out.push('(');
+        self.type_and_value(v);
+        self.out.push(')');
+    }
+
+    /// `type=value` (or `<nil>`) inside Go's complaints.
+    fn type_and_value(&mut self, v: &Value) {
         if v.is_nil() {
             self.out.push_str("<nil>");
         } else {
@@ -303,7 +303,6 @@ impl Printer {
             self.out.push('=');
             self.print_value(v, 'v', &Flags::default());
         }
-        self.out.push(')');
     }
 
     fn print_value(&mut self, v: &Value, verb: char, f: &Flags) {

@@ -781,9 +781,10 @@ fn parse_number(text: &str, typ: ItemType) -> Result<Number, String> {
     }
 }
 
-fn parse_go_int(body: &str) -> Option<u128> {
+/// Go's base prefixes (0x, 0b, 0o, leading 0): the digits and their radix.
+pub(crate) fn split_radix(body: &str) -> (String, u32) {
     let lower = body.to_ascii_lowercase();
-    let (digits, radix) = if let Some(h) = lower.strip_prefix("0x") {
+    if let Some(h) = lower.strip_prefix("0x") {
         (h.to_string(), 16)
     } else if let Some(b) = lower.strip_prefix("0b") {
         (b.to_string(), 2)
@@ -793,7 +794,11 @@ fn parse_go_int(body: &str) -> Option<u128> {
         (lower[1..].to_string(), 8)
     } else {
         (lower, 10)
-    };
+    }
+}
+
+fn parse_go_int(body: &str) -> Option<u128> {
+    let (digits, radix) = split_radix(body);
     if digits.is_empty() {
         return None;
     }

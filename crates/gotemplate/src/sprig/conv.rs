@@ -44,18 +44,7 @@ pub fn parse_int_base0(s: &str) -> Option<i64> {
     if body.is_empty() {
         return None;
     }
-    let lower = body.to_ascii_lowercase();
-    let (digits, radix) = if let Some(h) = lower.strip_prefix("0x") {
-        (h.to_string(), 16)
-    } else if let Some(b) = lower.strip_prefix("0b") {
-        (b.to_string(), 2)
-    } else if let Some(o) = lower.strip_prefix("0o") {
-        (o.to_string(), 8)
-    } else if lower.len() > 1 && lower.starts_with('0') {
-        (lower[1..].to_string(), 8)
-    } else {
-        (lower, 10)
-    };
+    let (digits, radix) = crate::parse::split_radix(body);
     let digits: String = if radix != 10 || digits.contains('_') {
         // Underscores are allowed only with a base prefix.
         if radix == 10 {

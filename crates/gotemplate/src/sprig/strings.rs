@@ -21,11 +21,19 @@ fn string_list(v: Vec<String>) -> Value {
 
 /// Go's strings.Title: the first letter of every word upper-cased.
 pub fn title(text: &str) -> String {
+    map_word_starts(text, |c, out| out.extend(c.to_uppercase()))
+}
+
+fn untitle(text: &str) -> String {
+    map_word_starts(text, |c, out| out.extend(c.to_lowercase()))
+}
+
+fn map_word_starts(text: &str, first: impl Fn(char, &mut String)) -> String {
     let mut out = String::with_capacity(text.len());
     let mut prev_sep = true;
     for c in text.chars() {
         if prev_sep {
-            out.extend(c.to_uppercase());
+            first(c, &mut out);
         } else {
             out.push(c);
         }
@@ -42,20 +50,6 @@ fn is_separator(c: char) -> bool {
         return false;
     }
     c.is_whitespace()
-}
-
-fn untitle(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut prev_sep = true;
-    for c in text.chars() {
-        if prev_sep {
-            out.extend(c.to_lowercase());
-        } else {
-            out.push(c);
-        }
-        prev_sep = is_separator(c);
-    }
-    out
 }
 
 fn go_trim_space(s: &str) -> &str {
