@@ -177,8 +177,11 @@ pub(crate) fn emit(branch: &Branch) -> Result<String, SopsError> {
 
 /// sops's float text for dotenv: Go's `%G`, with `.0` added to whole numbers.
 fn dotenv_float(f: f64) -> String {
+    if !f.is_finite() {
+        return go_format_f(f);
+    }
     let g = crate::yaml_out::go_format_g(f).to_uppercase();
-    if g.contains('.') || g.contains('E') || !f.is_finite() {
+    if g.contains('.') || g.contains('E') {
         return g;
     }
     format!("{}.0", go_format_f(f))

@@ -201,6 +201,7 @@ impl<'a> Reader<'a> {
         depth: usize,
     ) -> Result<(), SopsError> {
         let mut column = None;
+        let mut seen = std::collections::HashSet::new();
         loop {
             let Some(ev) = self.next() else {
                 return Err(err("unterminated mapping"));
@@ -213,6 +214,10 @@ impl<'a> Reader<'a> {
                 },
                 _ => return Err(err("a mapping key must be a scalar")),
             };
+            // go-yaml refuses duplicate keys, and sops with it.
+            if !seen.insert(key.clone()) && key != "<<" {
+                return Err(err(format!("mapping key {key:?} already defined")));
+            }
             let key_column = self.cols.get(self.pos - 1).copied().unwrap_or(0);
             column.get_or_insert(key_column);
             for p in self.pending.drain(..) {
@@ -317,4 +322,32 @@ fn non_string_key(v: &Value) -> SopsError {
     err(format!(
         "Tree contains a non-string key ({shown}); only string keys are supported"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Key;
+
+    #[test]
+    fn a_duplicate_key_is_an_error_as_in_go_yaml() {
+        let e = parse("a: 1\nb: 2\na: 3\n").expect_err("duplicate");
+        assert!(e.to_string().contains("\"a\" already defined"), "{e}");
+    }
+
+    #[test]
+    fn comments_are_kept_as_entries_and_a_line_comment_precedes_its_entry() {
+        let docs = parse("# head\na: 1 # line\nb:\n    c: 2\n# foot\n").expect("parse");
+        let kinds: Vec<String> = docs[0]
+            .iter()
+            .map(|i| match &i.key {
+                Key::Comment(c) => {
+                    format!("#{}{}", c.text, if c.inline { " (inline)" } else { "" })
+                }
+                Key::Str(k) => k.clone(),
+            })
+            .collect();
+        // sops stores a line comment before the entry it follows.
+        assert_eq!(kinds, ["# head", "# line (inline)", "a", "b", "# foot"]);
+    }
 }
