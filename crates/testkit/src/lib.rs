@@ -11,10 +11,12 @@ mod fsutil;
 pub mod git_server;
 mod gomod;
 pub mod gotools;
+mod http;
 pub mod pki;
 mod shared;
 pub mod wait;
 
 pub use cache::Cache;
 pub use controlplane::{ControlPlane, ControlPlaneError, UpOutcome};
+pub use http::http_get;
 pub use shared::{TestCluster, TestNamespace, cluster, install_crd};

@@ -204,6 +204,14 @@ impl RunningController {
         })
     }
 
+    /// Kills the controller where it is (no graceful shutdown), as a crash or OOM kill would.
+    pub fn abort(&mut self) {
+        self.shutdown.take();
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+
     /// Signals shutdown and waits for the controller to stop.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(tx) = self.shutdown.take() {

@@ -15,7 +15,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use testkit::TestCluster;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Label that shards objects to one test's controller.
 pub const SHARD_LABEL: &str = "driftless.test/shard";
@@ -267,32 +266,7 @@ pub async fn patch_spec(api: &Api<GitRepository>, name: &str, spec: Value) -> an
 }
 
 /// A plain HTTP/1.1 GET of `url` (loopback only): status code and body.
-pub async fn http_get(url: &str) -> anyhow::Result<(u16, Vec<u8>)> {
-    let rest = url.strip_prefix("http://").context("http URL")?;
-    let (host, path) = rest.split_once('/').context("URL has a path")?;
-    let mut stream = tokio::net::TcpStream::connect(host).await?;
-    let request = format!("GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await?;
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .context("response has a header")?;
-    let head = String::from_utf8_lossy(&response[..split]).to_string();
-    let code: u16 = head
-        .split_whitespace()
-        .nth(1)
-        .context("status line")?
-        .parse()?;
-    anyhow::ensure!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "unexpected chunked response"
-    );
-    Ok((code, response[split + 4..].to_vec()))
-}
+pub use testkit::http_get;
 
 /// `sha256:<hex>` of `bytes`.
 pub fn sha256(bytes: &[u8]) -> String {
