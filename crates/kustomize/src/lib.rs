@@ -26,8 +26,10 @@ pub mod yaml;
 use std::path::Path;
 
 pub use error::Error;
-pub use flux::overlay::set_common_metadata;
-pub use flux::{FluxImage, FluxOverlay, FluxPatch, build_flux};
+pub use flux::{
+    FluxImage, FluxOverlay, FluxPatch, build_flux, build_flux_documents, set_common_metadata,
+    set_common_metadata_json,
+};
 pub use fsys::{LoadRestrictions, Options};
 pub use kustomization::Selector;
 

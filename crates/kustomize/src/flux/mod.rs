@@ -4,6 +4,7 @@
 //! ([`overlay`]), built, then `spec.commonMetadata` set on every object.
 
 pub mod generate;
+pub mod metadata;
 pub mod overlay;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use crate::kustomization;
 use crate::yaml;
 
 pub use generate::generate;
+pub use metadata::{set_common_metadata, set_common_metadata_json};
 pub use overlay::{FluxImage, FluxOverlay, FluxPatch};
 
 /// Builds `dir` as kustomize-controller does: its kustomization (generated
@@ -23,13 +25,23 @@ pub use overlay::{FluxImage, FluxOverlay, FluxPatch};
 ///
 /// Flux sets `spec.commonMetadata` after post-build substitution, so a
 /// caller that substitutes should leave `overlay`'s common labels and
-/// annotations empty here and call [`overlay::set_common_metadata`] on the
-/// substituted objects instead (otherwise a `${var}` in a common label would
+/// annotations empty here and call [`set_common_metadata_json`] on
+/// the substituted objects instead (otherwise a `${var}` in a common label would
 /// be substituted, which Flux does not do).
 ///
 /// Remote bases are always refused (Flux with `--no-remote-bases`): the
 /// loader never fetches.
 pub fn build_flux(dir: &Path, options: &Options, overlay: &FluxOverlay) -> Result<String, Error> {
+    Ok(build_flux_documents(dir, options, overlay)?.join("---\n"))
+}
+
+/// [`build_flux`] as one YAML document per object, in output order: the
+/// text Flux's post-build substitution runs over, object by object.
+pub fn build_flux_documents(
+    dir: &Path,
+    options: &Options,
+    overlay: &FluxOverlay,
+) -> Result<Vec<String>, Error> {
     let loader = Loader::new(options.clone())?;
     let real = loader.check_dir(dir)?;
     let (mut k, kfile, existing) = match kustomization::find_file(&real) {
@@ -48,7 +60,7 @@ pub fn build_flux(dir: &Path, options: &Options, overlay: &FluxOverlay) -> Resul
         });
     }
     let mut resources = Builder::new(&loader).build_generated(&real, &k)?;
-    overlay::set_common_metadata(
+    set_common_metadata(
         &mut resources,
         &overlay.common_labels,
         &overlay.common_annotations,
@@ -56,6 +68,5 @@ pub fn build_flux(dir: &Path, options: &Options, overlay: &FluxOverlay) -> Resul
     Ok(resources
         .iter()
         .map(|r| yaml::emit::to_yaml(&r.node))
-        .collect::<Vec<_>>()
-        .join("---\n"))
+        .collect())
 }

@@ -22,17 +22,14 @@
 //!   annotations yet, so such a build is refused rather than built
 //!   differently.
 //!
-//! `commonMetadata` is not a kustomize transformer in Flux: its labels and
-//! annotations are set on each object's own `metadata` after the build
-//! (selectors and pod templates are not touched), replacing existing keys.
+//! `commonMetadata` is not a kustomize transformer in Flux (see
+//! [`super::metadata`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::error::Error;
 use crate::kustomization::{Image, Kustomization, Patch, Selector};
-use crate::resource::Resource;
-use crate::yaml::{Node, Scalar};
 
 /// The overlay fields of a Flux Kustomization's spec.
 #[derive(Debug, Clone, Default)]
@@ -185,30 +182,6 @@ pub fn is_local_relative_path(path: &str) -> bool {
     }
     let bare = lower.strip_prefix("file://").unwrap_or(&lower);
     !(path.starts_with('/') || bare.starts_with('/'))
-}
-
-/// Sets `labels` and `annotations` on each object's own metadata, replacing
-/// keys it has (fluxcd/pkg/ssa `SetCommonMetadata`).
-pub fn set_common_metadata(
-    resources: &mut [Resource],
-    labels: &BTreeMap<String, String>,
-    annotations: &BTreeMap<String, String>,
-) {
-    for r in resources {
-        let Some(object) = r.node.as_map_mut() else {
-            continue;
-        };
-        let metadata = object.map_entry("metadata");
-        for (field, pairs) in [("labels", labels), ("annotations", annotations)] {
-            if pairs.is_empty() {
-                continue;
-            }
-            let map = metadata.map_entry(field);
-            for (key, value) in pairs {
-                map.insert(key, Node::Scalar(Scalar::string(value)));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
