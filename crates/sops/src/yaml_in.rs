@@ -226,6 +226,16 @@ impl<'a> Reader<'a> {
             let Some(ev) = self.next() else {
                 return Err(err("mapping key without value"));
             };
+            if matches!(ev, Event::MappingStart(..) | Event::SequenceStart(..)) {
+                // `key: # comment` above a block collection is the key's line
+                // comment, which sops keeps in this mapping, before the key.
+                let (line, rest): (Vec<Pending>, Vec<Pending>) =
+                    self.pending.drain(..).partition(|p| p.inline);
+                self.pending = rest;
+                for p in line {
+                    branch.push(Item::comment(p.text, false));
+                }
+            }
             let value = self.node(ev, depth + 1)?;
             for text in self.take_inline() {
                 branch.push(Item::comment(text, true));
