@@ -78,12 +78,24 @@ fn eval_args(a: &[Value]) -> String {
     if let [Value::Str(s)] = a {
         return s.to_string();
     }
-    sprint(a)
+    // Go makes each argument printable first: nil becomes "<no value>".
+    let printable: Vec<Value> = a
+        .iter()
+        .map(|v| {
+            if v.is_nil() {
+                Value::str("<no value>")
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    sprint(&printable)
 }
 
 fn length(v: &Value) -> Result<i64, String> {
     Ok(match v {
-        Value::Invalid | Value::Nil => return Err("len of nil pointer".into()),
+        Value::Invalid => return Err("reflect: call of reflect.Value.Type on zero Value".into()),
+        Value::Nil => return Err("len of nil pointer".into()),
         Value::Str(s) => s.len() as i64,
         Value::List(l) => l.len() as i64,
         Value::StrList(l) => l.len() as i64,

@@ -79,6 +79,8 @@ pub struct Exec<'a> {
     pub include_depth: HashMap<String, usize>,
     /// Bytes written by enclosing executions (include, tpl) that share the cap.
     pub(crate) outer_len: usize,
+    /// The random source of Sprig's random functions.
+    pub rng: fastrand::Rng,
 }
 
 fn err(msg: impl Into<String>) -> Flow {
@@ -97,6 +99,10 @@ impl<'a> Exec<'a> {
             frames: Vec::new(),
             include_depth: HashMap::new(),
             outer_len: 0,
+            rng: match set.options.seed {
+                Some(s) => fastrand::Rng::with_seed(s),
+                None => fastrand::Rng::new(),
+            },
         }
     }
 
@@ -657,6 +663,9 @@ impl<'a> Exec<'a> {
         let v = match n {
             Arg::Dot(_) => dot.clone(),
             Arg::Nil(_) => {
+                if ty == Ty::Raw {
+                    return Ok(Val::plain(Value::Invalid));
+                }
                 if ty.can_be_nil() {
                     return Ok(Val::plain(match ty {
                         Ty::List => Value::list(vec![]),

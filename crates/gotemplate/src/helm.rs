@@ -183,12 +183,15 @@ fn sort_templates(names: &mut [String]) {
 
 /// Helm's engine over a set of template files: every file parsed into one
 /// set, each file not named `_*` rendered with `data` (its `.Template`
-/// filled in), `<no value>` removed. Errors read as `helm template` prints them.
+/// filled in), `<no value>` removed. Errors read as `helm template` prints
+/// them. `seed` fixes the random functions (None: fresh randomness).
 pub fn render_files(
     files: &[(String, String)],
     data: &Value,
+    seed: Option<u64>,
 ) -> Result<BTreeMap<String, String>, Error> {
     let mut t = Templates::helm();
+    t.options.seed = seed;
     let texts: BTreeMap<String, String> = files.iter().cloned().collect();
     let mut keys: Vec<String> = texts.keys().cloned().collect();
     sort_templates(&mut keys);

@@ -52,6 +52,9 @@ pub struct Options {
     pub max_output: usize,
     /// Iterations of `range` over an integer.
     pub max_range: usize,
+    /// Seed for Sprig's random functions (`randAlphaNum`, `uuidv4`, ...);
+    /// None draws a fresh seed per execution. Tests fix it.
+    pub seed: Option<u64>,
 }
 
 impl Default for Options {
@@ -61,6 +64,7 @@ impl Default for Options {
             max_depth: 100_000,
             max_output: 64 << 20,
             max_range: 10_000_000,
+            seed: None,
         }
     }
 }

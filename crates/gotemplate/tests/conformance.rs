@@ -128,7 +128,7 @@ fn ours(c: &Case) -> (String, String) {
         ("t/templates/case.yaml".to_string(), WRAPPER.to_string()),
         ("t/templates/_case.tpl".to_string(), c.template.clone()),
     ];
-    match helm::render_files(&files, &top(&values)) {
+    match helm::render_files(&files, &top(&values), Some(1)) {
         Ok(out) => {
             let m = out
                 .get("t/templates/case.yaml")
@@ -272,11 +272,11 @@ fn every_case_renders_as_helm_template_does() {
     for f in &failed {
         eprintln!("FAIL {f}");
     }
+    println!("{known_failed} of the failures are listed in known-differences.txt");
     println!(
-        "helm conformance: {} passed, {} failed ({} of them listed in known-differences.txt)",
+        "helm: {} passed, {} failed",
         passed,
-        failed.len() + known_failed,
-        known_failed
+        failed.len() + known_failed
     );
     assert!(failed.is_empty(), "{} cases differ from helm", failed.len());
 }

@@ -66,8 +66,9 @@ pub fn parse_int_base0(s: &str) -> Option<i64> {
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) | Value::Int64(i) => *i,
+        // Go's float-to-int conversion on amd64 yields MinInt64 when out of range.
         Value::Float(f) => {
-            if f.is_nan() {
+            if f.is_nan() || *f >= 9.223_372_036_854_776e18 || *f < -9.223_372_036_854_776e18 {
                 i64::MIN
             } else {
                 *f as i64

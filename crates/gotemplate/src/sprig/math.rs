@@ -99,8 +99,11 @@ pub fn register(m: &mut FuncMap) {
         };
         let pow = 10f64.powi(p);
         let digit = pow * x;
-        let (int, frac) = (digit.trunc(), digit.fract());
-        let rounded = if frac >= r { int + 1.0 } else { int };
+        let rounded = if digit.fract() >= r {
+            digit.ceil()
+        } else {
+            digit.floor()
+        };
         Ok(Value::Float(rounded / pow))
     });
     m.add("int", &[Ty::Any], None, |a| Ok(Value::Int(to_int64(&a[0]))));

@@ -5,6 +5,7 @@ mod extra;
 mod lists;
 mod math;
 mod misc;
+mod random;
 mod semver;
 mod strings;
 
@@ -22,6 +23,7 @@ pub fn funcs() -> FuncMap {
     misc::register(&mut m);
     extra::register(&mut m);
     semver::register(&mut m);
+    random::register(&mut m);
     extra::register_must(&mut m);
     m
 }

@@ -52,13 +52,25 @@ fn is_separator(c: char) -> bool {
     c.is_whitespace()
 }
 
+/// goutils.DeleteWhiteSpace: it walks bytes, not characters, so any
+/// non-ASCII text comes out as its bytes read as Latin-1.
+fn delete_white_space(text: &str) -> String {
+    text.bytes()
+        .filter(|b| !matches!(b, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0))
+        .map(char::from)
+        .collect()
+}
+
 fn go_trim_space(s: &str) -> &str {
     s.trim_matches(|c: char| c.is_whitespace())
 }
 
-pub fn indent(n: i64, v: &str) -> String {
-    let pad = " ".repeat(n.max(0) as usize);
-    format!("{pad}{}", v.replace('\n', &format!("\n{pad}")))
+pub fn indent(n: i64, v: &str) -> Result<String, String> {
+    if n < 0 {
+        return Err("strings: negative Repeat count".into());
+    }
+    let pad = " ".repeat(n as usize);
+    Ok(format!("{pad}{}", v.replace('\n', &format!("\n{pad}"))))
 }
 
 fn trunc(c: i64, s: &str) -> Result<String, String> {
@@ -246,12 +258,7 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::str(v.strip_prefix(pre.as_str()).unwrap_or(&v)))
     });
     m.add("nospace", &[Ty::Str], None, |a| {
-        Ok(Value::str(
-            s(&a[0])
-                .chars()
-                .filter(|c| !c.is_whitespace())
-                .collect::<String>(),
-        ))
+        Ok(Value::str(delete_white_space(&s(&a[0]))))
     });
     m.add("trunc", &[Ty::Int, Ty::Str], None, |a| {
         trunc(int(&a[0]), &s(&a[1])).map(Value::str)
@@ -296,10 +303,10 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::str(t.repeat(n as usize)))
     });
     m.add("indent", &[Ty::Int, Ty::Str], None, |a| {
-        Ok(Value::str(indent(int(&a[0]), &s(&a[1]))))
+        indent(int(&a[0]), &s(&a[1])).map(Value::str)
     });
     m.add("nindent", &[Ty::Int, Ty::Str], None, |a| {
-        Ok(Value::str(format!("\n{}", indent(int(&a[0]), &s(&a[1])))))
+        indent(int(&a[0]), &s(&a[1])).map(|t| Value::str(format!("\n{t}")))
     });
     m.add("wrap", &[Ty::Int, Ty::Str], None, |a| {
         Ok(Value::str(wrap(int(&a[0]), &s(&a[1]))))
