@@ -143,3 +143,21 @@ fn values_numbers_are_float64_and_print_in_gos_shortest_form() {
     .expect("renders");
     assert_eq!(out, "1e+06 1.23456789e+08 0.5 float64");
 }
+
+#[test]
+fn template_recursion_at_gos_default_limit_stays_within_the_stack() {
+    let mut t = Templates::helm();
+    let err = render(&mut t, "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}", "{}")
+        .expect_err("recursion stops");
+    assert!(err.to_string().contains("exceeded maximum template depth (100000)"), "{err}");
+}
+
+#[test]
+fn include_recursion_through_nested_names_stays_within_the_stack() {
+    // Two names alternating: each stays under Helm's per-name limit for a
+    // while, so the total depth reaches twice that.
+    let mut t = Templates::helm();
+    let text = "{{ define \"a\" }}{{ include \"b\" . }}{{ end }}{{ define \"b\" }}{{ include \"a\" . }}{{ end }}{{ include \"a\" . }}";
+    let err = render(&mut t, text, "{}").expect_err("recursion stops");
+    assert!(err.to_string().contains("nested reference name"), "{err}");
+}
