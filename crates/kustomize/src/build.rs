@@ -10,7 +10,7 @@ use crate::fsys::{Loader, Target};
 use crate::kustomization::{self, Kustomization};
 use crate::resource::Resource;
 use crate::yaml::{self, Node};
-use crate::{builtin, generators, nameref, patch, replacements, transform};
+use crate::{builtin, generators, nameref, patch, replacements, tconfig, transform};
 
 /// How deep kustomizations may include each other.
 pub const MAX_DEPTH: usize = 50;
@@ -20,6 +20,9 @@ pub struct Builder<'a> {
     stack: Vec<PathBuf>,
     /// Vars of every kustomization built, resolved once at the top.
     vars: Vec<(PathBuf, crate::vars::Var)>,
+    /// Transformer configurations of the kustomization being built and of
+    /// everything it includes.
+    config: tconfig::Config,
 }
 
 impl<'a> Builder<'a> {
@@ -28,6 +31,7 @@ impl<'a> Builder<'a> {
             loader,
             stack: Vec::new(),
             vars: Vec::new(),
+            config: tconfig::Config::default(),
         }
     }
 
@@ -35,7 +39,7 @@ impl<'a> Builder<'a> {
     pub fn build_top(&mut self, dir: &Path) -> Result<Vec<Resource>, Error> {
         let dir = self.loader.check_dir(dir)?;
         let (mut resources, k) = self.accumulate(&dir, Vec::new(), false)?;
-        finish(&mut resources, &k, &self.vars)?;
+        finish(&mut resources, &k, &self.vars, &self.config)?;
         Ok(resources)
     }
 
@@ -50,7 +54,7 @@ impl<'a> Builder<'a> {
         let result = self.run(&kfile, dir, k, Vec::new());
         self.stack.pop();
         let mut resources = result?;
-        finish(&mut resources, k, &self.vars)?;
+        finish(&mut resources, k, &self.vars, &self.config)?;
         Ok(resources)
     }
 
@@ -94,7 +98,12 @@ impl<'a> Builder<'a> {
             });
         }
         self.stack.push(dir.to_path_buf());
+        // The included kustomization starts from its own configurations;
+        // the includer then inherits them (kustomize merges them upward).
+        let outer = std::mem::take(&mut self.config);
         let result = self.run(&kfile, dir, &k, input);
+        let inner = std::mem::replace(&mut self.config, outer);
+        self.config.merge(inner);
         self.stack.pop();
         Ok((result?, k))
     }
@@ -132,16 +141,28 @@ impl<'a> Builder<'a> {
         }
         self.vars
             .extend(k.vars.iter().map(|v| (kfile.to_path_buf(), v.clone())));
+        let own = tconfig::Config::load(self.loader, kfile, dir, &k.configurations)?;
+        self.config.merge(own);
+        let config = &self.config;
         generators::run(self.loader, kfile, dir, k, &mut res)?;
         patch::strategic_merge_files(self.loader, kfile, dir, k, &mut res)?;
         patch::patches(self.loader, kfile, dir, &k.patches, &mut res)?;
         transform::namespace(k, &mut res);
+        if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
+            tconfig::set_namespace(&config.namespace, ns, &mut res);
+        }
         transform::prefix_suffix(k, &mut res);
         transform::labels(k, &mut res);
+        for pairs in tconfig::selector_label_sets(k) {
+            tconfig::set_pairs(&config.common_labels, &pairs, &mut res);
+        }
         transform::annotations(k, &mut res);
+        let annotations: Vec<(String, String)> = k.common_annotations.clone().into_iter().collect();
+        tconfig::set_pairs(&config.common_annotations, &annotations, &mut res);
         patch::patches(self.loader, kfile, dir, &k.patches_json6902, &mut res)?;
         transform::replicas(kfile, k, &mut res)?;
         transform::images(k, &mut res);
+        tconfig::images(&config.images, &k.images, &mut res);
         replacements::run(self.loader, kfile, dir, &k.replacements, &mut res)?;
         builtin::run(self.loader, kfile, dir, &k.transformers, &mut res)?;
         Ok(res)
@@ -160,9 +181,10 @@ fn finish(
     resources: &mut [Resource],
     k: &Kustomization,
     vars: &[(PathBuf, crate::vars::Var)],
+    config: &tconfig::Config,
 ) -> Result<(), Error> {
     generators::add_hashes(resources);
-    nameref::fix(resources);
+    nameref::fix(resources, &tconfig::name_rules(config));
     crate::vars::resolve(vars, resources)?;
     for r in resources.iter_mut() {
         r.drop_empty_annotations();
@@ -234,7 +256,6 @@ pub(crate) fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), 
         ("validators", k.validators.is_some()),
         ("crds", k.crds.is_some()),
         ("openapi", k.openapi.is_some()),
-        ("configurations", k.configurations.is_some()),
         ("buildMetadata", k.build_metadata.is_some()),
         ("imageTags", k.image_tags.is_some()),
     ];

@@ -65,7 +65,9 @@ pub struct Kustomization {
     pub helm_charts: Option<Json>,
     pub helm_globals: Option<Json>,
     pub helm_chart_inflation_generator: Option<Json>,
-    pub configurations: Option<Json>,
+    /// Transformer configuration files (field specs for custom kinds).
+    #[serde(default)]
+    pub configurations: Vec<String>,
     pub generators: Option<Json>,
     pub validators: Option<Json>,
     pub image_tags: Option<Json>,

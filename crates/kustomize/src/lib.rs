@@ -19,6 +19,7 @@ mod replacements;
 pub mod resource;
 mod selector;
 mod smp;
+mod tconfig;
 mod transform;
 mod vars;
 pub mod yaml;

@@ -108,7 +108,9 @@ struct Renamed {
     namespace: String,
 }
 
-pub fn fix(res: &mut [Resource]) {
+/// Updates references; `extra` adds (referenced kind, referrer field) rules
+/// from `configurations`.
+pub fn fix(res: &mut [Resource], extra: &[(String, crate::builtin::Spec)]) {
     let renamed: Vec<Renamed> = res
         .iter()
         .filter(|r| r.orig_name != r.name() || r.orig_namespace != r.namespace())
@@ -154,6 +156,21 @@ pub fn fix(res: &mut [Resource]) {
                     fix_map_ref(node, target, &renamed);
                 });
             }
+        }
+        let extra: Vec<&(String, crate::builtin::Spec)> = extra
+            .iter()
+            .filter(|(_, spec)| spec.applies_to(r))
+            .collect();
+        for (target, spec) in extra {
+            let parts = split_path(&spec.path);
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            visit(&mut r.node, &parts, false, &mut |node| {
+                if node.as_map().is_some() {
+                    fix_map_ref(node, target, &renamed);
+                } else {
+                    rename(node, target, &ns, &renamed);
+                }
+            });
         }
     }
 }

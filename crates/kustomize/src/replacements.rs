@@ -289,6 +289,10 @@ fn parse_path(path: &str) -> Vec<Seg> {
             {
                 return Seg::Match(k.to_string(), v.to_string());
             }
+            // `[example.com/role]` quotes a key that holds dots.
+            if let Some(key) = p.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
+                return Seg::Key(key.to_string());
+            }
             match p.parse::<usize>() {
                 Ok(i) => Seg::Index(i),
                 Err(_) => Seg::Key(p),
