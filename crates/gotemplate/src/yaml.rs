@@ -341,6 +341,27 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                 if i > 0 || ctx != Ctx::SeqItem {
                     out.push_str(&pad);
                 }
+                // Keys over 128 bytes or spanning lines are not "simple":
+                // yaml.v2 writes them as "? key" then ": value".
+                if k.len() > 128 || k.contains('\n') {
+                    out.push_str("? ");
+                    out.push_str(&fold(scalar(k, indent + 2, false), indent + 2, indent + 2));
+                    out.push('\n');
+                    out.push_str(&pad);
+                    out.push(':');
+                    match val {
+                        Value::Map(_) | Value::List(_) if !is_empty_coll(val) => {
+                            out.push('\n');
+                            emit(out, val, indent + 2, Ctx::MapValue);
+                        }
+                        _ => {
+                            out.push(' ');
+                            out.push_str(&fold(leaf(val, indent + 2), indent + 2, indent + 2));
+                            out.push('\n');
+                        }
+                    }
+                    continue;
+                }
                 let key = scalar(k, indent, true);
                 let key_width = key.chars().count();
                 out.push_str(&key);
@@ -383,7 +404,7 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
             }
         }
         _ => {
-            out.push_str(&fold(leaf(v, indent), indent, indent));
+            out.push_str(&fold(leaf(v, indent), indent, indent + 2));
             out.push('\n');
         }
     }
@@ -394,7 +415,7 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
 fn fold(text: String, start_col: usize, cont: usize) -> String {
     const WIDTH: usize = 80;
     let first = text.chars().next();
-    if text.contains('\n') || matches!(first, Some('"' | '|')) {
+    if text.contains('\n') || matches!(first, Some('|')) {
         return text;
     }
     let chars: Vec<char> = text.chars().collect();
@@ -456,7 +477,7 @@ fn resolves_non_string(s: &str) -> bool {
         "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE", "false",
         "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL", "~",
         ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan",
-        ".NaN", ".NAN", "<<",
+        ".NaN", ".NAN",
     ];
     if WORDS.contains(&s) || is_timestamp(s) {
         return true;
@@ -577,7 +598,7 @@ fn plain_ok(s: &str) -> bool {
 }
 
 fn literal(s: &str, indent: usize) -> Option<String> {
-    if s.chars().any(|c| !printable(c) && c != '\n') {
+    if s.chars().any(|c| !printable(c) && c != '\n' || c == '\t') {
         return None;
     }
     // yaml.v2 refuses block style when a line ends in a space before a break.
