@@ -40,14 +40,31 @@ pub fn manager(client: kube::Client, ks: &Kustomization) -> ResourceManager {
     ResourceManager::new(client, options)
 }
 
-/// Decodes and applies `documents`.
+/// Decodes `documents`, sets `spec.commonMetadata` on every object (after substitution, as
+/// Flux does, so a `${var}` in a common label stays literal) and applies them.
 pub async fn apply(
     manager: &ResourceManager,
+    ks: &Kustomization,
     documents: &[String],
 ) -> Result<Applied, ReconcileError> {
     let yaml = documents.join("---\n");
-    let objects = driftless_ssa::decode::decode_yaml(&yaml)
+    let mut objects = driftless_ssa::decode::decode_yaml(&yaml)
         .map_err(|source| ReconcileError::Decode { source })?;
+    if let Some(common) = &ks.spec.common_metadata {
+        for object in &mut objects {
+            let meta = &mut object.metadata;
+            for (key, value) in common.labels.iter().flatten() {
+                meta.labels
+                    .get_or_insert_with(Default::default)
+                    .insert(key.clone(), value.clone());
+            }
+            for (key, value) in common.annotations.iter().flatten() {
+                meta.annotations
+                    .get_or_insert_with(Default::default)
+                    .insert(key.clone(), value.clone());
+            }
+        }
+    }
     let change_set = manager
         .apply_all_staged(objects)
         .await

@@ -14,6 +14,7 @@ use driftless_kustomize::{LoadRestrictions, Options};
 use crate::error::ReconcileError;
 
 pub mod decrypt;
+pub mod overlay;
 pub mod postbuild;
 
 /// A fetched and extracted artifact; the directory goes away when this is dropped.
@@ -64,7 +65,7 @@ pub fn resolve_path(root: &Path, path: Option<&str>) -> Result<PathBuf, Reconcil
 
 /// Builds the kustomization at `dir` as kustomize-controller does: Flux's generated
 /// kustomization for plain directories, the overlay fields of `ks`, nothing read outside
-/// `root`. Returns one YAML document per object, in kustomize's output order.
+/// `root`, remote bases refused. Returns one YAML document per object, in kustomize's order.
 pub fn kustomize(
     ks: &Kustomization,
     root: &Path,
@@ -74,46 +75,14 @@ pub fn kustomize(
         fs_root: Some(root.to_path_buf()),
         load_restrictions: LoadRestrictions::None,
     };
-    let _ = ks;
-    let yaml = driftless_kustomize::build_with(dir, &options, true)
-        .map_err(|source| ReconcileError::Build { source })?;
-    Ok(split_documents(&yaml))
-}
-
-/// Splits kustomize's output (documents joined by `---` lines) into documents. A `---` line can
-/// only separate documents there: block scalars are always indented under their key.
-pub fn split_documents(yaml: &str) -> Vec<String> {
-    let mut documents = Vec::new();
-    let mut current = String::new();
-    for line in yaml.split_inclusive('\n') {
-        if line.trim_end() == "---" {
-            if !current.trim().is_empty() {
-                documents.push(std::mem::take(&mut current));
-            }
-            current.clear();
-            continue;
-        }
-        current.push_str(line);
-    }
-    if !current.trim().is_empty() {
-        documents.push(current);
-    }
-    documents
+    let overlay = overlay::from_spec(&ks.spec);
+    driftless_kustomize::build_flux_documents(dir, &options, &overlay)
+        .map_err(|source| ReconcileError::Build { source })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn documents_split_on_separator_lines_only() {
-        let yaml = "a: 1\n---\nb: |\n  ---\n  x\n---\nc: 3\n";
-        assert_eq!(
-            split_documents(yaml),
-            vec!["a: 1\n", "b: |\n  ---\n  x\n", "c: 3\n"]
-        );
-        assert!(split_documents("").is_empty());
-    }
 
     #[test]
     fn the_path_may_not_leave_the_artifact() {

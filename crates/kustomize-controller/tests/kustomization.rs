@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use driftless_api::kustomize::Kustomization;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use serde_json::json;
@@ -432,5 +431,60 @@ async fn an_artifact_server_that_is_down_fails_then_recovers() -> anyhow::Result
         .publish(&f.cluster.client, &[("cm.yaml", &config_map("app", "2"))])
         .await?;
     wait_applied(&f.api, "apps", &revision).await?;
+    f.finish().await
+}
+
+#[tokio::test]
+async fn the_overlay_fields_rename_relabel_patch_and_retag_what_the_path_builds()
+-> anyhow::Result<()> {
+    let mut f = fixture("ks-overlay", &[]).await?;
+    let ns = f.ns.name().to_owned();
+    // An explicit namespace in Git is overridden by targetNamespace, as in Flux.
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: elsewhere\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.0\n";
+    let revision = f
+        .source
+        .publish(
+            &f.cluster.client,
+            &[
+                ("web.yaml", deployment),
+                ("cm.yaml", &config_map("settings", "1")),
+            ],
+        )
+        .await?;
+    f.create(
+        "apps",
+        json!({
+            "targetNamespace": ns,
+            "namePrefix": "team-",
+            "commonMetadata": {"labels": {"team": "a"}, "annotations": {"owner": "${not_substituted}"}},
+            "images": [{"name": "nginx", "newTag": "1.27"}],
+            "patches": [{"target": {"kind": "ConfigMap"},
+                "patch": "- op: replace\n  path: /data/value\n  value: patched\n"}],
+            "postBuild": {"substitute": {"not_substituted": "oops"}},
+        }),
+    )
+    .await?;
+    wait_applied(&f.api, "apps", &revision).await?;
+    let cm = f.config_maps.get("team-settings").await?;
+    assert_eq!(
+        cm.data.unwrap_or_default().get("value").map(String::as_str),
+        Some("patched")
+    );
+    let labels = cm.metadata.labels.unwrap_or_default();
+    assert_eq!(labels.get("team").map(String::as_str), Some("a"));
+    let annotations = cm.metadata.annotations.unwrap_or_default();
+    assert_eq!(
+        annotations.get("owner").map(String::as_str),
+        Some("${not_substituted}")
+    );
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(f.cluster.client.clone(), &ns);
+    let web = deployments.get("team-web").await?;
+    let image = web
+        .spec
+        .template
+        .spec
+        .and_then(|s| s.containers.first().and_then(|c| c.image.clone()));
+    assert_eq!(image.as_deref(), Some("nginx:1.27"));
     f.finish().await
 }
