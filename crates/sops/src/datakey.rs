@@ -69,11 +69,7 @@ fn open_age(enc: &str, keys: &Keyring) -> Result<Vec<u8>, String> {
     let mut reader = decryptor
         .decrypt(identities)
         .map_err(|_| "none of the age identities matches".to_owned())?;
-    let mut out = Vec::new();
-    reader
-        .read_to_end(&mut out)
-        .map_err(|e| format!("age payload: {e}"))?;
-    Ok(out)
+    read_bounded(&mut reader).map_err(|e| format!("age payload: {e}"))
 }
 
 fn open_pgp(enc: &str, keys: &Keyring) -> Result<Vec<u8>, String> {
@@ -96,7 +92,23 @@ fn open_pgp(enc: &str, keys: &Keyring) -> Result<Vec<u8>, String> {
             .decompress()
             .map_err(|e| format!("OpenPGP decompression: {e}"))?;
     }
-    message
-        .as_data_vec()
-        .map_err(|e| format!("OpenPGP payload: {e}"))
+    read_bounded(&mut message).map_err(|e| format!("OpenPGP payload: {e}"))
+}
+
+/// A data key (or a Shamir share of one) is a few dozen bytes; reading stops
+/// well past that, so a crafted compressed message cannot inflate in memory.
+const MAX_KEY_PAYLOAD: u64 = 4096;
+
+fn read_bounded(reader: &mut impl std::io::Read) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    reader
+        .take(MAX_KEY_PAYLOAD + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() as u64 > MAX_KEY_PAYLOAD {
+        return Err(format!(
+            "payload is larger than {MAX_KEY_PAYLOAD} bytes, not a data key"
+        ));
+    }
+    Ok(out)
 }
