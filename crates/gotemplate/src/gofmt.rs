@@ -330,6 +330,10 @@ impl Printer {
                 let items: Vec<Value> = items.iter().map(|s| Value::str(s.as_str())).collect();
                 self.print_list(&items, verb, f);
             }
+            Value::Time(t) => match verb {
+                'v' | 's' => self.pad_str(&crate::sprig::time_string(t), f),
+                _ => self.bad_verb(v, verb),
+            },
             Value::Map(m) => {
                 self.out.push_str("map[");
                 for (i, (k, val)) in m.entries().iter().enumerate() {

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 pub use exec::{Exec, MissingKey};
 pub use funcs::{Func, FuncMap, FuncResult, Ty};
-pub use value::{Map, MapRef, Value};
+pub use value::{GoTime, Map, MapRef, Value};
 
 use parse::Tree;
 
@@ -55,6 +55,8 @@ pub struct Options {
     /// Seed for Sprig's random functions (`randAlphaNum`, `uuidv4`, ...);
     /// None draws a fresh seed per execution. Tests fix it.
     pub seed: Option<u64>,
+    /// What `now` returns (Unix seconds); None reads the clock. Tests fix it.
+    pub now: Option<i64>,
 }
 
 impl Default for Options {
@@ -65,6 +67,7 @@ impl Default for Options {
             max_output: 64 << 20,
             max_range: 10_000_000,
             seed: None,
+            now: None,
         }
     }
 }

@@ -96,6 +96,44 @@ pub enum Value {
     Map(MapRef),
     /// `[]byte`
     Bytes(Rc<Vec<u8>>),
+    /// `time.Time` (Sprig's `now`, `toDate`).
+    Time(Rc<GoTime>),
+}
+
+/// An instant with the zone it is shown in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoTime {
+    /// Seconds since the Unix epoch.
+    pub unix: i64,
+    pub nanos: u32,
+    /// Seconds east of UTC.
+    pub offset: i32,
+    pub zone: String,
+}
+
+impl GoTime {
+    pub fn utc(unix: i64, nanos: u32) -> GoTime {
+        GoTime {
+            unix,
+            nanos,
+            offset: 0,
+            zone: "UTC".into(),
+        }
+    }
+
+    /// Go's zero time, 0001-01-01 00:00:00 UTC.
+    pub fn zero() -> GoTime {
+        GoTime::utc(-62_135_596_800, 0)
+    }
+
+    pub fn add_nanos(&self, d: i128) -> GoTime {
+        let total = i128::from(self.unix) * 1_000_000_000 + i128::from(self.nanos) + d;
+        GoTime {
+            unix: total.div_euclid(1_000_000_000) as i64,
+            nanos: total.rem_euclid(1_000_000_000) as u32,
+            ..self.clone()
+        }
+    }
 }
 
 impl Value {
@@ -125,6 +163,7 @@ impl Value {
             Value::StrList(_) => "[]string",
             Value::Map(_) => "map[string]interface {}",
             Value::Bytes(_) => "[]uint8",
+            Value::Time(_) => "time.Time",
         }
     }
 
@@ -149,6 +188,8 @@ impl Value {
             Value::StrList(l) => !l.is_empty(),
             Value::Map(m) => !m.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
+            // A struct is always true to text/template.
+            Value::Time(_) => true,
         }
     }
 

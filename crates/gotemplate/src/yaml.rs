@@ -146,35 +146,9 @@ impl<'de> serde::Deserialize<'de> for Node {
     }
 }
 
-/// Template data as JSON (for `toJson`): keys sorted, numbers as Go's
-/// encoding/json writes float64.
-pub fn to_json(v: &Value) -> serde_json::Value {
-    match v {
-        Value::Invalid | Value::Nil => serde_json::Value::Null,
-        Value::Bool(b) => serde_json::Value::Bool(*b),
-        Value::Int(i) | Value::Int64(i) => serde_json::Value::from(*i),
-        Value::Float(f) => serde_json::Number::from_f64(*f)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Value::Str(s) => serde_json::Value::String(s.to_string()),
-        Value::Bytes(b) => {
-            use base64::Engine;
-            serde_json::Value::String(
-                base64::engine::general_purpose::STANDARD.encode(b.as_slice()),
-            )
-        }
-        Value::List(l) => serde_json::Value::Array(l.iter().map(to_json).collect()),
-        Value::StrList(l) => serde_json::Value::Array(
-            l.iter()
-                .map(|s| serde_json::Value::String(s.clone()))
-                .collect(),
-        ),
-        Value::Map(m) => serde_json::Value::Object(
-            m.entries()
-                .iter()
-                .map(|(k, v)| (k.clone(), to_json(v)))
-                .collect(),
-        ),
-    }
+/// How encoding/json writes a time.Time.
+fn rfc3339(t: &crate::value::GoTime) -> String {
+    crate::sprig::format_time(t, "2006-01-02T15:04:05.999999999Z07:00")
 }
 
 /// Go's encoding/json number text for a float64.
@@ -209,6 +183,7 @@ fn write_json(out: &mut String, v: &Value) {
         Value::Int(i) | Value::Int64(i) => out.push_str(&i.to_string()),
         Value::Float(f) => out.push_str(&json_float(*f)),
         Value::Str(s) => json_string(out, s),
+        Value::Time(t) => json_string(out, &rfc3339(t)),
         Value::Bytes(b) => {
             use base64::Engine;
             json_string(
@@ -294,6 +269,7 @@ fn json_shape(v: &Value) -> Value {
             }
         }
         Value::Invalid => Value::Nil,
+        Value::Time(t) => Value::str(rfc3339(t)),
         Value::List(_) | Value::StrList(_) => Value::list(
             v.list_items()
                 .unwrap_or_default()

@@ -1,6 +1,7 @@
 //! Sprig's function library, as Helm exposes it (without `env` and `expandenv`).
 
 pub mod conv;
+mod dates;
 mod extra;
 mod lists;
 mod math;
@@ -11,6 +12,7 @@ mod strings;
 
 use crate::funcs::FuncMap;
 
+pub use dates::{duration_string, format as format_time, parse_duration, time_string};
 pub use lists::{deep_copy, deep_equal};
 pub use strings::{go_split, indent, title};
 
@@ -24,6 +26,7 @@ pub fn funcs() -> FuncMap {
     extra::register(&mut m);
     semver::register(&mut m);
     random::register(&mut m);
+    dates::register(&mut m);
     extra::register_must(&mut m);
     m
 }
