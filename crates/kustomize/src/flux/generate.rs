@@ -55,8 +55,10 @@ fn walk(
     for path in entries {
         let rel = path.strip_prefix(root).unwrap_or(&path);
         let rel = format!("./{}", rel.display());
-        // Symlinks are followed only through the loader's root checks.
-        let meta = std::fs::metadata(&path).map_err(|e| Error::Io {
+        // Flux walks with lstat (Go's filepath.Walk): a symlink to a
+        // directory is not descended into; a symlinked file is read through
+        // the loader's root checks like any other.
+        let meta = std::fs::symlink_metadata(&path).map_err(|e| Error::Io {
             path: path.clone(),
             source: e,
         })?;
@@ -78,4 +80,36 @@ fn walk(
         out.push(rel);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsys::Options;
+
+    #[test]
+    fn a_symlinked_directory_is_not_walked_into() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let real = tmp.path().join("real");
+        std::fs::create_dir_all(&real).expect("mkdir");
+        std::fs::write(
+            real.join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n",
+        )
+        .expect("write");
+        std::os::unix::fs::symlink(&real, tmp.path().join("link")).expect("symlink");
+        let loader = Loader::new(Options::default()).expect("loader");
+        let root = tmp.path().canonicalize().expect("canonical");
+        let k = generate(&loader, &root).expect("generates");
+        assert_eq!(k.resources, vec!["./real/cm.yaml".to_string()]);
+    }
+
+    #[test]
+    fn an_empty_directory_gets_the_placeholder_namespace() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let loader = Loader::new(Options::default()).expect("loader");
+        let k = generate(&loader, tmp.path()).expect("generates");
+        assert!(k.resources.is_empty());
+        assert_eq!(k.namespace.as_deref(), Some(PLACEHOLDER_NAMESPACE));
+    }
 }
