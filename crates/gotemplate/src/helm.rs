@@ -87,7 +87,7 @@ pub fn funcs() -> FuncMap {
                 "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
                 json_kind(&Value::from_json(&other))
             )),
-            Err(e) => error_map(e.to_string()),
+            Err(e) => error_map(crate::yaml::go_json_error(&e)),
         })
     });
     m.add("fromJsonArray", &[Ty::Str], None, |a| {
@@ -98,7 +98,7 @@ pub fn funcs() -> FuncMap {
                 "json: cannot unmarshal {} into Go value of type []interface {{}}",
                 json_kind(&Value::from_json(&other))
             ))]),
-            Err(e) => Value::list(vec![Value::str(e.to_string())]),
+            Err(e) => Value::list(vec![Value::str(crate::yaml::go_json_error(&e))]),
         })
     });
     m.add(

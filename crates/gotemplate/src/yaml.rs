@@ -146,6 +146,14 @@ impl<'de> serde::Deserialize<'de> for Node {
     }
 }
 
+/// encoding/json's wording where serde_json's can be mapped onto it.
+pub fn go_json_error(e: &serde_json::Error) -> String {
+    if e.is_eof() {
+        return "unexpected end of JSON input".into();
+    }
+    e.to_string()
+}
+
 /// How encoding/json writes a time.Time.
 fn rfc3339(t: &crate::value::GoTime) -> String {
     crate::sprig::format_time(t, "2006-01-02T15:04:05.999999999Z07:00")

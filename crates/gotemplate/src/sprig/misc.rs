@@ -193,6 +193,69 @@ pub fn register(m: &mut FuncMap) {
         };
         Ok(Value::StrList(Arc::new(out)))
     });
+    // The must variants return the compile error instead of panicking.
+    m.add("mustRegexFind", &[Ty::Str, Ty::Str], None, |a| {
+        let r = compile(&s(&a[0]))?;
+        Ok(Value::str(
+            r.find(&s(&a[1]))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        ))
+    });
+    m.add(
+        "mustRegexFindAll",
+        &[Ty::Str, Ty::Str, Ty::Int],
+        None,
+        |a| {
+            let r = compile(&s(&a[0]))?;
+            let text = s(&a[1]);
+            let n = a[2].as_int().unwrap_or(-1);
+            let mut out: Vec<String> = r.find_iter(&text).map(|m| m.as_str().to_string()).collect();
+            if n >= 0 {
+                out.truncate(n as usize);
+            }
+            Ok(Value::StrList(Arc::new(out)))
+        },
+    );
+    m.add(
+        "mustRegexReplaceAll",
+        &[Ty::Str, Ty::Str, Ty::Str],
+        None,
+        |a| {
+            let r = compile(&s(&a[0]))?;
+            Ok(Value::str(
+                r.replace_all(&s(&a[1]), s(&a[2]).as_str()).into_owned(),
+            ))
+        },
+    );
+    m.add(
+        "mustRegexReplaceAllLiteral",
+        &[Ty::Str, Ty::Str, Ty::Str],
+        None,
+        |a| {
+            let r = compile(&s(&a[0]))?;
+            Ok(Value::str(
+                r.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2])))
+                    .into_owned(),
+            ))
+        },
+    );
+    m.add("mustRegexSplit", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
+        let r = compile(&s(&a[0]))?;
+        let text = s(&a[1]);
+        let n = a[2].as_int().unwrap_or(-1);
+        let out: Vec<String> = match n {
+            n if n < 0 => r.split(&text).map(str::to_string).collect(),
+            0 => Vec::new(),
+            n => r.splitn(&text, n as usize).map(str::to_string).collect(),
+        };
+        Ok(Value::StrList(Arc::new(out)))
+    });
+    m.add("mustFromJson", &[Ty::Str], None, |a| {
+        serde_json::from_str::<serde_json::Value>(&s(&a[0]))
+            .map(|j| Value::from_json(&j))
+            .map_err(|e| crate::yaml::go_json_error(&e))
+    });
     m.add("regexQuoteMeta", &[Ty::Str], None, |a| {
         Ok(Value::str(regex::escape(&s(&a[0]))))
     });

@@ -9,6 +9,7 @@ mod misc;
 mod random;
 mod semver;
 mod strings;
+mod url;
 
 use crate::funcs::FuncMap;
 
@@ -27,6 +28,7 @@ pub fn funcs() -> FuncMap {
     semver::register(&mut m);
     random::register(&mut m);
     dates::register(&mut m);
+    url::register(&mut m);
     extra::register_must(&mut m);
     m
 }
