@@ -219,7 +219,8 @@ async fn wait_image(client: &kube::Client, image: &str) -> anyhow::Result<()> {
             let deployment = api.get("podinfo").await.map_err(|e| e.to_string())?;
             let current = deployment
                 .spec
-                .and_then(|s| s.template.spec)
+                .template
+                .spec
                 .and_then(|s| s.containers.first().and_then(|c| c.image.clone()))
                 .unwrap_or_default();
             if current == image {
