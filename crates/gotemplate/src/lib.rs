@@ -16,6 +16,7 @@ mod funcs;
 pub mod gofmt;
 pub mod helm;
 mod lex;
+mod literal;
 mod node;
 mod parse;
 pub mod sprig;

@@ -44,7 +44,7 @@ pub fn parse_int_base0(s: &str) -> Option<i64> {
     if body.is_empty() {
         return None;
     }
-    let (digits, radix) = crate::parse::split_radix(body);
+    let (digits, radix) = crate::literal::split_radix(body);
     let digits: String = if radix != 10 || digits.contains('_') {
         // Underscores are allowed only with a base prefix.
         if radix == 10 {
