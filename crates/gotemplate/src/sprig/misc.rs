@@ -144,113 +144,10 @@ pub fn register(m: &mut FuncMap) {
     m.add("mustRegexMatch", &[Ty::Str, Ty::Str], None, |a| {
         Ok(Value::Bool(compile(&s(&a[0]))?.is_match(&s(&a[1]))))
     });
-    m.add("regexFind", &[Ty::Str, Ty::Str], None, |a| {
-        let r = must_compile(&s(&a[0]))?;
-        Ok(Value::str(
-            r.find(&s(&a[1]))
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-        ))
-    });
-    m.add("regexFindAll", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
-        let r = must_compile(&s(&a[0]))?;
-        let text = s(&a[1]);
-        let n = a[2].as_int().unwrap_or(-1);
-        let mut out: Vec<String> = r.find_iter(&text).map(|m| m.as_str().to_string()).collect();
-        if n >= 0 {
-            out.truncate(n as usize);
-        }
-        Ok(Value::StrList(Arc::new(out)))
-    });
-    m.add("regexReplaceAll", &[Ty::Str, Ty::Str, Ty::Str], None, |a| {
-        let r = must_compile(&s(&a[0]))?;
-        Ok(Value::str(
-            r.replace_all(&s(&a[1]), s(&a[2]).as_str()).into_owned(),
-        ))
-    });
-    m.add(
-        "regexReplaceAllLiteral",
-        &[Ty::Str, Ty::Str, Ty::Str],
-        None,
-        |a| {
-            let r = must_compile(&s(&a[0]))?;
-            Ok(Value::str(
-                r.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2])))
-                    .into_owned(),
-            ))
-        },
-    );
-    m.add("regexSplit", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
-        let r = must_compile(&s(&a[0]))?;
-        let text = s(&a[1]);
-        let n = a[2].as_int().unwrap_or(-1);
-        let out: Vec<String> = if n < 0 {
-            r.split(&text).map(str::to_string).collect()
-        } else if n == 0 {
-            Vec::new()
-        } else {
-            r.splitn(&text, n as usize).map(str::to_string).collect()
-        };
-        Ok(Value::StrList(Arc::new(out)))
-    });
-    // The must variants return the compile error instead of panicking.
-    m.add("mustRegexFind", &[Ty::Str, Ty::Str], None, |a| {
-        let r = compile(&s(&a[0]))?;
-        Ok(Value::str(
-            r.find(&s(&a[1]))
-                .map(|m| m.as_str().to_string())
-                .unwrap_or_default(),
-        ))
-    });
-    m.add(
-        "mustRegexFindAll",
-        &[Ty::Str, Ty::Str, Ty::Int],
-        None,
-        |a| {
-            let r = compile(&s(&a[0]))?;
-            let text = s(&a[1]);
-            let n = a[2].as_int().unwrap_or(-1);
-            let mut out: Vec<String> = r.find_iter(&text).map(|m| m.as_str().to_string()).collect();
-            if n >= 0 {
-                out.truncate(n as usize);
-            }
-            Ok(Value::StrList(Arc::new(out)))
-        },
-    );
-    m.add(
-        "mustRegexReplaceAll",
-        &[Ty::Str, Ty::Str, Ty::Str],
-        None,
-        |a| {
-            let r = compile(&s(&a[0]))?;
-            Ok(Value::str(
-                r.replace_all(&s(&a[1]), s(&a[2]).as_str()).into_owned(),
-            ))
-        },
-    );
-    m.add(
-        "mustRegexReplaceAllLiteral",
-        &[Ty::Str, Ty::Str, Ty::Str],
-        None,
-        |a| {
-            let r = compile(&s(&a[0]))?;
-            Ok(Value::str(
-                r.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2])))
-                    .into_owned(),
-            ))
-        },
-    );
-    m.add("mustRegexSplit", &[Ty::Str, Ty::Str, Ty::Int], None, |a| {
-        let r = compile(&s(&a[0]))?;
-        let text = s(&a[1]);
-        let n = a[2].as_int().unwrap_or(-1);
-        let out: Vec<String> = match n {
-            n if n < 0 => r.split(&text).map(str::to_string).collect(),
-            0 => Vec::new(),
-            n => r.splitn(&text, n as usize).map(str::to_string).collect(),
-        };
-        Ok(Value::StrList(Arc::new(out)))
-    });
+    // Plain versions fail with MustCompile's panic text, must versions
+    // with the compile error itself.
+    register_regex(m, "", must_compile);
+    register_regex(m, "must", compile);
     m.add("mustFromJson", &[Ty::Str], None, |a| {
         serde_json::from_str::<serde_json::Value>(&s(&a[0]))
             .map(|j| Value::from_json(&j))
@@ -271,6 +168,79 @@ fn from_json_lenient(text: &str) -> Value {
         Ok(j @ serde_json::Value::Object(_)) => Value::from_json(&j),
         _ => Value::map(Default::default()),
     }
+}
+
+/// regexFind, regexFindAll, regexReplaceAll(Literal) and regexSplit, named
+/// with `prefix` (`must` capitalises the rest).
+fn register_regex(m: &mut FuncMap, prefix: &str, comp: fn(&str) -> Result<regex::Regex, String>) {
+    let name = |n: &str| {
+        if prefix.is_empty() {
+            n.to_string()
+        } else {
+            format!("{prefix}{}{}", n[..1].to_uppercase(), &n[1..])
+        }
+    };
+    m.add(&name("regexFind"), &[Ty::Str, Ty::Str], None, move |a| {
+        let r = comp(&s(&a[0]))?;
+        Ok(Value::str(
+            r.find(&s(&a[1]))
+                .map(|m| m.as_str().to_string())
+                .unwrap_or_default(),
+        ))
+    });
+    m.add(
+        &name("regexFindAll"),
+        &[Ty::Str, Ty::Str, Ty::Int],
+        None,
+        move |a| {
+            let r = comp(&s(&a[0]))?;
+            let text = s(&a[1]);
+            let n = a[2].as_int().unwrap_or(-1);
+            let mut out: Vec<String> = r.find_iter(&text).map(|m| m.as_str().to_string()).collect();
+            if n >= 0 {
+                out.truncate(n as usize);
+            }
+            Ok(Value::StrList(Arc::new(out)))
+        },
+    );
+    m.add(
+        &name("regexReplaceAll"),
+        &[Ty::Str, Ty::Str, Ty::Str],
+        None,
+        move |a| {
+            let r = comp(&s(&a[0]))?;
+            Ok(Value::str(
+                r.replace_all(&s(&a[1]), s(&a[2]).as_str()).into_owned(),
+            ))
+        },
+    );
+    m.add(
+        &name("regexReplaceAllLiteral"),
+        &[Ty::Str, Ty::Str, Ty::Str],
+        None,
+        move |a| {
+            let r = comp(&s(&a[0]))?;
+            Ok(Value::str(
+                r.replace_all(&s(&a[1]), regex::NoExpand(&s(&a[2])))
+                    .into_owned(),
+            ))
+        },
+    );
+    m.add(
+        &name("regexSplit"),
+        &[Ty::Str, Ty::Str, Ty::Int],
+        None,
+        move |a| {
+            let r = comp(&s(&a[0]))?;
+            let text = s(&a[1]);
+            let out: Vec<String> = match a[2].as_int().unwrap_or(-1) {
+                n if n < 0 => r.split(&text).map(str::to_string).collect(),
+                0 => Vec::new(),
+                n => r.splitn(&text, n as usize).map(str::to_string).collect(),
+            };
+            Ok(Value::StrList(Arc::new(out)))
+        },
+    );
 }
 
 /// encoding/base64's CorruptInputError text.

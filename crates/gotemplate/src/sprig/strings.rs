@@ -174,20 +174,13 @@ fn words(s: &str) -> Vec<String> {
     out
 }
 
-fn snakecase(s: &str) -> String {
+/// Lower-cased words joined by `sep` (snakecase, kebabcase).
+fn joined_lower(s: &str, sep: &str) -> String {
     words(s)
         .iter()
         .map(|w| w.to_lowercase())
         .collect::<Vec<_>>()
-        .join("_")
-}
-
-fn kebabcase(s: &str) -> String {
-    words(s)
-        .iter()
-        .map(|w| w.to_lowercase())
-        .collect::<Vec<_>>()
-        .join("-")
+        .join(sep)
 }
 
 fn camelcase(s: &str) -> String {
@@ -380,10 +373,10 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::str(plural(&s(&a[0]), &s(&a[1]), int(&a[2]))))
     });
     m.add("snakecase", &[Ty::Str], None, |a| {
-        Ok(Value::str(snakecase(&s(&a[0]))))
+        Ok(Value::str(joined_lower(&s(&a[0]), "_")))
     });
     m.add("kebabcase", &[Ty::Str], None, |a| {
-        Ok(Value::str(kebabcase(&s(&a[0]))))
+        Ok(Value::str(joined_lower(&s(&a[0]), "-")))
     });
     m.add("camelcase", &[Ty::Str], None, |a| {
         Ok(Value::str(camelcase(&s(&a[0]))))
