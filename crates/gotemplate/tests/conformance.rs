@@ -112,7 +112,13 @@ fn top(values: &Value) -> Value {
     release.insert("IsInstall".into(), Value::Bool(true));
     release.insert("IsUpgrade".into(), Value::Bool(false));
     release.insert("Revision".into(), Value::Int(1));
+    // .Chart is a struct in helm; the fields cases read are enough here.
+    let mut chart = Map::new();
+    chart.insert("Name".into(), Value::str("t"));
+    chart.insert("Version".into(), Value::str("0.1.0"));
+    chart.insert("APIVersion".into(), Value::str("v2"));
     let mut top = Map::new();
+    top.insert("Chart".into(), Value::map(chart));
     top.insert("Values".into(), values.clone());
     top.insert("Release".into(), Value::map(release));
     Value::map(top)
