@@ -77,6 +77,17 @@ pub fn decrypt_manifest(yaml_document: &str, keys: &Keyring) -> Result<Option<St
             continue;
         };
         let Some(input) = detect_format(&bytes) else {
+            if bytes.windows(6).any(|w| w == b"[sops]") {
+                // Flux would decrypt a sops INI file here; say so rather than
+                // apply the ciphertext.
+                return Err(SopsError::SecretField {
+                    field,
+                    source: Box::new(SopsError::parse(
+                        "INI",
+                        "sops INI files are not supported by driftless",
+                    )),
+                });
+            }
             continue;
         };
         let output = format_for_key(&field);

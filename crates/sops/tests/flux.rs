@@ -152,3 +152,15 @@ fn generator_sources_and_patches_are_decrypted_in_place_without_leaving_the_root
         read(case("dotenv-basic").encrypted())
     );
 }
+
+#[test]
+fn a_secret_holding_a_sops_ini_file_is_an_error_not_applied_ciphertext() {
+    let ini = "[app]\npassword = ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]\n\n[sops]\nmac = ENC[...]\n";
+    let doc = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  app.ini: {}\n",
+        STANDARD.encode(ini)
+    );
+    let err = decrypt_manifest(&doc, &all_keys()).expect_err("INI is refused");
+    let msg = err.to_string();
+    assert!(msg.contains("app.ini") && msg.contains("INI"), "{msg}");
+}
