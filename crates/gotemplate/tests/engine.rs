@@ -147,9 +147,17 @@ fn values_numbers_are_float64_and_print_in_gos_shortest_form() {
 #[test]
 fn template_recursion_at_gos_default_limit_stays_within_the_stack() {
     let mut t = Templates::helm();
-    let err = render(&mut t, "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}", "{}")
-        .expect_err("recursion stops");
-    assert!(err.to_string().contains("exceeded maximum template depth (100000)"), "{err}");
+    let err = render(
+        &mut t,
+        "{{ define \"r\" }}{{ template \"r\" . }}{{ end }}{{ template \"r\" . }}",
+        "{}",
+    )
+    .expect_err("recursion stops");
+    assert!(
+        err.to_string()
+            .contains("exceeded maximum template depth (100000)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -160,4 +168,20 @@ fn include_recursion_through_nested_names_stays_within_the_stack() {
     let text = "{{ define \"a\" }}{{ include \"b\" . }}{{ end }}{{ define \"b\" }}{{ include \"a\" . }}{{ end }}{{ include \"a\" . }}";
     let err = render(&mut t, text, "{}").expect_err("recursion stops");
     assert!(err.to_string().contains("nested reference name"), "{err}");
+}
+
+#[test]
+fn deeply_nested_values_yaml_is_refused_with_an_error() {
+    let depth = 100_000;
+    let text = format!("a: {}1{}", "[".repeat(depth), "]".repeat(depth));
+    let err = Value::from_yaml(&text).expect_err("too deep");
+    assert!(err.contains("recursion limit exceeded"), "{err}");
+}
+
+#[test]
+fn deeply_nested_data_built_by_a_template_prints_and_drops_without_overflowing() {
+    let mut t = Templates::helm();
+    let text =
+        "{{ $l := list }}{{ range until 20000 }}{{ $l = list $l }}{{ end }}{{ len (toJson $l) }}";
+    assert_eq!(render(&mut t, text, "{}").expect("renders"), "40002");
 }
