@@ -407,7 +407,7 @@ impl<'a> Exec<'a> {
 
     fn eval_field_chain(
         &mut self,
-        _dot: &Val,
+        dot: &Val,
         mut recv: Val,
         idents: &[String],
         cmd: &Command,
@@ -417,8 +417,14 @@ impl<'a> Exec<'a> {
         for id in &idents[..n - 1] {
             recv = self.eval_field(id, false, recv)?;
         }
+        let name = &idents[n - 1];
+        if let Value::Object(o) = &recv.v
+            && let Some(arity) = o.method_arity(name)
+        {
+            return self.call_method(dot, o.clone(), name, arity, cmd, fin);
+        }
         let has_args = cmd.args.len() > 1 || fin.is_some();
-        self.eval_field(&idents[n - 1], has_args, recv)
+        self.eval_field(name, has_args, recv)
     }
 
     fn eval_field(&mut self, name: &str, has_args: bool, recv: Val) -> R<Val> {
@@ -433,6 +439,32 @@ impl<'a> Exec<'a> {
                 Ok(Val::plain(Value::Invalid))
             }
             Value::Nil => Err(self.errorf(format!("nil pointer evaluating interface {{}}.{name}"))),
+            Value::Object(o) => {
+                if o.method_arity(name).is_some() {
+                    // A method in the middle of a chain takes no arguments.
+                    return self.call_method(
+                        &recv,
+                        o.clone(),
+                        name,
+                        0,
+                        &Command {
+                            pos: 0,
+                            args: vec![],
+                        },
+                        None,
+                    );
+                }
+                match o.field(name) {
+                    Some(_) if has_args => Err(self.errorf(format!(
+                        "{name} has arguments but cannot be invoked as function"
+                    ))),
+                    Some(v) => Ok(Val::plain(v)),
+                    None => {
+                        let t = o.type_name();
+                        Err(self.errorf(format!("can't evaluate field {name} in type {t}")))
+                    }
+                }
+            }
             Value::Map(m) => {
                 if has_args {
                     return Err(self.errorf(format!("{name} is not a method but has arguments")));

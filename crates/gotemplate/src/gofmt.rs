@@ -334,6 +334,10 @@ impl Printer {
                 let items: Vec<Value> = items.iter().map(|s| Value::str(s.as_str())).collect();
                 self.print_list(&items, verb, f);
             }
+            Value::Object(o) => match verb {
+                'v' | 's' => self.pad_str(&o.print(), f),
+                _ => self.bad_verb(v, verb),
+            },
             Value::Time(t) => match verb {
                 'v' | 's' => self.pad_str(&crate::sprig::time_string(t), f),
                 _ => self.bad_verb(v, verb),

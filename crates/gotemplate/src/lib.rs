@@ -28,7 +28,7 @@ use std::sync::Arc;
 
 pub use exec::{Exec, MissingKey};
 pub use funcs::{Func, FuncMap, FuncResult, Ty};
-pub use value::{GoTime, Map, MapRef, Value};
+pub use value::{GoTime, Map, MapRef, Object, Value};
 
 use parse::Tree;
 

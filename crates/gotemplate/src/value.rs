@@ -98,6 +98,32 @@ pub enum Value {
     Bytes(Rc<Vec<u8>>),
     /// `time.Time` (Sprig's `now`, `toDate`).
     Time(Rc<GoTime>),
+    /// A Go value with fields and methods supplied by the embedding program.
+    Object(Rc<dyn Object>),
+}
+
+/// A Go struct or pointer the embedding program provides, such as Helm's
+/// `.Files` and `.Capabilities`: templates read its fields and call its
+/// methods (`.Files.Get "x"`).
+pub trait Object: Send + Sync + std::fmt::Debug {
+    /// The Go type name, as `%T` and error messages print it.
+    fn type_name(&self) -> &'static str;
+    /// A field's value; None when the type has no such field.
+    fn field(&self, name: &str) -> Option<Value>;
+    /// The parameter count of method `name`; None when there is no such method.
+    fn method_arity(&self, _name: &str) -> Option<usize> {
+        None
+    }
+    /// Calls method `name` with exactly `method_arity` arguments.
+    fn call(&self, name: &str, _args: Vec<Value>) -> Result<Value, String> {
+        Err(format!("{name} is not a method"))
+    }
+    /// How `%v` prints it.
+    fn print(&self) -> String;
+    /// The value toJson/toYaml see.
+    fn to_data(&self) -> Value {
+        Value::Nil
+    }
 }
 
 /// An instant with the zone it is shown in.
@@ -164,6 +190,7 @@ impl Value {
             Value::Map(_) => "map[string]interface {}",
             Value::Bytes(_) => "[]uint8",
             Value::Time(_) => "time.Time",
+            Value::Object(o) => o.type_name(),
         }
     }
 
@@ -189,7 +216,7 @@ impl Value {
             Value::Map(m) => !m.is_empty(),
             Value::Bytes(b) => !b.is_empty(),
             // A struct is always true to text/template.
-            Value::Time(_) => true,
+            Value::Time(_) | Value::Object(_) => true,
         }
     }
 

@@ -35,6 +35,7 @@ fn json_shape(v: &Value) -> Value {
         }
         Value::Invalid => Value::Nil,
         Value::Time(t) => Value::str(rfc3339(t)),
+        Value::Object(o) => json_shape(&o.to_data()),
         Value::List(_) | Value::StrList(_) => Value::list(
             v.list_items()
                 .unwrap_or_default()

@@ -185,3 +185,76 @@ fn deeply_nested_data_built_by_a_template_prints_and_drops_without_overflowing()
         "{{ $l := list }}{{ range until 20000 }}{{ $l = list $l }}{{ end }}{{ len (toJson $l) }}";
     assert_eq!(render(&mut t, text, "{}").expect("renders"), "40002");
 }
+
+/// A stand-in for an embedder's Go object (Helm's `.Files`).
+#[derive(Debug)]
+struct Files;
+
+impl driftless_gotemplate::Object for Files {
+    fn type_name(&self) -> &'static str {
+        "engine.Files"
+    }
+
+    fn field(&self, name: &str) -> Option<Value> {
+        (name == "Count").then(|| Value::Int(2))
+    }
+
+    fn method_arity(&self, name: &str) -> Option<usize> {
+        (name == "Get").then_some(1)
+    }
+
+    fn call(&self, _name: &str, args: Vec<Value>) -> Result<Value, String> {
+        match args[0].as_str() {
+            Some("a.txt") => Ok(Value::str("content of a")),
+            _ => Err("no such file".into()),
+        }
+    }
+
+    fn print(&self) -> String {
+        "{files}".into()
+    }
+}
+
+fn with_files(text: &str) -> Result<String, Error> {
+    let mut t = Templates::helm();
+    t.parse("t", text)?;
+    let mut top = driftless_gotemplate::Map::new();
+    top.insert("Files".into(), Value::Object(std::sync::Arc::new(Files)));
+    t.execute("t", &Value::map(top))
+}
+
+#[test]
+fn an_objects_methods_take_arguments_and_the_piped_value() {
+    assert_eq!(
+        with_files("{{ .Files.Get \"a.txt\" }}|{{ \"a.txt\" | .Files.Get | upper }}|{{ .Files.Count }}|{{ .Files }}")
+            .expect("renders"),
+        "content of a|CONTENT OF A|2|{files}"
+    );
+}
+
+#[test]
+fn an_objects_method_errors_read_as_go_prints_them() {
+    let err = with_files("{{ .Files.Get }}").expect_err("arity");
+    assert!(
+        err.to_string()
+            .ends_with("at <.Files.Get>: wrong number of args for Get: want 1 got 0"),
+        "{err}"
+    );
+    let err = with_files("{{ .Files.Get \"b\" }}").expect_err("fails");
+    assert!(
+        err.to_string().ends_with("error calling Get: no such file"),
+        "{err}"
+    );
+    let err = with_files("{{ .Files.Count 1 }}").expect_err("field with args");
+    assert!(
+        err.to_string()
+            .ends_with("Count has arguments but cannot be invoked as function"),
+        "{err}"
+    );
+    let err = with_files("{{ .Files.Nope }}").expect_err("no field");
+    assert!(
+        err.to_string()
+            .ends_with("can't evaluate field Nope in type engine.Files"),
+        "{err}"
+    );
+}

@@ -245,4 +245,34 @@ impl Exec<'_> {
             got
         )))
     }
+
+    /// A method of an embedder-supplied object: the command's arguments
+    /// (and the piped value) are its parameters.
+    pub(super) fn call_method(
+        &mut self,
+        dot: &Val,
+        o: std::sync::Arc<dyn crate::value::Object>,
+        name: &str,
+        arity: usize,
+        cmd: &Command,
+        fin: Option<Val>,
+    ) -> R<Val> {
+        let args = cmd.args.get(1..).unwrap_or_default();
+        let num_in = args.len() + usize::from(fin.is_some());
+        if num_in != arity {
+            return Err(self.errorf(format!(
+                "wrong number of args for {name}: want {arity} got {num_in}"
+            )));
+        }
+        let mut argv = Vec::with_capacity(num_in);
+        for a in args {
+            argv.push(self.eval_arg(dot, Ty::Any, a)?.v);
+        }
+        if let Some(f) = fin {
+            argv.push(f.v);
+        }
+        o.call(name, argv)
+            .map(Val::plain)
+            .map_err(|e| self.errorf(format!("error calling {name}: {e}")))
+    }
 }

@@ -127,7 +127,7 @@ pub fn kind_of(v: &Value) -> &'static str {
         Value::Str(_) => "string",
         Value::List(_) | Value::StrList(_) | Value::Bytes(_) => "slice",
         Value::Map(_) => "map",
-        Value::Time(_) => "struct",
+        Value::Time(_) | Value::Object(_) => "struct",
     }
 }
 

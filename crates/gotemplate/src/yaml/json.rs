@@ -48,6 +48,7 @@ fn write_json(out: &mut String, v: &Value) {
         Value::Float(f) => out.push_str(&json_float(*f)),
         Value::Str(s) => json_string(out, s),
         Value::Time(t) => json_string(out, &rfc3339(t)),
+        Value::Object(o) => write_json(out, &o.to_data()),
         Value::Bytes(b) => {
             use base64::Engine;
             json_string(
