@@ -142,25 +142,35 @@ impl Templates {
 }
 
 /// Deep templates recurse deeply; run them on a thread with a stack sized
-/// for the depth limit instead of the caller's.
+/// for the depth limit instead of the caller's. Should the system refuse
+/// the thread, the work runs on the caller's thread.
 fn run_with_stack<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| {
+    let cell = std::sync::Mutex::new(Some(f));
+    let take = || cell.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let spawned = std::thread::scope(|s| {
         let h = std::thread::Builder::new()
             .stack_size(1 << 30)
-            .spawn_scoped(s, f);
+            .spawn_scoped(s, || take().map(|f| f()));
         match h {
             Ok(h) => match h.join() {
                 Ok(v) => v,
                 Err(p) => std::panic::resume_unwind(p),
             },
-            Err(_) => unreachable_spawn(),
+            Err(_) => None,
         }
-    })
+    });
+    match spawned {
+        Some(v) => v,
+        None => match take() {
+            Some(f) => f(),
+            None => unreachable_taken(),
+        },
+    }
 }
 
 #[allow(clippy::panic)]
-fn unreachable_spawn() -> ! {
-    panic!("cannot spawn the template execution thread")
+fn unreachable_taken() -> ! {
+    panic!("template work neither ran on its thread nor is left to run")
 }
 
 impl Value {
