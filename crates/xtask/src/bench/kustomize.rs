@@ -320,7 +320,7 @@ async fn drive(
             Ok(repos
                 .get_opt(workload::SOURCE_NAME)
                 .await?
-                .is_some_and(|r| super::is_ready(&r)))
+                .is_some_and(|r| super::source::is_ready(&r)))
         }
     })
     .await?;

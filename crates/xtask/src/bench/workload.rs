@@ -37,7 +37,9 @@ kind: ConfigMap
 metadata:
   name: app-${INDEX}
 data:
-  index: \"${INDEX}\"
+  # Not a quoted ${INDEX} alone: Flux substitutes after kustomize has dropped the quotes,
+  # and a value like 0007 would then arrive as a number.
+  owner: app-${INDEX}
   greeting: hello from the benchmark
 ";
 
