@@ -56,6 +56,8 @@ const ERROR: &str = "expected-error";
 /// Stands for the case directory in committed error texts, which would
 /// otherwise hold the absolute path of the checkout that made them.
 const DIR_MARK: &str = "$CASE_DIR";
+/// Stands for the repository root in the same texts.
+const REPO_MARK: &str = "$REPO";
 
 /// Our cases under `<crate>/tests/cases` and the fleet kustomizations (when
 /// the reference corpus is present next to the repository), in name order.
@@ -170,10 +172,20 @@ impl Case {
         remove_if_present(&self.golden.join(ERROR))
     }
 
+    /// The oracle's error without what differs between checkouts and runs:
+    /// the case directory, the repository root and Go pointer values.
     fn unplace(&self, text: &str) -> String {
         let real = self.dir.canonicalize().unwrap_or_else(|_| self.dir.clone());
-        text.replace(&*real.to_string_lossy(), DIR_MARK)
-            .replace(&*self.dir.to_string_lossy(), DIR_MARK)
+        let mut out = text
+            .replace(&*real.to_string_lossy(), DIR_MARK)
+            .replace(&*self.dir.to_string_lossy(), DIR_MARK);
+        if let Some(repo) = real.ancestors().find(|a| a.join("Cargo.lock").is_file()) {
+            out = out.replace(&*repo.to_string_lossy(), REPO_MARK);
+        }
+        match regex::Regex::new("0x[0-9a-f]{6,}") {
+            Ok(pointer) => pointer.replace_all(&out, "0xPOINTER").into_owned(),
+            Err(_) => out,
+        }
     }
 
     /// Builds the case with our code and compares with the golden.
@@ -276,6 +288,10 @@ pub struct Summary {
     pub passed: usize,
     /// Passed cases whose output is byte-identical to the oracle's.
     pub identical: usize,
+    /// Passed cases with the same documents in different text.
+    pub equivalent: Vec<String>,
+    /// Passed cases where both builds failed.
+    pub both_failed: usize,
     pub failed: Vec<(String, String)>,
     pub known_gaps: Vec<(String, String)>,
 }
@@ -285,11 +301,18 @@ impl Summary {
         let mut s = Summary::default();
         for case in cases {
             match case.check() {
-                Verdict::Same { bytes } => {
+                Verdict::Same { bytes: true } => {
                     s.passed += 1;
-                    s.identical += usize::from(bytes);
+                    s.identical += 1;
                 }
-                Verdict::BothFailed(_) => s.passed += 1,
+                Verdict::Same { bytes: false } => {
+                    s.passed += 1;
+                    s.equivalent.push(case.name.clone());
+                }
+                Verdict::BothFailed(_) => {
+                    s.passed += 1;
+                    s.both_failed += 1;
+                }
                 Verdict::KnownGap(why) => s.known_gaps.push((case.name.clone(), why)),
                 Verdict::Differ(why) => s.failed.push((case.name.clone(), why)),
             }
@@ -300,10 +323,13 @@ impl Summary {
     /// `N passed, M failed`, then the byte-identical count and known gaps.
     pub fn headline(&self) -> String {
         format!(
-            "{} passed, {} failed ({} byte-identical to kustomize's output; {} known gaps)",
+            "{} passed, {} failed ({} byte-identical to kustomize's output, {} the same \
+             documents in other text, {} failing in both; {} of the failures are known gaps)",
             self.passed,
             self.failed.len() + self.known_gaps.len(),
             self.identical,
+            self.equivalent.len(),
+            self.both_failed,
             self.known_gaps.len()
         )
     }

@@ -49,6 +49,9 @@ fn kustomize() -> anyhow::Result<()> {
         cases.iter().filter(|c| c.uses_oracle()).count()
     );
     let summary = Summary::of(&cases);
+    for name in &summary.equivalent {
+        println!("same documents, other text: {name}");
+    }
     for (name, why) in summary.failed.iter().chain(&summary.known_gaps) {
         println!("FAILED {name}: {}", why.lines().next().unwrap_or_default());
     }
