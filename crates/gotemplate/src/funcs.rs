@@ -23,6 +23,8 @@ pub enum Ty {
     List,
     /// `map[string]interface{}`
     Map,
+    /// A struct type an [`crate::Object`] reports as its type name.
+    Named(&'static str),
 }
 
 impl Ty {
@@ -37,6 +39,7 @@ impl Ty {
             Ty::Bool => "bool",
             Ty::List => "[]interface {}",
             Ty::Map => "map[string]interface {}",
+            Ty::Named(n) => n,
         }
     }
 

@@ -124,6 +124,10 @@ pub trait Object: Send + Sync + std::fmt::Debug {
     fn to_data(&self) -> Value {
         Value::Nil
     }
+    /// The concrete type, for functions that take their own objects back.
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        None
+    }
 }
 
 /// An instant with the zone it is shown in.

@@ -230,7 +230,7 @@ impl Exec<'_> {
                 | (Ty::Bool, Value::Bool(_))
                 | (Ty::List, Value::List(_))
                 | (Ty::Map, Value::Map(_))
-        );
+        ) || matches!((ty, &value), (Ty::Named(t), Value::Object(o)) if o.type_name() == t);
         if ok {
             return Ok(value);
         }

@@ -1,6 +1,7 @@
 //! Sprig's function library, as Helm exposes it (without `env` and `expandenv`).
 
 pub mod conv;
+mod crypto;
 mod dates;
 mod extra;
 mod lists;
@@ -29,6 +30,7 @@ pub fn funcs() -> FuncMap {
     random::register(&mut m);
     dates::register(&mut m);
     url::register(&mut m);
+    crypto::register(&mut m);
     extra::register_must(&mut m);
     m
 }
