@@ -15,6 +15,7 @@
 pub mod apply;
 pub mod args;
 pub mod build;
+pub mod cel;
 pub mod controller;
 pub mod dependencies;
 pub mod error;
