@@ -339,24 +339,10 @@ pub fn register(m: &mut FuncMap) {
         Ok(Value::str(strslice(&a[1]).join(&s(&a[0]))))
     });
     m.add("split", &[Ty::Str, Ty::Str], None, |a| {
-        let parts = go_split(&s(&a[1]), &s(&a[0]), -1);
-        Ok(Value::map(
-            parts
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| (format!("_{i}"), Value::str(p)))
-                .collect(),
-        ))
+        Ok(numbered(go_split(&s(&a[1]), &s(&a[0]), -1)))
     });
     m.add("splitn", &[Ty::Str, Ty::Int, Ty::Str], None, |a| {
-        let parts = go_split(&s(&a[2]), &s(&a[0]), int(&a[1]));
-        Ok(Value::map(
-            parts
-                .into_iter()
-                .enumerate()
-                .map(|(i, p)| (format!("_{i}"), Value::str(p)))
-                .collect(),
-        ))
+        Ok(numbered(go_split(&s(&a[2]), &s(&a[0]), int(&a[1]))))
     });
     m.add("splitList", &[Ty::Str, Ty::Str], None, |a| {
         Ok(string_list(go_split(&s(&a[1]), &s(&a[0]), -1)))
@@ -381,6 +367,17 @@ pub fn register(m: &mut FuncMap) {
     m.add("camelcase", &[Ty::Str], None, |a| {
         Ok(Value::str(camelcase(&s(&a[0]))))
     });
+}
+
+/// Sprig's split result: a dict keyed `_0`, `_1`, ...
+fn numbered(parts: Vec<String>) -> Value {
+    Value::map(
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| (format!("_{i}"), Value::str(p)))
+            .collect(),
+    )
 }
 
 /// strings.Replace(s, old, new, -1) including the empty-old case.
