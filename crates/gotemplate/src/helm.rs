@@ -54,6 +54,9 @@ pub fn funcs() -> FuncMap {
     m.add("toYaml", &[Ty::Any], None, |a| {
         Ok(Value::str(crate::yaml::to_yaml(&a[0])))
     });
+    m.add("toYamlPretty", &[Ty::Any], None, |a| {
+        Ok(Value::str(crate::yaml::to_yaml_pretty(&a[0])))
+    });
     m.add("fromYaml", &[Ty::Str], None, |a| {
         Ok(match crate::yaml::parse(&s(&a[0])) {
             Ok(Value::Map(m)) => Value::Map(m),

@@ -15,12 +15,47 @@ pub use json::{go_json_error, json_float, marshal_json};
 
 /// Helm's toYaml: yaml.v2 output of the JSON form, without the final newline.
 pub fn to_yaml(v: &Value) -> String {
+    let pretty = false;
     let mut out = String::new();
-    emit(&mut out, &json_shape(v), 0, Ctx::Top);
+    emit(&mut out, &json_shape(v), 0, Ctx::Top, pretty);
     if out.ends_with('\n') {
         out.pop();
     }
     out
+}
+
+/// Helm's toYamlPretty: yaml.v3 with two-space indent, of the Go values
+/// themselves (floats stay float64), without the final newline.
+pub fn to_yaml_pretty(v: &Value) -> String {
+    let mut out = String::new();
+    emit(&mut out, &go_shape(v), 0, Ctx::Top, true);
+    if out.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The data as yaml.v3 sees Go values: lists and maps of any flavour.
+fn go_shape(v: &Value) -> Value {
+    match v {
+        Value::Invalid => Value::Nil,
+        Value::List(_) | Value::StrList(_) => Value::list(
+            v.list_items()
+                .unwrap_or_default()
+                .iter()
+                .map(go_shape)
+                .collect(),
+        ),
+        Value::Map(m) => Value::map(
+            m.entries()
+                .iter()
+                .map(|(k, v)| (k.clone(), go_shape(v)))
+                .collect(),
+        ),
+        Value::Object(o) => go_shape(&o.to_data()),
+        Value::Time(t) => Value::str(rfc3339(t)),
+        other => other.clone(),
+    }
 }
 
 /// The data after a JSON round trip: integral floats become integers.
@@ -72,7 +107,7 @@ fn is_empty_coll(v: &Value) -> bool {
     }
 }
 
-fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
+fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx, pretty: bool) {
     let pad = " ".repeat(indent);
     match v {
         Value::Map(m) if !m.is_empty() => {
@@ -94,7 +129,7 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                     match val {
                         Value::Map(_) | Value::List(_) if !is_empty_coll(val) => {
                             out.push('\n');
-                            emit(out, val, indent + 2, Ctx::MapValue);
+                            emit(out, val, indent + 2, Ctx::MapValue, pretty);
                         }
                         _ => {
                             out.push(' ');
@@ -110,11 +145,13 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                 out.push(':');
                 match val {
                     Value::Map(_) if !is_empty_coll(val) => {
-                        emit(out, val, indent + 2, Ctx::MapValue)
+                        emit(out, val, indent + 2, Ctx::MapValue, pretty)
                     }
                     Value::List(_) if !is_empty_coll(val) => {
                         out.push('\n');
-                        emit(out, val, indent, Ctx::MapValue);
+                        // yaml.v3 (toYamlPretty) indents a sequence under its key.
+                        let at = if pretty { indent + 2 } else { indent };
+                        emit(out, val, at, Ctx::MapValue, pretty);
                     }
                     _ => {
                         out.push(' ');
@@ -136,7 +173,7 @@ fn emit(out: &mut String, v: &Value, indent: usize, ctx: Ctx) {
                 out.push_str("- ");
                 match it {
                     Value::Map(_) | Value::List(_) if !is_empty_coll(it) => {
-                        emit(out, it, indent + 2, Ctx::SeqItem)
+                        emit(out, it, indent + 2, Ctx::SeqItem, pretty)
                     }
                     _ => {
                         out.push_str(&fold(leaf(it, indent + 2), indent + 2, indent + 2));
