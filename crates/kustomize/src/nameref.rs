@@ -101,6 +101,7 @@ const OTHER: &[(&str, &str, &str)] = &[
 ];
 
 struct Renamed {
+    affixes: Vec<(String, String)>,
     kind: String,
     orig_name: String,
     orig_namespace: String,
@@ -115,6 +116,7 @@ pub fn fix(res: &mut [Resource], extra: &[(String, crate::builtin::Spec)]) {
         .iter()
         .filter(|r| r.orig_name != r.name() || r.orig_namespace != r.namespace())
         .map(|r| Renamed {
+            affixes: r.affixes.clone(),
             kind: r.kind().to_string(),
             orig_name: r.orig_name.clone(),
             orig_namespace: r.orig_namespace.clone(),
@@ -128,7 +130,10 @@ pub fn fix(res: &mut [Resource], extra: &[(String, crate::builtin::Spec)]) {
     for r in res.iter_mut() {
         let kind = r.kind().to_string();
         // A cluster-scoped referrer names objects of any namespace.
-        let ns = (!crate::transform::is_cluster_scoped(r)).then(|| r.namespace().to_string());
+        let from = Referrer {
+            ns: (!crate::transform::is_cluster_scoped(r)).then(|| r.namespace().to_string()),
+            affixes: r.affixes.clone(),
+        };
         let mut rules: Vec<(String, String)> = Vec::new();
         for (workload, spec) in POD_SPECS {
             if *workload == kind {
@@ -146,7 +151,7 @@ pub fn fix(res: &mut [Resource], extra: &[(String, crate::builtin::Spec)]) {
             let parts = split_path(&path);
             let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
             visit(&mut r.node, &parts, false, &mut |node| {
-                rename(node, &target, &ns, &renamed);
+                rename(node, &target, &from, &renamed);
             });
         }
         for (referrer, path, target) in MAP_REFS {
@@ -168,14 +173,22 @@ pub fn fix(res: &mut [Resource], extra: &[(String, crate::builtin::Spec)]) {
                 if node.as_map().is_some() {
                     fix_map_ref(node, target, &renamed);
                 } else {
-                    rename(node, target, &ns, &renamed);
+                    rename(node, target, &from, &renamed);
                 }
             });
         }
     }
 }
 
-fn rename(node: &mut Node, kind: &str, ns: &Option<String>, renamed: &[Renamed]) {
+/// Where a reference is: the referrer's namespace (none for a cluster-scoped
+/// referrer, which names objects of any namespace) and its affixes.
+struct Referrer {
+    ns: Option<String>,
+    affixes: Vec<(String, String)>,
+}
+
+fn rename(node: &mut Node, kind: &str, from: &Referrer, renamed: &[Renamed]) {
+    let ns = &from.ns;
     let Some(current) = node.as_str().map(str::to_string) else {
         return;
     };
@@ -188,6 +201,14 @@ fn rename(node: &mut Node, kind: &str, ns: &Option<String>, renamed: &[Renamed])
         .filter(|x| x.kind == kind && x.orig_name == current)
         .filter(|x| cluster_wide || ns.as_ref().is_none_or(|ns| x.namespace == *ns))
         .collect();
+    let found = if found.len() > 1 {
+        found
+            .into_iter()
+            .filter(|x| x.affixes == from.affixes)
+            .collect()
+    } else {
+        found
+    };
     if let [one] = found.as_slice() {
         *node = Node::string(&one.name);
     }

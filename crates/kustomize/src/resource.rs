@@ -18,6 +18,10 @@ pub struct Resource {
     /// Name and namespace as loaded, before any prefix, suffix or namespace.
     pub orig_name: String,
     pub orig_namespace: String,
+    /// (prefix, suffix) of every namePrefix/nameSuffix applied, innermost
+    /// first: when a reference could name several renamed objects, the one
+    /// renamed like the referrer is meant (two overlays of one base).
+    pub affixes: Vec<(String, String)>,
     /// Generated objects get a content hash appended to their name at the end.
     pub needs_hash: bool,
     pub behavior: Behavior,
@@ -46,6 +50,7 @@ impl Resource {
             node,
             orig_name,
             orig_namespace,
+            affixes: Vec::new(),
             needs_hash: false,
             behavior: Behavior::Create,
         }

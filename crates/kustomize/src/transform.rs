@@ -107,6 +107,7 @@ pub fn prefix_suffix(k: &Kustomization, res: &mut [Resource]) {
     }
     for r in res.iter_mut().filter(|r| !keeps_its_name(r)) {
         let name = format!("{prefix}{}{suffix}", r.name());
+        r.affixes.push((prefix.to_string(), suffix.to_string()));
         r.set_name(&name);
     }
 }

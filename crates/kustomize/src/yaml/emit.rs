@@ -271,13 +271,14 @@ fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-/// libyaml's printable set (with unicode output enabled).
+/// go-yaml v2's printable set (with unicode output enabled): its check
+/// knows no four-byte UTF-8, so characters past U+FFFF (emoji) are escaped
+/// as `\U0001F680` in double quotes (checked against the oracle).
 fn is_printable(c: char) -> bool {
     matches!(c, '\n' | '\u{85}')
         || ('\u{20}'..='\u{7e}').contains(&c)
         || ('\u{a0}'..='\u{d7ff}').contains(&c)
         || (('\u{e000}'..='\u{fffd}').contains(&c) && c != '\u{feff}')
-        || ('\u{10000}'..='\u{10ffff}').contains(&c)
 }
 
 fn escape(c: char) -> Option<String> {
