@@ -1,22 +1,43 @@
 //! `spec.dependsOn`, as Flux's `checkDependencies`: every dependency must exist, have observed
 //! its latest generation, be Ready, and — when it applies the same source — have applied the
 //! revision this Kustomization is about to apply, so layers land in order.
+//!
+//! A dependency with `readyExpr` is judged by that CEL expression over `self` (this
+//! Kustomization) and `dep` (the dependency) instead; with Flux's `AdditiveCELDependencyCheck`
+//! feature gate the built-in checks run as well, after the expression. An expression that does
+//! not parse stalls the Kustomization (`InvalidCELExpression`); one that fails to evaluate is
+//! retried like a dependency that is not ready.
 
 use driftless_api::conditions::{status, types};
 use driftless_api::kustomize::Kustomization;
 use kube::api::Api;
 use kube::{Resource, ResourceExt};
 
+use crate::cel::Expression;
 use crate::error::ReconcileError;
 use crate::source::{SourceKey, check_namespace};
 
 /// Checks every dependency of `ks`; `revision` is the source revision about to be applied.
+/// A `readyExpr` replaces the built-in checks (the gate `AdditiveCELDependencyCheck` is off).
 pub async fn check(
     client: &kube::Client,
     ks: &Kustomization,
     revision: &str,
     no_cross_namespace_refs: bool,
 ) -> Result<(), ReconcileError> {
+    check_with(client, ks, revision, no_cross_namespace_refs, false).await
+}
+
+/// [`check`], with `additive`: the `AdditiveCELDependencyCheck` feature gate (a `readyExpr` must
+/// hold AND the built-in checks must pass).
+pub async fn check_with(
+    client: &kube::Client,
+    ks: &Kustomization,
+    revision: &str,
+    no_cross_namespace_refs: bool,
+    additive: bool,
+) -> Result<(), ReconcileError> {
+    let mut self_json = None;
     let own_namespace = ks.namespace().unwrap_or_default();
     for dependency in ks.spec.depends_on.iter().flatten() {
         let namespace = dependency
@@ -32,12 +53,6 @@ pub async fn check(
             no_cross_namespace_refs,
         )?;
         let subject = format!("{namespace}/{}", dependency.name);
-        if dependency.ready_expr.is_some() {
-            return Err(ReconcileError::DependencyNotReady {
-                subject,
-                detail: ": readyExpr (CEL) is not supported by driftless yet".to_owned(),
-            });
-        }
         let api: Api<Kustomization> = Api::namespaced(client.clone(), &namespace);
         let found = api
             .get_opt(&dependency.name)
@@ -52,11 +67,52 @@ pub async fn check(
                 detail: ": not found".to_owned(),
             });
         };
+        let ready_expr = dependency.ready_expr.as_deref().filter(|e| !e.is_empty());
+        if let Some(expr) = ready_expr {
+            let own = match &self_json {
+                Some(own) => own,
+                None => self_json.insert(to_json(ks)?),
+            };
+            if !ready_by_expr(expr, own, &found)? {
+                return Err(ReconcileError::DependencyNotReady {
+                    subject,
+                    detail: " according to readyExpr eval".to_owned(),
+                });
+            }
+            if !additive {
+                continue;
+            }
+        }
         if let Some(detail) = not_ready(ks, &found, revision) {
             return Err(ReconcileError::DependencyNotReady { subject, detail });
         }
     }
     Ok(())
+}
+
+/// Whether `readyExpr` holds for `dependency`, with `own` (this Kustomization as JSON) as `self`.
+pub fn ready_by_expr(
+    expr: &str,
+    own: &serde_json::Value,
+    dependency: &Kustomization,
+) -> Result<bool, ReconcileError> {
+    let expression =
+        Expression::compile(expr, &["self", "dep"]).map_err(|e| ReconcileError::InvalidCel {
+            message: format!(
+                "failed to evaluate dependency {}: {e}",
+                dependency.name_any()
+            ),
+        })?;
+    let dep = to_json(dependency)?;
+    expression
+        .evaluate_bool(&[("self", own), ("dep", &dep)])
+        .map_err(|source| ReconcileError::DependencyExpr { source })
+}
+
+fn to_json(ks: &Kustomization) -> Result<serde_json::Value, ReconcileError> {
+    serde_json::to_value(ks).map_err(|e| ReconcileError::Client {
+        message: format!("failed to convert Kustomization to unstructured: {e}"),
+    })
 }
 
 /// Why `dependency` does not yet allow `ks` to apply `revision`; `None` when it does.

@@ -147,6 +147,20 @@ pub enum ReconcileError {
         /// Which objects failed and why.
         message: String,
     },
+    /// A CEL expression (`spec.healthCheckExprs`, `spec.dependsOn[].readyExpr`) does not parse:
+    /// retrying cannot help, the Kustomization stalls until its spec changes.
+    #[error("Reconciliation failed terminally due to configuration error: {message}")]
+    InvalidCel {
+        /// Which entry and expression, and the parser's message.
+        message: String,
+    },
+    /// A dependency's `readyExpr` could not be evaluated (a missing field, a non-boolean result).
+    #[error("{source}")]
+    DependencyExpr {
+        /// The evaluation error, naming the expression.
+        #[source]
+        source: crate::cel::CelError,
+    },
     /// The status or finalizer could not be written.
     #[error("failed to patch the Kustomization")]
     Patch {
@@ -168,7 +182,10 @@ impl Classify for ReconcileError {
             Self::Read { .. } | Self::Client { .. } | Self::Apply { .. } | Self::Patch { .. } => {
                 reasons::RECONCILIATION_FAILED
             }
-            Self::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
+            Self::DependencyNotReady { .. } | Self::DependencyExpr { .. } => {
+                reasons::DEPENDENCY_NOT_READY
+            }
+            Self::InvalidCel { .. } => reasons::INVALID_CEL_EXPRESSION,
             Self::Build { .. }
             | Self::Substitute { .. }
             | Self::SubstituteFrom { .. }
@@ -181,10 +198,13 @@ impl Classify for ReconcileError {
 
     fn class(&self) -> ErrorClass {
         match self {
-            Self::InvalidDuration { .. } | Self::CrossNamespace { .. } => ErrorClass::Stalled,
+            Self::InvalidDuration { .. }
+            | Self::CrossNamespace { .. }
+            | Self::InvalidCel { .. } => ErrorClass::Stalled,
             Self::SourceNotFound { .. }
             | Self::ArtifactNotReady { .. }
-            | Self::DependencyNotReady { .. } => ErrorClass::Waiting { after: None },
+            | Self::DependencyNotReady { .. }
+            | Self::DependencyExpr { .. } => ErrorClass::Waiting { after: None },
             _ => ErrorClass::Transient,
         }
     }

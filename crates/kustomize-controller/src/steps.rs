@@ -38,6 +38,7 @@ pub async fn run_steps(
     if let Some(value) = ks.spec.retry_interval.as_deref() {
         duration(value, "spec.retryInterval")?;
     }
+    let health_rules = apply::health_rules(ks)?;
 
     let key = SourceKey::of(ks);
     source::check_namespace(
@@ -88,7 +89,7 @@ pub async fn run_steps(
 
     draft.progressing(format!("Applying revision {revision}"));
     let client = ctx.clients.for_kustomization(ks).await?;
-    let manager = apply::manager(client, ks);
+    let manager = apply::manager(client.clone(), ks);
     let applied = apply::apply(&manager, ks, &documents).await?;
     let old_inventory = status.inventory.clone().unwrap_or_default();
     status.inventory = Some(applied.inventory.clone());
@@ -103,7 +104,7 @@ pub async fn run_steps(
         draft.delete(types::HEALTHY);
     } else if needs_health_check(status, draft, &revision, &changes) {
         draft.progressing(format!("Checking health of revision {revision}"));
-        let took = apply::check_health(&manager, &targets, timeout).await?;
+        let took = apply::check_health(&manager, &client, &health_rules, &targets, timeout).await?;
         draft.mark_true(
             types::HEALTHY,
             reasons::SUCCEEDED,
