@@ -57,6 +57,12 @@ pub fn funcs() -> FuncMap {
     m.add("toYamlPretty", &[Ty::Any], None, |a| {
         Ok(Value::str(crate::yaml::to_yaml_pretty(&a[0])))
     });
+    m.add("fromToml", &[Ty::Str], None, |a| {
+        Ok(match toml::from_str::<toml::Table>(&s(&a[0])) {
+            Ok(t) => from_toml(toml::Value::Table(t)),
+            Err(e) => error_map(e.message().to_string()),
+        })
+    });
     m.add("fromYaml", &[Ty::Str], None, |a| {
         Ok(match crate::yaml::parse(&s(&a[0])) {
             Ok(Value::Map(m)) => Value::Map(m),
@@ -112,6 +118,22 @@ pub fn funcs() -> FuncMap {
     );
     m.add("getHostByName", &[Ty::Str], None, |_| Ok(Value::str("")));
     m
+}
+
+/// TOML as Go's BurntSushi/toml decodes it into interface{}: integers are
+/// int64, datetimes stay text here.
+fn from_toml(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::str(s),
+        toml::Value::Integer(i) => Value::Int64(i),
+        toml::Value::Float(f) => Value::Float(f),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::str(d.to_string()),
+        toml::Value::Array(a) => Value::list(a.into_iter().map(from_toml).collect()),
+        toml::Value::Table(t) => {
+            Value::map(t.into_iter().map(|(k, v)| (k, from_toml(v))).collect())
+        }
+    }
 }
 
 fn json_kind(v: &Value) -> &'static str {
