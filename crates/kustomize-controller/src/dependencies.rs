@@ -161,6 +161,7 @@ pub fn keys(ks: &Kustomization) -> Vec<(String, String)> {
 mod tests {
     use driftless_api::kustomize::{KustomizationSpec, KustomizationStatus};
     use driftless_api::meta::DependencyReference;
+    use driftless_runtime::error::{Classify, ErrorClass};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     use super::*;
@@ -230,6 +231,66 @@ mod tests {
         assert_eq!(
             keys(&ks("apps", "fleet")),
             vec![("default".to_owned(), "infra".to_owned())]
+        );
+    }
+
+    #[test]
+    fn a_ready_expr_decides_over_self_and_dep() {
+        let mut apps = ks("apps", "fleet");
+        apps.meta_mut().labels = Some([("app/version".to_owned(), "v2".to_owned())].into());
+        let own = serde_json::to_value(&apps).expect("json");
+        let mut infra = ready(ks("infra", "fleet"), "main@sha1:1");
+        infra.meta_mut().labels = Some([("app/version".to_owned(), "v1".to_owned())].into());
+        let same_version =
+            "dep.metadata.labels['app/version'] == self.metadata.labels['app/version']";
+        let ready_true =
+            "dep.status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')";
+        let table = [
+            (same_version, false),
+            (ready_true, true),
+            (
+                "dep.metadata.generation == dep.status.observedGeneration",
+                true,
+            ),
+        ];
+        for (expr, want) in table {
+            assert_eq!(
+                ready_by_expr(expr, &own, &infra).expect(expr),
+                want,
+                "{expr}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_ready_expr_that_does_not_parse_stalls_and_one_that_fails_waits() {
+        let own = serde_json::to_value(ks("apps", "fleet")).expect("json");
+        let infra = ready(ks("infra", "fleet"), "main@sha1:1");
+        let err = ready_by_expr("dep.status.", &own, &infra).expect_err("parse error");
+        assert_eq!(err.reason(), "InvalidCELExpression");
+        assert_eq!(err.class(), ErrorClass::Stalled);
+        assert!(
+            err.to_string().starts_with(
+                "Reconciliation failed terminally due to configuration error: \
+                 failed to evaluate dependency infra: failed to parse the CEL expression 'dep.status.'"
+            ),
+            "{err}"
+        );
+        let err = ready_by_expr("other == 1", &own, &infra).expect_err("undeclared");
+        assert_eq!(err.reason(), "InvalidCELExpression");
+
+        let err = ready_by_expr("dep.status.missing == 1", &own, &infra).expect_err("eval error");
+        assert_eq!(err.reason(), "DependencyNotReady");
+        assert_eq!(err.class(), ErrorClass::Waiting { after: None });
+        assert!(
+            err.to_string()
+                .starts_with("failed to evaluate the CEL expression 'dep.status.missing == 1'"),
+            "{err}"
+        );
+        let err = ready_by_expr("dep.metadata.name", &own, &infra).expect_err("not a boolean");
+        assert_eq!(
+            err.to_string(),
+            "failed to evaluate CEL expression as boolean: 'dep.metadata.name'"
         );
     }
 }
