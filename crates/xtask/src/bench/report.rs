@@ -184,8 +184,8 @@ fn render(data: &Data, machine: &[(String, String)]) -> anyhow::Result<String> {
     out.push_str(
         "The workload of fluxcd/flux-benchmark's Kustomization benchmark, on a loopback Git server \
          instead of an OCI registry: ONE GitRepository (testkit's git http-backend) holding a \
-         small app (a Deployment scaled to zero, a Service, a ConfigMap, listed by a \
-         kustomization.yaml), and N Kustomizations in one namespace, each applying it into that \
+         small app (a Deployment scaled to zero, a headless Service, a ConfigMap, \
+         listed by a kustomization.yaml), and N Kustomizations in one namespace, each applying it into that \
          namespace with `postBuild.substitute` giving its objects their own names \
          (`interval: 60m`, `retryInterval: 2m`, `prune: true`, `wait: true`, `timeout: 1m`). Each \
          side runs its source-controller and kustomize-controller as processes against the same \

@@ -48,7 +48,8 @@ kind: Service
 metadata:
   name: app-${INDEX}
 spec:
-  type: ClusterIP
+  # Headless: the shared plane's service CIDR has no room for a thousand cluster IPs.
+  clusterIP: None
   selector:
     app: app-${INDEX}
   ports:
