@@ -97,7 +97,7 @@ pub async fn run(
         strict_substitutions: args.strict_substitutions(),
     });
     let runtime_args = args.runtime.clone();
-    let result = process::supervise(
+    process::supervise(
         client.clone(),
         &runtime_args,
         crate::CONTROLLER_NAME,
@@ -105,8 +105,7 @@ pub async fn run(
         shutdown,
         move |signal| run_workers(args, client, ctx, signal),
     )
-    .await?;
-    Ok(result?)
+    .await?
 }
 
 /// The reconcile workers and their triggers, until `signal`.

@@ -12,15 +12,16 @@ use driftless_artifact::Fetcher;
 use driftless_runtime::draft::StatusDraft;
 use driftless_runtime::error::{Classify, chain};
 use driftless_runtime::events::{EventType, Recorder};
+use driftless_runtime::lifecycle::{Entry, enter};
 use driftless_runtime::metrics::Metrics;
 use driftless_runtime::object::{FluxObject, ReconcileStatus, object_key};
-use driftless_runtime::patch::{add_finalizer, patch_status, status_field_manager};
-use driftless_runtime::schedule::{Gate, Scheduler, gate};
+use driftless_runtime::patch::{patch_status, status_field_manager};
+use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::summary::{Next, Outcome, Schedule, SummaryRules, summarize};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 
 use crate::error::{ReconcileError, go_duration};
 use crate::impersonation::Clients;
@@ -85,37 +86,19 @@ async fn reconcile_object(
         &ks.namespace().unwrap_or_default(),
     );
     let manager = status_field_manager(crate::CONTROLLER_NAME);
-    let has_finalizer = ks
-        .finalizers()
-        .iter()
-        .any(|f| f == driftless_api::annotations::FINALIZER);
-    let deleting = ks.meta().deletion_timestamp.is_some();
-    let mut ks = ks;
-    match gate(deleting, has_finalizer, ks.suspended()) {
-        Gate::Finalize => {
+    let ks = match enter(&api, &ks, &manager)
+        .await
+        .map_err(|source| ReconcileError::Patch {
+            source: Box::new(source),
+        })? {
+        Entry::Finalize => {
             let next = crate::finalize::finalize(ctx, &api, &ks).await?;
             let action = ctx.scheduler.action(&object_key(ks.as_ref()), next);
             return Ok((action, next));
         }
-        Gate::Gone => return Ok(done),
-        Gate::AddFinalizer => {
-            let updated = add_finalizer(&api, ks.as_ref(), &manager)
-                .await
-                .map_err(|source| ReconcileError::Patch {
-                    source: Box::new(source),
-                })?;
-            if updated.suspended() {
-                return Ok(done);
-            }
-            ks = Arc::new(updated);
-        }
-        Gate::Suspended => {
-            tracing::info!(name = %ks.name_any(), namespace = ?ks.namespace(),
-                "reconciliation is suspended for this object");
-            return Ok(done);
-        }
-        Gate::Reconcile => {}
-    }
+        Entry::Skip => return Ok(done),
+        Entry::Reconcile(ks) => ks,
+    };
 
     let started = Instant::now();
     let mut draft = ks.begin_draft(Time(jiff::Timestamp::now()));

@@ -488,3 +488,37 @@ async fn the_overlay_fields_rename_relabel_patch_and_retag_what_the_path_builds(
     assert_eq!(image.as_deref(), Some("nginx:1.27"));
     f.finish().await
 }
+
+#[tokio::test]
+async fn an_external_artifact_is_applied_like_any_other_source() -> anyhow::Result<()> {
+    let mut f = fixture_with_source("ks-external", &[], "ExternalArtifact").await?;
+    let revision = f
+        .source
+        .publish(&f.cluster.client, &[("cm.yaml", &config_map("app", "1"))])
+        .await?;
+    f.create("apps", json!({"targetNamespace": f.ns.name()}))
+        .await?;
+    wait_applied(&f.api, "apps", &revision).await?;
+    assert!(f.config_maps.get_opt("app").await?.is_some());
+    f.finish().await
+}
+
+#[tokio::test]
+async fn a_source_in_another_namespace_is_refused_when_cross_namespace_refs_are_blocked()
+-> anyhow::Result<()> {
+    let mut f = fixture("ks-no-cross", &["--no-cross-namespace-refs=true"]).await?;
+    f.source
+        .publish(&f.cluster.client, &[("cm.yaml", &config_map("app", "1"))])
+        .await?;
+    f.create(
+        "apps",
+        json!({"sourceRef": {"kind": "GitRepository", "name": "fleet", "namespace": "flux-system"}}),
+    )
+    .await?;
+    let ks = wait_failing(&f.api, "apps", "AccessDenied").await?;
+    assert_eq!(
+        condition(&ks, "Stalled").map(|c| c.status.as_str()),
+        Some("True")
+    );
+    f.finish().await
+}

@@ -28,6 +28,7 @@ pub mod events;
 pub mod flags;
 pub mod http;
 pub mod leader;
+pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
 pub mod object;

@@ -12,15 +12,16 @@ use driftless_artifact::{Retention, Storage};
 use driftless_runtime::draft::StatusDraft;
 use driftless_runtime::error::{Classify, chain};
 use driftless_runtime::events::{EventType, Recorder};
+use driftless_runtime::lifecycle::{Entry, enter};
 use driftless_runtime::metrics::Metrics;
 use driftless_runtime::object::{FluxObject, ReconcileStatus, object_key};
-use driftless_runtime::patch::{add_finalizer, patch_status, status_field_manager};
-use driftless_runtime::schedule::{Gate, Scheduler, gate};
+use driftless_runtime::patch::{patch_status, status_field_manager};
+use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::summary::{Next, Outcome, Schedule, SummaryRules, summarize};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::{Resource, ResourceExt};
+use kube::ResourceExt;
 
 use crate::artifact::{Stored, reconcile_artifact};
 use crate::error::ReconcileError;
@@ -100,36 +101,18 @@ async fn reconcile_object(
     let api: Api<GitRepository> =
         Api::namespaced(ctx.client.clone(), &repo.namespace().unwrap_or_default());
     let manager = status_field_manager(crate::CONTROLLER_NAME);
-    let has_finalizer = repo
-        .finalizers()
-        .iter()
-        .any(|f| f == driftless_api::annotations::FINALIZER);
-    let deleting = repo.meta().deletion_timestamp.is_some();
-    let mut repo = repo;
-    match gate(deleting, has_finalizer, repo.suspended()) {
-        Gate::Finalize => {
+    let repo = match enter(&api, &repo, &manager)
+        .await
+        .map_err(|source| ReconcileError::Patch {
+            source: Box::new(source),
+        })? {
+        Entry::Finalize => {
             crate::finalize::finalize(ctx, &api, &repo).await?;
             return Ok(done);
         }
-        Gate::Gone => return Ok(done),
-        Gate::AddFinalizer => {
-            let updated = add_finalizer(&api, repo.as_ref(), &manager)
-                .await
-                .map_err(|source| ReconcileError::Patch {
-                    source: Box::new(source),
-                })?;
-            if updated.suspended() {
-                return Ok(done);
-            }
-            repo = Arc::new(updated);
-        }
-        Gate::Suspended => {
-            tracing::info!(name = %repo.name_any(), namespace = ?repo.namespace(),
-                "reconciliation is suspended for this object");
-            return Ok(done);
-        }
-        Gate::Reconcile => {}
-    }
+        Entry::Skip => return Ok(done),
+        Entry::Reconcile(repo) => repo,
+    };
 
     let mut draft = repo.begin_draft(Time(jiff::Timestamp::now()));
     let mut status = repo.status.clone().unwrap_or_default();

@@ -27,6 +27,35 @@ where
     }
 }
 
+/// Polls object `name` until `check` accepts it, and returns it; on timeout the error shows
+/// the object's last `.status`.
+pub async fn object<K>(
+    api: &kube::Api<K>,
+    name: &str,
+    timeout: Duration,
+    what: &str,
+    check: impl Fn(&K) -> bool,
+) -> anyhow::Result<K>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + serde::Serialize,
+{
+    let check = &check;
+    until(timeout, what, || async move {
+        let object = api.get(name).await.map_err(|e| e.to_string())?;
+        if check(&object) {
+            Ok(Some(object))
+        } else {
+            let value = serde_json::to_value(&object).unwrap_or_default();
+            Err(value
+                .get("status")
+                .map(ToString::to_string)
+                .unwrap_or_default())
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

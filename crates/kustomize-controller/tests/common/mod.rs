@@ -13,7 +13,9 @@ use driftless_api::kustomize::Kustomization;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::DeleteParams;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
 use serde_json::{Value, json};
 use testkit::{TestCluster, TestNamespace};
 
@@ -51,21 +53,39 @@ pub struct Source {
     pub namespace: String,
     /// The GitRepository's name.
     pub name: String,
+    /// The source kind (`GitRepository`, `ExternalArtifact`…).
+    pub kind: String,
     revision: u32,
 }
 
 impl Source {
     /// Starts the artifact server and creates the GitRepository `name` in `namespace`.
     pub async fn start(client: &kube::Client, namespace: &str, name: &str) -> anyhow::Result<Self> {
+        Self::start_kind(client, namespace, name, "GitRepository").await
+    }
+
+    /// [`Source::start`] for another source kind (its spec left minimal: nobody reconciles it).
+    pub async fn start_kind(
+        client: &kube::Client,
+        namespace: &str,
+        name: &str,
+        kind: &str,
+    ) -> anyhow::Result<Self> {
         let storage = tempfile::Builder::new().prefix("artifacts-").tempdir()?;
-        let repo = json!({
+        let spec = match kind {
+            "GitRepository" => {
+                json!({"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true})
+            }
+            _ => json!({}),
+        };
+        let object: DynamicObject = serde_json::from_value(json!({
             "apiVersion": "source.toolkit.fluxcd.io/v1",
-            "kind": "GitRepository",
+            "kind": kind,
             "metadata": {"name": name},
-            "spec": {"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true},
-        });
-        git_api(client, namespace)
-            .create(&PostParams::default(), &serde_json::from_value(repo)?)
+            "spec": spec,
+        }))?;
+        source_api(client, namespace, kind)
+            .create(&PostParams::default(), &object)
             .await?;
         let mut source = Self {
             storage,
@@ -73,6 +93,7 @@ impl Source {
             shutdown: None,
             namespace: namespace.to_owned(),
             name: name.to_owned(),
+            kind: kind.to_owned(),
             revision: 0,
         };
         source.serve().await?;
@@ -117,7 +138,12 @@ impl Source {
         let bytes = driftless_artifact::write_tar_gz(tree.path(), &rules, Vec::new())?;
         let digest = sha256(&bytes);
         let file = format!("{}.tar.gz", self.revision);
-        let rel = format!("gitrepository/{}/{}/{file}", self.namespace, self.name);
+        let rel = format!(
+            "{}/{}/{}/{file}",
+            self.kind.to_lowercase(),
+            self.namespace,
+            self.name
+        );
         let path = self.storage.path().join(&rel);
         std::fs::create_dir_all(path.parent().context("artifact has a parent")?)?;
         std::fs::write(&path, &bytes)?;
@@ -130,7 +156,7 @@ impl Source {
             "size": bytes.len(),
             "url": format!("http://127.0.0.1:{}/{rel}", self.port),
         }}});
-        git_api(client, &self.namespace)
+        source_api(client, &self.namespace, &self.kind)
             .patch_status(&self.name, &PatchParams::default(), &Patch::Merge(status))
             .await?;
         Ok(revision)
@@ -150,8 +176,13 @@ impl Drop for Source {
     }
 }
 
-fn git_api(client: &kube::Client, namespace: &str) -> Api<driftless_api::source::GitRepository> {
-    Api::namespaced(client.clone(), namespace)
+fn source_api(client: &kube::Client, namespace: &str, kind: &str) -> Api<DynamicObject> {
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "source.toolkit.fluxcd.io",
+        "v1",
+        kind,
+    ));
+    Api::namespaced_with(client.clone(), namespace, &resource)
 }
 
 #[derive(Debug, Parser)]
@@ -232,7 +263,7 @@ pub fn kustomization(name: &str, shard: &str, source: &Source, spec: Value) -> K
         "interval": "10m",
         "path": "./",
         "prune": true,
-        "sourceRef": {"kind": "GitRepository", "name": source.name},
+        "sourceRef": {"kind": source.kind, "name": source.name},
     });
     if let (Some(base), Some(extra)) = (base.as_object_mut(), spec.as_object()) {
         base.extend(extra.clone());
@@ -261,17 +292,7 @@ pub async fn wait_for(
     what: &str,
     check: impl Fn(&Kustomization) -> bool,
 ) -> anyhow::Result<Kustomization> {
-    let check = &check;
-    testkit::wait::until(WAIT, what, || async move {
-        let ks = api.get(name).await.map_err(|e| e.to_string())?;
-        if check(&ks) {
-            Ok(Some(ks))
-        } else {
-            Err(serde_json::to_string(&ks.status).unwrap_or_default())
-        }
-    })
-    .await
-    .map_err(anyhow::Error::msg)
+    testkit::wait::object(api, name, WAIT, what, check).await
 }
 
 /// Waits for Ready=True having applied `revision`.
@@ -328,10 +349,19 @@ pub struct Fixture {
 
 /// Starts a [`Fixture`] whose controller gets `extra` flags.
 pub async fn fixture(shard: &str, extra: &[&str]) -> anyhow::Result<Fixture> {
+    fixture_with_source(shard, extra, "GitRepository").await
+}
+
+/// [`fixture`] whose source is of `kind`.
+pub async fn fixture_with_source(
+    shard: &str,
+    extra: &[&str],
+    kind: &str,
+) -> anyhow::Result<Fixture> {
     let cluster = testkit::cluster().await?;
     install_crds(&cluster.client).await?;
     let ns = TestNamespace::create(&cluster, shard).await?;
-    let source = Source::start(&cluster.client, ns.name(), "fleet").await?;
+    let source = Source::start_kind(&cluster.client, ns.name(), "fleet", kind).await?;
     let controller = RunningController::start(&cluster, shard, extra).await?;
     let api = Api::namespaced(cluster.client.clone(), ns.name());
     let config_maps = Api::namespaced(cluster.client.clone(), ns.name());

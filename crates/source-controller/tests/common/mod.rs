@@ -167,24 +167,14 @@ pub fn condition<'a>(repo: &'a GitRepository, type_: &str) -> Option<&'a Conditi
         .and_then(|c| c.iter().find(|c| c.type_ == type_))
 }
 
-/// Waits until `check` accepts the object, and returns it.
+/// Waits until `check` accepts the GitRepository, and returns it.
 pub async fn wait_for(
     api: &Api<GitRepository>,
     name: &str,
     what: &str,
     check: impl Fn(&GitRepository) -> bool,
 ) -> anyhow::Result<GitRepository> {
-    let check = &check;
-    testkit::wait::until(WAIT, what, || async move {
-        let repo = api.get(name).await.map_err(|e| e.to_string())?;
-        if check(&repo) {
-            Ok(Some(repo))
-        } else {
-            Err(serde_json::to_string(&repo.status).unwrap_or_default())
-        }
-    })
-    .await
-    .map_err(anyhow::Error::msg)
+    testkit::wait::object(api, name, WAIT, what, check).await
 }
 
 /// Waits for Ready with `status` and `reason`.
