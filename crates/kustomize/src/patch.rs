@@ -243,7 +243,16 @@ pub fn json6902(doc: &mut Node, ops: &[Node]) -> Result<(), String> {
             )?,
             "replace" => {
                 let value = op.at(&["value"]).cloned().ok_or("replace without value")?;
-                *get_mut(doc, &path)? = value;
+                // A key missing from an existing map is added, as kustomize's
+                // JSON patch library does; a missing parent is an error.
+                let parent_is_map = path
+                    .split_last()
+                    .is_some_and(|(_, parent)| matches!(get_mut(doc, parent), Ok(Node::Map(..))));
+                if parent_is_map {
+                    add(doc, &path, value)?;
+                } else {
+                    *get_mut(doc, &path)? = value;
+                }
             }
             "remove" => {
                 remove(doc, &path)?;

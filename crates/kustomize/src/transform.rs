@@ -241,15 +241,20 @@ pub fn set_pairs(r: &mut Resource, path: &str, create: bool, pairs: &[(String, S
     let parts = split_path(path);
     let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
     visit(&mut r.node, &parts, create, &mut |node| {
-        if node.is_null() {
-            *node = Node::map();
-        }
-        if let Some(m) = node.as_map_mut() {
-            for (k, v) in pairs {
-                m.insert(k, Node::Scalar(Scalar::string(v)));
-            }
-        }
+        insert_pairs(node, pairs)
     });
+}
+
+/// Puts string `pairs` into a map (a null becomes the map).
+fn insert_pairs(node: &mut Node, pairs: &[(String, String)]) {
+    if node.is_null() {
+        *node = Node::map();
+    }
+    if let Some(m) = node.as_map_mut() {
+        for (k, v) in pairs {
+            m.insert(k, Node::Scalar(Scalar::string(v)));
+        }
+    }
 }
 
 fn apply_templates(r: &mut Resource, what: &str, pairs: &[(String, String)]) {
@@ -282,14 +287,7 @@ fn label_set(r: &mut Resource, pairs: &[(String, String)], selectors: bool, temp
         {
             for t in templates.iter_mut() {
                 visit(t, &["metadata", "labels"], true, &mut |node| {
-                    if node.is_null() {
-                        *node = Node::map();
-                    }
-                    if let Some(m) = node.as_map_mut() {
-                        for (k, v) in pairs {
-                            m.insert(k, Node::Scalar(Scalar::string(v)));
-                        }
-                    }
+                    insert_pairs(node, pairs);
                 });
             }
         }
