@@ -65,39 +65,18 @@ async fn a_custom_resource_is_healthy_failed_or_in_progress_as_its_expressions_s
     assert_eq!(healthy.status, "True", "{}", healthy.message);
 
     // kstatus alone would call a Widget without conditions Current; the expression says Failed.
-    let failed = f
-        .source
-        .publish(&f.cluster.client, &[("w.yaml", &widget("Failed"))])
-        .await?;
-    let ks = wait_for(&f.api, "apps", "Widget failed early", |ks| {
-        attempted(ks, &failed)
-            && condition(ks, "Ready").is_some_and(|c| c.reason == "HealthCheckFailed")
-    })
-    .await?;
-    let message = &condition(&ks, "Ready").expect("Ready").message;
+    let (message, _) = health_failure(&mut f, "Failed").await?;
+    let gizmo = format!("Widget/{}/gizmo", f.ns.name());
     assert!(
         message.contains("failed early due to stalled resources")
-            && message.contains(&format!("Widget/{}/gizmo status: 'Failed'", f.ns.name())),
+            && message.contains(&format!("{gizmo} status: 'Failed'")),
         "{message}"
     );
-
     // Neither current nor failed: in progress until spec.timeout.
-    let pending = f
-        .source
-        .publish(&f.cluster.client, &[("w.yaml", &widget("Pending"))])
-        .await?;
-    let ks = wait_for(&f.api, "apps", "Widget times out", |ks| {
-        attempted(ks, &pending)
-            && condition(ks, "Ready").is_some_and(|c| c.reason == "HealthCheckFailed")
-    })
-    .await?;
-    let message = &condition(&ks, "Ready").expect("Ready").message;
+    let (message, ks) = health_failure(&mut f, "Pending").await?;
     assert!(
         message.contains("timeout waiting for")
-            && message.contains(&format!(
-                "Widget/{}/gizmo status: 'InProgress'",
-                f.ns.name()
-            )),
+            && message.contains(&format!("{gizmo} status: 'InProgress'")),
         "{message}"
     );
     assert_eq!(
@@ -200,6 +179,25 @@ async fn a_ready_expr_replaces_the_ready_check_of_a_dependency() -> anyhow::Resu
     wait_applied(&f.api, "apps", &revision).await?;
     assert!(f.config_maps.get_opt("app").await?.is_some());
     f.finish().await
+}
+
+/// Publishes the Widget in `phase` and waits until the health check of that revision failed;
+/// returns the Ready message and the Kustomization.
+async fn health_failure(
+    f: &mut Fixture,
+    phase: &str,
+) -> anyhow::Result<(String, driftless_api::kustomize::Kustomization)> {
+    let revision = f
+        .source
+        .publish(&f.cluster.client, &[("w.yaml", &widget(phase))])
+        .await?;
+    let ks = wait_for(&f.api, "apps", &format!("Widget {phase} fails"), |ks| {
+        attempted(ks, &revision)
+            && condition(ks, "Ready").is_some_and(|c| c.reason == "HealthCheckFailed")
+    })
+    .await?;
+    let message = condition(&ks, "Ready").expect("Ready").message.clone();
+    Ok((message, ks))
 }
 
 fn attempted(ks: &driftless_api::kustomize::Kustomization, revision: &str) -> bool {
