@@ -97,7 +97,6 @@ const OTHER: &[(&str, &str, &str)] = &[
         "StatefulSet",
         "spec/volumeClaimTemplates/spec/storageClassName",
     ),
-    ("IngressClass", "Ingress", "spec/ingressClassName"),
 ];
 
 struct Renamed {

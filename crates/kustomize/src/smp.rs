@@ -93,6 +93,14 @@ fn merge(target: &mut Node, patch: &Node, field: &str, builtin: bool) {
             } else {
                 None
             };
+            // Finalizers are a set: the patch's entries come first, then
+            // the original ones it did not list (checked against the oracle).
+            if builtin && !replace && field == "finalizers" {
+                let mut merged: Vec<Node> = p.iter().map(strip_directives).collect();
+                merged.extend(t.iter().filter(|i| !p.contains(i)).cloned());
+                *t = merged;
+                return;
+            }
             match key {
                 Some(key) => *t = merge_list(std::mem::take(t), p, key, builtin),
                 None => {
