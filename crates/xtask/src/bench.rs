@@ -225,6 +225,19 @@ where
     }
 }
 
+/// Ready=True, and the status speaks of the object's current generation.
+fn ready_at_generation(
+    generation: Option<i64>,
+    observed: Option<i64>,
+    conditions: Option<&[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]>,
+) -> bool {
+    observed == generation
+        && conditions
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
 /// Where and with what the numbers were taken.
 async fn machine_info(client: &kube::Client) -> Vec<(String, String)> {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();

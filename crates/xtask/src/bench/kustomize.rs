@@ -387,16 +387,13 @@ async fn drive(
 }
 
 fn is_ready(k: &Kustomization) -> bool {
-    let Some(status) = k.status.as_ref() else {
-        return false;
-    };
-    status.observed_generation == k.metadata.generation
-        && status
-            .conditions
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+    k.status.as_ref().is_some_and(|s| {
+        super::ready_at_generation(
+            k.metadata.generation,
+            s.observed_generation,
+            s.conditions.as_deref(),
+        )
+    })
 }
 
 /// `name: Ready=<status> <reason>: <message>` for a report.

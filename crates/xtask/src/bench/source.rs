@@ -290,16 +290,13 @@ async fn drive(
 }
 
 pub(super) fn is_ready(repo: &GitRepository) -> bool {
-    let Some(status) = repo.status.as_ref() else {
-        return false;
-    };
-    status.observed_generation == repo.metadata.generation
-        && status
-            .conditions
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True")
+    repo.status.as_ref().is_some_and(|s| {
+        super::ready_at_generation(
+            repo.metadata.generation,
+            s.observed_generation,
+            s.conditions.as_deref(),
+        )
+    })
 }
 
 /// Deletes the namespace's GitRepositories while the controller still runs (it owns their
