@@ -513,7 +513,10 @@ mod tests {
             ("dep.metadata.name.lowerAscii() == 'infra'", true),
             ("dep.metadata.name.startsWith('X')", false),
             // cel-go's CrossTypeNumericComparisons, which Flux enables.
-            ("dep.status.ratio < 1 && dep.metadata.generation > 2.5", true),
+            (
+                "dep.status.ratio < 1 && dep.metadata.generation > 2.5",
+                true,
+            ),
         ];
         for (expr, want) in table {
             let compiled = Expression::compile(expr, &["dep"]).expect(expr);
