@@ -103,3 +103,25 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod flux_build_tests {
+    #[test]
+    fn a_kustomization_file_at_the_artifact_root_builds_its_resources() {
+        let root = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            root.path().join("kustomization.yaml"),
+            "resources:\n- cm.yaml\n",
+        )
+        .expect("write");
+        std::fs::write(
+            root.path().join("cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n",
+        )
+        .expect("write");
+        let ks = driftless_api::kustomize::Kustomization::new("apps", Default::default());
+        let dir = super::resolve_path(root.path(), Some("./")).expect("path");
+        let docs = super::kustomize(&ks, root.path(), &dir).expect("builds");
+        assert_eq!(docs.len(), 1);
+    }
+}

@@ -60,16 +60,24 @@ pub async fn run_steps(
     ));
     let workspace = build::fetch(&ctx.fetcher, &artifact).await?;
     let dir = build::resolve_path(workspace.root(), ks.spec.path.as_deref())?;
+    // Flux decrypts the files secretGenerators read before the build, and the built objects
+    // after it.
+    let keys = decrypt::keyring(own, ks).await?.map(std::sync::Arc::new);
     let documents = {
-        let (ks, root) = (ks.clone(), workspace.root().to_path_buf());
-        tokio::task::spawn_blocking(move || build::kustomize(&ks, &root, &dir))
-            .await
-            .map_err(|e| ReconcileError::Client {
-                message: format!("the build task failed: {e}"),
-            })??
+        let (ks, root, keys) = (ks.clone(), workspace.root().to_path_buf(), keys.clone());
+        tokio::task::spawn_blocking(move || {
+            if let Some(keys) = &keys {
+                decrypt::generator_sources(&dir, &root, keys)?;
+            }
+            build::kustomize(&ks, &root, &dir)
+        })
+        .await
+        .map_err(|e| ReconcileError::Client {
+            message: format!("the build task failed: {e}"),
+        })??
     };
-    let documents = match decrypt::keyring(own, ks).await? {
-        Some(keys) => decrypt::decrypt(documents, &keys)?,
+    let documents = match &keys {
+        Some(keys) => decrypt::decrypt(documents, keys)?,
         None => documents,
     };
     let documents = match postbuild::variables(own, ks).await? {

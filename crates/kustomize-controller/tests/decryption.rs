@@ -70,3 +70,45 @@ async fn a_wrong_key_applies_nothing_and_names_the_object_not_the_key() -> anyho
     assert!(!message.contains("AGE-SECRET-KEY"), "{message}");
     f.finish().await
 }
+
+/// A dotenv file encrypted by the real sops for the same test-only key.
+const ENCRYPTED_ENV: &str = include_str!("../../sops/tests/fixtures/encrypted/dotenv-basic.env");
+
+#[tokio::test]
+async fn a_secret_generator_reads_its_encrypted_env_file_decrypted() -> anyhow::Result<()> {
+    let mut f = fixture("ks-sops-generator", &[]).await?;
+    key_secret(&f, "sops-age", KEY).await?;
+    let kustomization = "resources:\n- cm.yaml\nsecretGenerator:\n- name: app-env\n  envs:\n  - app.env\ngeneratorOptions:\n  disableNameSuffixHash: true\n";
+    let revision = f
+        .source
+        .publish(
+            &f.cluster.client,
+            &[
+                ("kustomization.yaml", kustomization),
+                ("cm.yaml", &config_map("app", "1")),
+                ("app.env", ENCRYPTED_ENV),
+            ],
+        )
+        .await?;
+    f.create(
+        "apps",
+        json!({"targetNamespace": f.ns.name(),
+            "decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}}}),
+    )
+    .await?;
+    wait_applied(&f.api, "apps", &revision).await?;
+    let secret = Api::<Secret>::namespaced(f.cluster.client.clone(), f.ns.name())
+        .get("app-env")
+        .await?;
+    let data = secret.data.unwrap_or_default();
+    assert_eq!(
+        data.get("USER").map(|v| v.0.clone()).as_deref(),
+        Some(&b"admin"[..])
+    );
+    assert!(
+        !data.keys().any(|k| k.starts_with("sops")),
+        "{:?}",
+        data.keys()
+    );
+    f.finish().await
+}

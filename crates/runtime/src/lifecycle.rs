@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use kube::api::Api;
 use kube::ResourceExt;
+use kube::api::Api;
 
 use crate::object::FluxObject;
 use crate::patch::{PatchError, add_finalizer};

@@ -19,9 +19,9 @@ use driftless_runtime::patch::{patch_status, status_field_manager};
 use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::summary::{Next, Outcome, Schedule, SummaryRules, summarize};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use kube::ResourceExt;
 
 use crate::artifact::{Stored, reconcile_artifact};
 use crate::error::ReconcileError;
