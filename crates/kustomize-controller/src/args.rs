@@ -13,6 +13,10 @@ pub const DEFAULT_CONCURRENT: usize = 4;
 /// Flux's feature gate that makes an unset variable without default a build error.
 pub const STRICT_SUBSTITUTIONS_GATE: &str = "StrictPostBuildSubstitutions";
 
+/// Flux's feature gate that makes `dependsOn[].readyExpr` an extra condition on top of the
+/// built-in readiness check instead of a replacement for it.
+pub const ADDITIVE_CEL_DEPENDENCY_CHECK_GATE: &str = "AdditiveCELDependencyCheck";
+
 /// Flags of `driftless kustomize-controller`.
 #[derive(Clone, Debug, ClapArgs)]
 pub struct Args {
@@ -42,9 +46,18 @@ impl Args {
 
     /// Whether `StrictPostBuildSubstitutions` is on.
     pub fn strict_substitutions(&self) -> bool {
+        self.gate(STRICT_SUBSTITUTIONS_GATE)
+    }
+
+    /// Whether `AdditiveCELDependencyCheck` is on.
+    pub fn additive_cel_dependency_check(&self) -> bool {
+        self.gate(ADDITIVE_CEL_DEPENDENCY_CHECK_GATE)
+    }
+
+    fn gate(&self, name: &str) -> bool {
         self.runtime
             .feature_gates()
-            .get(STRICT_SUBSTITUTIONS_GATE)
+            .get(name)
             .copied()
             .unwrap_or(false)
     }
@@ -87,10 +100,12 @@ mod tests {
             "--enable-leader-election",
             "--no-remote-bases=true",
             "--feature-gates=StrictPostBuildSubstitutions=true",
+            "--feature-gates=AdditiveCELDependencyCheck=true",
         ])
         .expect("manifest args parse");
         assert!(args.no_remote_bases);
         assert!(args.strict_substitutions());
+        assert!(args.additive_cel_dependency_check());
         assert_eq!(args.runtime.concurrency(DEFAULT_CONCURRENT), 4);
         assert_eq!(args.default_service_account(), None);
     }
@@ -100,6 +115,7 @@ mod tests {
         let args = parse(&[]).expect("defaults parse");
         assert!(!args.no_remote_bases);
         assert!(!args.strict_substitutions());
+        assert!(!args.additive_cel_dependency_check());
         assert_eq!(args.requeue_dependency(), Duration::from_secs(30));
     }
 }

@@ -95,6 +95,7 @@ pub async fn run(
         requeue_dependency: args.requeue_dependency(),
         no_cross_namespace_refs: args.runtime.no_cross_namespace_refs,
         strict_substitutions: args.strict_substitutions(),
+        additive_cel_dependency_check: args.additive_cel_dependency_check(),
     });
     let runtime_args = args.runtime.clone();
     process::supervise(

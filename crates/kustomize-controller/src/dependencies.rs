@@ -18,18 +18,8 @@ use crate::error::ReconcileError;
 use crate::source::{SourceKey, check_namespace};
 
 /// Checks every dependency of `ks`; `revision` is the source revision about to be applied.
-/// A `readyExpr` replaces the built-in checks (the gate `AdditiveCELDependencyCheck` is off).
-pub async fn check(
-    client: &kube::Client,
-    ks: &Kustomization,
-    revision: &str,
-    no_cross_namespace_refs: bool,
-) -> Result<(), ReconcileError> {
-    check_with(client, ks, revision, no_cross_namespace_refs, false).await
-}
-
-/// [`check`], with `additive`: the `AdditiveCELDependencyCheck` feature gate (a `readyExpr` must
-/// hold AND the built-in checks must pass).
+/// A `readyExpr` replaces the built-in checks, unless `additive` (the feature gate
+/// `AdditiveCELDependencyCheck`): then the expression must hold AND the built-in checks pass.
 pub async fn check_with(
     client: &kube::Client,
     ks: &Kustomization,

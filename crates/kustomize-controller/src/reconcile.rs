@@ -57,6 +57,8 @@ pub struct Context {
     pub no_cross_namespace_refs: bool,
     /// The `StrictPostBuildSubstitutions` feature gate.
     pub strict_substitutions: bool,
+    /// The `AdditiveCELDependencyCheck` feature gate.
+    pub additive_cel_dependency_check: bool,
 }
 
 /// Reconciles one Kustomization; errors returned here are only failures to write the status or

@@ -51,7 +51,14 @@ pub async fn run_steps(
     let own = ctx.clients.own();
     let artifact = source::artifact(own, &key, ctx.requeue_dependency).await?;
     let revision = artifact.revision.clone();
-    dependencies::check(own, ks, &revision, ctx.no_cross_namespace_refs).await?;
+    dependencies::check_with(
+        own,
+        ks,
+        &revision,
+        ctx.no_cross_namespace_refs,
+        ctx.additive_cel_dependency_check,
+    )
+    .await?;
 
     status.last_attempted_revision = Some(revision.clone());
     draft.progressing(format!(
