@@ -136,7 +136,16 @@ mod tests {
             &dir.path().join("log"),
         )
         .unwrap();
-        assert!(pids_referencing(dir.path(), &components).contains(&ours.pid));
+        // Right after the fork the child may not have exec'd the shell yet (its cmdline is
+        // still the parent's): look again until it has, for at most 5 s.
+        let found = (0..50).any(|_| {
+            let seen = pids_referencing(dir.path(), &components).contains(&ours.pid);
+            if !seen {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            seen
+        });
+        assert!(found, "the shell naming the state dir is found");
         // The same process is not a component when its executable is not one.
         assert!(!pids_referencing(dir.path(), &["etcd"]).contains(&ours.pid));
         process::stop_group(ours.pid, Duration::from_secs(2));
