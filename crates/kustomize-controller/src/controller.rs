@@ -9,7 +9,6 @@ use std::future::Future;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use driftless_api::annotations::RECONCILE_REQUESTED_AT;
 use driftless_api::conditions::types;
 use driftless_api::kustomize::Kustomization;
 use driftless_artifact::{FetchOptions, Fetcher};
@@ -19,11 +18,11 @@ use driftless_runtime::process::{self, ProcessError};
 use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::shutdown::Signals;
 use futures::{Stream, StreamExt};
+use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Resource, ResourceExt};
 
 use crate::args::{Args, DEFAULT_CONCURRENT};
 use crate::impersonation::Clients;
@@ -85,11 +84,7 @@ pub async fn run(
     let ctx = Arc::new(Context {
         clients: Clients::new(config, client.clone(), args.default_service_account()),
         fetcher,
-        scheduler: Scheduler::new(
-            args.runtime.min_retry_delay.get(),
-            args.runtime.max_retry_delay.get(),
-            args.runtime.interval_jitter_percentage,
-        ),
+        scheduler: Scheduler::from_args(&args.runtime),
         recorder,
         metrics: metrics.clone(),
         requeue_dependency: args.requeue_dependency(),
@@ -186,17 +181,7 @@ async fn run_workers(
     Ok(())
 }
 
-/// What decides whether a Kustomization watch event reaches the queue: a new generation, a new
-/// `reconcile.fluxcd.io/requestedAt`, or deletion having started.
-pub fn reconcile_trigger(ks: &Kustomization) -> Option<u64> {
-    let mut hasher = DefaultHasher::new();
-    ks.meta().generation.hash(&mut hasher);
-    ks.annotations()
-        .get(RECONCILE_REQUESTED_AT)
-        .hash(&mut hasher);
-    ks.meta().deletion_timestamp.is_some().hash(&mut hasher);
-    Some(hasher.finish())
-}
+pub use driftless_runtime::lifecycle::reconcile_trigger;
 
 /// Changes when a Kustomization turns Ready or not, or applies another revision.
 pub fn readiness_key(ks: &Kustomization) -> Option<u64> {
@@ -277,6 +262,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     use super::*;
+    use kube::Resource;
 
     fn ks(ready: &str, applied: &str) -> Kustomization {
         let mut ks = Kustomization::new("infra", KustomizationSpec::default());

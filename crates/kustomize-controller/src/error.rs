@@ -210,40 +210,12 @@ impl Classify for ReconcileError {
     }
 }
 
-/// A duration as Go's `time.Duration.String` prints whole seconds and minutes (`30s`, `2m0s`).
-pub fn go_duration(d: std::time::Duration) -> String {
-    let secs = d.as_secs();
-    let millis = d.subsec_millis();
-    if secs == 0 && millis > 0 {
-        return format!("{millis}ms");
-    }
-    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
-    let frac = if millis > 0 {
-        format!(".{:03}", millis).trim_end_matches('0').to_owned()
-    } else {
-        String::new()
-    };
-    match (h, m) {
-        (0, 0) => format!("{s}{frac}s"),
-        (0, m) => format!("{m}m{s}{frac}s"),
-        (h, m) => format!("{h}h{m}m{s}{frac}s"),
-    }
-}
+/// A duration as Go's `time.Duration.String` prints it (`30s`, `2m0s`).
+pub use driftless_runtime::flags::duration::format as go_duration;
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
-
-    #[test]
-    fn durations_print_as_go_prints_them() {
-        assert_eq!(go_duration(Duration::from_secs(30)), "30s");
-        assert_eq!(go_duration(Duration::from_secs(120)), "2m0s");
-        assert_eq!(go_duration(Duration::from_secs(3725)), "1h2m5s");
-        assert_eq!(go_duration(Duration::from_millis(1500)), "1.5s");
-        assert_eq!(go_duration(Duration::from_millis(250)), "250ms");
-    }
 
     #[test]
     fn waiting_on_a_source_or_dependency_is_not_a_failure() {

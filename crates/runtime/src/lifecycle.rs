@@ -3,6 +3,7 @@
 //! anything else is reconciled — the [`crate::schedule::gate`] decision with its one side effect
 //! (adding the finalizer) carried out.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use kube::ResourceExt;
@@ -51,4 +52,20 @@ pub async fn enter<K: FluxObject>(
         }
         Gate::Reconcile => Ok(Entry::Reconcile(Arc::clone(obj))),
     }
+}
+
+/// What decides whether a watch event of a reconciled object reaches the queue, as Flux's
+/// `GenerationChangedPredicate || ReconcileRequestedPredicate`: a new generation (spec change),
+/// a new `reconcile.fluxcd.io/requestedAt`, or deletion having started. Status and finalizer
+/// updates (the controller's own writes) leave it unchanged.
+pub fn reconcile_trigger<K: kube::Resource>(obj: &K) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    obj.meta().generation.hash(&mut hasher);
+    obj.meta()
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(driftless_api::annotations::RECONCILE_REQUESTED_AT))
+        .hash(&mut hasher);
+    obj.meta().deletion_timestamp.is_some().hash(&mut hasher);
+    Some(hasher.finish())
 }

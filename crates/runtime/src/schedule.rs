@@ -80,6 +80,15 @@ impl Scheduler {
         }
     }
 
+    /// The scheduler the runtime flags ask for.
+    pub fn from_args(args: &crate::flags::RuntimeArgs) -> Self {
+        Self::new(
+            args.min_retry_delay.get(),
+            args.max_retry_delay.get(),
+            args.interval_jitter_percentage,
+        )
+    }
+
     /// Records a failure of `key` and returns how long to wait before retrying.
     pub fn failure(&self, key: &str) -> Duration {
         let mut failures = self

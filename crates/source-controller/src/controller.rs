@@ -5,10 +5,8 @@
 //! (`--health-addr`), all stopping on the same shutdown signal.
 
 use std::future::Future;
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
-use driftless_api::annotations::RECONCILE_REQUESTED_AT;
 use driftless_api::source::GitRepository;
 use driftless_artifact::Storage;
 use driftless_runtime::election::Signal;
@@ -20,7 +18,6 @@ use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
-use kube::{Resource, ResourceExt};
 use tokio::net::TcpListener;
 
 use crate::args::{Args, DEFAULT_CONCURRENT, hostname};
@@ -95,11 +92,7 @@ pub async fn run(
         client: client.clone(),
         storage: storage.clone(),
         retention: args.retention(),
-        scheduler: Scheduler::new(
-            args.runtime.min_retry_delay.get(),
-            args.runtime.max_retry_delay.get(),
-            args.runtime.interval_jitter_percentage,
-        ),
+        scheduler: Scheduler::from_args(&args.runtime),
         recorder,
         metrics: metrics.clone(),
         requeue_dependency: args.requeue_dependency(),
@@ -163,24 +156,15 @@ async fn run_workers(
     artifacts.map_err(RunError::Storage)
 }
 
-/// What decides whether a watch event reaches the queue: a new generation (spec change,
-/// deletion), a new `reconcile.fluxcd.io/requestedAt` value, or deletion having started. Status
-/// and finalizer updates leave it unchanged, as Flux's predicates do.
-pub fn reconcile_trigger(repo: &GitRepository) -> Option<u64> {
-    let mut hasher = DefaultHasher::new();
-    repo.meta().generation.hash(&mut hasher);
-    repo.annotations()
-        .get(RECONCILE_REQUESTED_AT)
-        .hash(&mut hasher);
-    repo.meta().deletion_timestamp.is_some().hash(&mut hasher);
-    Some(hasher.finish())
-}
+pub use driftless_runtime::lifecycle::reconcile_trigger;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use driftless_api::annotations::RECONCILE_REQUESTED_AT;
     use driftless_api::source::GitRepositorySpec;
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use kube::{Resource, ResourceExt};
 
     fn repo(generation: i64) -> GitRepository {
         let mut repo = GitRepository::new("podinfo", GitRepositorySpec::default());
