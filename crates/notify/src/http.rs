@@ -1,0 +1,203 @@
+//! The HTTP client every provider shares: proxy, CA and client certificate from
+//! `certSecretRef`, `spec.timeout`, and errors with secrets removed.
+
+use std::sync::Arc;
+
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
+
+use crate::error::{NotifyError, redact};
+use crate::settings::ProviderSettings;
+
+/// How much of an error response body goes into an error message.
+const BODY_EXCERPT: usize = 512;
+
+/// A configured client bound to one provider's settings.
+pub(crate) struct Http {
+    client: reqwest::Client,
+    provider: String,
+    secrets: Vec<String>,
+}
+
+/// A successful answer.
+pub(crate) struct Answer {
+    pub(crate) body: Vec<u8>,
+}
+
+impl Http {
+    /// Builds the client for `settings`.
+    pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
+        let tls = tls_config(settings)?;
+        let mut builder = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(settings.timeout);
+        if let Some(proxy) = settings.proxy.as_deref().filter(|p| !p.is_empty()) {
+            let proxy = reqwest::Proxy::all(proxy).map_err(|_| NotifyError::InvalidSetting {
+                provider: settings.provider_type.clone(),
+                field: "proxy".into(),
+                reason: "not a valid proxy URL".into(),
+            })?;
+            builder = builder.proxy(proxy);
+        }
+        let client = builder.build().map_err(|e| NotifyError::Tls {
+            reason: redact(&e.without_url().to_string(), &settings.secrets()),
+        })?;
+        Ok(Self {
+            client,
+            provider: settings.provider_type.clone(),
+            secrets: settings.secrets(),
+        })
+    }
+
+    /// The provider type, for error messages.
+    pub(crate) fn provider(&self) -> &str {
+        &self.provider
+    }
+
+    /// POSTs `payload` as JSON.
+    pub(crate) async fn post_json<T: serde::Serialize + ?Sized>(
+        &self,
+        url: &url::Url,
+        payload: &T,
+        headers: HeaderMap,
+    ) -> Result<Answer, NotifyError> {
+        let body = self.encode(payload)?;
+        self.send(reqwest::Method::POST, url, Some(body), headers)
+            .await
+    }
+
+    /// JSON-encodes `payload`.
+    pub(crate) fn encode<T: serde::Serialize + ?Sized>(
+        &self,
+        payload: &T,
+    ) -> Result<Vec<u8>, NotifyError> {
+        serde_json::to_vec(payload).map_err(|e| NotifyError::Encode {
+            provider: self.provider.clone(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Sends one request; a body is sent as `application/json` unless `headers` say otherwise.
+    /// Any status outside 2xx is an error carrying the start of the response body.
+    pub(crate) async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &url::Url,
+        body: Option<Vec<u8>>,
+        headers: HeaderMap,
+    ) -> Result<Answer, NotifyError> {
+        let mut request = self.client.request(method, url.clone());
+        if let Some(body) = body {
+            if !headers.contains_key(CONTENT_TYPE) {
+                request = request.header(CONTENT_TYPE, "application/json");
+            }
+            request = request.body(body);
+        }
+        let response = request
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| self.request_error(e))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| self.request_error(e))?;
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
+            let excerpt: String = text.chars().take(BODY_EXCERPT).collect();
+            return Err(NotifyError::Status {
+                provider: self.provider.clone(),
+                status: status.as_u16(),
+                body: redact(&excerpt, &self.secrets),
+            });
+        }
+        Ok(Answer {
+            body: body.to_vec(),
+        })
+    }
+
+    fn request_error(&self, error: reqwest::Error) -> NotifyError {
+        // reqwest's Display stops at the outermost layer; the causes (refused, timed out,
+        // unknown certificate) are what a user needs. The URL is dropped: it may be a secret.
+        let mut causes = String::new();
+        let mut current = std::error::Error::source(&error);
+        while let Some(err) = current {
+            causes.push_str(": ");
+            causes.push_str(&err.to_string());
+            current = err.source();
+        }
+        let reason = format!("{}{causes}", error.without_url());
+        NotifyError::Request {
+            provider: self.provider.clone(),
+            reason: redact(&reason, &self.secrets),
+        }
+    }
+}
+
+/// Header map from `(name, value)` pairs; values are marked sensitive.
+pub(crate) fn headers<'a>(
+    provider: &str,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<HeaderMap, NotifyError> {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| NotifyError::InvalidSetting {
+                provider: provider.to_owned(),
+                field: "headers".into(),
+                reason: format!("'{name}' is not a valid header name"),
+            })?;
+        let mut value = HeaderValue::from_str(value).map_err(|_| NotifyError::InvalidSetting {
+            provider: provider.to_owned(),
+            field: "headers".into(),
+            reason: format!("the value of '{name}' is not a valid header value"),
+        })?;
+        value.set_sensitive(true);
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+/// rustls with ring: the platform's roots plus `ca.crt`, and `tls.crt`/`tls.key` as the
+/// client certificate when both are given.
+fn tls_config(settings: &ProviderSettings) -> Result<rustls::ClientConfig, NotifyError> {
+    let tls_err = |reason: String| NotifyError::Tls { reason };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let extra_roots: Vec<CertificateDer<'static>> = match &settings.ca_pem {
+        Some(pem) => {
+            let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .map_err(|e| tls_err(format!("ca.crt is not PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(tls_err("ca.crt holds no certificate".into()));
+            }
+            certs
+        }
+        None => Vec::new(),
+    };
+    let verifier =
+        rustls_platform_verifier::Verifier::new_with_extra_roots(extra_roots, provider.clone())
+            .map_err(|e| tls_err(format!("certificate verifier: {e}")))?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier));
+    match (&settings.client_cert_pem, &settings.client_key_pem) {
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<_, _>>()
+                .map_err(|e| tls_err(format!("tls.crt is not PEM: {e}")))?;
+            if chain.is_empty() {
+                return Err(tls_err("tls.crt holds no certificate".into()));
+            }
+            // The key's parse error is generic on purpose: never echo key material.
+            let key = PrivateKeyDer::from_pem_slice(key)
+                .map_err(|_| tls_err("tls.key is not a PEM private key".into()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| tls_err(format!("client certificate: {e}")))
+        }
+        (Some(_), None) => Err(tls_err("tls.crt is given without tls.key".into())),
+        (None, Some(_)) => Err(tls_err("tls.key is given without tls.crt".into())),
+        (None, None) => Ok(builder.with_no_client_auth()),
+    }
+}

@@ -1,0 +1,26 @@
+//! Notification providers: turn a Flux event into the request each outside service expects
+//! (chat webhooks, incident tools, commit statuses), as Flux's notification-controller sends them.
+//!
+//! A pure library: no Kubernetes. The controller resolves a `Provider` object and its Secrets
+//! into [`ProviderSettings`], asks [`notifier`] for a [`Notifier`] and posts each [`Event`].
+
+mod error;
+mod event;
+mod http;
+mod providers;
+mod settings;
+
+pub use error::NotifyError;
+pub use event::{Event, ObjectRef};
+pub use providers::{SUPPORTED_TYPES, notifier};
+pub use settings::ProviderSettings;
+
+/// Sends events to one provider.
+pub trait Notifier: Send + Sync {
+    /// Delivers `event`; an event the provider has no use for (a commit status without a
+    /// revision, say) is skipped with `Ok(())`, as Flux skips it.
+    fn post<'a>(
+        &'a self,
+        event: &'a Event,
+    ) -> futures::future::BoxFuture<'a, Result<(), NotifyError>>;
+}

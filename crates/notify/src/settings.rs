@@ -1,0 +1,91 @@
+//! What a `Provider` object and its Secrets resolve to: everything a notifier needs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Flux's default provider timeout (`spec.timeout` unset).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A provider's settings, resolved from the `Provider` spec and its `secretRef`,
+/// `certSecretRef` and `proxySecretRef`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProviderSettings {
+    /// `spec.type`, e.g. `slack`, `generic-hmac`, `github`.
+    pub provider_type: String,
+    /// `spec.address`, or the Secret's `address` (which wins, as in Flux).
+    pub address: String,
+    /// `spec.channel`.
+    pub channel: Option<String>,
+    /// `spec.username`, or the Secret's `username`.
+    pub username: Option<String>,
+    /// The Secret's `token`.
+    pub token: Option<String>,
+    /// The Secret's `password`.
+    pub password: Option<String>,
+    /// The Secret's `headers` (a YAML map in Flux), already parsed.
+    pub headers: BTreeMap<String, String>,
+    /// `ca.crt` from `certSecretRef`.
+    pub ca_pem: Option<Vec<u8>>,
+    /// `tls.crt` from `certSecretRef`.
+    pub client_cert_pem: Option<Vec<u8>>,
+    /// `tls.key` from `certSecretRef`.
+    pub client_key_pem: Option<Vec<u8>>,
+    /// `spec.proxy` or the proxy Secret's address, with credentials when given.
+    pub proxy: Option<String>,
+    /// `spec.timeout`.
+    pub timeout: Duration,
+    /// `spec.commitStatusExpr` (CEL).
+    pub commit_status_expr: Option<String>,
+    /// The whole `secretRef` Secret, for providers that read other keys.
+    pub secret_data: BTreeMap<String, Vec<u8>>,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            provider_type: String::new(),
+            address: String::new(),
+            channel: None,
+            username: None,
+            token: None,
+            password: None,
+            headers: BTreeMap::new(),
+            ca_pem: None,
+            client_cert_pem: None,
+            client_key_pem: None,
+            proxy: None,
+            timeout: DEFAULT_TIMEOUT,
+            commit_status_expr: None,
+            secret_data: BTreeMap::new(),
+        }
+    }
+}
+
+impl ProviderSettings {
+    /// Settings for `provider_type` at `address`, everything else default.
+    pub fn new(provider_type: &str, address: &str) -> Self {
+        Self {
+            provider_type: provider_type.to_owned(),
+            address: address.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// Values that must never appear in an error message.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        let mut secrets: Vec<String> = [&self.token, &self.password]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .cloned()
+            .collect();
+        secrets.extend(self.headers.values().filter(|v| v.len() >= 4).cloned());
+        if let Some(proxy) = &self.proxy {
+            secrets.push(proxy.clone());
+        }
+        if !self.address.is_empty() {
+            secrets.push(self.address.clone());
+        }
+        secrets
+    }
+}
