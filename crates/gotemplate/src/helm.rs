@@ -215,8 +215,22 @@ pub fn render_files(
     data: &Value,
     seed: Option<u64>,
 ) -> Result<BTreeMap<String, String>, Error> {
+    render_scoped(files, &|_| data.clone(), seed, None)
+}
+
+/// [`render_files`] with each file's own data: Helm renders a subchart's
+/// templates over that subchart's `.Values`, `.Chart` and `.Files`, so
+/// `data_for(name)` gives the data for template `name`. `now` fixes what
+/// `now` returns (Unix seconds; None reads the clock).
+pub fn render_scoped(
+    files: &[(String, String)],
+    data_for: &dyn Fn(&str) -> Value,
+    seed: Option<u64>,
+    now: Option<i64>,
+) -> Result<BTreeMap<String, String>, Error> {
     let mut t = Templates::helm();
     t.options.seed = seed;
+    t.options.now = now;
     let texts: BTreeMap<String, String> = files.iter().cloned().collect();
     let mut keys: Vec<String> = texts.keys().cloned().collect();
     sort_templates(&mut keys);
@@ -231,7 +245,7 @@ pub fn render_files(
         if base.starts_with('_') {
             continue;
         }
-        let vals = with_template(data, name);
+        let vals = with_template(&data_for(name), name);
         let rendered = t
             .execute(name, &vals)
             .map_err(|e| Error::Exec(cleanup_exec_error(name, &e.to_string())))?;

@@ -124,6 +124,11 @@ pub trait Object: Send + Sync + std::fmt::Debug {
     fn to_data(&self) -> Value {
         Value::Nil
     }
+    /// The key/value pairs `range` visits when the object is a Go map type
+    /// (Helm's `.Files`); None when it cannot be ranged over.
+    fn entries(&self) -> Option<Vec<(String, Value)>> {
+        None
+    }
     /// The concrete type, for functions that take their own objects back.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None

@@ -71,6 +71,11 @@ impl Exec<'_> {
                     items.push((mk(i), mk(i)));
                 }
             }
+            Value::Object(o) if o.entries().is_some() => {
+                for (k, e) in o.entries().unwrap_or_default() {
+                    items.push((Val::plain(Value::str(k.as_str())), Val::plain(e)));
+                }
+            }
             Value::Invalid | Value::Nil => {}
             other => {
                 let msg = format!("range can't iterate over {}", sprint_value(other));

@@ -16,6 +16,7 @@ use crate::funcs::FuncMap;
 
 pub use dates::{duration_string, format as format_time, parse_duration, time_string};
 pub use lists::{deep_copy, deep_equal};
+pub use semver::satisfies_constraint;
 pub use strings::{go_split, indent, title};
 
 /// Every Sprig function this crate implements.

@@ -263,6 +263,12 @@ fn satisfies(constraint: &str, v: &Version) -> Result<bool, String> {
     Ok(groups.iter().any(|g| g.iter().all(|t| term_matches(t, v))))
 }
 
+/// Whether `version` satisfies `constraint` (Masterminds semver rules, as
+/// Helm's chart kubeVersion and dependency version checks apply them).
+pub fn satisfies_constraint(constraint: &str, version: &str) -> Result<bool, String> {
+    satisfies(constraint, &parse_version(version)?)
+}
+
 pub fn register(m: &mut FuncMap) {
     m.add("semverCompare", &[Ty::Str, Ty::Str], None, |a| {
         let c = a[0].as_str().unwrap_or_default().to_string();
