@@ -1,7 +1,12 @@
 //! One module per subcommand, each with its clap arguments and a `run` function.
 
+pub mod cluster;
 pub mod crds;
+pub mod get;
+pub mod kinds;
 pub mod kustomize;
+pub mod output;
+pub mod status;
 
 use crate::yaml::YamlError;
 
@@ -16,6 +21,9 @@ pub enum CommandError {
     /// `driftless kustomize-controller` stopped with an error.
     #[error(transparent)]
     KustomizeController(#[from] driftless_kustomize_controller::RunError),
+    /// A user command's request to the cluster failed (with a hint at the fix).
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
     /// Writing the command's output failed (full disk, closed terminal).
     #[error("writing output")]
     Output(#[source] std::io::Error),
