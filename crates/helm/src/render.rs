@@ -1,0 +1,281 @@
+//! `helm template`: dependencies checked and enabled, values coalesced and
+//! validated, every template of the chart tree rendered through
+//! driftless-gotemplate with its own chart's `.Values`, `.Chart`, `.Files`
+//! and `.Subcharts`, NOTES.txt left out, then hooks and manifests printed
+//! as Helm prints them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use driftless_gotemplate::{Map, Value};
+use serde_json::Value as Json;
+
+use crate::Values;
+use crate::chart::Chart;
+use crate::error::Error;
+use crate::files::{Capabilities, Files, KubeVersion, VersionSet};
+use crate::manifest;
+use crate::values::{coalesce, map_to_template, to_template};
+
+/// How to render, as `helm template`'s flags say.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub release_name: String,
+    pub namespace: String,
+    /// `--kube-version` (Helm's default v1.20.0 when None).
+    pub kube_version: Option<String>,
+    /// `--api-versions`, added to Helm's defaults.
+    pub api_versions: Vec<String>,
+    /// `--include-crds`: print `crds/` files first.
+    pub include_crds: bool,
+    /// `--skip-tests`: leave out test hooks.
+    pub skip_tests: bool,
+    /// `--no-hooks`: leave out every hook.
+    pub no_hooks: bool,
+    /// `--skip-schema-validation`.
+    pub skip_schema_validation: bool,
+    /// Seed for random template functions (None: fresh randomness).
+    pub seed: Option<u64>,
+    /// What `now` returns, Unix seconds (None: the clock).
+    pub now: Option<i64>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            release_name: "release-name".into(),
+            namespace: "default".into(),
+            kube_version: None,
+            api_versions: Vec::new(),
+            include_crds: false,
+            skip_tests: false,
+            no_hooks: false,
+            skip_schema_validation: false,
+            seed: None,
+            now: None,
+        }
+    }
+}
+
+/// Renders `chart` with the user's values into what `helm template` prints.
+pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String, Error> {
+    match chart.metadata.chart_type.as_str() {
+        "" | "application" => {}
+        t => return Err(Error::Chart(format!("{t} charts are not installable"))),
+    }
+    crate::deps::check(&chart)?;
+    crate::deps::process(&mut chart, &user)?;
+    let kube_version = match &opts.kube_version {
+        Some(v) => KubeVersion::parse(v)
+            .map_err(|e| Error::Chart(format!("invalid kube version '{v}': {e}")))?,
+        None => KubeVersion::default_version(),
+    };
+    let values = coalesce(&chart, user, false)?;
+    if !opts.skip_schema_validation {
+        crate::schema::validate_chart(&chart, &values)?;
+    }
+    if !chart.metadata.kube_version.is_empty()
+        && !crate::deps::compatible(&chart.metadata.kube_version, &kube_version.version)
+    {
+        return Err(Error::KubeVersion(format!(
+            "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",
+            chart.metadata.kube_version, kube_version.version
+        )));
+    }
+    let caps = Value::Object(Arc::new(Capabilities {
+        kube_version,
+        api_versions: VersionSet::with_defaults(&opts.api_versions),
+    }));
+    let mut release = Map::new();
+    release.insert("Name".into(), Value::str(opts.release_name.as_str()));
+    release.insert("Namespace".into(), Value::str(opts.namespace.as_str()));
+    release.insert("IsUpgrade".into(), Value::Bool(false));
+    release.insert("IsInstall".into(), Value::Bool(true));
+    release.insert("Revision".into(), Value::Int(1));
+    release.insert("Service".into(), Value::str("Helm"));
+    let top = Top {
+        release: Value::map(release),
+        caps,
+    };
+    let mut texts = Vec::new();
+    let mut data: HashMap<String, Value> = HashMap::new();
+    let root_values = Value::map(map_to_template(&values));
+    chart.full_path = chart.name().to_string();
+    collect(&chart, root_values, true, &top, &mut texts, &mut data);
+    let rendered = driftless_gotemplate::helm::render_scoped(
+        &texts,
+        &|name| data.get(name).cloned().unwrap_or(Value::Nil),
+        opts.seed,
+        opts.now,
+    )
+    .map_err(|e| Error::Template(e.to_string()))?;
+    let files: BTreeMap<String, String> = rendered
+        .into_iter()
+        .filter(|(k, _)| !k.ends_with("NOTES.txt"))
+        .collect();
+    let (hooks, manifests) = manifest::sort(&files)?;
+    let mut b = String::new();
+    if opts.include_crds {
+        for (path, data) in crds(&chart, chart.name()) {
+            manifest::print(&mut b, &path, &data);
+        }
+    }
+    for m in &manifests {
+        manifest::print(&mut b, &m.path, &m.content);
+    }
+    let mut out = b.trim().to_string();
+    out.push('\n');
+    if !opts.no_hooks {
+        for h in hooks {
+            if opts.skip_tests && h.is_test_hook() {
+                continue;
+            }
+            manifest::print(&mut out, &h.path, &h.content);
+        }
+    }
+    Ok(out)
+}
+
+struct Top {
+    release: Value,
+    caps: Value,
+}
+
+/// Helm's `recAllTpls`: each chart's data, its templates named by their
+/// path from the root, and the map the parent sees as `.Subcharts.<name>`.
+fn collect(
+    c: &Chart,
+    values: Value,
+    is_root: bool,
+    top: &Top,
+    texts: &mut Vec<(String, String)>,
+    data: &mut HashMap<String, Value>,
+) -> Value {
+    let mut next = Map::new();
+    next.insert("Chart".into(), chart_value(c, is_root));
+    next.insert(
+        "Files".into(),
+        Files(
+            c.files
+                .iter()
+                .map(|f| (f.name.clone(), Arc::new(f.data.clone())))
+                .collect(),
+        )
+        .value(),
+    );
+    next.insert("Release".into(), top.release.clone());
+    next.insert("Capabilities".into(), top.caps.clone());
+    next.insert("Values".into(), values.clone());
+    let mut sub_values = Map::new();
+    for child in &c.dependencies {
+        let vs = match &values {
+            Value::Map(m) => match m.get(child.name()) {
+                Some(v @ Value::Map(_)) => v,
+                _ => Value::map(Map::new()),
+            },
+            _ => Value::map(Map::new()),
+        };
+        let mut child = child.clone();
+        child.full_path = format!("{}/charts/{}", c.full_path, child.name());
+        let v = collect(&child, vs, false, top, texts, data);
+        sub_values.insert(child.name().to_string(), v);
+    }
+    next.insert("Subcharts".into(), Value::map(sub_values));
+    let next = Value::map(next);
+    for t in &c.templates {
+        let base = t.name.rsplit('/').next().unwrap_or(&t.name);
+        if c.is_library() && !base.starts_with('_') {
+            continue;
+        }
+        let name = format!("{}/{}", c.full_path, t.name);
+        texts.push((name.clone(), String::from_utf8_lossy(&t.data).into_owned()));
+        data.insert(name, next.clone());
+    }
+    next
+}
+
+/// `.Chart`: Helm's chart.Metadata fields by their Go names, plus IsRoot.
+fn chart_value(c: &Chart, is_root: bool) -> Value {
+    let md = &c.metadata;
+    let s = |x: &str| Value::str(x);
+    let strs = |v: &[String]| Value::StrList(Arc::new(v.to_vec()));
+    let mut m = Map::new();
+    m.insert("Name".into(), s(&md.name));
+    m.insert("Home".into(), s(&md.home));
+    m.insert("Sources".into(), strs(&md.sources));
+    m.insert("Version".into(), s(&md.version));
+    m.insert("Description".into(), s(&md.description));
+    m.insert("Keywords".into(), strs(&md.keywords));
+    let maintainers = md
+        .maintainers
+        .iter()
+        .map(|x| {
+            let mut mm = Map::new();
+            mm.insert("Name".into(), s(&x.name));
+            mm.insert("Email".into(), s(&x.email));
+            mm.insert("URL".into(), s(&x.url));
+            Value::map(mm)
+        })
+        .collect();
+    m.insert("Maintainers".into(), Value::list(maintainers));
+    m.insert("Icon".into(), s(&md.icon));
+    m.insert("APIVersion".into(), s(&md.api_version));
+    m.insert("Condition".into(), s(&md.condition));
+    m.insert("Tags".into(), s(&md.tags));
+    m.insert("AppVersion".into(), s(&md.app_version));
+    m.insert("Deprecated".into(), Value::Bool(md.deprecated));
+    m.insert(
+        "Annotations".into(),
+        Value::map(
+            md.annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), s(v)))
+                .collect(),
+        ),
+    );
+    m.insert("KubeVersion".into(), s(&md.kube_version));
+    let deps = md
+        .dependencies
+        .iter()
+        .map(|d| {
+            let mut dm = Map::new();
+            dm.insert("Name".into(), s(&d.name));
+            dm.insert("Version".into(), s(&d.version));
+            dm.insert("Repository".into(), s(&d.repository));
+            dm.insert("Condition".into(), s(&d.condition));
+            dm.insert("Tags".into(), strs(&d.tags));
+            dm.insert("Enabled".into(), Value::Bool(d.enabled));
+            dm.insert(
+                "ImportValues".into(),
+                to_template(&Json::Array(d.import_values.clone())),
+            );
+            dm.insert("Alias".into(), s(&d.alias));
+            Value::map(dm)
+        })
+        .collect();
+    m.insert("Dependencies".into(), Value::list(deps));
+    m.insert("Type".into(), s(&md.chart_type));
+    m.insert("IsRoot".into(), Value::Bool(is_root));
+    Value::map(m)
+}
+
+/// `crds/*.{yaml,yml,json}` of the chart and then its subcharts, with the
+/// path Helm prints (`chart/charts/sub/crds/x.yaml`).
+fn crds(c: &Chart, full_path: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for f in &c.files {
+        let lower = f.name.to_ascii_lowercase();
+        if f.name.starts_with("crds/")
+            && (lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json"))
+        {
+            out.push((
+                format!("{full_path}/{}", f.name),
+                String::from_utf8_lossy(&f.data).into_owned(),
+            ));
+        }
+    }
+    for d in &c.dependencies {
+        out.extend(crds(d, &format!("{full_path}/charts/{}", d.name())));
+    }
+    out
+}

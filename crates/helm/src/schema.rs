@@ -1,0 +1,358 @@
+//! values.schema.json: a JSON-Schema (draft-07 subset) validator covering
+//! what charts use — type, enum, const, properties, required,
+//! additionalProperties, items, numeric and length bounds, pattern,
+//! allOf/anyOf/oneOf/not and local `$ref`s — with failures worded as the
+//! santhosh-tekuri/jsonschema library inside Helm words them
+//! (`- at '/replicaCount': got string, want integer`).
+
+use serde_json::Value as Json;
+
+use crate::Values;
+use crate::chart::Chart;
+use crate::error::Error;
+
+/// Validates `values` against the chart's schema and its subcharts'
+/// schemas (each against its own part of the values).
+pub fn validate_chart(chart: &Chart, values: &Values) -> Result<(), Error> {
+    let mut sb = String::new();
+    collect(chart, values, &mut sb)?;
+    if sb.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Schema(sb))
+    }
+}
+
+fn collect(chart: &Chart, values: &Values, sb: &mut String) -> Result<(), Error> {
+    if let Some(raw) = &chart.schema {
+        let schema: Json = serde_json::from_slice(raw).map_err(|e| Error::Parse {
+            file: format!("{}/values.schema.json", chart.name()),
+            message: e.to_string(),
+        })?;
+        let mut errors = Vec::new();
+        let instance = Json::Object(values.clone());
+        check(&schema, &schema, &instance, "", &mut errors, 0);
+        if !errors.is_empty() {
+            sb.push_str(&format!("{}:\n", chart.name()));
+            let lines: Vec<String> = errors.iter().map(|e| format!("- {e}")).collect();
+            sb.push_str(&lines.join("\n"));
+            sb.push('\n');
+        }
+    }
+    for sub in &chart.dependencies {
+        match values.get(sub.name()) {
+            None | Some(Json::Null) => {}
+            Some(Json::Object(m)) => collect(sub, m, sb)?,
+            Some(other) => sb.push_str(&format!(
+                "{}:\ninvalid type for values: expected object (map), got {}\n",
+                sub.name(),
+                go_type(other)
+            )),
+        }
+    }
+    Ok(())
+}
+
+fn go_type(v: &Json) -> &'static str {
+    match v {
+        Json::Bool(_) => "bool",
+        Json::Number(n) if !n.is_f64() => "int64",
+        Json::Number(_) => "float64",
+        Json::String(_) => "string",
+        Json::Array(_) => "[]interface {}",
+        Json::Object(_) => "map[string]interface {}",
+        Json::Null => "<nil>",
+    }
+}
+
+/// Schemas nest; a `$ref` loop must not recurse forever.
+const MAX_DEPTH: usize = 64;
+
+fn kind_of(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "boolean",
+        Json::Number(n) => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 => "integer",
+            _ => "number",
+        },
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
+}
+
+fn type_matches(want: &str, v: &Json) -> bool {
+    let got = kind_of(v);
+    want == got || (want == "number" && got == "integer")
+}
+
+/// `'x'` as the library quotes strings.
+fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "\\'"))
+}
+
+fn display(v: &Json) -> String {
+    match v {
+        Json::String(s) => quote(s),
+        other => other.to_string(),
+    }
+}
+
+fn num(v: f64) -> String {
+    driftless_gotemplate::gofmt::sprint_value(&driftless_gotemplate::Value::Float(v))
+}
+
+fn resolve<'a>(root: &'a Json, reference: &str) -> Option<&'a Json> {
+    let pointer = reference.strip_prefix('#')?;
+    root.pointer(pointer)
+}
+
+fn check(root: &Json, schema: &Json, v: &Json, at: &str, errs: &mut Vec<String>, depth: usize) {
+    let Json::Object(s) = schema else {
+        if schema == &Json::Bool(false) {
+            errs.push(format!("at {}: false schema", quote(at)));
+        }
+        return;
+    };
+    if depth > MAX_DEPTH {
+        errs.push(format!("at {}: schema nests too deeply", quote(at)));
+        return;
+    }
+    let mut fail = |m: String| errs.push(format!("at {}: {m}", quote(at)));
+    if let Some(Json::String(r)) = s.get("$ref") {
+        match resolve(root, r) {
+            Some(target) => check(root, target, v, at, errs, depth + 1),
+            None => fail(format!("cannot resolve $ref {}", quote(r))),
+        }
+        return;
+    }
+    let types: Vec<&str> = match s.get("type") {
+        Some(Json::String(t)) => vec![t.as_str()],
+        Some(Json::Array(ts)) => ts.iter().filter_map(Json::as_str).collect(),
+        _ => vec![],
+    };
+    if !types.is_empty() && !types.iter().any(|t| type_matches(t, v)) {
+        fail(format!("got {}, want {}", kind_of(v), types.join(" or ")));
+        return;
+    }
+    if let Some(Json::Array(options)) = s.get("enum")
+        && !options.iter().any(|o| json_eq(o, v))
+    {
+        let all_primitive = options.iter().all(|o| !o.is_array() && !o.is_object());
+        fail(match (all_primitive, options.len()) {
+            (true, 1) => format!("value must be {}", display(&options[0])),
+            (true, _) => format!(
+                "value must be one of {}",
+                options.iter().map(display).collect::<Vec<_>>().join(", ")
+            ),
+            _ => "'enum' failed".into(),
+        });
+    }
+    if let Some(c) = s.get("const")
+        && !json_eq(c, v)
+    {
+        fail(format!("value must be {}", display(c)));
+    }
+    if let Some(n) = v.as_f64() {
+        let bound = |k: &str| s.get(k).and_then(Json::as_f64);
+        if let Some(m) = bound("minimum").filter(|m| n < *m) {
+            fail(format!("minimum: got {}, want {}", num(n), num(m)));
+        }
+        if let Some(m) = bound("maximum").filter(|m| n > *m) {
+            fail(format!("maximum: got {}, want {}", num(n), num(m)));
+        }
+        if let Some(m) = bound("exclusiveMinimum").filter(|m| n <= *m) {
+            fail(format!("exclusiveMinimum: got {}, want {}", num(n), num(m)));
+        }
+        if let Some(m) = bound("exclusiveMaximum").filter(|m| n >= *m) {
+            fail(format!("exclusiveMaximum: got {}, want {}", num(n), num(m)));
+        }
+    }
+    if let Json::String(text) = v {
+        let len = text.chars().count() as u64;
+        if let Some(m) = s
+            .get("minLength")
+            .and_then(Json::as_u64)
+            .filter(|m| len < *m)
+        {
+            fail(format!("minLength: got {len}, want {m}"));
+        }
+        if let Some(m) = s
+            .get("maxLength")
+            .and_then(Json::as_u64)
+            .filter(|m| len > *m)
+        {
+            fail(format!("maxLength: got {len}, want {m}"));
+        }
+        if let Some(Json::String(p)) = s.get("pattern")
+            && let Ok(re) = regex::Regex::new(p)
+            && !re.is_match(text)
+        {
+            fail(format!(
+                "{} does not match pattern {}",
+                quote(text),
+                quote(p)
+            ));
+        }
+    }
+    if let Json::Array(items) = v {
+        let len = items.len() as u64;
+        if let Some(m) = s
+            .get("minItems")
+            .and_then(Json::as_u64)
+            .filter(|m| len < *m)
+        {
+            fail(format!("minItems: got {len}, want {m}"));
+        }
+        if let Some(m) = s
+            .get("maxItems")
+            .and_then(Json::as_u64)
+            .filter(|m| len > *m)
+        {
+            fail(format!("maxItems: got {len}, want {m}"));
+        }
+        if let Some(item_schema @ Json::Object(_)) = s.get("items") {
+            for (i, item) in items.iter().enumerate() {
+                check(
+                    root,
+                    item_schema,
+                    item,
+                    &format!("{at}/{i}"),
+                    errs,
+                    depth + 1,
+                );
+            }
+        }
+    }
+    if let Json::Object(obj) = v {
+        if let Some(Json::Array(req)) = s.get("required") {
+            let missing: Vec<String> = req
+                .iter()
+                .filter_map(Json::as_str)
+                .filter(|k| !obj.contains_key(*k))
+                .map(quote)
+                .collect();
+            match missing.len() {
+                0 => {}
+                1 => errs.push(format!("at {}: missing property {}", quote(at), missing[0])),
+                _ => errs.push(format!(
+                    "at {}: missing properties {}",
+                    quote(at),
+                    missing.join(", ")
+                )),
+            }
+        }
+        let props = match s.get("properties") {
+            Some(Json::Object(p)) => Some(p),
+            _ => None,
+        };
+        let mut extra = Vec::new();
+        for (k, child) in obj {
+            let child_at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            match props.and_then(|p| p.get(k)) {
+                Some(ps) => check(root, ps, child, &child_at, errs, depth + 1),
+                None => match s.get("additionalProperties") {
+                    Some(Json::Bool(false)) => extra.push(quote(k)),
+                    Some(ap @ Json::Object(_)) => {
+                        check(root, ap, child, &child_at, errs, depth + 1)
+                    }
+                    _ => {}
+                },
+            }
+        }
+        if !extra.is_empty() {
+            errs.push(format!(
+                "at {}: additional properties {} not allowed",
+                quote(at),
+                extra.join(", ")
+            ));
+        }
+    }
+    let passes = |sub: &Json| {
+        let mut e = Vec::new();
+        check(root, sub, v, at, &mut e, depth + 1);
+        e.is_empty()
+    };
+    if let Some(Json::Array(all)) = s.get("allOf") {
+        for sub in all {
+            check(root, sub, v, at, errs, depth + 1);
+        }
+    }
+    if let Some(Json::Array(any)) = s.get("anyOf")
+        && !any.iter().any(passes)
+    {
+        errs.push(format!("at {}: anyOf failed", quote(at)));
+    }
+    if let Some(Json::Array(one)) = s.get("oneOf")
+        && one.iter().filter(|x| passes(x)).count() != 1
+    {
+        errs.push(format!("at {}: oneOf failed", quote(at)));
+    }
+    if let Some(not) = s.get("not")
+        && passes(not)
+    {
+        errs.push(format!("at {}: not failed", quote(at)));
+    }
+}
+
+/// JSON equality with numbers compared by value (1 == 1.0).
+fn json_eq(a: &Json, b: &Json) -> bool {
+    match (a, b) {
+        (Json::Number(x), Json::Number(y)) => x.as_f64() == y.as_f64(),
+        (Json::Array(x), Json::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_eq(p, q))
+        }
+        (Json::Object(x), Json::Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, p)| y.get(k).is_some_and(|q| json_eq(p, q)))
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn errors(schema: Json, v: Json) -> Vec<String> {
+        let mut e = Vec::new();
+        check(&schema, &schema, &v, "", &mut e, 0);
+        e
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_path_and_both_types() {
+        let s = json!({"properties": {"replicas": {"type": "integer"}}});
+        assert_eq!(
+            errors(s, json!({"replicas": "two"})),
+            vec!["at '/replicas': got string, want integer"]
+        );
+    }
+
+    #[test]
+    fn a_whole_float_counts_as_an_integer() {
+        let s = json!({"properties": {"replicas": {"type": "integer"}}});
+        assert!(errors(s, json!({"replicas": 2.0})).is_empty());
+    }
+
+    #[test]
+    fn missing_required_and_enum_misses_are_reported() {
+        let s = json!({"required": ["a"], "properties": {"b": {"enum": ["x", "y"]}}});
+        assert_eq!(
+            errors(s, json!({"b": "z"})),
+            vec![
+                "at '': missing property 'a'",
+                "at '/b': value must be one of 'x', 'y'"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_self_referencing_schema_is_bounded() {
+        let s = json!({"$ref": "#"});
+        assert!(!errors(s, json!({})).is_empty());
+    }
+}

@@ -1,0 +1,292 @@
+//! Values: YAML decoded as Helm decodes it (through JSON, numbers float64),
+//! `-f` files merged in order, and Helm's coalescing of user values over a
+//! chart's defaults, subchart by subchart, with `global` carried down and
+//! `null` deleting a default.
+
+use driftless_gotemplate::{Map, Value};
+use serde_json::Value as Json;
+
+use crate::Values;
+use crate::chart::Chart;
+use crate::error::Error;
+
+/// The key whose values every subchart sees.
+pub const GLOBAL_KEY: &str = "global";
+
+/// YAML text as JSON-shaped data, decoded the way `sigs.k8s.io/yaml` does.
+pub fn parse_yaml(text: &str) -> Result<Json, String> {
+    let v = driftless_gotemplate::yaml::parse(text)?;
+    Ok(to_json(&v))
+}
+
+/// A values document: a map, or nothing (empty file).
+pub fn parse_values(data: &[u8]) -> Result<Values, String> {
+    match parse_yaml(&String::from_utf8_lossy(data))? {
+        Json::Object(m) => Ok(m),
+        Json::Null => Ok(Values::new()),
+        other => Err(format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            json_kind(&other)
+        )),
+    }
+}
+
+fn json_kind(v: &Json) -> &'static str {
+    match v {
+        Json::Bool(_) => "bool",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+        Json::Null => "null",
+    }
+}
+
+fn to_json(v: &Value) -> Json {
+    match v {
+        Value::Invalid | Value::Nil => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Int(i) | Value::Int64(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number),
+        Value::Str(s) => Json::String(s.to_string()),
+        Value::List(l) => Json::Array(l.iter().map(to_json).collect()),
+        Value::StrList(l) => Json::Array(l.iter().map(|s| Json::String(s.clone())).collect()),
+        Value::Map(m) => Json::Object(
+            m.entries()
+                .into_iter()
+                .map(|(k, v)| (k, to_json(&v)))
+                .collect(),
+        ),
+        Value::Bytes(b) => Json::String(String::from_utf8_lossy(b).into_owned()),
+        other => Json::String(driftless_gotemplate::gofmt::sprint_value(other)),
+    }
+}
+
+/// Values as templates see them: float64 numbers from YAML, int64 from
+/// `--set`.
+pub fn to_template(v: &Json) -> Value {
+    match v {
+        Json::Null => Value::Nil,
+        Json::Bool(b) => Value::Bool(*b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) if !n.is_f64() => Value::Int64(i),
+            _ => Value::Float(n.as_f64().unwrap_or(0.0)),
+        },
+        Json::String(s) => Value::str(s.as_str()),
+        Json::Array(a) => Value::list(a.iter().map(to_template).collect()),
+        Json::Object(o) => Value::map(map_to_template(o)),
+    }
+}
+
+pub fn map_to_template(o: &Values) -> Map {
+    o.iter().map(|(k, v)| (k.clone(), to_template(v))).collect()
+}
+
+/// `-f` files in order: maps merge key by key, anything else replaces.
+pub fn merge_maps(mut a: Values, b: Values) -> Values {
+    for (k, v) in b {
+        match (a.get_mut(&k), v) {
+            (Some(Json::Object(av)), Json::Object(bv)) => {
+                let merged = merge_maps(std::mem::take(av), bv);
+                *av = merged;
+            }
+            (_, v) => {
+                a.insert(k, v);
+            }
+        }
+    }
+    a
+}
+
+/// Helm's `CoalesceValues` (`merge` false: a user `null` deletes the
+/// default) and `MergeValues` (`merge` true: nulls stay).
+pub fn coalesce(chart: &Chart, vals: Values, merge: bool) -> Result<Values, Error> {
+    let mut dest = vals;
+    coalesce_chart_values(chart, &mut dest, merge);
+    coalesce_deps(chart, dest, merge)
+}
+
+fn coalesce_deps(chart: &Chart, mut dest: Values, merge: bool) -> Result<Values, Error> {
+    for sub in &chart.dependencies {
+        let name = sub.name().to_string();
+        let sub_vals = match dest.remove(&name) {
+            None => Values::new(),
+            Some(Json::Object(m)) => m,
+            Some(other) => {
+                return Err(Error::Chart(format!(
+                    "type mismatch on {name}: %!t({}={})",
+                    go_type(&other),
+                    driftless_gotemplate::gofmt::sprint_value(&to_template(&other))
+                )));
+            }
+        };
+        let mut sub_vals = sub_vals;
+        coalesce_globals(&mut sub_vals, &dest);
+        let done = coalesce(sub, sub_vals, merge)?;
+        dest.insert(name, Json::Object(done));
+    }
+    Ok(dest)
+}
+
+fn go_type(v: &Json) -> &'static str {
+    match v {
+        Json::Bool(_) => "bool",
+        Json::Number(n) if !n.is_f64() => "int64",
+        Json::Number(_) => "float64",
+        Json::String(_) => "string",
+        Json::Array(_) => "[]interface {}",
+        _ => "<nil>",
+    }
+}
+
+/// The parent's globals flow into the child's `global`, the parent winning.
+fn coalesce_globals(dest: &mut Values, src: &Values) {
+    let mut dg = match dest.get(GLOBAL_KEY) {
+        None => Values::new(),
+        Some(Json::Object(m)) => m.clone(),
+        Some(_) => return,
+    };
+    let sg = match src.get(GLOBAL_KEY) {
+        None => Values::new(),
+        Some(Json::Object(m)) => m.clone(),
+        Some(_) => return,
+    };
+    for (key, val) in sg {
+        match val {
+            Json::Object(vv) => match dg.get(&key) {
+                None => {
+                    dg.insert(key, Json::Object(vv));
+                }
+                Some(Json::Object(destv)) => {
+                    let merged = coalesce_tables(vv, destv.clone(), true);
+                    dg.insert(key, Json::Object(merged));
+                }
+                Some(_) => {}
+            },
+            val => {
+                if !matches!(dg.get(&key), Some(Json::Object(_))) {
+                    dg.insert(key, val);
+                }
+            }
+        }
+    }
+    dest.insert(GLOBAL_KEY.into(), Json::Object(dg));
+}
+
+fn coalesce_chart_values(chart: &Chart, v: &mut Values, merge: bool) {
+    for (key, val) in &chart.values {
+        match v.get_mut(key) {
+            Some(Json::Null) if !merge => {
+                v.remove(key);
+            }
+            Some(Json::Object(dest)) => {
+                if let Json::Object(src) = val {
+                    let merge = merge || chart.dependencies.iter().any(|d| d.name() == key);
+                    let d = std::mem::take(dest);
+                    *dest = coalesce_tables(d, src.clone(), merge);
+                }
+            }
+            Some(_) => {}
+            None => {
+                v.insert(key.clone(), val.clone());
+            }
+        }
+    }
+}
+
+/// Helm's `coalesceTablesFullKey`: `src` fills what `dst` lacks; a `null`
+/// in `dst` deletes the key unless merging.
+pub fn coalesce_tables(mut dst: Values, mut src: Values, merge: bool) -> Values {
+    let src_non_nil: std::collections::BTreeSet<String> = src
+        .iter()
+        .filter(|(_, v)| !v.is_null())
+        .map(|(k, _)| k.clone())
+        .collect();
+    for (k, v) in &dst {
+        if v.is_null() {
+            src.insert(k.clone(), Json::Null);
+        }
+    }
+    for (key, val) in src {
+        match dst.get_mut(&key) {
+            Some(Json::Null) if !merge && src_non_nil.contains(&key) => {
+                dst.remove(&key);
+            }
+            None => {
+                dst.insert(key, val);
+            }
+            Some(Json::Object(dv)) => {
+                if let Json::Object(sv) = val {
+                    let d = std::mem::take(dv);
+                    *dv = coalesce_tables(d, sv, merge);
+                }
+            }
+            Some(_) => {}
+        }
+    }
+    dst
+}
+
+/// `Values.Table("a.b.c")`: the map at that path.
+pub fn table<'a>(vals: &'a Values, path: &str) -> Option<&'a Values> {
+    let mut cur = vals;
+    for part in path.split('.') {
+        match cur.get(part) {
+            Some(Json::Object(m)) => cur = m,
+            _ => return None,
+        }
+    }
+    Some(cur)
+}
+
+/// `Values.PathValue("a.b")`: a non-map value at that path.
+pub fn path_value<'a>(vals: &'a Values, path: &str) -> Option<&'a Json> {
+    let (parent, key) = match path.rsplit_once('.') {
+        Some((p, k)) => (table(vals, p)?, k),
+        None => (vals, path),
+    };
+    match parent.get(key) {
+        Some(Json::Object(_)) | None => None,
+        Some(v) => Some(v),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Json) -> Values {
+        match v {
+            Json::Object(m) => m,
+            _ => Values::new(),
+        }
+    }
+
+    #[test]
+    fn a_user_null_deletes_the_chart_default() {
+        let chart = Chart {
+            values: obj(json!({"a": 1.0, "b": {"c": 2.0, "d": 3.0}})),
+            ..Chart::default()
+        };
+        let out =
+            coalesce(&chart, obj(json!({"a": null, "b": {"c": null}})), false).expect("coalesces");
+        assert_eq!(Json::Object(out), json!({"b": {"d": 3.0}}));
+    }
+
+    #[test]
+    fn merge_files_replace_lists_and_merge_maps() {
+        let a = obj(json!({"l": [1], "m": {"x": 1, "y": 2}}));
+        let b = obj(json!({"l": [2], "m": {"y": 3}}));
+        assert_eq!(
+            Json::Object(merge_maps(a, b)),
+            json!({"l": [2], "m": {"x": 1, "y": 3}})
+        );
+    }
+
+    #[test]
+    fn yaml_numbers_are_float64_for_templates() {
+        let v = parse_values(b"n: 3").expect("parses");
+        assert!(matches!(to_template(&v["n"]), Value::Float(_)));
+    }
+}
