@@ -66,7 +66,8 @@ pub async fn run(
     config: kube::Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let client = kube::Client::try_from(config.clone()).map_err(ProcessError::KubeClient)?;
+    let client = driftless_runtime::ratelimit::client(config.clone(), args.runtime.api_limits())
+        .map_err(ProcessError::KubeClient)?;
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     let metrics = process::metrics(&args.runtime, METRICS_CONTROLLER, concurrency)?;
     let recorder = Recorder::new(
@@ -82,7 +83,12 @@ pub async fn run(
     })
     .map_err(RunError::Fetcher)?;
     let ctx = Arc::new(Context {
-        clients: Clients::new(config, client.clone(), args.default_service_account()),
+        clients: Clients::new(
+            config,
+            client.clone(),
+            args.runtime.api_limits(),
+            args.default_service_account(),
+        ),
         fetcher,
         scheduler: Scheduler::from_args(&args.runtime),
         recorder,

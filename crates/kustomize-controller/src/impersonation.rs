@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use driftless_api::kustomize::Kustomization;
+use driftless_runtime::ratelimit::{self, Limits};
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -19,20 +20,24 @@ use crate::error::ReconcileError;
 pub struct Clients {
     base: kube::Config,
     client: kube::Client,
+    limits: Limits,
     default_service_account: Option<String>,
     impersonating: Mutex<HashMap<String, kube::Client>>,
 }
 
 impl Clients {
-    /// `base` is the controller's own configuration; `client` is built from it.
+    /// `base` is the controller's own configuration; `client` is built from it. Clients built
+    /// here get the same `limits` (`--kube-api-qps`/`--kube-api-burst`) as the controller's own.
     pub fn new(
         base: kube::Config,
         client: kube::Client,
+        limits: Limits,
         default_service_account: Option<String>,
     ) -> Self {
         Self {
             base,
             client,
+            limits,
             default_service_account,
             impersonating: Mutex::new(HashMap::new()),
         }
@@ -82,9 +87,10 @@ impl Clients {
         let mut config = self.base.clone();
         config.auth_info.impersonate = Some(user.to_owned());
         config.auth_info.impersonate_groups = None;
-        let client = kube::Client::try_from(config).map_err(|e| ReconcileError::Client {
-            message: format!("failed to build a client impersonating '{user}': {e}"),
-        })?;
+        let client =
+            ratelimit::client(config, self.limits).map_err(|e| ReconcileError::Client {
+                message: format!("failed to build a client impersonating '{user}': {e}"),
+            })?;
         cache.insert(user.to_owned(), client.clone());
         Ok(client)
     }
@@ -124,7 +130,7 @@ impl Clients {
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
                 .map_err(|e| invalid(e.to_string()))?;
-        kube::Client::try_from(config).map_err(|e| invalid(e.to_string()))
+        ratelimit::client(config, self.limits).map_err(|e| invalid(e.to_string()))
     }
 }
 

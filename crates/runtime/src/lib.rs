@@ -34,6 +34,7 @@ pub mod metrics;
 pub mod object;
 pub mod patch;
 pub mod process;
+pub mod ratelimit;
 pub mod schedule;
 pub mod shutdown;
 pub mod summary;

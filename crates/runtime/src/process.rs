@@ -76,12 +76,13 @@ pub fn tokio_runtime(args: &RuntimeArgs) -> Result<tokio::runtime::Runtime, Proc
         .map_err(ProcessError::Runtime)
 }
 
-/// The client from `KUBECONFIG` or the in-cluster configuration.
-pub async fn kube_client() -> Result<kube::Client, ProcessError> {
+/// The client from `KUBECONFIG` or the in-cluster configuration, limited by
+/// `--kube-api-qps`/`--kube-api-burst`.
+pub async fn kube_client(args: &RuntimeArgs) -> Result<kube::Client, ProcessError> {
     let config = kube::Config::infer()
         .await
         .map_err(ProcessError::KubeConfig)?;
-    kube::Client::try_from(config).map_err(ProcessError::KubeClient)
+    crate::ratelimit::client(config, args.api_limits()).map_err(ProcessError::KubeClient)
 }
 
 /// Resolves on SIGINT or SIGTERM (Kubernetes stops pods with SIGTERM).

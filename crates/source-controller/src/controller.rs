@@ -48,7 +48,7 @@ pub enum RunError {
 pub fn run_blocking(args: Args) -> Result<(), RunError> {
     let runtime = process::tokio_runtime(&args.runtime)?;
     runtime.block_on(async move {
-        let client = process::kube_client().await?;
+        let client = process::kube_client(&args.runtime).await?;
         let addr = process::parse_addr("--storage-addr", &args.storage_addr)?.ok_or(
             ProcessError::Address {
                 flag: "--storage-addr",

@@ -155,6 +155,14 @@ pub struct RuntimeArgs {
 pub const RUNTIME_NAMESPACE_ENV: &str = "RUNTIME_NAMESPACE";
 
 impl RuntimeArgs {
+    /// `--kube-api-qps` and `--kube-api-burst`, for [`crate::ratelimit::client`].
+    pub fn api_limits(&self) -> crate::ratelimit::Limits {
+        crate::ratelimit::Limits {
+            qps: self.kube_api_qps,
+            burst: self.kube_api_burst,
+        }
+    }
+
     /// `--concurrent`, or the controller's default when the flag is absent.
     pub fn concurrency(&self, default: usize) -> usize {
         self.concurrent.unwrap_or(default).max(1)
