@@ -26,6 +26,8 @@ pub enum Command {
     KustomizeController(Box<driftless_kustomize_controller::Args>),
     /// Build a kustomization as `kustomize build` does (`driftless kustomize build DIR`).
     Kustomize(commands::kustomize::KustomizeArgs),
+    /// Render a Helm chart as `helm template` does (`driftless helm template RELEASE CHART`).
+    Helm(commands::helm::HelmArgs),
     /// Print the status of Flux objects (sources, Kustomizations, HelmReleases).
     Get(commands::get::GetArgs),
 }
@@ -39,6 +41,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
             Ok(driftless_kustomize_controller::run_blocking(*args)?)
         }
         Command::Kustomize(args) => commands::kustomize::run(&args),
+        Command::Helm(args) => commands::helm::run(&args),
         Command::Get(args) => commands::get::run(&args),
     }
 }

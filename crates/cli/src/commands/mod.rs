@@ -3,6 +3,7 @@
 pub mod cluster;
 pub mod crds;
 pub mod get;
+pub mod helm;
 pub mod kinds;
 pub mod kustomize;
 pub mod output;
