@@ -76,6 +76,10 @@ impl Event {
     /// The value of the metadata key `<any group>/<key>` (e.g. `revision`), the way Flux
     /// looks it up: the group prefix is whatever API group reported the event.
     pub fn metadata_value(&self, key: &str) -> Option<&str> {
+        // notification-controller strips the group on ingest, so the plain key comes first.
+        if let Some(value) = self.metadata.get(key) {
+            return Some(value.as_str());
+        }
         self.metadata.iter().find_map(|(k, v)| {
             let (_, suffix) = k.rsplit_once('/')?;
             (suffix == key).then_some(v.as_str())
@@ -87,18 +91,78 @@ impl Event {
         self.metadata_value("revision")
     }
 
-    /// Metadata with the group prefixes removed from the keys, as Flux lists metadata in
-    /// chat messages (`revision: main@sha1:…`). Event-metadata annotations keep their own
-    /// last segment too.
-    pub fn short_metadata(&self) -> BTreeMap<String, String> {
-        self.metadata
-            .iter()
-            .map(|(k, v)| {
-                let key = k.rsplit_once('/').map_or(k.as_str(), |(_, s)| s);
-                (key.to_owned(), v.clone())
-            })
-            .collect()
+    /// True for the commit-status `update` events kustomize-controller emits while progressing;
+    /// Flux's chat providers drop them (metadata `commit_status: update`).
+    pub fn is_commit_status_update(&self) -> bool {
+        self.metadata_value("commit_status") == Some("update")
     }
+
+    /// True when the reason is Flux's `Progressing`.
+    pub fn is_progressing(&self) -> bool {
+        self.reason == "Progressing"
+    }
+
+    /// `kind/name.namespace` with the kind lower-cased, as Flux's chat providers title an event.
+    pub fn lower_object_title(&self) -> String {
+        let o = &self.involved_object;
+        format!("{}/{}.{}", o.kind.to_lowercase(), o.name, o.namespace)
+    }
+
+    /// Flux's `kind/name` (lower-cased) and the reason split into lower-case words
+    /// (`ReconciliationFailed` becomes `reconciliation failed`): commit-status names and
+    /// incident summaries.
+    pub fn name_and_description(&self) -> (String, String) {
+        let o = &self.involved_object;
+        let name = format!("{}/{}", o.kind, o.name).to_lowercase();
+        let description = split_camel_case(&self.reason).join(" ").to_lowercase();
+        (name, description)
+    }
+
+    /// The timestamp as Unix seconds, when it is RFC 3339.
+    pub fn unix_seconds(&self) -> Option<i64> {
+        self.timestamp
+            .parse::<jiff::Timestamp>()
+            .ok()
+            .map(|t| t.as_second())
+    }
+}
+
+/// Splits `src` where the character class (lower, upper, digit, other) changes, keeping an
+/// upper-case run's last letter with the lower-case run after it (`HTTPServer` gives `HTTP`,
+/// `Server`), as Flux's camel-case splitter does.
+fn split_camel_case(src: &str) -> Vec<String> {
+    fn class(c: char) -> u8 {
+        if c.is_lowercase() {
+            1
+        } else if c.is_uppercase() {
+            2
+        } else if c.is_numeric() {
+            3
+        } else {
+            4
+        }
+    }
+    let mut runs: Vec<Vec<char>> = Vec::new();
+    let mut last = 0;
+    for c in src.chars() {
+        let current = class(c);
+        match runs.last_mut() {
+            Some(run) if current == last => run.push(c),
+            _ => runs.push(vec![c]),
+        }
+        last = current;
+    }
+    for i in 0..runs.len().saturating_sub(1) {
+        let upper_then_lower = runs[i].first().is_some_and(|c| c.is_uppercase())
+            && runs[i + 1].first().is_some_and(|c| c.is_lowercase());
+        if upper_then_lower && let Some(moved) = runs[i].pop() {
+            runs[i + 1].insert(0, moved);
+        }
+    }
+    runs.into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.into_iter().collect())
+        .collect()
 }
 
 #[cfg(test)]
@@ -115,6 +179,26 @@ mod tests {
         let back: serde_json::Value = serde_json::to_value(&event).expect("encodes");
         let orig: serde_json::Value = serde_json::from_str(json).expect("parses");
         assert_eq!(back, orig);
+    }
+
+    #[test]
+    fn reasons_split_into_lower_case_words_as_flux_splits_them() {
+        let mut event = Event {
+            reason: "ReconciliationFailed".into(),
+            ..Event::default()
+        };
+        event.involved_object.kind = "Kustomization".into();
+        event.involved_object.name = "Apps".into();
+        assert_eq!(
+            event.name_and_description(),
+            ("kustomization/apps".into(), "reconciliation failed".into())
+        );
+        assert_eq!(
+            split_camel_case("HTTPServer2Go"),
+            ["HTTP", "Server", "2", "Go"]
+        );
+        assert_eq!(split_camel_case("PDFLoader"), ["PDF", "Loader"]);
+        assert_eq!(split_camel_case(""), Vec::<String>::new());
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod settings;
 
 pub use error::NotifyError;
 pub use event::{Event, ObjectRef};
+pub use providers::commit::{commit_status_id, parse_revision};
 pub use providers::{SUPPORTED_TYPES, notifier};
 pub use settings::ProviderSettings;
 
@@ -23,4 +24,16 @@ pub trait Notifier: Send + Sync {
         &'a self,
         event: &'a Event,
     ) -> futures::future::BoxFuture<'a, Result<(), NotifyError>>;
+
+    /// Delivers `event` with the commit status key the caller evaluated from the Provider's
+    /// `commitStatusExpr` (CEL over the event, Provider and Alert). Providers that post no
+    /// commit status ignore the key.
+    fn post_with_commit_status<'a>(
+        &'a self,
+        event: &'a Event,
+        commit_status: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<(), NotifyError>> {
+        let _ = commit_status;
+        self.post(event)
+    }
 }

@@ -36,6 +36,9 @@ pub struct ProviderSettings {
     pub timeout: Duration,
     /// `spec.commitStatusExpr` (CEL).
     pub commit_status_expr: Option<String>,
+    /// The Provider's `metadata.uid`: commit statuses are keyed `<kind>/<name>/<first uid
+    /// segment>` so that two clusters reporting on one commit do not overwrite each other.
+    pub provider_uid: Option<String>,
     /// The whole `secretRef` Secret, for providers that read other keys.
     pub secret_data: BTreeMap<String, Vec<u8>>,
 }
@@ -56,6 +59,7 @@ impl Default for ProviderSettings {
             proxy: None,
             timeout: DEFAULT_TIMEOUT,
             commit_status_expr: None,
+            provider_uid: None,
             secret_data: BTreeMap::new(),
         }
     }

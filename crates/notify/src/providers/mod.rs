@@ -1,23 +1,82 @@
 //! One module per provider type, and the factory that picks one from `spec.type`.
 
+mod alerting;
+pub(crate) mod commit;
 mod generic;
+mod googlechat;
+mod lark;
+mod matrix;
+mod msteams;
+mod pagerduty;
+mod slack;
+mod telegram;
+mod webex;
+
+use alerting::{Alerting, Tool};
+use slack::{Flavour, Slack};
 
 use crate::Notifier;
 use crate::error::NotifyError;
 use crate::settings::ProviderSettings;
 
 /// Every `spec.type` [`notifier`] accepts.
-pub const SUPPORTED_TYPES: &[&str] = &["generic", "generic-hmac"];
+pub const SUPPORTED_TYPES: &[&str] = &[
+    "generic",
+    "generic-hmac",
+    "slack",
+    "discord",
+    "rocket",
+    "msteams",
+    "googlechat",
+    "webex",
+    "telegram",
+    "lark",
+    "matrix",
+    "opsgenie",
+    "pagerduty",
+    "alertmanager",
+    "grafana",
+    "datadog",
+    "github",
+    "gitlab",
+    "gitea",
+    "bitbucket",
+    "bitbucketserver",
+    "azuredevops",
+];
 
 /// The notifier for `settings.provider_type`.
 pub fn notifier(settings: ProviderSettings) -> Result<Box<dyn Notifier>, NotifyError> {
-    match settings.provider_type.as_str() {
-        "generic" => Ok(Box::new(generic::Generic::new(&settings, false)?)),
-        "generic-hmac" => Ok(Box::new(generic::Generic::new(&settings, true)?)),
-        other => Err(NotifyError::UnsupportedProvider {
-            provider_type: other.to_owned(),
-        }),
-    }
+    let s = &settings;
+    Ok(match settings.provider_type.as_str() {
+        "generic" => Box::new(generic::Generic::new(s, false)?),
+        "generic-hmac" => Box::new(generic::Generic::new(s, true)?),
+        "slack" => Box::new(Slack::new(s, Flavour::Slack)?),
+        "discord" => Box::new(Slack::new(s, Flavour::Discord)?),
+        "rocket" => Box::new(Slack::new(s, Flavour::Rocket)?),
+        "msteams" => Box::new(msteams::MsTeams::new(s)?),
+        "googlechat" => Box::new(googlechat::GoogleChat::new(s)?),
+        "webex" => Box::new(webex::Webex::new(s)?),
+        "telegram" => Box::new(telegram::Telegram::new(s)?),
+        "lark" => Box::new(lark::Lark::new(s)?),
+        "matrix" => Box::new(matrix::Matrix::new(s)?),
+        "opsgenie" => Box::new(Alerting::new(s, Tool::Opsgenie)?),
+        "alertmanager" => Box::new(Alerting::new(s, Tool::Alertmanager)?),
+        "grafana" => Box::new(Alerting::new(s, Tool::Grafana)?),
+        "datadog" => Box::new(Alerting::new(s, Tool::DataDog)?),
+        "pagerduty" => Box::new(pagerduty::PagerDuty::new(s)?),
+        "github" => Box::new(commit::GitHub::new(s)?),
+        "gitlab" => Box::new(commit::GitLab::new(s)?),
+        "gitea" => Box::new(commit::Gitea::new(s)?),
+        "bitbucket" => Box::new(commit::Bitbucket::new(s)?),
+        "bitbucketserver" => Box::new(commit::BitbucketServer::new(s)?),
+        "azuredevops" => Box::new(commit::AzureDevOps::new(s)?),
+        other => {
+            return Err(NotifyError::UnsupportedProvider {
+                provider_type: other.to_owned(),
+            });
+        }
+    })
 }
 
 /// Parses the provider address; the error never repeats the address.
@@ -42,7 +101,7 @@ pub(crate) fn parse_address(provider: &str, address: &str) -> Result<url::Url, N
 }
 
 /// The token, required and non-empty.
-pub(crate) fn required_token<'a>(settings: &'a ProviderSettings) -> Result<&'a str, NotifyError> {
+pub(crate) fn required_token(settings: &ProviderSettings) -> Result<&str, NotifyError> {
     settings
         .token
         .as_deref()

@@ -104,7 +104,8 @@ impl TestServer {
     }
 }
 
-/// A failed Kustomization reconcile, with a revision, as kustomize-controller reports it.
+/// A failed Kustomization reconcile with its revision, as providers receive it (the event
+/// server has stripped the group from the metadata keys).
 pub(crate) fn sample_event() -> Event {
     Event {
         involved_object: ObjectRef {
@@ -120,7 +121,7 @@ pub(crate) fn sample_event() -> Event {
         message: "Deployment/default/web dry-run failed".into(),
         reason: "ReconciliationFailed".into(),
         metadata: BTreeMap::from([(
-            "kustomize.toolkit.fluxcd.io/revision".to_owned(),
+            "revision".to_owned(),
             "main@sha1:9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c".to_owned(),
         )]),
         reporting_controller: "kustomize-controller".into(),

@@ -1,0 +1,130 @@
+//! `github`: a commit status through the REST API (`api.github.com` for github.com, `/api/v3`
+//! on GitHub Enterprise Server). The latest status with the same context is read first and an
+//! identical one is not posted again, as Flux does.
+
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{Common, Progressing, id_parts, parse_git_address};
+use crate::Notifier;
+use crate::error::NotifyError;
+use crate::event::Event;
+use crate::http::{Http, headers};
+use crate::providers::required_token;
+use crate::settings::ProviderSettings;
+
+#[derive(Deserialize)]
+struct Status {
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    context: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+pub(crate) struct GitHub {
+    http: Http,
+    common: Common,
+    api: url::Url,
+    owner: String,
+    repo: String,
+    token: String,
+}
+
+impl GitHub {
+    pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
+        let provider = &settings.provider_type;
+        let token = required_token(settings)?.to_owned();
+        let (host, id) = parse_git_address(provider, &settings.address)?;
+        let parts = id_parts(provider, &id, 2)?;
+        let api = if host.host_str() == Some("github.com") {
+            url::Url::parse("https://api.github.com/")
+        } else {
+            host.join("/api/v3/")
+        }
+        .map_err(|e| NotifyError::InvalidAddress {
+            provider: provider.clone(),
+            reason: e.to_string(),
+        })?;
+        Ok(Self {
+            http: Http::new(settings)?,
+            common: Common::new(settings, Progressing::Skip),
+            api,
+            owner: parts[0].to_owned(),
+            repo: parts[1].to_owned(),
+            token,
+        })
+    }
+
+    fn endpoint(&self, tail: &str) -> Result<url::Url, NotifyError> {
+        self.api
+            .join(&format!("repos/{}/{}/{tail}", self.owner, self.repo))
+            .map_err(|e| NotifyError::InvalidAddress {
+                provider: self.common.provider.clone(),
+                reason: e.to_string(),
+            })
+    }
+
+    async fn deliver(&self, event: &Event, id: Option<&str>) -> Result<(), NotifyError> {
+        let Some(status) = self.common.read(event, id)? else {
+            return Ok(());
+        };
+        let state = self.common.state(event, "pending", "success", "failure")?;
+        let auth = format!("Bearer {}", self.token);
+        let headers = || {
+            headers(
+                &self.common.provider,
+                [
+                    ("Authorization", auth.as_str()),
+                    ("Accept", "application/vnd.github+json"),
+                ],
+            )
+        };
+        let mut list = self.endpoint(&format!("commits/{}/statuses", status.sha))?;
+        list.set_query(Some("per_page=50"));
+        let answer = self
+            .http
+            .send(reqwest::Method::GET, &list, None, headers()?)
+            .await?;
+        // An unreadable list only costs a possibly duplicate status.
+        let existing: Vec<Status> = serde_json::from_slice(&answer.body).unwrap_or_default();
+        let latest = existing
+            .iter()
+            .find(|s| s.context.as_deref() == Some(status.id.as_str()));
+        if let Some(latest) = latest
+            && latest.state.as_deref() == Some(state)
+            && latest.description.as_deref() == Some(status.description.as_str())
+        {
+            return Ok(());
+        }
+        let payload = json!({
+            "state": state,
+            "description": status.description,
+            "context": status.id,
+        });
+        self.http
+            .post_json(
+                &self.endpoint(&format!("statuses/{}", status.sha))?,
+                &payload,
+                headers()?,
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+impl Notifier for GitHub {
+    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(self.deliver(event, None))
+    }
+
+    fn post_with_commit_status<'a>(
+        &'a self,
+        event: &'a Event,
+        commit_status: &'a str,
+    ) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(self.deliver(event, Some(commit_status)))
+    }
+}

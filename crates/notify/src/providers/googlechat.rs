@@ -1,0 +1,118 @@
+//! `googlechat`: a Chat card (header, message paragraph, key-value widgets for the timestamp
+//! and metadata) posted to the space's incoming webhook. Progressing and commit-status update
+//! events are skipped, as Flux skips them (Chat would otherwise replace the useful message).
+
+use futures::future::BoxFuture;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+use super::parse_address;
+use crate::Notifier;
+use crate::error::NotifyError;
+use crate::event::Event;
+use crate::http::Http;
+use crate::settings::ProviderSettings;
+
+pub(crate) struct GoogleChat {
+    http: Http,
+    url: url::Url,
+}
+
+impl GoogleChat {
+    pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
+        Ok(Self {
+            url: parse_address(&settings.provider_type, &settings.address)?,
+            http: Http::new(settings)?,
+        })
+    }
+
+    async fn deliver(&self, event: &Event) -> Result<(), NotifyError> {
+        if event.is_commit_status_update() || event.is_progressing() {
+            return Ok(());
+        }
+        self.http
+            .post_json(&self.url, &card(event), HeaderMap::new())
+            .await?;
+        Ok(())
+    }
+}
+
+fn key_value(label: &str, content: &str) -> Value {
+    json!({"textParagraph": null, "keyValue": {
+        "topLabel": label, "content": content, "contentMultiline": false,
+        "bottomLabel": null, "icon": null,
+    }})
+}
+
+fn card(event: &Event) -> Value {
+    let text = if event.is_error() {
+        format!("<font color=\"#ff0000\">{}</font>", event.message)
+    } else {
+        event.message.clone()
+    };
+    let mut widgets = vec![key_value("TIMESTAMP", &event.timestamp)];
+    widgets.extend(event.metadata.iter().map(|(k, v)| key_value(k, v)));
+    json!({"cards": [{
+        "header": {
+            "title": event.lower_object_title(),
+            "subtitle": event.reporting_controller,
+            "imageUrl": null,
+            "imageStyle": null,
+        },
+        "sections": [
+            {"header": "", "widgets": [{"textParagraph": {"text": text}, "keyValue": null}]},
+            {"header": "", "widgets": widgets},
+        ],
+    }]})
+}
+
+impl Notifier for GoogleChat {
+    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(self.deliver(event))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::notifier;
+    use crate::providers::testserver::{TestServer, sample_event};
+
+    #[tokio::test]
+    async fn google_chat_posts_a_card_with_header_message_and_metadata() {
+        let server = TestServer::start().await;
+        notifier(ProviderSettings::new(
+            "googlechat",
+            &server.url("/v1/spaces/S/messages"),
+        ))
+        .expect("notifier")
+        .post(&sample_event())
+        .await
+        .expect("posted");
+        let request = server.single_request().await;
+        assert_eq!(request.path, "/v1/spaces/S/messages");
+        let card = &request.json()["cards"][0];
+        assert_eq!(card["header"]["title"], "kustomization/apps.flux-system");
+        assert_eq!(card["header"]["subtitle"], "kustomize-controller");
+        assert_eq!(
+            card["sections"][0]["widgets"][0]["textParagraph"]["text"],
+            "<font color=\"#ff0000\">Deployment/default/web dry-run failed</font>"
+        );
+        let kv = &card["sections"][1]["widgets"];
+        assert_eq!(kv[0]["keyValue"]["topLabel"], "TIMESTAMP");
+        assert_eq!(kv[1]["keyValue"]["topLabel"], "revision");
+    }
+
+    #[tokio::test]
+    async fn google_chat_skips_progressing_events() {
+        let server = TestServer::start().await;
+        let mut event = sample_event();
+        event.reason = "Progressing".into();
+        notifier(ProviderSettings::new("googlechat", &server.url("/x")))
+            .expect("notifier")
+            .post(&event)
+            .await
+            .expect("skipped");
+        assert!(server.requests().is_empty());
+    }
+}

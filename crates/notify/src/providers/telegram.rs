@@ -1,0 +1,151 @@
+//! `telegram`: the Bot API's `sendMessage` with MarkdownV2 text to the chat named by `channel`.
+//! The bot token is part of the URL path, which is why no error ever prints a URL. The address
+//! is optional (Telegram's API by default) and may point at a self-hosted Bot API server.
+
+use futures::future::BoxFuture;
+use reqwest::header::HeaderMap;
+use serde::Serialize;
+
+use super::{parse_address, required_token};
+use crate::Notifier;
+use crate::error::NotifyError;
+use crate::event::Event;
+use crate::http::Http;
+use crate::settings::ProviderSettings;
+
+/// Telegram's Bot API.
+const DEFAULT_API: &str = "https://api.telegram.org";
+
+#[derive(Serialize)]
+struct Payload<'a> {
+    chat_id: &'a str,
+    text: String,
+    parse_mode: &'a str,
+}
+
+pub(crate) struct Telegram {
+    http: Http,
+    url: url::Url,
+    chat_id: String,
+}
+
+impl Telegram {
+    pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
+        let provider = &settings.provider_type;
+        let chat_id = settings
+            .channel
+            .clone()
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| NotifyError::MissingSetting {
+                provider: provider.clone(),
+                field: "channel (the chat id)".into(),
+            })?;
+        let token = required_token(settings)?;
+        let base = if settings.address.is_empty() {
+            DEFAULT_API
+        } else {
+            settings.address.as_str()
+        };
+        let mut url = parse_address(provider, base)?;
+        let path = format!(
+            "{}/bot{token}/sendMessage",
+            url.path().trim_end_matches('/')
+        );
+        url.set_path(&path);
+        Ok(Self {
+            http: Http::new(settings)?,
+            url,
+            chat_id,
+        })
+    }
+
+    async fn deliver(&self, event: &Event) -> Result<(), NotifyError> {
+        if event.is_commit_status_update() {
+            return Ok(());
+        }
+        let payload = Payload {
+            chat_id: &self.chat_id,
+            text: text(event),
+            parse_mode: "MarkdownV2",
+        };
+        self.http
+            .post_json(&self.url, &payload, HeaderMap::new())
+            .await?;
+        Ok(())
+    }
+}
+
+/// MarkdownV2 requires these characters escaped everywhere outside entities.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "_*[]()~`>#+-=|{}.!\\".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn text(event: &Event) -> String {
+    let emoji = if event.is_error() { "🚨" } else { "💫" };
+    let mut text = format!(
+        "{emoji} *{}*\n{}\n",
+        escape(&event.lower_object_title()),
+        escape(&event.message)
+    );
+    for (k, v) in &event.metadata {
+        text.push_str(&format!("\\- *{}*: {}\n", escape(k), escape(v)));
+    }
+    text
+}
+
+impl Notifier for Telegram {
+    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
+        Box::pin(self.deliver(event))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::providers::notifier;
+    use crate::providers::testserver::{TestServer, sample_event};
+
+    #[tokio::test]
+    async fn telegram_sends_escaped_markdown_v2_to_the_chat() {
+        let server = TestServer::start().await;
+        let mut settings = ProviderSettings::new("telegram", &server.url(""));
+        settings.channel = Some("-100123".into());
+        settings.token = Some("123:tg-secret".into());
+        notifier(settings)
+            .expect("notifier")
+            .post(&sample_event())
+            .await
+            .expect("posted");
+        let request = server.single_request().await;
+        assert_eq!(request.path, "/bot123:tg-secret/sendMessage");
+        let body = request.json();
+        assert_eq!(body["chat_id"], "-100123");
+        assert_eq!(body["parse_mode"], "MarkdownV2");
+        assert_eq!(
+            body["text"],
+            "🚨 *kustomization/apps\\.flux\\-system*\nDeployment/default/web dry\\-run failed\n\
+             \\- *revision*: main@sha1:9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_telegram_failure_never_shows_the_bot_token() {
+        let server = TestServer::start_with_status(401, "{\"ok\":false}").await;
+        let mut settings = ProviderSettings::new("telegram", &server.url(""));
+        settings.channel = Some("1".into());
+        settings.token = Some("123:tg-secret".into());
+        let err = notifier(settings)
+            .expect("notifier")
+            .post(&sample_event())
+            .await
+            .expect_err("401");
+        assert!(!err.to_string().contains("tg-secret"), "{err}");
+    }
+}
