@@ -1,0 +1,294 @@
+//! The event server against the local control plane: a Kustomization failure event produces
+//! exactly one signed alert at a loopback generic-hmac endpoint, duplicates are refused, and
+//! events the Alert does not select go nowhere; then the same end to end with the real
+//! kustomize-controller posting to this server.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use clap::Parser;
+use common::{RunningController, Sink, WAIT, create_secret, hmac_sha256, http, install_crds};
+use driftless_api::notification::{Alert, Provider};
+use driftless_runtime::events::FluxEvent;
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
+use serde_json::{Value, json};
+use testkit::TestNamespace;
+
+const TOKEN: &str = "alert-hmac-token-2f9c";
+
+/// A Provider of `type_` at `address` signing with `TOKEN`, and an Alert on Kustomizations of
+/// `severity` in `ns`.
+async fn create_alerting(
+    client: &kube::Client,
+    ns: &str,
+    address: &str,
+    severity: &str,
+) -> anyhow::Result<()> {
+    create_secret(client, ns, "hmac-token", &[("token", TOKEN)]).await?;
+    let provider: Provider = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+        "kind": "Provider",
+        "metadata": {"name": "sink"},
+        "spec": {"type": "generic-hmac", "address": address, "secretRef": {"name": "hmac-token"}},
+    }))?;
+    Api::<Provider>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &provider)
+        .await?;
+    let alert: Alert = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+        "kind": "Alert",
+        "metadata": {"name": "failures"},
+        "spec": {
+            "providerRef": {"name": "sink"},
+            "eventSeverity": severity,
+            "eventSources": [{"kind": "Kustomization", "name": "*"}],
+            "eventMetadata": {"cluster": "dev-1"},
+        },
+    }))?;
+    Api::<Alert>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &alert)
+        .await?;
+    Ok(())
+}
+
+fn failure_event(ns: &str, severity: &str, message: &str) -> FluxEvent {
+    FluxEvent {
+        involved_object: ObjectReference {
+            api_version: Some("kustomize.toolkit.fluxcd.io/v1".into()),
+            kind: Some("Kustomization".into()),
+            name: Some("webapp".into()),
+            namespace: Some(ns.into()),
+            uid: Some("7d0cdc51-ddcf-4743-b223-83ca5c699632".into()),
+            ..ObjectReference::default()
+        },
+        severity: severity.into(),
+        timestamp: "2026-01-02T03:04:05Z".into(),
+        message: message.into(),
+        reason: "BuildFailed".into(),
+        metadata: BTreeMap::from([
+            (
+                "kustomize.toolkit.fluxcd.io/revision".into(),
+                "main@sha1:731f7ead".into(),
+            ),
+            (
+                "kustomize.toolkit.fluxcd.io/token".into(),
+                "de-dup-token".into(),
+            ),
+            (
+                "kustomize.toolkit.fluxcd.io/checksum".into(),
+                "c0ffee".into(),
+            ),
+        ]),
+        reporting_controller: "kustomize-controller".into(),
+        reporting_instance: "kustomize-controller-0".into(),
+    }
+}
+
+async fn post(url: &str, event: &FluxEvent) -> anyhow::Result<u16> {
+    let body = serde_json::to_vec(event)?;
+    Ok(http(
+        "POST",
+        &format!("{url}/"),
+        &[("Content-Type", "application/json")],
+        &body,
+    )
+    .await?
+    .status)
+}
+
+#[tokio::test]
+async fn a_kustomization_failure_produces_exactly_one_signed_alert() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "nc-events").await?;
+    let sink = Sink::start().await?;
+    create_alerting(
+        &cluster.client,
+        ns.name(),
+        &format!("{}/alerts", sink.url),
+        "error",
+    )
+    .await?;
+    let controller = RunningController::start(&cluster, "nc-events", &[]).await?;
+    let url = &controller.events_url;
+
+    let message = "kustomization path not found: ./apps";
+    assert_eq!(
+        post(
+            url,
+            &failure_event(ns.name(), "info", "Reconciliation finished")
+        )
+        .await?,
+        202
+    );
+    assert_eq!(
+        post(url, &failure_event("elsewhere", "error", message)).await?,
+        202
+    );
+    let failure = failure_event(ns.name(), "error", message);
+    assert_eq!(post(url, &failure).await?, 202);
+    assert_eq!(
+        post(url, &failure).await?,
+        429,
+        "a duplicate is rate limited"
+    );
+    let bad = http("POST", &format!("{url}/"), &[], b"{not json").await?;
+    assert_eq!(bad.status, 400);
+
+    let received = sink.wait_for(1).await?;
+    // Anything else would have been dispatched together with the failure.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.received().len(), 1, "exactly one alert");
+    let alert = &received[0];
+    assert_eq!(alert.path, "/alerts");
+    assert_eq!(
+        alert.headers.get("x-signature"),
+        Some(&format!("sha256={}", hmac_sha256(TOKEN, &alert.body)))
+    );
+    assert_eq!(
+        alert.headers.get("gotk-component").map(String::as_str),
+        Some("kustomize-controller")
+    );
+    let body: Value = serde_json::from_slice(&alert.body)?;
+    assert_eq!(
+        body,
+        json!({
+            "involvedObject": {
+                "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                "kind": "Kustomization",
+                "name": "webapp",
+                "namespace": ns.name(),
+                "uid": "7d0cdc51-ddcf-4743-b223-83ca5c699632",
+            },
+            "severity": "error",
+            "timestamp": "2026-01-02T03:04:05Z",
+            "message": message,
+            "reason": "BuildFailed",
+            "metadata": {"revision": "main@sha1:731f7ead", "cluster": "dev-1"},
+            "reportingController": "kustomize-controller",
+            "reportingInstance": "kustomize-controller-0",
+        })
+    );
+    controller.stop().await
+}
+
+#[derive(Debug, Parser)]
+struct KustomizeCli {
+    #[command(flatten)]
+    args: driftless_kustomize_controller::Args,
+}
+
+#[tokio::test]
+async fn a_failing_kustomization_under_the_real_kustomize_controller_alerts_once()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let client = &cluster.client;
+    let ns = TestNamespace::create(&cluster, "nc-e2e").await?;
+    let sink = Sink::start().await?;
+    create_alerting(client, ns.name(), &sink.url, "error").await?;
+    let controller = RunningController::start(&cluster, "nc-e2e", &[]).await?;
+
+    // A source whose artifact cannot be fetched: every attempt fails the same way.
+    let sources = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        ns.name(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "source.toolkit.fluxcd.io",
+            "v1",
+            "GitRepository",
+        )),
+    );
+    let repo: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "fleet"},
+        "spec": {"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true},
+    }))?;
+    sources.create(&PostParams::default(), &repo).await?;
+    let closed = common::free_port()?;
+    let status = json!({"status": {"artifact": {
+        "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        "lastUpdateTime": "2026-01-01T00:00:00Z",
+        "path": "gitrepository/fleet/1.tar.gz",
+        "revision": "main@sha1:0000000000000000000000000000000000000001",
+        "size": 10,
+        "url": format!("http://127.0.0.1:{closed}/gitrepository/fleet/1.tar.gz"),
+    }}});
+    sources
+        .patch_status("fleet", &PatchParams::default(), &Patch::Merge(status))
+        .await?;
+
+    let shard = "nc-e2e-ks";
+    let argv = [
+        "kustomize-controller".to_owned(),
+        "--metrics-addr=0".to_owned(),
+        "--health-addr=0".to_owned(),
+        format!("--events-addr={}/", controller.events_url),
+        format!("--watch-label-selector=driftless.test/shard={shard}"),
+        "--min-retry-delay=200ms".to_owned(),
+        "--max-retry-delay=1s".to_owned(),
+        "--http-retry=0".to_owned(),
+    ];
+    let args = KustomizeCli::try_parse_from(argv)?.args;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let kustomize = tokio::spawn(driftless_kustomize_controller::run(
+        args,
+        cluster.plane.config().await?,
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    let ks: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "webapp", "labels": {"driftless.test/shard": shard}},
+        "spec": {"interval": "10m", "path": "./", "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "fleet"}},
+    }))?;
+    let kustomizations = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        ns.name(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "kustomize.toolkit.fluxcd.io",
+            "v1",
+            "Kustomization",
+        )),
+    );
+    kustomizations.create(&PostParams::default(), &ks).await?;
+
+    let received = sink.wait_for(1).await?;
+    // The controller retries with backoff (200ms..1s); each retry posts the same failure.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let all = sink.received();
+    assert_eq!(all.len(), 1, "retries of one failure alert once: {all:?}");
+    let body: Value = serde_json::from_slice(&received[0].body)?;
+    assert_eq!(body["involvedObject"]["kind"], "Kustomization");
+    assert_eq!(body["involvedObject"]["name"], "webapp");
+    assert_eq!(body["severity"], "error");
+    assert_eq!(body["reportingController"], "kustomize-controller");
+    assert_eq!(body["metadata"]["cluster"], "dev-1");
+    assert_eq!(
+        received[0].headers.get("x-signature"),
+        Some(&format!("sha256={}", hmac_sha256(TOKEN, &received[0].body)))
+    );
+
+    kustomizations
+        .delete_collection(&Default::default(), &Default::default())
+        .await?;
+    testkit::wait::until(WAIT, "Kustomizations finalized", || async {
+        let left = kustomizations
+            .list(&Default::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(left.items.is_empty().then_some(()))
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let _ = tx.send(());
+    tokio::time::timeout(WAIT, kustomize).await???;
+    controller.stop().await
+}
