@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use driftless_api::source::GitRepository;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ListParams, Patch, PatchParams};
+use testkit::ControlPlane;
 
 mod floor;
 mod kustomize;
@@ -119,6 +120,35 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
                 flux_kustomize_binary,
             })
             .await
+        }
+    }
+}
+
+/// The plane benchmarks run on: its own (name `bench`, ports 1000 above the shared plane's), so
+/// tests running beside a benchmark neither slow it down through shared objects nor lose their
+/// plane when the benchmark stops it. Stopped by the returned guard.
+async fn bench_plane() -> anyhow::Result<(ControlPlane, PlaneGuard)> {
+    let base = testkit::controlplane::DEFAULT_PORT_BASE.saturating_add(1000);
+    let plane = ControlPlane::new(testkit::Cache::from_env(), "bench", base);
+    let outcome = plane.up().await?;
+    eprintln!("bench control plane: {outcome:?}");
+    let guard = PlaneGuard {
+        plane: matches!(outcome, testkit::UpOutcome::Started { .. }).then(|| plane.clone()),
+    };
+    Ok((plane, guard))
+}
+
+/// Stops the bench plane when the benchmark started it.
+struct PlaneGuard {
+    plane: Option<ControlPlane>,
+}
+
+impl Drop for PlaneGuard {
+    fn drop(&mut self) {
+        if let Some(plane) = &self.plane
+            && let Err(e) = plane.down()
+        {
+            eprintln!("stopping the bench control plane: {e}");
         }
     }
 }

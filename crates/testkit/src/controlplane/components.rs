@@ -176,6 +176,13 @@ pub fn components(bins: &Binaries, l: &Layout<'_>) -> Vec<Component> {
                 // Tests create and delete namespaces quickly; sync them promptly.
                 "--concurrent-namespace-syncs=5".into(),
                 "--concurrent-gc-syncs=5".into(),
+                // Its defaults (20 QPS, 5 Deployment and ReplicaSet workers) would pace every
+                // Deployment's rollout status behind a queue: benchmarks applying a thousand of
+                // them would measure this component, not the controllers under test.
+                "--kube-api-qps=200".into(),
+                "--kube-api-burst=400".into(),
+                "--concurrent-deployment-syncs=20".into(),
+                "--concurrent-replicaset-syncs=20".into(),
                 "--v=1".into(),
             ],
         },

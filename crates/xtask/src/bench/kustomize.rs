@@ -57,8 +57,7 @@ struct Pair {
 
 pub(super) async fn run(opts: Options) -> anyhow::Result<()> {
     anyhow::ensure!(opts.counts.iter().all(|&n| n > 0), "--n must be at least 1");
-    let plane = ControlPlane::from_env();
-    plane.up().await?;
+    let (plane, _plane_guard) = super::bench_plane().await?;
     let client = plane.client().await?;
     super::install_crds(&client).await?;
 

@@ -44,8 +44,7 @@ pub(super) async fn run(
     driftless_binary: Option<PathBuf>,
 ) -> anyhow::Result<()> {
     anyhow::ensure!(count > 0, "--count must be at least 1");
-    let plane = ControlPlane::from_env();
-    plane.up().await?;
+    let (plane, _plane_guard) = super::bench_plane().await?;
     let client = plane.client().await?;
     install_crds(&client).await?;
 
