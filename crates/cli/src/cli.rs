@@ -24,6 +24,9 @@ pub enum Command {
     /// Run kustomize-controller: build, decrypt, substitute, apply, prune and health-check
     /// Kustomizations.
     KustomizeController(Box<driftless_kustomize_controller::Args>),
+    /// Run notification-controller: forward events to alert providers and serve webhook
+    /// Receivers.
+    NotificationController(Box<driftless_notification_controller::Args>),
     /// Build a kustomization as `kustomize build` does (`driftless kustomize build DIR`).
     Kustomize(commands::kustomize::KustomizeArgs),
     /// Render a Helm chart as `helm template` does (`driftless helm template RELEASE CHART`).
@@ -39,6 +42,9 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::SourceController(args) => Ok(driftless_source_controller::run_blocking(*args)?),
         Command::KustomizeController(args) => {
             Ok(driftless_kustomize_controller::run_blocking(*args)?)
+        }
+        Command::NotificationController(args) => {
+            Ok(driftless_notification_controller::run_blocking(*args)?)
         }
         Command::Kustomize(args) => commands::kustomize::run(&args),
         Command::Helm(args) => commands::helm::run(&args),

@@ -22,6 +22,9 @@ pub enum CommandError {
     /// `driftless kustomize-controller` stopped with an error.
     #[error(transparent)]
     KustomizeController(#[from] driftless_kustomize_controller::RunError),
+    /// `driftless notification-controller` stopped with an error.
+    #[error(transparent)]
+    NotificationController(#[from] driftless_notification_controller::RunError),
     /// A user command's request to the cluster failed (with a hint at the fix).
     #[error(transparent)]
     Cluster(#[from] cluster::ClusterError),
