@@ -33,6 +33,22 @@ pub enum Command {
     Helm(commands::helm::HelmArgs),
     /// Print the status of Flux objects (sources, Kustomizations, HelmReleases).
     Get(commands::get::GetArgs),
+    /// Ask a controller to reconcile an object now, and wait for the result.
+    Reconcile(commands::reconcile::ReconcileArgs),
+    /// Suspend the reconciliation of objects.
+    Suspend(commands::suspend::SuspendArgs),
+    /// Resume suspended objects and wait for them to reconcile.
+    Resume(commands::suspend::SuspendArgs),
+    /// Delete a Flux object.
+    Delete(commands::delete::DeleteArgs),
+    /// Print Flux objects as YAML, without status or server fields.
+    Export(commands::export::ExportArgs),
+    /// Print the Kubernetes events of Flux objects.
+    Events(commands::events::EventsArgs),
+    /// Print the objects a Kustomization applied, as a tree.
+    Tree(commands::tree::TreeArgs),
+    /// Print which Kustomization and source an object comes from.
+    Trace(commands::trace::TraceArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -49,6 +65,14 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Kustomize(args) => commands::kustomize::run(&args),
         Command::Helm(args) => commands::helm::run(&args),
         Command::Get(args) => commands::get::run(&args),
+        Command::Reconcile(args) => commands::reconcile::run(&args),
+        Command::Suspend(args) => commands::suspend::run(&args, false),
+        Command::Resume(args) => commands::suspend::run(&args, true),
+        Command::Delete(args) => commands::delete::run(&args),
+        Command::Export(args) => commands::export::run(&args),
+        Command::Events(args) => commands::events::run(&args),
+        Command::Tree(args) => commands::tree::run(&args),
+        Command::Trace(args) => commands::trace::run(&args),
     }
 }
 

@@ -7,11 +7,11 @@ use kube::api::{DynamicObject, ListParams};
 use kube::runtime::watcher;
 use serde_json::Value;
 
+use super::CommandError;
 use super::cluster::{ClusterError, KubeArgs, block_on, is_not_found};
 use super::kinds::{self, FluxKind};
 use super::output::{Printer, table, truncate_hex};
 use super::status::{is_suspended, ready_and_message, title_bool};
-use super::CommandError;
 
 /// Arguments of `driftless get`.
 #[derive(Debug, Args)]
@@ -59,11 +59,21 @@ pub enum GetWhat {
 /// The source kinds of `get sources`.
 #[derive(Debug, Subcommand)]
 pub enum SourceKind {
-    Git { name: Option<String> },
-    Oci { name: Option<String> },
-    Bucket { name: Option<String> },
-    Helm { name: Option<String> },
-    Chart { name: Option<String> },
+    Git {
+        name: Option<String>,
+    },
+    Oci {
+        name: Option<String>,
+    },
+    Bucket {
+        name: Option<String>,
+    },
+    Helm {
+        name: Option<String>,
+    },
+    Chart {
+        name: Option<String>,
+    },
     /// Every source kind.
     All,
 }
@@ -102,7 +112,9 @@ pub async fn get(
     let selector = StatusSelector::parse(args.status_selector.as_deref())?;
     if args.watch {
         let [kind] = kinds.as_slice() else {
-            return Err(ClusterError::Invalid("--watch needs a single resource type".into()).into());
+            return Err(
+                ClusterError::Invalid("--watch needs a single resource type".into()).into(),
+            );
         };
         return watch(client, args, *kind, printer).await;
     }
@@ -291,9 +303,9 @@ async fn watch(
         };
         let object: DynamicObject = match event {
             None => return Ok(()),
-            Some(Err(watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e)))
-                if is_not_found(&e) =>
-            {
+            Some(Err(
+                watcher::Error::InitialListFailed(e) | watcher::Error::WatchStartFailed(e),
+            )) if is_not_found(&e) => {
                 return Err(kind.crd_missing().into());
             }
             Some(Err(e)) => {
@@ -305,7 +317,10 @@ async fn watch(
         let value = serde_json::to_value(object).unwrap_or(Value::Null);
         let header = if first { header(args) } else { Vec::new() };
         first = false;
-        printer.print(&table(&header, &[row(kind, &value, args.all_namespaces, false)]))?;
+        printer.print(&table(
+            &header,
+            &[row(kind, &value, args.all_namespaces, false)],
+        ))?;
     }
 }
 

@@ -107,13 +107,7 @@ pub fn template(t: &TemplateArgs) -> Result<String, String> {
         let chart = driftless_helm::load(&t.chart)?;
         driftless_helm::template(chart, user, &opts)
     };
-    render().map_err(|e| {
-        if e.after_release() {
-            format!("Error: {e}\n\nUse --debug flag to render out invalid YAML")
-        } else {
-            format!("Error: {e}")
-        }
-    })
+    render().map_err(|e| e.helm_cli_text())
 }
 
 #[cfg(test)]

@@ -25,19 +25,16 @@ pub const OCI_REPOSITORY: FluxKind = kind(SOURCE, "v1", "OCIRepository", "source
 pub const BUCKET: FluxKind = kind(SOURCE, "v1", "Bucket", "source bucket");
 pub const HELM_REPOSITORY: FluxKind = kind(SOURCE, "v1", "HelmRepository", "source helm");
 pub const HELM_CHART: FluxKind = kind(SOURCE, "v1", "HelmChart", "source chart");
-pub const EXTERNAL_ARTIFACT: FluxKind = kind(
-    SOURCE,
-    "v1",
-    "ExternalArtifact",
-    "source external-artifact",
-);
+pub const EXTERNAL_ARTIFACT: FluxKind =
+    kind(SOURCE, "v1", "ExternalArtifact", "source external-artifact");
 pub const KUSTOMIZATION: FluxKind = kind(
     "kustomize.toolkit.fluxcd.io",
     "v1",
     "Kustomization",
     "kustomization",
 );
-pub const HELM_RELEASE: FluxKind = kind("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmrelease");
+pub const HELM_RELEASE: FluxKind =
+    kind("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmrelease");
 
 /// Sources in the order `flux get sources all` lists them.
 pub const SOURCES: [FluxKind; 6] = [

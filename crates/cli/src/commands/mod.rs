@@ -2,12 +2,20 @@
 
 pub mod cluster;
 pub mod crds;
+pub mod delete;
+pub mod events;
+pub mod export;
 pub mod get;
 pub mod helm;
 pub mod kinds;
 pub mod kustomize;
 pub mod output;
+pub mod reconcile;
 pub mod status;
+pub mod suspend;
+pub mod target;
+pub mod trace;
+pub mod tree;
 
 use crate::yaml::YamlError;
 

@@ -9,14 +9,15 @@ use regex::Regex;
 use super::CommandError;
 
 /// A hex string of 40 to 128 digits (a git SHA, a digest) standing alone.
-static HEX: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"\b[a-f0-9]{40,128}\b").ok());
+static HEX: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r"\b[a-f0-9]{40,128}\b").ok());
 
 /// Shortens every long hex string in `text` to its first 8 digits, as flux does in its
 /// REVISION and MESSAGE columns.
 pub fn truncate_hex(text: &str) -> String {
     match HEX.as_ref() {
-        Some(hex) => hex.replace_all(text, |c: &regex::Captures<'_>| c[0][..8].to_owned()).into_owned(),
+        Some(hex) => hex
+            .replace_all(text, |c: &regex::Captures<'_>| c[0][..8].to_owned())
+            .into_owned(),
         None => text.to_owned(),
     }
 }
@@ -24,7 +25,9 @@ pub fn truncate_hex(text: &str) -> String {
 /// A table as flux prints it: every cell padded to its column's width and followed by a tab;
 /// the upper-cased header's last cell is padded one further space instead of a tab.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let columns = header.len().max(rows.iter().map(Vec::len).max().unwrap_or(0));
+    let columns = header
+        .len()
+        .max(rows.iter().map(Vec::len).max().unwrap_or(0));
     let mut widths = vec![0usize; columns];
     let width = |s: &str| s.chars().count();
     for (i, h) in header.iter().enumerate() {
@@ -79,6 +82,11 @@ impl<'a> Printer<'a> {
     /// Writes command output.
     pub fn print(&mut self, text: &str) -> Result<(), CommandError> {
         super::write_output(&mut self.out, text)
+    }
+
+    /// Writes raw text on the progress stream (a prompt).
+    pub fn print_err(&mut self, text: &str) -> Result<(), CommandError> {
+        super::write_output(&mut self.err, text)
     }
 
     fn line(&mut self, symbol: &str, text: &str) -> Result<(), CommandError> {
@@ -169,6 +177,9 @@ mod tests {
         printer.failure("bad").expect("writes");
         drop(printer);
         assert!(out.is_empty());
-        assert_eq!(String::from_utf8(err).expect("utf-8"), "► annotating\n✔ done\n✗ bad\n");
+        assert_eq!(
+            String::from_utf8(err).expect("utf-8"),
+            "► annotating\n✔ done\n✗ bad\n"
+        );
     }
 }

@@ -23,7 +23,10 @@ fn field<'a>(condition: &'a Value, name: &str) -> &'a str {
 /// `waiting to be reconciled` for an object no controller has touched.
 pub fn ready_and_message(object: &Value) -> (String, String) {
     match condition(object, "Ready") {
-        Some(c) => (field(c, "status").to_owned(), field(c, "message").to_owned()),
+        Some(c) => (
+            field(c, "status").to_owned(),
+            field(c, "message").to_owned(),
+        ),
         None => ("False".to_owned(), "waiting to be reconciled".to_owned()),
     }
 }
@@ -59,7 +62,9 @@ pub fn verdict(object: &Value) -> Verdict {
     if object.pointer("/metadata/deletionTimestamp").is_some() {
         return Verdict::Terminating;
     }
-    let generation = object.pointer("/metadata/generation").and_then(Value::as_i64);
+    let generation = object
+        .pointer("/metadata/generation")
+        .and_then(Value::as_i64);
     let observed = object
         .pointer("/status/observedGeneration")
         .and_then(Value::as_i64);
@@ -107,7 +112,10 @@ mod tests {
     #[test]
     fn an_object_without_ready_is_waiting_to_be_reconciled() {
         let (ready, message) = ready_and_message(&json!({"status": {}}));
-        assert_eq!((ready.as_str(), message.as_str()), ("False", "waiting to be reconciled"));
+        assert_eq!(
+            (ready.as_str(), message.as_str()),
+            ("False", "waiting to be reconciled")
+        );
     }
 
     #[test]
