@@ -70,6 +70,15 @@ impl Error {
         )
     }
 
+    /// The text `helm template` prints on stderr for this failure.
+    pub fn helm_cli_text(&self) -> String {
+        if self.after_release() {
+            format!("Error: {self}\n\nUse --debug flag to render out invalid YAML")
+        } else {
+            format!("Error: {self}")
+        }
+    }
+
     pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Error {
         Error::Io {
             path: path.to_string(),

@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod chart;
+pub mod conformance;
 pub mod deps;
 mod error;
 pub mod files;

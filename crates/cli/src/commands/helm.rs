@@ -85,11 +85,7 @@ pub fn template(t: &TemplateArgs) -> Result<String, String> {
         value_files: t.values.clone(),
         values: t.set.clone(),
         string_values: t.set_string.clone(),
-        file_values: t
-            .set_file
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect(),
+        file_values: t.set_file.iter().map(|p| p.display().to_string()).collect(),
     };
     let opts = driftless_helm::Options {
         release_name: t.release.clone(),

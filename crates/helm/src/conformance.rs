@@ -1,0 +1,250 @@
+//! The conformance suite against `helm template` (the pinned oracle), shared
+//! by tests/conformance.rs and `cargo xtask conformance helm`.
+//!
+//! A case is `tests/cases/<name>.case`: a `chart:` line (`own/<dir>` under
+//! tests/charts, or `corpus/<dir>` in the shared reference corpus, skipped
+//! when absent) and an `args:` line of `helm template` flags, paths relative
+//! to tests/. The oracle's output is committed as `<name>.golden`, its
+//! failure as `<name>.golden` starting with `ERROR:`. `--kube-version
+//! 1.30.0` is added unless the case names a version.
+
+use std::path::{Path, PathBuf};
+
+use crate::{Options, ValueOptions};
+
+/// The Kubernetes version cases render for unless they say otherwise.
+pub const DEFAULT_KUBE_VERSION: &str = "1.30.0";
+/// The release name every case uses.
+pub const RELEASE: &str = "rel";
+
+/// One conformance case.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub name: String,
+    pub chart: PathBuf,
+    pub args: Vec<String>,
+    /// The case file's directory's parent (`tests/`), where paths resolve.
+    pub base: PathBuf,
+    pub golden: PathBuf,
+}
+
+/// How a case compared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Byte-identical output (or the same error text).
+    Identical,
+    /// The same documents after YAML parsing, other text.
+    Equivalent,
+    /// Different; the reason.
+    Failed(String),
+    /// No golden recorded yet.
+    NoGolden,
+}
+
+/// Every case of the crate at `crate_dir`, by name; cases on the corpus
+/// only when it is present.
+pub fn cases(crate_dir: &Path) -> Vec<Case> {
+    let base = crate_dir.join("tests");
+    let corpus = crate_dir.join("../../../shared/reference/corpus/charts");
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(base.join("cases")) else {
+        return out;
+    };
+    let mut paths: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "case"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        let text = std::fs::read_to_string(&p).unwrap_or_default();
+        let (mut chart, mut args) = (String::new(), String::new());
+        for line in text.lines() {
+            if let Some(c) = line.strip_prefix("chart:") {
+                chart = c.trim().to_string();
+            } else if let Some(a) = line.strip_prefix("args:") {
+                args = a.trim().to_string();
+            }
+        }
+        let chart = if let Some(c) = chart.strip_prefix("corpus/") {
+            let dir = corpus.join(c);
+            if !dir.exists() {
+                continue;
+            }
+            dir
+        } else {
+            base.join("charts")
+                .join(chart.strip_prefix("own/").unwrap_or(&chart))
+        };
+        let mut args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
+        if !args.iter().any(|a| a == "--kube-version") {
+            args.push("--kube-version".into());
+            args.push(DEFAULT_KUBE_VERSION.into());
+        }
+        let name = p
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push(Case {
+            golden: p.with_extension("golden"),
+            name,
+            chart,
+            args,
+            base: base.clone(),
+        });
+    }
+    out
+}
+
+impl Case {
+    /// Our rendering: the output, or the error as `helm` prints it on stderr.
+    pub fn ours(&self) -> Result<String, String> {
+        let (values, mut opts) = self.parse_args()?;
+        opts.release_name = RELEASE.into();
+        let render = || -> Result<String, crate::Error> {
+            let user = values.merge()?;
+            let chart = crate::load(&self.chart)?;
+            crate::template(chart, user, &opts)
+        };
+        render().map_err(|e| e.helm_cli_text())
+    }
+
+    fn parse_args(&self) -> Result<(ValueOptions, Options), String> {
+        let mut v = ValueOptions::default();
+        let mut o = Options::default();
+        let mut it = self.args.iter();
+        while let Some(a) = it.next() {
+            let mut val = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("flag {a} needs a value"))
+            };
+            match a.as_str() {
+                "-f" | "--values" => v.value_files.push(self.base.join(val()?)),
+                "--set" => v.values.push(val()?),
+                "--set-string" => v.string_values.push(val()?),
+                "--set-file" => v.file_values.push(val()?),
+                "-n" | "--namespace" => o.namespace = val()?,
+                "--kube-version" => o.kube_version = Some(val()?),
+                "-a" | "--api-versions" => o.api_versions.push(val()?),
+                "--include-crds" => o.include_crds = true,
+                "--skip-tests" => o.skip_tests = true,
+                "--no-hooks" => o.no_hooks = true,
+                "--skip-schema-validation" => o.skip_schema_validation = true,
+                other => return Err(format!("conformance runner: unknown flag {other}")),
+            }
+        }
+        Ok((v, o))
+    }
+
+    /// The recorded oracle result, `Err` holding its stderr.
+    pub fn golden(&self) -> Option<Result<String, String>> {
+        let text = std::fs::read_to_string(&self.golden).ok()?;
+        Some(match text.strip_prefix("ERROR:\n") {
+            Some(e) => Err(e.to_string()),
+            None => Ok(text),
+        })
+    }
+
+    /// Runs the oracle binary and records its result as the golden.
+    pub fn record(&self, helm: &Path, scratch: &Path) -> std::io::Result<()> {
+        let out = std::process::Command::new(helm)
+            .arg("template")
+            .arg(RELEASE)
+            .arg(&self.chart)
+            .args(&self.args)
+            .current_dir(&self.base)
+            .env("HELM_CACHE_HOME", scratch.join("cache"))
+            .env("HELM_CONFIG_HOME", scratch.join("config"))
+            .env("HELM_DATA_HOME", scratch.join("data"))
+            .output()?;
+        let text = if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        } else {
+            let err = String::from_utf8_lossy(&out.stderr);
+            // Helm logs warnings to stderr before the error; keep the error.
+            let err = err.find("Error: ").map_or(&*err, |i| &err[i..]);
+            format!("ERROR:\n{}\n", err.trim_end())
+        };
+        std::fs::write(&self.golden, text)
+    }
+
+    /// Compares our rendering with the golden.
+    pub fn outcome(&self) -> Outcome {
+        let Some(want) = self.golden() else {
+            return Outcome::NoGolden;
+        };
+        let got = self.ours();
+        match (&want, &got) {
+            (Ok(w), Ok(g)) if w == g => Outcome::Identical,
+            (Ok(w), Ok(g)) if documents(w) == documents(g) => Outcome::Equivalent,
+            (Ok(w), Ok(g)) => Outcome::Failed(first_difference(w, g)),
+            (Err(w), Err(g)) if w.trim_end() == g.trim_end() => Outcome::Identical,
+            (Err(w), Err(g)) => Outcome::Failed(format!("helm: {w}\nours: {g}")),
+            (Ok(_), Err(g)) => Outcome::Failed(format!("helm rendered, ours failed: {g}")),
+            (Err(w), Ok(_)) => Outcome::Failed(format!("helm failed, ours rendered: {w}")),
+        }
+    }
+}
+
+/// The output as (source header, parsed document) pairs.
+fn documents(text: &str) -> Vec<(String, serde_json::Value)> {
+    crate::manifest::split_documents(text)
+        .into_iter()
+        .map(|d| {
+            let source = d
+                .lines()
+                .next()
+                .filter(|l| l.starts_with("# Source:"))
+                .unwrap_or_default()
+                .to_string();
+            let parsed = crate::values::parse_yaml(&d).unwrap_or(serde_json::Value::String(d));
+            (source, parsed)
+        })
+        .collect()
+}
+
+fn first_difference(want: &str, got: &str) -> String {
+    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+        if w != g {
+            return format!("line {}:\n  helm: {w}\n  ours: {g}", i + 1);
+        }
+    }
+    format!(
+        "lengths differ: helm {} lines, ours {} lines",
+        want.lines().count(),
+        got.lines().count()
+    )
+}
+
+/// Counts over a suite run.
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub identical: Vec<String>,
+    pub equivalent: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+impl Summary {
+    pub fn of(cases: &[Case]) -> Summary {
+        let mut s = Summary::default();
+        for c in cases {
+            match c.outcome() {
+                Outcome::Identical => s.identical.push(c.name.clone()),
+                Outcome::Equivalent => s.equivalent.push(c.name.clone()),
+                Outcome::Failed(why) => s.failed.push((c.name.clone(), why)),
+                Outcome::NoGolden => s.failed.push((c.name.clone(), "no golden recorded".into())),
+            }
+        }
+        s
+    }
+
+    /// `N passed, M failed (K byte-identical)`.
+    pub fn headline(&self) -> String {
+        let passed = self.identical.len() + self.equivalent.len();
+        format!(
+            "helm: {passed} passed, {} failed ({} byte-identical)",
+            self.failed.len(),
+            self.identical.len()
+        )
+    }
+}

@@ -1,0 +1,4 @@
+{{- define "lib.labels" -}}
+app: {{ .Chart.Name }}
+team: {{ .Values.global.labels.team }}
+{{- end -}}

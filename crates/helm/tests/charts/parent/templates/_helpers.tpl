@@ -1,0 +1,3 @@
+{{- define "parent.fullname" -}}
+{{ .Release.Name }}-{{ .Values.name | trunc 20 }}
+{{- end -}}
