@@ -201,3 +201,6 @@ fn tls_config(settings: &ProviderSettings) -> Result<rustls::ClientConfig, Notif
         (None, None) => Ok(builder.with_no_client_auth()),
     }
 }
+
+#[cfg(test)]
+mod tests;

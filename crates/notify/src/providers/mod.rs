@@ -8,6 +8,7 @@ mod lark;
 mod matrix;
 mod msteams;
 mod pagerduty;
+mod sentry;
 mod slack;
 mod telegram;
 mod webex;
@@ -37,6 +38,7 @@ pub const SUPPORTED_TYPES: &[&str] = &[
     "alertmanager",
     "grafana",
     "datadog",
+    "sentry",
     "github",
     "gitlab",
     "gitea",
@@ -65,6 +67,7 @@ pub fn notifier(settings: ProviderSettings) -> Result<Box<dyn Notifier>, NotifyE
         "grafana" => Box::new(Alerting::new(s, Tool::Grafana)?),
         "datadog" => Box::new(Alerting::new(s, Tool::DataDog)?),
         "pagerduty" => Box::new(pagerduty::PagerDuty::new(s)?),
+        "sentry" => Box::new(sentry::Sentry::new(s)?),
         "github" => Box::new(commit::GitHub::new(s)?),
         "gitlab" => Box::new(commit::GitLab::new(s)?),
         "gitea" => Box::new(commit::Gitea::new(s)?),
