@@ -286,7 +286,7 @@ mod tests {
 
     #[test]
     fn yaml_numbers_are_float64_for_templates() {
-        let v = parse_values(b"n: 3").expect("parses");
-        assert!(matches!(to_template(&v["n"]), Value::Float(_)));
+        let v = parse_values(b"count: 3").expect("parses");
+        assert!(matches!(to_template(&v["count"]), Value::Float(_)));
     }
 }
