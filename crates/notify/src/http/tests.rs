@@ -11,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::providers::notifier;
-use crate::providers::testserver::{TestServer, sample_event};
+use crate::providers::testserver::{TestServer, post_err, post_ok, sample_event};
 use crate::settings::ProviderSettings;
 
 struct Pki {
@@ -119,11 +119,7 @@ async fn the_ca_and_client_certificate_from_cert_secret_ref_complete_a_mutual_tl
     settings.ca_pem = Some(pki.ca_pem.clone().into_bytes());
     settings.client_cert_pem = Some(pki.client_cert_pem.clone().into_bytes());
     settings.client_key_pem = Some(pki.client_key_pem.clone().into_bytes());
-    notifier(settings)
-        .expect("notifier")
-        .post(&sample_event())
-        .await
-        .expect("posted over mTLS");
+    post_ok(settings, &sample_event()).await;
     assert_eq!(
         requests.recv().await.as_deref(),
         Some("POST /hook HTTP/1.1")
@@ -137,11 +133,7 @@ async fn without_the_ca_the_servers_certificate_is_refused() {
     let mut settings = ProviderSettings::new("generic", &address);
     settings.client_cert_pem = Some(pki.client_cert_pem.clone().into_bytes());
     settings.client_key_pem = Some(pki.client_key_pem.clone().into_bytes());
-    let err = notifier(settings)
-        .expect("notifier")
-        .post(&sample_event())
-        .await
-        .expect_err("unknown issuer");
+    let err = post_err(settings, &sample_event()).await;
     let text = err.to_string();
     assert!(text.starts_with("generic: request failed"), "{text}");
     assert!(text.to_lowercase().contains("certificate"), "{text}");
@@ -153,11 +145,7 @@ async fn without_a_client_certificate_the_mtls_server_refuses_the_post() {
     let (address, _requests) = mtls_server(&pki).await;
     let mut settings = ProviderSettings::new("generic", &address);
     settings.ca_pem = Some(pki.ca_pem.clone().into_bytes());
-    notifier(settings)
-        .expect("notifier")
-        .post(&sample_event())
-        .await
-        .expect_err("handshake refused");
+    post_err(settings, &sample_event()).await;
 }
 
 #[test]
@@ -189,11 +177,7 @@ async fn requests_go_through_the_configured_proxy() {
     let proxy = TestServer::start().await;
     let mut settings = ProviderSettings::new("generic", "http://notify.invalid/hook");
     settings.proxy = Some(proxy.url(""));
-    notifier(settings)
-        .expect("notifier")
-        .post(&sample_event())
-        .await
-        .expect("posted via the proxy");
+    post_ok(settings, &sample_event()).await;
     let request = proxy.single_request().await;
     assert_eq!(request.path, "/hook");
     assert_eq!(request.header("host"), Some("notify.invalid"));

@@ -1,11 +1,9 @@
 //! Incident and observability tools: `opsgenie` (Alert API), `alertmanager` (v2 alerts),
 //! `grafana` (annotations) and `datadog` (Events API). Each is one POST built from the event.
 
-use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::{parse_address, required_token};
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -166,17 +164,13 @@ fn datadog(event: &Event) -> Value {
     })
 }
 
-impl Notifier for Alerting {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Alerting);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, sample_event};
+    use crate::providers::testserver::{TestServer, post_ok, sample_event};
 
     async fn post(settings: ProviderSettings) -> crate::providers::testserver::Recorded {
         let server = TestServer::start().await;
@@ -184,11 +178,7 @@ mod tests {
             address: server.url(&settings.address),
             ..settings
         };
-        notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &sample_event()).await;
         server.single_request().await
     }
 

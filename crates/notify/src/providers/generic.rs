@@ -2,12 +2,10 @@
 //! `gotk-component` header naming the reporting controller, then the Secret's headers; the
 //! HMAC flavour signs the exact body with the token in `X-Signature: sha256=<hex>`.
 
-use futures::future::BoxFuture;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use super::{parse_address, required_token};
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -77,17 +75,13 @@ pub(crate) fn sign(key: &[u8], body: &[u8]) -> String {
     }
 }
 
-impl Notifier for Generic {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Generic);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, sample_event};
+    use crate::providers::testserver::{TestServer, post_err, post_ok, sample_event};
 
     #[tokio::test]
     async fn generic_posts_the_event_as_json_with_the_component_and_custom_headers() {
@@ -117,11 +111,7 @@ mod tests {
         let server = TestServer::start().await;
         let mut settings = ProviderSettings::new("generic-hmac", &server.url("/hook"));
         settings.token = Some("hmac-secret".into());
-        notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &sample_event()).await;
         let request = server.single_request().await;
         let mut mac = Hmac::<Sha256>::new_from_slice(b"hmac-secret").expect("key");
         mac.update(&request.body);
@@ -142,11 +132,7 @@ mod tests {
         let address = server.url("/hook?key=query-secret");
         let mut settings = ProviderSettings::new("generic-hmac", &address);
         settings.token = Some("hmac-secret".into());
-        let err = notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect_err("500 is an error");
+        let err = post_err(settings, &sample_event()).await;
         let text = err.to_string();
         assert!(text.contains("500"), "{text}");
         assert!(!text.contains("hmac-secret"), "{text}");
@@ -158,11 +144,7 @@ mod tests {
         let mut settings =
             ProviderSettings::new("generic", "http://127.0.0.1:9/hook?token=query-secret");
         settings.timeout = std::time::Duration::from_secs(2);
-        let err = notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect_err("nothing listens on port 9");
+        let err = post_err(settings, &sample_event()).await;
         let text = err.to_string();
         assert!(text.starts_with("generic: request failed"), "{text}");
         assert!(!text.contains("query-secret"), "{text}");

@@ -2,12 +2,10 @@
 //! and metadata) posted to the space's incoming webhook. Progressing and commit-status update
 //! events are skipped, as Flux skips them (Chat would otherwise replace the useful message).
 
-use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::parse_address;
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::Http;
@@ -66,29 +64,21 @@ fn card(event: &Event) -> Value {
     }]})
 }
 
-impl Notifier for GoogleChat {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(GoogleChat);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, sample_event};
+    use crate::providers::testserver::{TestServer, post_ok, sample_event};
 
     #[tokio::test]
     async fn google_chat_posts_a_card_with_header_message_and_metadata() {
         let server = TestServer::start().await;
-        notifier(ProviderSettings::new(
-            "googlechat",
-            &server.url("/v1/spaces/S/messages"),
-        ))
-        .expect("notifier")
-        .post(&sample_event())
-        .await
-        .expect("posted");
+        post_ok(
+            ProviderSettings::new("googlechat", &server.url("/v1/spaces/S/messages")),
+            &sample_event(),
+        )
+        .await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/v1/spaces/S/messages");
         let card = &request.json()["cards"][0];
@@ -108,11 +98,11 @@ mod tests {
         let server = TestServer::start().await;
         let mut event = sample_event();
         event.reason = "Progressing".into();
-        notifier(ProviderSettings::new("googlechat", &server.url("/x")))
-            .expect("notifier")
-            .post(&event)
-            .await
-            .expect("skipped");
+        post_ok(
+            ProviderSettings::new("googlechat", &server.url("/x")),
+            &event,
+        )
+        .await;
         assert!(server.requests().is_empty());
     }
 }

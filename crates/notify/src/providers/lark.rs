@@ -1,12 +1,10 @@
 //! `lark`: an interactive card (header coloured by severity, Markdown body with the metadata)
 //! posted to a Lark / Feishu custom bot webhook.
 
-use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 use serde_json::json;
 
 use super::parse_address;
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::Http;
@@ -59,29 +57,21 @@ impl Lark {
     }
 }
 
-impl Notifier for Lark {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Lark);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, info_event};
+    use crate::providers::testserver::{TestServer, info_event, post_ok};
 
     #[tokio::test]
     async fn lark_posts_an_interactive_card() {
         let server = TestServer::start().await;
-        notifier(ProviderSettings::new(
-            "lark",
-            &server.url("/open-apis/bot/v2/hook/x"),
-        ))
-        .expect("notifier")
-        .post(&info_event())
-        .await
-        .expect("posted");
+        post_ok(
+            ProviderSettings::new("lark", &server.url("/open-apis/bot/v2/hook/x")),
+            &info_event(),
+        )
+        .await;
         let body = server.single_request().await.json();
         assert_eq!(body["msg_type"], "interactive");
         assert_eq!(body["card"]["header"]["template"], "turquoise");

@@ -2,12 +2,10 @@
 //! derived from the event (SHA-1 of its JSON, as Flux derives it) so a retried delivery is
 //! idempotent on the homeserver.
 
-use futures::future::BoxFuture;
 use serde_json::json;
 use sha1::Digest;
 
-use super::{parse_address, required_token};
-use crate::Notifier;
+use super::{parse_address, required_channel, required_token};
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -22,14 +20,7 @@ pub(crate) struct Matrix {
 
 impl Matrix {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
-        let room = settings
-            .channel
-            .clone()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| NotifyError::MissingSetting {
-                provider: settings.provider_type.clone(),
-                field: "channel (the room id)".into(),
-            })?;
+        let room = required_channel(settings, "the room id")?;
         Ok(Self {
             base: parse_address(&settings.provider_type, &settings.address)?,
             token: required_token(settings)?.to_owned(),
@@ -75,11 +66,7 @@ impl Matrix {
     }
 }
 
-impl Notifier for Matrix {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Matrix);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,42 @@
 //! One module per provider type, and the factory that picks one from `spec.type`.
 
+/// Implements [`Notifier`] for a provider whose `async fn deliver(&self, &Event)` does the work.
+macro_rules! notifier_by_deliver {
+    ($provider:ty) => {
+        impl crate::Notifier for $provider {
+            fn post<'a>(
+                &'a self,
+                event: &'a crate::event::Event,
+            ) -> futures::future::BoxFuture<'a, Result<(), crate::error::NotifyError>> {
+                Box::pin(self.deliver(event))
+            }
+        }
+    };
+}
+
+/// Implements [`Notifier`] for a commit status provider whose
+/// `async fn deliver(&self, &Event, Option<&str>)` takes the caller's status key, if any.
+macro_rules! commit_notifier_by_deliver {
+    ($provider:ty) => {
+        impl crate::Notifier for $provider {
+            fn post<'a>(
+                &'a self,
+                event: &'a crate::event::Event,
+            ) -> futures::future::BoxFuture<'a, Result<(), crate::error::NotifyError>> {
+                Box::pin(self.deliver(event, None))
+            }
+
+            fn post_with_commit_status<'a>(
+                &'a self,
+                event: &'a crate::event::Event,
+                commit_status: &'a str,
+            ) -> futures::future::BoxFuture<'a, Result<(), crate::error::NotifyError>> {
+                Box::pin(self.deliver(event, Some(commit_status)))
+            }
+        }
+    };
+}
+
 mod alerting;
 pub(crate) mod commit;
 mod generic;
@@ -101,6 +138,21 @@ pub(crate) fn parse_address(provider: &str, address: &str) -> Result<url::Url, N
         });
     }
     Ok(url)
+}
+
+/// `channel`, required and non-empty; `meaning` says what the provider uses it for.
+pub(crate) fn required_channel(
+    settings: &ProviderSettings,
+    meaning: &str,
+) -> Result<String, NotifyError> {
+    settings
+        .channel
+        .clone()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| NotifyError::MissingSetting {
+            provider: settings.provider_type.clone(),
+            field: format!("channel ({meaning})"),
+        })
 }
 
 /// The token, required and non-empty.

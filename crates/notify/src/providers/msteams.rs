@@ -2,12 +2,10 @@
 //! Automate webhooks; the legacy MessageCard for the retired `*.webhook.office.com` connectors,
 //! chosen by host exactly as Flux chooses.
 
-use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
 use super::parse_address;
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::Http;
@@ -123,17 +121,12 @@ fn adaptive_card(event: &Event) -> Value {
     })
 }
 
-impl Notifier for MsTeams {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(MsTeams);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, sample_event};
+    use crate::providers::testserver::{TestServer, post_ok, sample_event};
 
     #[tokio::test]
     async fn a_workflows_webhook_gets_an_adaptive_card_with_summary_first() {
@@ -143,14 +136,11 @@ mod tests {
             .metadata
             .insert("summary".into(), "prod cluster".into());
         event.metadata.insert("app".into(), "web".into());
-        notifier(ProviderSettings::new(
-            "msteams",
-            &server.url("/workflows/x/triggers/manual"),
-        ))
-        .expect("notifier")
-        .post(&event)
-        .await
-        .expect("posted");
+        post_ok(
+            ProviderSettings::new("msteams", &server.url("/workflows/x/triggers/manual")),
+            &event,
+        )
+        .await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/workflows/x/triggers/manual");
         let body = request.json();

@@ -2,12 +2,10 @@
 //! incident keyed by the object's UID, and a success is also recorded as a change event. The
 //! routing key is `channel`; only the address's scheme and host are used, as in Flux.
 
-use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
 
-use super::parse_address;
-use crate::Notifier;
+use super::{parse_address, required_channel};
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::Http;
@@ -36,14 +34,7 @@ impl PagerDuty {
             url.set_fragment(None);
             url
         };
-        let routing_key = settings
-            .channel
-            .clone()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| NotifyError::MissingSetting {
-                provider: provider.clone(),
-                field: "channel (the routing key)".into(),
-            })?;
+        let routing_key = required_channel(settings, "the routing key")?;
         Ok(Self {
             enqueue: endpoint("/v2/enqueue"),
             change: endpoint("/v2/change/enqueue"),
@@ -117,17 +108,12 @@ fn change_event(event: &Event, routing_key: &str) -> Value {
     })
 }
 
-impl Notifier for PagerDuty {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(PagerDuty);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, info_event, sample_event};
+    use crate::providers::testserver::{TestServer, info_event, post_ok, sample_event};
 
     fn settings(server: &TestServer) -> ProviderSettings {
         let mut settings = ProviderSettings::new("pagerduty", &server.url("/ignored"));
@@ -138,11 +124,7 @@ mod tests {
     #[tokio::test]
     async fn a_failure_triggers_an_incident_keyed_by_the_object_uid() {
         let server = TestServer::start().await;
-        notifier(settings(&server))
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings(&server), &sample_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/v2/enqueue");
         assert_eq!(
@@ -170,11 +152,7 @@ mod tests {
     #[tokio::test]
     async fn a_success_resolves_the_incident_then_records_a_change() {
         let server = TestServer::start().await;
-        notifier(settings(&server))
-            .expect("notifier")
-            .post(&info_event())
-            .await
-            .expect("posted");
+        post_ok(settings(&server), &info_event()).await;
         let requests = server.requests();
         assert_eq!(requests.len(), 2);
         assert_eq!(requests[0].path, "/v2/enqueue");

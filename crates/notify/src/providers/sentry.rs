@@ -6,11 +6,9 @@
 //! Event, trace and span ids are derived from the event's JSON, so a retried delivery carries
 //! the same ids and Sentry de-duplicates it.
 
-use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -156,17 +154,13 @@ fn transaction(event: &Event, ids: &str) -> Value {
     })
 }
 
-impl Notifier for Sentry {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Sentry);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::notifier;
-    use crate::providers::testserver::{Recorded, TestServer, info_event, sample_event};
+    use crate::providers::testserver::{Recorded, TestServer, info_event, post_ok, sample_event};
 
     fn envelope(request: &Recorded) -> Vec<Value> {
         String::from_utf8(request.body.clone())
@@ -181,11 +175,7 @@ mod tests {
         let dsn = server.url("/42").replace("http://", "http://pubkey@");
         let mut settings = ProviderSettings::new("sentry", &dsn);
         settings.channel = Some("staging".into());
-        notifier(settings)
-            .expect("notifier")
-            .post(event)
-            .await
-            .expect("posted");
+        post_ok(settings, event).await;
         server.single_request().await
     }
 

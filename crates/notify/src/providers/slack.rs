@@ -5,12 +5,10 @@
 //! webhook's Slack-compatible endpoint (`/slack` appended as Flux does). Rocket: Rocket.Chat's
 //! incoming webhook with Rocket's colours and icon.
 
-use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::parse_address;
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -147,30 +145,21 @@ impl Slack {
     }
 }
 
-impl Notifier for Slack {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Slack);
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, info_event, sample_event};
+    use crate::providers::testserver::{TestServer, info_event, post_err, post_ok, sample_event};
 
     #[tokio::test]
     async fn slack_sends_one_attachment_with_metadata_fields_and_danger_colour() {
         let server = TestServer::start().await;
         let mut settings = ProviderSettings::new("slack", &server.url("/services/T/B/X"));
         settings.channel = Some("#alerts".into());
-        notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &sample_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.method, "POST");
         assert_eq!(request.path, "/services/T/B/X");
@@ -203,11 +192,7 @@ mod tests {
         let mut settings = ProviderSettings::new("slack", &server.url("/api/chat.postMessage"));
         settings.token = Some("xoxb-secret".into());
         settings.username = Some("flux-bot".into());
-        notifier(settings)
-            .expect("notifier")
-            .post(&info_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &info_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.header("authorization"), Some("Bearer xoxb-secret"));
         let body = request.json();
@@ -221,11 +206,7 @@ mod tests {
             TestServer::start_with_status(200, r#"{"ok":false,"error":"channel_not_found"}"#).await;
         let mut settings = ProviderSettings::new("slack", &server.url("/api/chat.postMessage"));
         settings.token = Some("xoxb-secret".into());
-        let err = notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect_err("ok:false");
+        let err = post_err(settings, &sample_event()).await;
         let text = err.to_string();
         assert!(text.contains("channel_not_found"), "{text}");
         assert!(!text.contains("xoxb-secret"), "{text}");
@@ -238,11 +219,7 @@ mod tests {
         event
             .metadata
             .insert("commit_status".into(), "update".into());
-        notifier(ProviderSettings::new("slack", &server.url("/hook")))
-            .expect("notifier")
-            .post(&event)
-            .await
-            .expect("skipped");
+        post_ok(ProviderSettings::new("slack", &server.url("/hook")), &event).await;
         assert!(server.requests().is_empty());
     }
 
@@ -250,11 +227,7 @@ mod tests {
     async fn discord_posts_the_slack_payload_to_the_webhooks_slack_endpoint() {
         let server = TestServer::start().await;
         let settings = ProviderSettings::new("discord", &server.url("/api/webhooks/1/abc"));
-        notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &sample_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/api/webhooks/1/abc/slack");
         assert_eq!(request.json()["attachments"][0]["color"], "danger");
@@ -266,11 +239,7 @@ mod tests {
         let mut settings = ProviderSettings::new("rocket", &server.url("/hooks/xyz"));
         settings.channel = Some("ops".into());
         settings.username = Some("flux".into());
-        notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &sample_event()).await;
         let body = server.single_request().await.json();
         assert_eq!(body["channel"], "ops");
         assert_eq!(body["username"], "flux");

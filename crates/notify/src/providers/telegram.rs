@@ -2,12 +2,10 @@
 //! The bot token is part of the URL path, which is why no error ever prints a URL. The address
 //! is optional (Telegram's API by default) and may point at a self-hosted Bot API server.
 
-use futures::future::BoxFuture;
 use reqwest::header::HeaderMap;
 use serde::Serialize;
 
-use super::{parse_address, required_token};
-use crate::Notifier;
+use super::{parse_address, required_channel, required_token};
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::Http;
@@ -32,14 +30,7 @@ pub(crate) struct Telegram {
 impl Telegram {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
         let provider = &settings.provider_type;
-        let chat_id = settings
-            .channel
-            .clone()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| NotifyError::MissingSetting {
-                provider: provider.clone(),
-                field: "channel (the chat id)".into(),
-            })?;
+        let chat_id = required_channel(settings, "the chat id")?;
         let token = required_token(settings)?;
         let base = if settings.address.is_empty() {
             DEFAULT_API
@@ -100,17 +91,12 @@ fn text(event: &Event) -> String {
     text
 }
 
-impl Notifier for Telegram {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Telegram);
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, sample_event};
+    use crate::providers::testserver::{TestServer, post_err, post_ok, sample_event};
 
     #[tokio::test]
     async fn telegram_sends_escaped_markdown_v2_to_the_chat() {
@@ -118,11 +104,7 @@ mod tests {
         let mut settings = ProviderSettings::new("telegram", &server.url(""));
         settings.channel = Some("-100123".into());
         settings.token = Some("123:tg-secret".into());
-        notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &sample_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/bot123:tg-secret/sendMessage");
         let body = request.json();
@@ -141,11 +123,7 @@ mod tests {
         let mut settings = ProviderSettings::new("telegram", &server.url(""));
         settings.channel = Some("1".into());
         settings.token = Some("123:tg-secret".into());
-        let err = notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect_err("401");
+        let err = post_err(settings, &sample_event()).await;
         assert!(!err.to_string().contains("tg-secret"), "{err}");
     }
 }

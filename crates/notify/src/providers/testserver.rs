@@ -7,7 +7,10 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
 
+use crate::error::NotifyError;
 use crate::event::{Event, ObjectRef};
+use crate::providers::notifier;
+use crate::settings::ProviderSettings;
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -137,4 +140,22 @@ pub(crate) fn info_event() -> Event {
         reason: "ReconciliationSucceeded".into(),
         ..sample_event()
     }
+}
+
+/// Builds the notifier for `settings` and posts `event`, which must succeed.
+pub(crate) async fn post_ok(settings: ProviderSettings, event: &Event) {
+    notifier(settings)
+        .expect("notifier")
+        .post(event)
+        .await
+        .expect("posted");
+}
+
+/// Builds the notifier for `settings` and posts `event`, which must fail.
+pub(crate) async fn post_err(settings: ProviderSettings, event: &Event) -> NotifyError {
+    notifier(settings)
+        .expect("notifier")
+        .post(event)
+        .await
+        .expect_err("posting fails")
 }

@@ -1,11 +1,9 @@
 //! `webex`: a Markdown message to the room named by `channel`, through the Messages API with
 //! the bot token as a Bearer header.
 
-use futures::future::BoxFuture;
 use serde::Serialize;
 
-use super::{parse_address, required_token};
-use crate::Notifier;
+use super::{parse_address, required_channel, required_token};
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -27,14 +25,7 @@ pub(crate) struct Webex {
 
 impl Webex {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
-        let room = settings
-            .channel
-            .clone()
-            .filter(|c| !c.is_empty())
-            .ok_or_else(|| NotifyError::MissingSetting {
-                provider: settings.provider_type.clone(),
-                field: "channel (the room id)".into(),
-            })?;
+        let room = required_channel(settings, "the room id")?;
         Ok(Self {
             url: parse_address(&settings.provider_type, &settings.address)?,
             token: required_token(settings)?.to_owned(),
@@ -73,17 +64,13 @@ fn markdown(event: &Event) -> String {
     text
 }
 
-impl Notifier for Webex {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event))
-    }
-}
+notifier_by_deliver!(Webex);
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::providers::notifier;
-    use crate::providers::testserver::{TestServer, sample_event};
+    use crate::providers::testserver::{TestServer, post_ok, sample_event};
 
     #[tokio::test]
     async fn webex_posts_markdown_to_the_room_with_the_bot_token() {
@@ -91,11 +78,7 @@ mod tests {
         let mut settings = ProviderSettings::new("webex", &server.url("/v1/messages"));
         settings.channel = Some("room-1".into());
         settings.token = Some("webex-secret".into());
-        notifier(settings)
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect("posted");
+        post_ok(settings, &sample_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/v1/messages");
         assert_eq!(request.header("authorization"), Some("Bearer webex-secret"));

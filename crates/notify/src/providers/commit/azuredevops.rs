@@ -4,12 +4,10 @@
 //! genre and name is read first, and an identical one is not posted again. Progressing
 //! events become `pending`.
 
-use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Common, Progressing, id_parts, parse_git_address};
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -110,16 +108,4 @@ impl AzureDevOps {
     }
 }
 
-impl Notifier for AzureDevOps {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, None))
-    }
-
-    fn post_with_commit_status<'a>(
-        &'a self,
-        event: &'a Event,
-        commit_status: &'a str,
-    ) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, Some(commit_status)))
-    }
-}
+commit_notifier_by_deliver!(AzureDevOps);

@@ -5,12 +5,10 @@
 //! The API host is `api.bitbucket.org` for `bitbucket.org` addresses; any other host is taken
 //! as serving the same API under `/2.0` (a proxy or a test server).
 
-use futures::future::BoxFuture;
 use serde_json::json;
 use sha1::Digest;
 
 use super::{Common, Progressing, id_parts, parse_git_address};
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -90,16 +88,4 @@ impl Bitbucket {
     }
 }
 
-impl Notifier for Bitbucket {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, None))
-    }
-
-    fn post_with_commit_status<'a>(
-        &'a self,
-        event: &'a Event,
-        commit_status: &'a str,
-    ) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, Some(commit_status)))
-    }
-}
+commit_notifier_by_deliver!(Bitbucket);

@@ -4,13 +4,11 @@
 //! clone URL: everything before its last `/scm/` is the context path. The status already
 //! stored under the same key is read first, and an identical one is not posted again.
 
-use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
 use sha1::Digest;
 
 use super::{Common, Progressing, id_parts, parse_git_address};
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -142,16 +140,4 @@ impl BitbucketServer {
     }
 }
 
-impl Notifier for BitbucketServer {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, None))
-    }
-
-    fn post_with_commit_status<'a>(
-        &'a self,
-        event: &'a Event,
-        commit_status: &'a str,
-    ) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, Some(commit_status)))
-    }
-}
+commit_notifier_by_deliver!(BitbucketServer);

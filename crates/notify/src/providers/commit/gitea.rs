@@ -1,12 +1,10 @@
 //! `gitea`: a commit status through Gitea's API (`/api/v1`), skipping a status identical to
 //! the latest one with the same context. Progressing events become `pending`.
 
-use futures::future::BoxFuture;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Common, Progressing, id_parts, parse_git_address};
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -95,16 +93,4 @@ impl Gitea {
     }
 }
 
-impl Notifier for Gitea {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, None))
-    }
-
-    fn post_with_commit_status<'a>(
-        &'a self,
-        event: &'a Event,
-        commit_status: &'a str,
-    ) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, Some(commit_status)))
-    }
-}
+commit_notifier_by_deliver!(Gitea);

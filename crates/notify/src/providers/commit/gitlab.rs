@@ -3,11 +3,9 @@
 //! `running`. GitLab refuses to repeat a state (`Cannot transition status…`); that answer means
 //! the status already says what we would post, so it is not an error.
 
-use futures::future::BoxFuture;
 use serde_json::json;
 
 use super::{Common, Progressing, parse_git_address};
-use crate::Notifier;
 use crate::error::NotifyError;
 use crate::event::Event;
 use crate::http::{Http, headers};
@@ -69,16 +67,4 @@ impl GitLab {
     }
 }
 
-impl Notifier for GitLab {
-    fn post<'a>(&'a self, event: &'a Event) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, None))
-    }
-
-    fn post_with_commit_status<'a>(
-        &'a self,
-        event: &'a Event,
-        commit_status: &'a str,
-    ) -> BoxFuture<'a, Result<(), NotifyError>> {
-        Box::pin(self.deliver(event, Some(commit_status)))
-    }
-}
+commit_notifier_by_deliver!(GitLab);

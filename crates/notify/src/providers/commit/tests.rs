@@ -3,7 +3,9 @@ use sha1::Digest;
 
 use super::*;
 use crate::providers::notifier;
-use crate::providers::testserver::{Recorded, TestServer, info_event, sample_event};
+use crate::providers::testserver::{
+    Recorded, TestServer, info_event, post_err, post_ok, sample_event,
+};
 
 const SHA: &str = "9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c";
 const UID: &str = "0c9c2e41-1234-4aaa-bbbb-cccccccccccc";
@@ -99,11 +101,7 @@ fn the_default_status_key_is_kind_name_and_uid_head_lower_cased() {
 async fn github_posts_a_failure_status_for_the_revisions_commit() {
     let server = server_listing("[]").await;
     let address = server.url("/org/repo");
-    notifier(settings("github", address, "ghp-secret"))
-        .expect("notifier")
-        .post(&sample_event())
-        .await
-        .expect("posted");
+    post_ok(settings("github", address, "ghp-secret"), &sample_event()).await;
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(requests[0].method, "GET");
@@ -133,11 +131,11 @@ async fn github_does_not_repeat_the_latest_identical_status() {
             {"state":"failure","context":"kustomization/apps/0c9c2e41","description":"reconciliation failed"}]"#,
     )
     .await;
-    notifier(settings("github", server.url("/org/repo"), "t"))
-        .expect("notifier")
-        .post(&info_event())
-        .await
-        .expect("posted");
+    post_ok(
+        settings("github", server.url("/org/repo"), "t"),
+        &info_event(),
+    )
+    .await;
     let requests = server.requests();
     assert_eq!(requests.len(), 1, "only the listing: {requests:?}");
 }
@@ -162,11 +160,7 @@ async fn a_revision_that_is_not_a_commit_is_an_error() {
     event
         .metadata
         .insert("revision".into(), "6.0.0@sha256:nothex".into());
-    let err = notifier(settings("github", server.url("/org/repo"), "t"))
-        .expect("notifier")
-        .post(&event)
-        .await
-        .expect_err("not a commit");
+    let err = post_err(settings("github", server.url("/org/repo"), "t"), &event).await;
     assert!(
         err.to_string().contains("failed to extract commit hash"),
         "{err}"
@@ -198,15 +192,11 @@ async fn commit_status_expr_uses_the_key_the_caller_evaluated() {
 #[tokio::test]
 async fn gitlab_posts_to_the_url_encoded_project_and_treats_a_repeated_state_as_done() {
     let server = TestServer::start().await;
-    notifier(settings(
-        "gitlab",
-        server.url("/group/sub/repo.git"),
-        "glpat-secret",
-    ))
-    .expect("notifier")
-    .post(&sample_event())
-    .await
-    .expect("posted");
+    post_ok(
+        settings("gitlab", server.url("/group/sub/repo.git"), "glpat-secret"),
+        &sample_event(),
+    )
+    .await;
     let request = server.single_request().await;
     assert_eq!(request.method, "POST");
     assert_eq!(
@@ -227,15 +217,11 @@ async fn gitlab_posts_to_the_url_encoded_project_and_treats_a_repeated_state_as_
     .await;
     let mut progressing = sample_event();
     progressing.reason = "Progressing".into();
-    notifier(settings(
-        "gitlab",
-        repeated.url("/group/repo"),
-        "glpat-secret",
-    ))
-    .expect("notifier")
-    .post(&progressing)
-    .await
-    .expect("already running is fine");
+    post_ok(
+        settings("gitlab", repeated.url("/group/repo"), "glpat-secret"),
+        &progressing,
+    )
+    .await;
     assert_eq!(repeated.single_request().await.json()["state"], "running");
 }
 
@@ -244,11 +230,11 @@ async fn gitea_lists_then_posts_with_a_token_header_and_pending_for_progressing(
     let server = server_listing("[]").await;
     let mut progressing = info_event();
     progressing.reason = "Progressing".into();
-    notifier(settings("gitea", server.url("/owner/repo"), "gitea-secret"))
-        .expect("notifier")
-        .post(&progressing)
-        .await
-        .expect("posted");
+    post_ok(
+        settings("gitea", server.url("/owner/repo"), "gitea-secret"),
+        &progressing,
+    )
+    .await;
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     assert_eq!(
@@ -273,15 +259,11 @@ async fn gitea_lists_then_posts_with_a_token_header_and_pending_for_progressing(
 #[tokio::test]
 async fn bitbucket_posts_a_build_status_keyed_by_the_sha1_of_the_id() {
     let server = TestServer::start().await;
-    notifier(settings(
-        "bitbucket",
-        server.url("/owner/repo.git"),
-        "user:app-pass",
-    ))
-    .expect("notifier")
-    .post(&info_event())
-    .await
-    .expect("posted");
+    post_ok(
+        settings("bitbucket", server.url("/owner/repo.git"), "user:app-pass"),
+        &info_event(),
+    )
+    .await;
     let request = server.single_request().await;
     assert_eq!(
         request.path,
@@ -327,11 +309,7 @@ async fn bitbucket_server_checks_the_key_then_posts_under_the_context_path() {
     settings.token = None;
     settings.username = Some("jane".into());
     settings.password = Some("pw".into());
-    notifier(settings)
-        .expect("notifier")
-        .post(&sample_event())
-        .await
-        .expect("posted");
+    post_ok(settings, &sample_event()).await;
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     let path = format!("/bitbucket/rest/api/latest/projects/proj/repos/repo/commits/{SHA}/builds");
@@ -358,15 +336,15 @@ async fn bitbucket_server_checks_the_key_then_posts_under_the_context_path() {
 #[tokio::test]
 async fn azure_devops_lists_then_posts_a_fluxcd_genre_status() {
     let server = server_listing(r#"{"count":0,"value":[]}"#).await;
-    notifier(settings(
-        "azuredevops",
-        server.url("/org/proj/_git/repo"),
-        "pat-secret",
-    ))
-    .expect("notifier")
-    .post(&sample_event())
-    .await
-    .expect("posted");
+    post_ok(
+        settings(
+            "azuredevops",
+            server.url("/org/proj/_git/repo"),
+            "pat-secret",
+        ),
+        &sample_event(),
+    )
+    .await;
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     let path = format!("/org/proj/_apis/git/repositories/repo/commits/{SHA}/statuses");
@@ -393,11 +371,7 @@ async fn commit_status_errors_never_show_the_token() {
         } else {
             server.url("/org/repo")
         };
-        let err = notifier(settings(kind, address, "ghp-secret"))
-            .expect("notifier")
-            .post(&sample_event())
-            .await
-            .expect_err("401");
+        let err = post_err(settings(kind, address, "ghp-secret"), &sample_event()).await;
         let text = err.to_string();
         assert!(text.contains("401"), "{kind}: {text}");
         assert!(!text.contains("ghp-secret"), "{kind}: {text}");
