@@ -166,7 +166,7 @@ impl Object for VersionSet {
             return Err(format!("{name} is not a method"));
         }
         let want = arg(&args);
-        Ok(Value::Bool(self.0.iter().any(|v| *v == want)))
+        Ok(Value::Bool(self.0.contains(&want)))
     }
     fn print(&self) -> String {
         format!("[{}]", self.0.join(" "))

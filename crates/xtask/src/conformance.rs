@@ -14,11 +14,15 @@ pub enum Target {
     /// driftless-kustomize against `kustomize build` (crates/kustomize/tests/cases and the
     /// reference fleet corpus).
     Kustomize,
+    /// driftless-helm against `helm template` (crates/helm/tests/cases: own charts and the
+    /// reference chart corpus).
+    Helm,
 }
 
 pub fn run(target: Target) -> anyhow::Result<()> {
     match target {
         Target::Kustomize => kustomize(),
+        Target::Helm => helm(),
     }
 }
 
@@ -61,4 +65,33 @@ fn kustomize() -> anyhow::Result<()> {
     } else {
         anyhow::bail!("{} conformance cases differ", summary.failed.len())
     }
+}
+
+fn helm() -> anyhow::Result<()> {
+    let tool = testkit::gotools::pinned_tool("helm")?;
+    let built = tool
+        .ensure(&Cache::from_env())
+        .context("building the helm oracle")?;
+    let oracle = built.path("helm");
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm");
+    let cases = driftless_helm::conformance::cases(&crate_dir);
+    let scratch = tempfile::tempdir().context("scratch directory for helm")?;
+    for case in &cases {
+        case.record(&oracle, scratch.path())
+            .with_context(|| format!("writing the golden of {}", case.name))?;
+    }
+    println!(
+        "helm {} rewrote the goldens of {} cases",
+        tool.version,
+        cases.len()
+    );
+    let summary = driftless_helm::conformance::Summary::of(&cases);
+    for name in &summary.equivalent {
+        println!("same documents, other text: {name}");
+    }
+    for (name, why) in &summary.failed {
+        println!("FAILED {name}: {}", why.lines().next().unwrap_or_default());
+    }
+    println!("{}", summary.headline());
+    Ok(())
 }
