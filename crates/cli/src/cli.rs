@@ -49,6 +49,8 @@ pub enum Command {
     Tree(commands::tree::TreeArgs),
     /// Print which Kustomization and source an object comes from.
     Trace(commands::trace::TraceArgs),
+    /// Create or update sources, Kustomizations and Secrets (`--export` prints them).
+    Create(commands::create::CreateArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -73,6 +75,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Events(args) => commands::events::run(&args),
         Command::Tree(args) => commands::tree::run(&args),
         Command::Trace(args) => commands::trace::run(&args),
+        Command::Create(args) => commands::create::run(&args),
     }
 }
 

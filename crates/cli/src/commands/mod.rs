@@ -1,6 +1,7 @@
 //! One module per subcommand, each with its clap arguments and a `run` function.
 
 pub mod cluster;
+pub mod create;
 pub mod crds;
 pub mod delete;
 pub mod events;
