@@ -1,4 +1,5 @@
-//! `telegram`: the Bot API's `sendMessage` with MarkdownV2 text to the chat named by `channel`.
+//! `telegram`: the Bot API's `sendMessage` with MarkdownV2 text to the chat named by `channel`
+//! (`<chat id>:<topic id>` posts into a forum topic).
 //! The bot token is part of the URL path, which is why no error ever prints a URL. The address
 //! is optional (Telegram's API by default) and may point at a self-hosted Bot API server.
 
@@ -17,6 +18,8 @@ const DEFAULT_API: &str = "https://api.telegram.org";
 #[derive(Serialize)]
 struct Payload<'a> {
     chat_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message_thread_id: Option<&'a str>,
     text: String,
     parse_mode: &'a str,
 }
@@ -51,11 +54,13 @@ impl Telegram {
     }
 
     async fn deliver(&self, event: &Event) -> Result<(), NotifyError> {
-        if event.is_commit_status_update() {
-            return Ok(());
-        }
+        let (chat_id, thread) = match self.chat_id.split_once(':') {
+            Some((chat, thread)) => (chat, Some(thread)),
+            None => (self.chat_id.as_str(), None),
+        };
         let payload = Payload {
-            chat_id: &self.chat_id,
+            chat_id,
+            message_thread_id: thread,
             text: text(event),
             parse_mode: "MarkdownV2",
         };
@@ -80,11 +85,14 @@ fn escape(text: &str) -> String {
 
 fn text(event: &Event) -> String {
     let emoji = if event.is_error() { "🚨" } else { "💫" };
-    let mut text = format!(
-        "{emoji} *{}*\n{}\n",
-        escape(&event.lower_object_title()),
-        escape(&event.message)
+    let o = &event.involved_object;
+    let heading = format!(
+        "{emoji} {}/{}/{}",
+        o.kind.to_lowercase(),
+        o.name,
+        o.namespace
     );
+    let mut text = format!("*{}*\n{}\n", escape(&heading), escape(&event.message));
     for (k, v) in &event.metadata {
         text.push_str(&format!("\\- *{}*: {}\n", escape(k), escape(v)));
     }
@@ -102,17 +110,18 @@ mod tests {
     async fn telegram_sends_escaped_markdown_v2_to_the_chat() {
         let server = TestServer::start().await;
         let mut settings = ProviderSettings::new("telegram", &server.url(""));
-        settings.channel = Some("-100123".into());
+        settings.channel = Some("-100123:7".into());
         settings.token = Some("123:tg-secret".into());
         post_ok(settings, &sample_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/bot123:tg-secret/sendMessage");
         let body = request.json();
         assert_eq!(body["chat_id"], "-100123");
+        assert_eq!(body["message_thread_id"], "7");
         assert_eq!(body["parse_mode"], "MarkdownV2");
         assert_eq!(
             body["text"],
-            "🚨 *kustomization/apps\\.flux\\-system*\nDeployment/default/web dry\\-run failed\n\
+            "*🚨 kustomization/apps/flux\\-system*\nDeployment/default/web dry\\-run failed\n\
              \\- *revision*: main@sha1:9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c\n"
         );
     }

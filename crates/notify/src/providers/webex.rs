@@ -52,11 +52,11 @@ impl Webex {
 }
 
 fn markdown(event: &Event) -> String {
-    let o = &event.involved_object;
     let emoji = if event.is_error() { "💣" } else { "✅" };
     let mut text = format!(
-        "{emoji} **{}/{}/{}**\n{}\n",
-        o.kind, o.name, o.namespace, event.message
+        "{emoji} **{}**\n{}\n",
+        event.lower_object_title(),
+        event.message
     );
     for (k, v) in &event.metadata {
         text.push_str(&format!(">**{k}**: {v}\n"));
@@ -86,7 +86,7 @@ mod tests {
         assert_eq!(body["roomId"], "room-1");
         assert_eq!(
             body["markdown"],
-            "💣 **Kustomization/apps/flux-system**\nDeployment/default/web dry-run failed\n\
+            "💣 **kustomization/apps.flux-system**\nDeployment/default/web dry-run failed\n\
              >**revision**: main@sha1:9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c\n"
         );
     }

@@ -2,7 +2,7 @@
 //! token (Basic, empty user). The address is the repository URL
 //! `https://dev.azure.com/<org>/<project>/_git/<repo>`. The newest status with the same
 //! genre and name is read first, and an identical one is not posted again. Progressing
-//! events become `pending`.
+//! events are not posted.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -64,7 +64,7 @@ impl AzureDevOps {
         );
         Ok(Self {
             http: Http::new(settings)?,
-            common: Common::new(settings, Progressing::Pending),
+            common: Common::new(settings, Progressing::Skip),
             statuses,
             host,
             authorization: basic_auth("", token),

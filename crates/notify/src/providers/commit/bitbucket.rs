@@ -1,10 +1,12 @@
 //! `bitbucket` (Cloud): a build status through the 2.0 API, authenticated with the
 //! `<username>:<app-password>` token. The key is the SHA-1 of the status id (Bitbucket caps
-//! keys at 40 characters). Progressing events are not posted.
+//! keys at 40 characters). The status stored under that key is read first and an identical
+//! one is not posted again. Progressing events are not posted.
 //!
 //! The API host is `api.bitbucket.org` for `bitbucket.org` addresses; any other host is taken
 //! as serving the same API under `/2.0` (a proxy or a test server).
 
+use serde::Deserialize;
 use serde_json::json;
 use sha1::Digest;
 
@@ -15,6 +17,14 @@ use crate::http::{Http, headers};
 use crate::providers::alerting::basic_auth;
 use crate::providers::required_token;
 use crate::settings::ProviderSettings;
+
+#[derive(Deserialize, Default)]
+struct Existing {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    description: String,
+}
 
 pub(crate) struct Bitbucket {
     http: Http,
@@ -67,23 +77,43 @@ impl Bitbucket {
         let state = self
             .common
             .state(event, "INPROGRESS", "SUCCESSFUL", "FAILED")?;
+        let key = hex::encode(sha1::Sha1::digest(status.id.as_bytes()));
         let mut url = self.api.clone();
         url.set_path(&format!(
             "/2.0/repositories/{}/{}/commit/{}/statuses/build",
             self.owner, self.repo, status.sha
         ));
+        let headers = || {
+            headers(
+                &self.common.provider,
+                [("Authorization", self.authorization.as_str())],
+            )
+        };
+        let mut existing_url = url.clone();
+        existing_url.set_path(&format!("{}/{key}", url.path()));
+        match self
+            .http
+            .send(reqwest::Method::GET, &existing_url, None, headers()?)
+            .await
+        {
+            Ok(answer) => {
+                let existing: Existing = serde_json::from_slice(&answer.body).unwrap_or_default();
+                if existing.state == state && existing.description == status.description {
+                    return Ok(());
+                }
+            }
+            // No status under this key yet.
+            Err(NotifyError::Status { status: 404, .. }) => {}
+            Err(other) => return Err(other),
+        }
         let payload = json!({
             "state": state,
-            "key": hex::encode(sha1::Sha1::digest(status.id.as_bytes())),
-            "name": status.id,
+            "key": key,
+            "name": status.name,
             "description": status.description,
             "url": "https://bitbucket.org",
         });
-        let headers = headers(
-            &self.common.provider,
-            [("Authorization", self.authorization.as_str())],
-        )?;
-        self.http.post_json(&url, &payload, headers).await?;
+        self.http.post_json(&url, &payload, headers()?).await?;
         Ok(())
     }
 }

@@ -130,9 +130,9 @@ pub(crate) struct StatusEvent {
 /// How the provider treats `Progressing` events.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Progressing {
-    /// Not posted (GitHub, Bitbucket, Bitbucket Server).
+    /// Not posted (GitHub, GitLab, Bitbucket, Bitbucket Server, Azure DevOps).
     Skip,
-    /// Posted as a pending/running state (GitLab, Gitea, Azure DevOps).
+    /// Posted as a pending state (Gitea).
     Pending,
 }
 

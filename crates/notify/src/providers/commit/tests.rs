@@ -190,39 +190,48 @@ async fn commit_status_expr_uses_the_key_the_caller_evaluated() {
 }
 
 #[tokio::test]
-async fn gitlab_posts_to_the_url_encoded_project_and_treats_a_repeated_state_as_done() {
-    let server = TestServer::start().await;
+async fn gitlab_lists_by_name_then_posts_to_the_url_encoded_project() {
+    let server = server_listing("[]").await;
     post_ok(
         settings("gitlab", server.url("/group/sub/repo.git"), "glpat-secret"),
         &sample_event(),
     )
     .await;
-    let request = server.single_request().await;
-    assert_eq!(request.method, "POST");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
     assert_eq!(
-        request.path,
+        requests[0].path,
+        format!("/api/v4/projects/group%2Fsub%2Frepo/repository/commits/{SHA}/statuses")
+    );
+    assert_eq!(
+        requests[0].query.as_deref(),
+        Some("name=kustomization%2Fapps%2F0c9c2e41")
+    );
+    let post = &requests[1];
+    assert_eq!(post.method, "POST");
+    assert_eq!(
+        post.path,
         format!("/api/v4/projects/group%2Fsub%2Frepo/statuses/{SHA}")
     );
-    assert_eq!(request.header("private-token"), Some("glpat-secret"));
+    assert_eq!(post.header("private-token"), Some("glpat-secret"));
     assert_eq!(
-        request.json(),
+        post.json(),
         json!({"state": "failed", "name": "kustomization/apps/0c9c2e41",
                "description": "reconciliation failed"})
     );
+}
 
-    let repeated = TestServer::start_with_status(
-        400,
-        r#"{"message":"Cannot transition status via :run from :running"}"#,
-    )
-    .await;
-    let mut progressing = sample_event();
-    progressing.reason = "Progressing".into();
+#[tokio::test]
+async fn gitlab_does_not_repeat_an_identical_status() {
+    let listing = r#"[{"sha":"9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c","status":"failed",
+        "name":"kustomization/apps/0c9c2e41","description":"reconciliation failed"}]"#;
+    let server = server_listing(listing).await;
     post_ok(
-        settings("gitlab", repeated.url("/group/repo"), "glpat-secret"),
-        &progressing,
+        settings("gitlab", server.url("/group/repo"), "t"),
+        &sample_event(),
     )
     .await;
-    assert_eq!(repeated.single_request().await.json()["state"], "running");
+    assert_eq!(server.requests().len(), 1, "only the listing");
 }
 
 #[tokio::test]
@@ -257,28 +266,49 @@ async fn gitea_lists_then_posts_with_a_token_header_and_pending_for_progressing(
 }
 
 #[tokio::test]
-async fn bitbucket_posts_a_build_status_keyed_by_the_sha1_of_the_id() {
-    let server = TestServer::start().await;
+async fn bitbucket_checks_the_key_then_posts_a_build_status() {
+    let server = TestServer::start_with(|r: &Recorded| {
+        if r.method == "GET" {
+            (404, r#"{"type":"error"}"#.to_owned())
+        } else {
+            (201, "{}".to_owned())
+        }
+    })
+    .await;
     post_ok(
         settings("bitbucket", server.url("/owner/repo.git"), "user:app-pass"),
         &info_event(),
     )
     .await;
-    let request = server.single_request().await;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    let key = hex::encode(sha1::Sha1::digest(b"kustomization/apps/0c9c2e41"));
+    let path = format!("/2.0/repositories/owner/repo/commit/{SHA}/statuses/build");
+    assert_eq!(requests[0].method, "GET");
+    assert_eq!(requests[0].path, format!("{path}/{key}"));
+    let post = &requests[1];
+    assert_eq!(post.path, path);
     assert_eq!(
-        request.path,
-        format!("/2.0/repositories/owner/repo/commit/{SHA}/statuses/build")
-    );
-    assert_eq!(
-        request.header("authorization"),
+        post.header("authorization"),
         Some("Basic dXNlcjphcHAtcGFzcw==")
     );
-    let key = hex::encode(sha1::Sha1::digest(b"kustomization/apps/0c9c2e41"));
     assert_eq!(
-        request.json(),
-        json!({"state": "SUCCESSFUL", "key": key, "name": "kustomization/apps/0c9c2e41",
+        post.json(),
+        json!({"state": "SUCCESSFUL", "key": key, "name": "kustomization/apps",
                "description": "reconciliation succeeded", "url": "https://bitbucket.org"})
     );
+}
+
+#[tokio::test]
+async fn bitbucket_does_not_repeat_the_status_stored_under_its_key() {
+    let server =
+        server_listing(r#"{"state":"FAILED","description":"reconciliation failed"}"#).await;
+    post_ok(
+        settings("bitbucket", server.url("/owner/repo"), "user:app-pass"),
+        &sample_event(),
+    )
+    .await;
+    assert_eq!(server.requests().len(), 1, "only the lookup");
 }
 
 #[test]
