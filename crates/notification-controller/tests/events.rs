@@ -276,18 +276,7 @@ async fn a_failing_kustomization_under_the_real_kustomize_controller_alerts_once
         Some(&format!("sha256={}", hmac_sha256(TOKEN, &received[0].body)))
     );
 
-    kustomizations
-        .delete_collection(&Default::default(), &Default::default())
-        .await?;
-    testkit::wait::until(WAIT, "Kustomizations finalized", || async {
-        let left = kustomizations
-            .list(&Default::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(left.items.is_empty().then_some(()))
-    })
-    .await
-    .map_err(anyhow::Error::msg)?;
+    common::delete_all(&kustomizations).await?;
     let _ = tx.send(());
     tokio::time::timeout(WAIT, kustomize).await???;
     controller.stop().await

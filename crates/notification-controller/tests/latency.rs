@@ -313,30 +313,8 @@ async fn push_to_applied_latency() -> anyhow::Result<()> {
     report("push to fetched (webhook, source)", fetched);
     report("push to applied (webhook, source, kustomize)", samples);
 
-    kustomizations
-        .delete_collection(&Default::default(), &Default::default())
-        .await?;
-    testkit::wait::until(WAIT, "Kustomizations finalized", || async {
-        let left = kustomizations
-            .list(&Default::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(left.items.is_empty().then_some(()))
-    })
-    .await
-    .map_err(anyhow::Error::msg)?;
-    repos
-        .delete_collection(&Default::default(), &Default::default())
-        .await?;
-    testkit::wait::until(WAIT, "GitRepositories finalized", || async {
-        let left = repos
-            .list(&Default::default())
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(left.items.is_empty().then_some(()))
-    })
-    .await
-    .map_err(anyhow::Error::msg)?;
+    common::delete_all(&kustomizations).await?;
+    common::delete_all(&repos).await?;
     delete_receivers(client, ns.name()).await?;
     let _ = stop_kustomize.send(());
     let _ = stop_source.send(());

@@ -276,13 +276,15 @@ pub async fn create_secret(
     Ok(())
 }
 
-/// Deletes every Receiver in `namespace` (their finalizers need the controller running).
-pub async fn delete_receivers(client: &kube::Client, namespace: &str) -> anyhow::Result<()> {
-    use driftless_api::notification::Receiver;
-    let api: Api<Receiver> = Api::namespaced(client.clone(), namespace);
+/// Deletes every object of `api` and waits until they are gone (their finalizers need their
+/// controller running).
+pub async fn delete_all<K>(api: &Api<K>) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
     api.delete_collection(&DeleteParams::default(), &Default::default())
         .await?;
-    testkit::wait::until(WAIT, "every Receiver is finalized", || async {
+    testkit::wait::until(WAIT, "every object finalized", || async {
         let left = api
             .list(&Default::default())
             .await
@@ -291,6 +293,13 @@ pub async fn delete_receivers(client: &kube::Client, namespace: &str) -> anyhow:
     })
     .await
     .map_err(anyhow::Error::msg)
+}
+
+/// Deletes every Receiver in `namespace`.
+pub async fn delete_receivers(client: &kube::Client, namespace: &str) -> anyhow::Result<()> {
+    let api: Api<driftless_api::notification::Receiver> =
+        Api::namespaced(client.clone(), namespace);
+    delete_all(&api).await
 }
 
 /// A writer collecting every log line of this test binary.
