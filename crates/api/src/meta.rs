@@ -88,6 +88,11 @@ pub struct KubeConfigReference {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DependencyReference {
+    /// Kind of the dependency: Kustomization or HelmRelease; the referring object's own kind
+    /// when unset. A driftless extension (Flux's dependencies are always of the referrer's kind),
+    /// so Kustomizations and HelmReleases can depend on each other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<DependencyKind>,
     /// Name of the dependency.
     pub name: String,
     /// Namespace of the dependency; the referring object's namespace when unset.
@@ -96,6 +101,24 @@ pub struct DependencyReference {
     /// CEL expression over `self` and `dep` that decides readiness instead of the Ready condition.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready_expr: Option<String>,
+}
+
+/// The kinds a `dependsOn` entry may name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum DependencyKind {
+    /// A kustomize.toolkit.fluxcd.io Kustomization.
+    Kustomization,
+    /// A helm.toolkit.fluxcd.io HelmRelease.
+    HelmRelease,
+}
+
+impl DependencyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DependencyKind::Kustomization => "Kustomization",
+            DependencyKind::HelmRelease => "HelmRelease",
+        }
+    }
 }
 
 /// A file produced by a source and served over HTTP by the controller that stored it.

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use driftless_api::conditions::types;
 use driftless_api::kustomize::Kustomization;
+use driftless_api::meta::DependencyKind;
 use driftless_artifact::{FetchOptions, Fetcher};
 use driftless_runtime::election::Signal;
 use driftless_runtime::events::Recorder;
@@ -18,13 +19,14 @@ use driftless_runtime::process::{self, ProcessError};
 use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::shutdown::Signals;
 use futures::{Stream, StreamExt};
-use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, reflector, watcher};
+use kube::{Resource, ResourceExt};
 
 use crate::args::{Args, DEFAULT_CONCURRENT};
+use crate::dependencies::DependencyKey;
 use crate::impersonation::Clients;
 use crate::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
 use crate::source::{SourceKey, artifact_of};
@@ -144,8 +146,26 @@ async fn run_workers(
         .predicate_filter(readiness_key, Default::default());
     let store = reader.clone();
     controller = controller.watches_stream(readiness, move |dependency: Kustomization| {
-        dependents(&store, &dependency)
+        dependents(&store, &key_of(DependencyKind::Kustomization, &dependency))
     });
+    // HelmReleases named in dependsOn (a driftless extension): their readiness, likewise.
+    let resource = crate::dependencies::api_resource(DependencyKind::HelmRelease);
+    let releases: Api<DynamicObject> = match &namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let release_readiness = watcher(releases, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(release_readiness_key, Default::default());
+    let store = reader.clone();
+    controller = controller.watches_stream_with(
+        release_readiness,
+        move |release: DynamicObject| {
+            dependents(&store, &key_of(DependencyKind::HelmRelease, &release))
+        },
+        resource,
+    );
 
     // Sources: a new artifact revision.
     for kind in SOURCE_KINDS {
@@ -204,19 +224,37 @@ pub fn readiness_key(ks: &Kustomization) -> Option<u64> {
     Some(hasher.finish())
 }
 
+/// Changes when a HelmRelease turns Ready or not, or observes a new generation.
+pub fn release_readiness_key(release: &DynamicObject) -> Option<u64> {
+    let status = &release.data["status"];
+    let ready = status["conditions"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["type"] == types::READY))
+        .map(|c| c["status"].to_string());
+    let mut hasher = DefaultHasher::new();
+    ready.hash(&mut hasher);
+    status["observedGeneration"].as_i64().hash(&mut hasher);
+    Some(hasher.finish())
+}
+
+/// `object` as a dependency of `kind`.
+fn key_of<K: Resource>(kind: DependencyKind, object: &K) -> DependencyKey {
+    DependencyKey {
+        kind,
+        namespace: object.namespace().unwrap_or_default(),
+        name: object.name_any(),
+    }
+}
+
 /// The Kustomizations in `store` that depend on `dependency`.
 pub fn dependents(
     store: &Store<Kustomization>,
-    dependency: &Kustomization,
+    dependency: &DependencyKey,
 ) -> Vec<ObjectRef<Kustomization>> {
-    let key = (
-        dependency.namespace().unwrap_or_default(),
-        dependency.name_any(),
-    );
     store
         .state()
         .iter()
-        .filter(|ks| crate::dependencies::keys(ks).contains(&key))
+        .filter(|ks| crate::dependencies::keys(ks).contains(dependency))
         .map(|ks| ObjectRef::from_obj(ks.as_ref()))
         .collect()
 }

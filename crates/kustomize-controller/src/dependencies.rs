@@ -10,12 +10,49 @@
 
 use driftless_api::conditions::{status, types};
 use driftless_api::kustomize::Kustomization;
-use kube::api::Api;
-use kube::{Resource, ResourceExt};
+use driftless_api::meta::DependencyKind;
+use kube::ResourceExt;
+use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use serde_json::Value;
 
 use crate::cel::Expression;
 use crate::error::ReconcileError;
 use crate::source::{SourceKey, check_namespace};
+
+/// A resolved `dependsOn` entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DependencyKey {
+    /// Kustomization unless the entry names another kind (a driftless extension).
+    pub kind: DependencyKind,
+    /// The dependency's namespace (the Kustomization's when the entry names none).
+    pub namespace: String,
+    pub name: String,
+}
+
+impl DependencyKey {
+    /// The API resource of this dependency's kind, at the version Flux serves.
+    pub fn api_resource(&self) -> ApiResource {
+        api_resource(self.kind)
+    }
+
+    /// `namespace/name` as Flux names a Kustomization dependency; other kinds are prefixed
+    /// with the kind, so a message never leaves the reader guessing which object it means.
+    fn subject(&self) -> String {
+        match self.kind {
+            DependencyKind::Kustomization => format!("{}/{}", self.namespace, self.name),
+            kind => format!("{}/{}/{}", kind.as_str(), self.namespace, self.name),
+        }
+    }
+}
+
+/// The API resource of a dependency kind.
+pub fn api_resource(kind: DependencyKind) -> ApiResource {
+    let (group, version) = match kind {
+        DependencyKind::Kustomization => ("kustomize.toolkit.fluxcd.io", "v1"),
+        DependencyKind::HelmRelease => ("helm.toolkit.fluxcd.io", "v2"),
+    };
+    ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind.as_str()))
+}
 
 /// Checks every dependency of `ks`; `revision` is the source revision about to be applied.
 /// A `readyExpr` replaces the built-in checks, unless `additive` (the feature gate
@@ -28,27 +65,25 @@ pub async fn check_with(
     additive: bool,
 ) -> Result<(), ReconcileError> {
     let mut self_json = None;
-    let own_namespace = ks.namespace().unwrap_or_default();
-    for dependency in ks.spec.depends_on.iter().flatten() {
-        let namespace = dependency
-            .namespace
-            .clone()
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| own_namespace.clone());
+    for (key, dependency) in keys(ks)
+        .into_iter()
+        .zip(ks.spec.depends_on.iter().flatten())
+    {
         check_namespace(
             ks,
-            "Kustomization",
-            &namespace,
-            &dependency.name,
+            key.kind.as_str(),
+            &key.namespace,
+            &key.name,
             no_cross_namespace_refs,
         )?;
-        let subject = format!("{namespace}/{}", dependency.name);
-        let api: Api<Kustomization> = Api::namespaced(client.clone(), &namespace);
+        let subject = key.subject();
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(client.clone(), &key.namespace, &key.api_resource());
         let found = api
-            .get_opt(&dependency.name)
+            .get_opt(&key.name)
             .await
             .map_err(|source| ReconcileError::Read {
-                subject: format!("Kustomization '{subject}'"),
+                subject: format!("{} '{subject}'", key.kind.as_str()),
                 source: Box::new(source),
             })?;
         let Some(found) = found else {
@@ -57,13 +92,19 @@ pub async fn check_with(
                 detail: ": not found".to_owned(),
             });
         };
+        let found = serde_json::to_value(&found).map_err(|e| ReconcileError::Client {
+            message: format!(
+                "failed to convert {} to unstructured: {e}",
+                key.kind.as_str()
+            ),
+        })?;
         let ready_expr = dependency.ready_expr.as_deref().filter(|e| !e.is_empty());
         if let Some(expr) = ready_expr {
             let own = match &self_json {
                 Some(own) => own,
                 None => self_json.insert(to_json(ks)?),
             };
-            if !ready_by_expr(expr, own, &found)? {
+            if !ready_by_expr(expr, own, &key.name, &found)? {
                 return Err(ReconcileError::DependencyNotReady {
                     subject,
                     detail: " according to readyExpr eval".to_owned(),
@@ -73,76 +114,87 @@ pub async fn check_with(
                 continue;
             }
         }
-        if let Some(detail) = not_ready(ks, &found, revision) {
+        if let Some(detail) = not_ready(ks, key.kind, &found, revision) {
             return Err(ReconcileError::DependencyNotReady { subject, detail });
         }
     }
     Ok(())
 }
 
-/// Whether `readyExpr` holds for `dependency`, with `own` (this Kustomization as JSON) as `self`.
+/// Whether `readyExpr` holds for the dependency `dep` (named `name`), with `own` (this
+/// Kustomization as JSON) as `self`.
 pub fn ready_by_expr(
     expr: &str,
-    own: &serde_json::Value,
-    dependency: &Kustomization,
+    own: &Value,
+    name: &str,
+    dep: &Value,
 ) -> Result<bool, ReconcileError> {
     let expression =
         Expression::compile(expr, &["self", "dep"]).map_err(|e| ReconcileError::InvalidCel {
-            message: format!(
-                "failed to evaluate dependency {}: {e}",
-                dependency.name_any()
-            ),
+            message: format!("failed to evaluate dependency {name}: {e}"),
         })?;
-    let dep = to_json(dependency)?;
     expression
-        .evaluate_bool(&[("self", own), ("dep", &dep)])
+        .evaluate_bool(&[("self", own), ("dep", dep)])
         .map_err(|source| ReconcileError::DependencyExpr { source })
 }
 
-fn to_json(ks: &Kustomization) -> Result<serde_json::Value, ReconcileError> {
+fn to_json(ks: &Kustomization) -> Result<Value, ReconcileError> {
     serde_json::to_value(ks).map_err(|e| ReconcileError::Client {
         message: format!("failed to convert Kustomization to unstructured: {e}"),
     })
 }
 
-/// Why `dependency` does not yet allow `ks` to apply `revision`; `None` when it does.
-pub fn not_ready(ks: &Kustomization, dependency: &Kustomization, revision: &str) -> Option<String> {
-    let status = dependency.status.as_ref();
-    let conditions = status.and_then(|s| s.conditions.as_deref()).unwrap_or(&[]);
+/// Why `dependency` (of `kind`, as JSON) does not yet allow `ks` to apply `revision`; `None`
+/// when it does. Any kind must have observed its generation and be Ready; a Kustomization
+/// applying the same source must also have applied `revision`, so layers land in order.
+pub fn not_ready(
+    ks: &Kustomization,
+    kind: DependencyKind,
+    dependency: &Value,
+    revision: &str,
+) -> Option<String> {
+    let status = &dependency["status"];
+    let conditions = status["conditions"]
+        .as_array()
+        .map_or(&[][..], Vec::as_slice);
     if conditions.is_empty()
-        || dependency.meta().generation != status.and_then(|s| s.observed_generation)
+        || dependency["metadata"]["generation"].as_i64() != status["observedGeneration"].as_i64()
     {
         return Some(String::new());
     }
     let ready = conditions
         .iter()
-        .any(|c| c.type_ == types::READY && c.status == status::TRUE);
+        .any(|c| c["type"] == types::READY && c["status"] == status::TRUE);
     if !ready {
         return Some(String::new());
     }
-    let same_source = SourceKey::of(ks) == SourceKey::of(dependency);
-    let applied = status.and_then(|s| s.last_applied_revision.as_deref());
-    if same_source && applied != Some(revision) {
-        return Some(": revision is not up to date".to_owned());
+    if kind == DependencyKind::Kustomization {
+        // A Kustomization that does not decode is no evidence of a shared source.
+        let same_source = serde_json::from_value::<Kustomization>(dependency.clone())
+            .is_ok_and(|dependency| SourceKey::of(ks) == SourceKey::of(&dependency));
+        let applied = status["lastAppliedRevision"].as_str();
+        if same_source && applied != Some(revision) {
+            return Some(": revision is not up to date".to_owned());
+        }
     }
     None
 }
 
-/// The dependencies of `ks` as `namespace/name` keys, for the dependents index.
-pub fn keys(ks: &Kustomization) -> Vec<(String, String)> {
+/// The dependencies of `ks`, in `dependsOn` order, for the check and the dependents index.
+pub fn keys(ks: &Kustomization) -> Vec<DependencyKey> {
     let own = ks.namespace().unwrap_or_default();
     ks.spec
         .depends_on
         .iter()
         .flatten()
-        .map(|d| {
-            (
-                d.namespace
-                    .clone()
-                    .filter(|n| !n.is_empty())
-                    .unwrap_or_else(|| own.clone()),
-                d.name.clone(),
-            )
+        .map(|d| DependencyKey {
+            kind: d.kind.unwrap_or(DependencyKind::Kustomization),
+            namespace: d
+                .namespace
+                .clone()
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| own.clone()),
+            name: d.name.clone(),
         })
         .collect()
 }
@@ -155,6 +207,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
     use super::*;
+    use kube::Resource;
 
     fn ks(name: &str, source: &str) -> Kustomization {
         let mut ks = Kustomization::new(
@@ -166,8 +219,7 @@ mod tests {
                 },
                 depends_on: Some(vec![DependencyReference {
                     name: "infra".into(),
-                    namespace: None,
-                    ready_expr: None,
+                    ..Default::default()
                 }]),
                 ..Default::default()
             },
@@ -194,43 +246,103 @@ mod tests {
         ks
     }
 
+    fn json(ks: &Kustomization) -> Value {
+        serde_json::to_value(ks).expect("json")
+    }
+
+    const KS: DependencyKind = DependencyKind::Kustomization;
+
     #[test]
     fn a_dependency_without_status_or_with_an_old_generation_is_not_ready() {
         let apps = ks("apps", "fleet");
-        assert!(not_ready(&apps, &ks("infra", "fleet"), "main@sha1:1").is_some());
+        assert!(not_ready(&apps, KS, &json(&ks("infra", "fleet")), "main@sha1:1").is_some());
         let mut old = ready(ks("infra", "fleet"), "main@sha1:1");
         old.meta_mut().generation = Some(3);
-        assert!(not_ready(&apps, &old, "main@sha1:1").is_some());
+        assert!(not_ready(&apps, KS, &json(&old), "main@sha1:1").is_some());
     }
 
     #[test]
     fn a_dependency_on_the_same_source_must_have_applied_the_same_revision() {
         let apps = ks("apps", "fleet");
-        let infra = ready(ks("infra", "fleet"), "main@sha1:1");
-        assert_eq!(not_ready(&apps, &infra, "main@sha1:1"), None);
+        let infra = json(&ready(ks("infra", "fleet"), "main@sha1:1"));
+        assert_eq!(not_ready(&apps, KS, &infra, "main@sha1:1"), None);
         assert_eq!(
-            not_ready(&apps, &infra, "main@sha1:2").as_deref(),
+            not_ready(&apps, KS, &infra, "main@sha1:2").as_deref(),
             Some(": revision is not up to date")
         );
-        let other_source = ready(ks("infra", "other"), "main@sha1:1");
-        assert_eq!(not_ready(&apps, &other_source, "main@sha1:2"), None);
+        let other_source = json(&ready(ks("infra", "other"), "main@sha1:1"));
+        assert_eq!(not_ready(&apps, KS, &other_source, "main@sha1:2"), None);
     }
 
     #[test]
-    fn dependency_keys_default_to_the_own_namespace() {
+    fn a_helm_release_dependency_needs_its_generation_observed_and_ready_only() {
+        let apps = ks("apps", "fleet");
+        let release = |generation: i64, ready: &str| {
+            serde_json::json!({
+                "apiVersion": "helm.toolkit.fluxcd.io/v2",
+                "kind": "HelmRelease",
+                "metadata": {"name": "redis", "namespace": "default", "generation": generation},
+                "spec": {"chart": {"spec": {"chart": "redis", "sourceRef": {"kind": "HelmRepository", "name": "fleet"}}}},
+                "status": {
+                    "observedGeneration": 2,
+                    "conditions": [{"type": "Ready", "status": ready, "reason": "InstallSucceeded"}]
+                }
+            })
+        };
+        let helm = DependencyKind::HelmRelease;
+        // No applied-revision rule: a release has no Kustomization source revision.
         assert_eq!(
-            keys(&ks("apps", "fleet")),
-            vec![("default".to_owned(), "infra".to_owned())]
+            not_ready(&apps, helm, &release(2, "True"), "main@sha1:2"),
+            None
         );
+        assert!(not_ready(&apps, helm, &release(2, "False"), "main@sha1:2").is_some());
+        assert!(not_ready(&apps, helm, &release(3, "True"), "main@sha1:2").is_some());
+    }
+
+    #[test]
+    fn dependency_keys_default_to_the_own_namespace_and_kind() {
+        let mut apps = ks("apps", "fleet");
+        if let Some(deps) = apps.spec.depends_on.as_mut() {
+            deps.push(DependencyReference {
+                kind: Some(DependencyKind::HelmRelease),
+                name: "redis".into(),
+                namespace: Some("data".into()),
+                ..Default::default()
+            });
+        }
+        let keys = keys(&apps);
+        assert_eq!(
+            keys,
+            vec![
+                DependencyKey {
+                    kind: KS,
+                    namespace: "default".into(),
+                    name: "infra".into()
+                },
+                DependencyKey {
+                    kind: DependencyKind::HelmRelease,
+                    namespace: "data".into(),
+                    name: "redis".into()
+                }
+            ]
+        );
+        assert_eq!(keys[0].subject(), "default/infra");
+        assert_eq!(keys[1].subject(), "HelmRelease/data/redis");
+        assert_eq!(
+            keys[1].api_resource().api_version,
+            "helm.toolkit.fluxcd.io/v2"
+        );
+        assert_eq!(keys[1].api_resource().plural, "helmreleases");
     }
 
     #[test]
     fn a_ready_expr_decides_over_self_and_dep() {
         let mut apps = ks("apps", "fleet");
         apps.meta_mut().labels = Some([("app/version".to_owned(), "v2".to_owned())].into());
-        let own = serde_json::to_value(&apps).expect("json");
+        let own = json(&apps);
         let mut infra = ready(ks("infra", "fleet"), "main@sha1:1");
         infra.meta_mut().labels = Some([("app/version".to_owned(), "v1".to_owned())].into());
+        let infra = json(&infra);
         let same_version =
             "dep.metadata.labels['app/version'] == self.metadata.labels['app/version']";
         let ready_true =
@@ -245,7 +357,7 @@ mod tests {
         ];
         for (expr, want) in table {
             assert_eq!(
-                ready_by_expr(expr, &own, &infra).expect(expr),
+                ready_by_expr(expr, &own, "infra", &infra).expect(expr),
                 want,
                 "{expr}"
             );
@@ -254,9 +366,9 @@ mod tests {
 
     #[test]
     fn a_ready_expr_that_does_not_parse_stalls_and_one_that_fails_waits() {
-        let own = serde_json::to_value(ks("apps", "fleet")).expect("json");
-        let infra = ready(ks("infra", "fleet"), "main@sha1:1");
-        let err = ready_by_expr("dep.status.", &own, &infra).expect_err("parse error");
+        let own = json(&ks("apps", "fleet"));
+        let infra = json(&ready(ks("infra", "fleet"), "main@sha1:1"));
+        let err = ready_by_expr("dep.status.", &own, "infra", &infra).expect_err("parse error");
         assert_eq!(err.reason(), "InvalidCELExpression");
         assert_eq!(err.class(), ErrorClass::Stalled);
         assert!(
@@ -266,10 +378,11 @@ mod tests {
             ),
             "{err}"
         );
-        let err = ready_by_expr("other == 1", &own, &infra).expect_err("undeclared");
+        let err = ready_by_expr("other == 1", &own, "infra", &infra).expect_err("undeclared");
         assert_eq!(err.reason(), "InvalidCELExpression");
 
-        let err = ready_by_expr("dep.status.missing == 1", &own, &infra).expect_err("eval error");
+        let err = ready_by_expr("dep.status.missing == 1", &own, "infra", &infra)
+            .expect_err("eval error");
         assert_eq!(err.reason(), "DependencyNotReady");
         assert_eq!(err.class(), ErrorClass::Waiting { after: None });
         assert!(
@@ -277,7 +390,8 @@ mod tests {
                 .starts_with("failed to evaluate the CEL expression 'dep.status.missing == 1'"),
             "{err}"
         );
-        let err = ready_by_expr("dep.metadata.name", &own, &infra).expect_err("not a boolean");
+        let err =
+            ready_by_expr("dep.metadata.name", &own, "infra", &infra).expect_err("not a boolean");
         assert_eq!(
             err.to_string(),
             "failed to evaluate CEL expression as boolean: 'dep.metadata.name'"

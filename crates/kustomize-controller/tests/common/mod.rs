@@ -25,7 +25,7 @@ pub const SHARD_LABEL: &str = "driftless.test/shard";
 /// How long any wait on the cluster may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(90);
 
-/// Installs the Kustomization and source CRDs (shared, never deleted).
+/// Installs the Kustomization, source and HelmRelease CRDs (shared, never deleted).
 pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
     let wanted = [
         "kustomizations.kustomize.toolkit.fluxcd.io",
@@ -33,6 +33,8 @@ pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
         "ocirepositories.source.toolkit.fluxcd.io",
         "buckets.source.toolkit.fluxcd.io",
         "externalartifacts.source.toolkit.fluxcd.io",
+        // dependsOn may name a HelmRelease.
+        "helmreleases.helm.toolkit.fluxcd.io",
     ];
     for crd in driftless_api::crds()
         .into_iter()
