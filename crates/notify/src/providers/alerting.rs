@@ -48,7 +48,11 @@ impl Alerting {
                 url.set_query(None);
                 Some(("DD-API-KEY", key))
             }
-            Tool::Alertmanager | Tool::Grafana => token
+            // Alertmanager applies Basic after Bearer (Basic wins); Grafana prefers the token.
+            Tool::Alertmanager => basic
+                .or(token.map(|t| format!("Bearer {t}")))
+                .map(|v| ("Authorization", v)),
+            Tool::Grafana => token
                 .map(|t| format!("Bearer {t}"))
                 .or(basic)
                 .map(|v| ("Authorization", v)),
@@ -112,16 +116,13 @@ fn alertmanager(event: &Event) -> Value {
         annotations.insert("summary".into(), json!(summary));
     }
     let o = &event.involved_object;
-    let mut reason = event.reason.chars();
-    let title_reason: String = reason
-        .next()
-        .map(|c| c.to_uppercase().chain(reason).collect())
-        .unwrap_or_default();
     for (k, v) in [
-        ("alertname", format!("Flux{}{title_reason}", o.kind)),
+        (
+            "alertname",
+            format!("Flux{}{}", o.kind, title_case(&event.reason)),
+        ),
         ("severity", event.severity.clone()),
         ("reason", event.reason.clone()),
-        ("timestamp", event.timestamp.clone()),
         ("kind", o.kind.clone()),
         ("name", o.name.clone()),
         ("namespace", o.namespace.clone()),
@@ -129,7 +130,35 @@ fn alertmanager(event: &Event) -> Value {
     ] {
         labels.insert(k.into(), v);
     }
-    json!([{"status": "firing", "labels": labels, "annotations": annotations}])
+    // No `endsAt`: the event says nothing of the object's interval, so Alertmanager's
+    // resolve_timeout decides, as with Flux.
+    json!([{
+        "status": "firing",
+        "labels": labels,
+        "annotations": annotations,
+        "startsAt": event.timestamp,
+    }])
+}
+
+/// Title case as Go's `cases.Title`: each word's first letter upper, the rest lower
+/// (`ReconciliationFailed` gives `Reconciliationfailed`).
+fn title_case(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word_start = true;
+    for c in text.chars() {
+        if c.is_alphanumeric() || c == '\'' {
+            if word_start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
+            }
+            word_start = false;
+        } else {
+            out.push(c);
+            word_start = true;
+        }
+    }
+    out
 }
 
 fn grafana(event: &Event) -> Value {
@@ -214,8 +243,10 @@ mod tests {
         assert_eq!(alert["status"], "firing");
         assert_eq!(
             alert["labels"]["alertname"],
-            "FluxKustomizationReconciliationFailed"
+            "FluxKustomizationReconciliationfailed"
         );
+        assert_eq!(alert["startsAt"], "2026-11-26T09:00:00Z");
+        assert_eq!(alert["labels"].get("timestamp"), None);
         assert_eq!(alert["labels"]["severity"], "error");
         assert_eq!(alert["labels"]["kind"], "Kustomization");
         assert_eq!(alert["labels"]["namespace"], "flux-system");
@@ -249,6 +280,25 @@ mod tests {
                          "revision: main@sha1:9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c"]
             })
         );
+    }
+
+    #[tokio::test]
+    async fn alertmanager_sends_basic_auth_over_a_token_when_both_are_set() {
+        let mut settings = ProviderSettings::new("alertmanager", "/api/v2/alerts");
+        settings.token = Some("am-token".into());
+        settings.username = Some("admin".into());
+        settings.password = Some("pw".into());
+        assert_eq!(
+            post(settings).await.header("authorization"),
+            Some("Basic YWRtaW46cHc=")
+        );
+    }
+
+    #[test]
+    fn title_case_lowers_the_rest_of_each_word_like_go_cases_title() {
+        assert_eq!(title_case("ReconciliationFailed"), "Reconciliationfailed");
+        assert_eq!(title_case("health check-failed"), "Health Check-Failed");
+        assert_eq!(title_case(""), "");
     }
 
     #[tokio::test]

@@ -1,6 +1,5 @@
-//! `googlechat`: a Chat card (header, message paragraph, key-value widgets for the timestamp
-//! and metadata) posted to the space's incoming webhook. Progressing and commit-status update
-//! events are skipped, as Flux skips them (Chat would otherwise replace the useful message).
+//! `googlechat`: a Chat card (header, message paragraph, key-value widgets for the metadata)
+//! posted to the space's incoming webhook.
 
 use reqwest::header::HeaderMap;
 use serde_json::{Value, json};
@@ -25,7 +24,7 @@ impl GoogleChat {
     }
 
     async fn deliver(&self, event: &Event) -> Result<(), NotifyError> {
-        if event.is_commit_status_update() || event.is_progressing() {
+        if event.is_commit_status_update() {
             return Ok(());
         }
         self.http
@@ -48,8 +47,17 @@ fn card(event: &Event) -> Value {
     } else {
         event.message.clone()
     };
-    let mut widgets = vec![key_value("TIMESTAMP", &event.timestamp)];
-    widgets.extend(event.metadata.iter().map(|(k, v)| key_value(k, v)));
+    let mut sections = vec![
+        json!({"header": "", "widgets": [{"textParagraph": {"text": text}, "keyValue": null}]}),
+    ];
+    if !event.metadata.is_empty() {
+        let widgets: Vec<Value> = event
+            .metadata
+            .iter()
+            .map(|(k, v)| key_value(k, v))
+            .collect();
+        sections.push(json!({"header": "", "widgets": widgets}));
+    }
     json!({"cards": [{
         "header": {
             "title": event.lower_object_title(),
@@ -57,10 +65,7 @@ fn card(event: &Event) -> Value {
             "imageUrl": null,
             "imageStyle": null,
         },
-        "sections": [
-            {"header": "", "widgets": [{"textParagraph": {"text": text}, "keyValue": null}]},
-            {"header": "", "widgets": widgets},
-        ],
+        "sections": sections,
     }]})
 }
 
@@ -89,20 +94,24 @@ mod tests {
             "<font color=\"#ff0000\">Deployment/default/web dry-run failed</font>"
         );
         let kv = &card["sections"][1]["widgets"];
-        assert_eq!(kv[0]["keyValue"]["topLabel"], "TIMESTAMP");
-        assert_eq!(kv[1]["keyValue"]["topLabel"], "revision");
+        assert_eq!(kv[0]["keyValue"]["topLabel"], "revision");
+        assert_eq!(kv.as_array().map(Vec::len), Some(1));
     }
 
     #[tokio::test]
-    async fn google_chat_skips_progressing_events() {
+    async fn google_chat_leaves_out_the_metadata_section_when_there_is_none() {
         let server = TestServer::start().await;
         let mut event = sample_event();
-        event.reason = "Progressing".into();
+        event.metadata.clear();
         post_ok(
             ProviderSettings::new("googlechat", &server.url("/x")),
             &event,
         )
         .await;
-        assert!(server.requests().is_empty());
+        let body = server.single_request().await.json();
+        assert_eq!(
+            body["cards"][0]["sections"].as_array().map(Vec::len),
+            Some(1)
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! Slack: an incoming webhook, or `chat.postMessage` with the bot token as a Bearer header
 //! (that endpoint answers 200 even on failure, so its `ok` field is checked). Discord: the
 //! webhook's Slack-compatible endpoint (`/slack` appended as Flux does). Rocket: Rocket.Chat's
-//! incoming webhook with Rocket's colours and icon.
+//! incoming webhook with Rocket's colours.
 
 use reqwest::header::HeaderMap;
 use serde::{Deserialize, Serialize};
@@ -89,20 +89,28 @@ impl Slack {
         if event.is_commit_status_update() {
             return Ok(());
         }
-        let (color, icon_emoji) = match (self.flavour, event.is_error()) {
-            (Flavour::Rocket, true) => ("#FF0000", ":rocket:"),
-            (Flavour::Rocket, false) => ("#0076D7", ":rocket:"),
-            (_, true) => ("danger", ""),
-            (_, false) => ("good", ""),
+        let color = match (self.flavour, event.is_error()) {
+            (Flavour::Rocket, true) => "#FF0000",
+            (Flavour::Rocket, false) => "#0076D7",
+            (_, true) => "danger",
+            (_, false) => "good",
+        };
+        // As in Flux: a Discord webhook posts to its own channel; Rocket keeps an unset
+        // username empty (the webhook's own name shows) where Slack and Discord name the
+        // reporting controller.
+        let channel = match self.flavour {
+            Flavour::Discord => "",
+            Flavour::Slack | Flavour::Rocket => &self.channel,
+        };
+        let default_username = match self.flavour {
+            Flavour::Rocket => "",
+            Flavour::Slack | Flavour::Discord => &event.reporting_controller,
         };
         let payload = Payload {
-            channel: &self.channel,
-            username: self
-                .username
-                .as_deref()
-                .unwrap_or(&event.reporting_controller),
+            channel,
+            username: self.username.as_deref().unwrap_or(default_username),
             icon_url: "",
-            icon_emoji,
+            icon_emoji: "",
             attachments: vec![Attachment {
                 color,
                 author_name: event.lower_object_title(),
@@ -226,15 +234,19 @@ mod tests {
     #[tokio::test]
     async fn discord_posts_the_slack_payload_to_the_webhooks_slack_endpoint() {
         let server = TestServer::start().await;
-        let settings = ProviderSettings::new("discord", &server.url("/api/webhooks/1/abc"));
+        let mut settings = ProviderSettings::new("discord", &server.url("/api/webhooks/1/abc"));
+        settings.channel = Some("ignored".into());
         post_ok(settings, &sample_event()).await;
         let request = server.single_request().await;
         assert_eq!(request.path, "/api/webhooks/1/abc/slack");
-        assert_eq!(request.json()["attachments"][0]["color"], "danger");
+        let body = request.json();
+        assert_eq!(body["attachments"][0]["color"], "danger");
+        assert_eq!(body["channel"], "");
+        assert_eq!(body["username"], "kustomize-controller");
     }
 
     #[tokio::test]
-    async fn rocket_uses_its_colours_icon_and_channel() {
+    async fn rocket_uses_its_colours_and_channel() {
         let server = TestServer::start().await;
         let mut settings = ProviderSettings::new("rocket", &server.url("/hooks/xyz"));
         settings.channel = Some("ops".into());
@@ -243,7 +255,6 @@ mod tests {
         let body = server.single_request().await.json();
         assert_eq!(body["channel"], "ops");
         assert_eq!(body["username"], "flux");
-        assert_eq!(body["icon_emoji"], ":rocket:");
         assert_eq!(body["attachments"][0]["color"], "#FF0000");
     }
 }
