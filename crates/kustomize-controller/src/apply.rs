@@ -166,7 +166,7 @@ pub async fn check_health(
     }
 }
 
-/// The ssa wait loop (same interval, fail-fast on Failed, same messages), with the status of
+/// The ssa wait loop (same poll delays, fail-fast on Failed, same messages), with the status of
 /// covered kinds computed by their CEL expressions.
 async fn wait_with_rules(
     manager: &ResourceManager,
@@ -177,6 +177,7 @@ async fn wait_with_rules(
 ) -> Result<HealthReport, SsaError> {
     let resolver = Resolver::new(client.clone());
     let deadline = tokio::time::Instant::now() + timeout;
+    let mut delays = manager.options().poll_delays();
     loop {
         let mut report = HealthReport::default();
         for target in targets {
@@ -205,7 +206,11 @@ async fn wait_with_rules(
             let message = format!("timeout waiting for: {}", list(&report.not_ready()));
             return Err(SsaError::HealthCheck { message, report });
         }
-        tokio::time::sleep(manager.options().poll_interval).await;
+        let delay = delays.next().unwrap_or(manager.options().poll_interval);
+        tokio::time::sleep(
+            delay.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+        )
+        .await;
     }
 }
 

@@ -45,8 +45,25 @@ pub struct ApplyOptions {
     /// `--custom-apply-stage-kinds`: `group/Kind` entries applied in their own stage before
     /// the rest.
     pub custom_stage_kinds: Vec<String>,
-    /// Poll interval while waiting for a stage or for health; Flux: 2s in stages, 5s for health.
+    /// Longest pause between two polls while waiting for a stage or for health (Flux polls at
+    /// a fixed 2s in stages, 5s for health). Waits start at [`FIRST_POLL_DELAY`] and double up
+    /// to this: most objects are ready within a second of their apply, and a fixed interval
+    /// would make every reconcile wait it out in full.
     pub poll_interval: Duration,
+}
+
+/// The first pause of a wait; see [`ApplyOptions::poll_interval`].
+pub const FIRST_POLL_DELAY: Duration = Duration::from_millis(250);
+
+impl ApplyOptions {
+    /// The pauses between polls of one wait: [`FIRST_POLL_DELAY`], doubling, capped at
+    /// `poll_interval`.
+    pub fn poll_delays(&self) -> impl Iterator<Item = Duration> + use<> {
+        let cap = self.poll_interval;
+        std::iter::successors(Some(FIRST_POLL_DELAY.min(cap)), move |d| {
+            Some(d.saturating_mul(2).min(cap))
+        })
+    }
 }
 
 impl Default for ApplyOptions {
@@ -60,5 +77,26 @@ impl Default for ApplyOptions {
             custom_stage_kinds: Vec::new(),
             poll_interval: Duration::from_secs(2),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_poll_quickly_first_then_back_off_to_the_poll_interval() {
+        let options = ApplyOptions::default();
+        let delays: Vec<u128> = options
+            .poll_delays()
+            .take(6)
+            .map(|d| d.as_millis())
+            .collect();
+        assert_eq!(delays, vec![250, 500, 1000, 2000, 2000, 2000]);
+        let short = ApplyOptions {
+            poll_interval: Duration::from_millis(100),
+            ..ApplyOptions::default()
+        };
+        assert!(short.poll_delays().take(3).all(|d| d.as_millis() == 100));
     }
 }

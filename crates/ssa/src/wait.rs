@@ -96,13 +96,15 @@ impl ResourceManager {
         self.wait_for(&targets, timeout).await
     }
 
-    /// Polls `targets` every `poll_interval`; Flux's messages on failure and timeout.
+    /// Polls `targets` (see [`ApplyOptions::poll_delays`](crate::ApplyOptions::poll_delays));
+    /// Flux's messages on failure and timeout.
     pub async fn wait_for(
         &self,
         targets: &[Target],
         timeout: Duration,
     ) -> Result<HealthReport, SsaError> {
         let deadline = tokio::time::Instant::now() + timeout;
+        let mut delays = self.options.poll_delays();
         loop {
             let report = self.poll(targets).await?;
             if report.all_current() {
@@ -117,7 +119,11 @@ impl ResourceManager {
                 let message = format!("timeout waiting for: {}", list(&report.not_ready()));
                 return Err(SsaError::HealthCheck { message, report });
             }
-            tokio::time::sleep(self.options.poll_interval).await;
+            let delay = delays.next().unwrap_or(self.options.poll_interval);
+            tokio::time::sleep(
+                delay.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
+            )
+            .await;
         }
     }
 
