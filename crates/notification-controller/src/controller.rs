@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use axum::middleware::from_fn_with_state;
 use driftless_api::notification::{Alert, Provider, Receiver};
 use driftless_runtime::election::Signal;
 use driftless_runtime::events::Recorder;
@@ -23,6 +24,7 @@ use crate::args::{Args, DEFAULT_CONCURRENT};
 use crate::event::dispatch::{DeliveryCounter, Dispatcher};
 use crate::event::ratelimit::RateLimiter;
 use crate::event::{self, EventServer};
+use crate::http_metrics::{self, HttpMetrics};
 use crate::receiver::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
 use crate::receiver::{self, ReceiverServer};
 
@@ -35,8 +37,8 @@ pub enum RunError {
     /// A cache never filled (its watch stopped before listing).
     #[error("the {0} cache stopped before it was filled")]
     Cache(&'static str),
-    /// The delivery counter could not be registered.
-    #[error("registering the delivery metric failed")]
+    /// A metric could not be registered.
+    #[error("registering the notification metrics failed")]
     Metrics(#[source] prometheus::Error),
 }
 
@@ -165,12 +167,16 @@ pub async fn run(
         .map_err(|_| RunError::Cache("Receiver"))?;
 
     let no_cross_namespace_refs = args.runtime.no_cross_namespace_refs;
+    // Its own events go to the Kubernetes API only: it is the events endpoint.
+    let recorder =
+        Recorder::new(client.clone(), crate::CONTROLLER_NAME, "").map_err(ProcessError::Events)?;
     let dispatcher = Arc::new(Dispatcher {
         client: client.clone(),
         alerts,
         providers,
         no_cross_namespace_refs,
         counter: Arc::new(delivery_counter(metrics.as_ref())?),
+        recorder: Some(recorder.clone()),
     });
     let event_router = event::router(Arc::new(EventServer {
         limiter: RateLimiter::new(args.rate_limit_interval()),
@@ -181,6 +187,21 @@ pub async fn run(
         receivers,
         no_cross_namespace_refs,
     }));
+    let (event_router, receiver_router) = match &metrics {
+        Some(metrics) => {
+            let paths = args.export_http_path_metrics;
+            let registry = metrics.registry();
+            let events = HttpMetrics::register(registry, "gotk_event", "/", paths)
+                .map_err(RunError::Metrics)?;
+            let hooks = HttpMetrics::register(registry, "gotk_receiver", "/hook/", paths)
+                .map_err(RunError::Metrics)?;
+            (
+                event_router.layer(from_fn_with_state(events, http_metrics::track)),
+                receiver_router.layer(from_fn_with_state(hooks, http_metrics::track)),
+            )
+        }
+        None => (event_router, receiver_router),
+    };
     let servers = [
         events_addr.map(|a| (a, event_router)),
         receiver_addr.map(|a| (a, receiver_router)),
@@ -198,8 +219,7 @@ pub async fn run(
     let ctx = Arc::new(Context {
         client: client.clone(),
         scheduler: Scheduler::from_args(&args.runtime),
-        recorder: Recorder::new(client.clone(), crate::CONTROLLER_NAME, "")
-            .map_err(ProcessError::Events)?,
+        recorder,
         metrics: metrics.clone(),
     });
     let runtime_args = args.runtime.clone();

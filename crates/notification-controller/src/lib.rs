@@ -16,6 +16,7 @@
 pub mod args;
 pub mod controller;
 pub mod event;
+pub mod http_metrics;
 pub mod kinds;
 pub mod legacy;
 pub mod provider;

@@ -281,3 +281,91 @@ async fn a_failing_kustomization_under_the_real_kustomize_controller_alerts_once
     tokio::time::timeout(WAIT, kustomize).await???;
     controller.stop().await
 }
+
+#[tokio::test]
+async fn labelled_sources_follow_the_live_objects_labels_and_conflicts_are_reported()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let client = &cluster.client;
+    let ns = TestNamespace::create(&cluster, "nc-labels").await?;
+    let sink = Sink::start().await?;
+    let provider: Provider = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+        "metadata": {"name": "plain"},
+        "spec": {"type": "generic", "address": sink.url},
+    }))?;
+    Api::<Provider>::namespaced(client.clone(), ns.name())
+        .create(&PostParams::default(), &provider)
+        .await?;
+    let alert: Alert = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+        "metadata": {"name": "team-a"},
+        "spec": {
+            "providerRef": {"name": "plain"},
+            "eventSources": [{"kind": "Kustomization", "name": "*", "matchLabels": {"team": "a"}}],
+            "eventMetadata": {"revision": "from-the-alert"},
+        },
+    }))?;
+    Api::<Alert>::namespaced(client.clone(), ns.name())
+        .create(&PostParams::default(), &alert)
+        .await?;
+    let kustomizations = Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        ns.name(),
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(
+            "kustomize.toolkit.fluxcd.io",
+            "v1",
+            "Kustomization",
+        )),
+    );
+    for (name, labels) in [("labelled", json!({"team": "a"})), ("plain", json!({}))] {
+        // Nobody reconciles these: they only carry labels.
+        let ks: DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {"interval": "1h", "path": "./", "prune": false, "suspend": true,
+                     "sourceRef": {"kind": "GitRepository", "name": "none"}},
+        }))?;
+        kustomizations.create(&PostParams::default(), &ks).await?;
+    }
+    let controller = RunningController::start(&cluster, "nc-labels", &[]).await?;
+    for name in ["plain", "labelled"] {
+        let mut event = failure_event(ns.name(), "error", "health check failed");
+        event.involved_object.name = Some(name.into());
+        assert_eq!(post(&controller.events_url, &event).await?, 202);
+    }
+    let received = sink.wait_for(1).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(sink.received().len(), 1, "only the labelled object alerts");
+    let body: Value = serde_json::from_slice(&received[0].body)?;
+    assert_eq!(body["involvedObject"]["name"], "labelled");
+    assert_eq!(
+        body["metadata"]["revision"], "main@sha1:731f7ead",
+        "controller keys win"
+    );
+    assert!(received[0].headers.get("x-signature").is_none());
+
+    let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns.name());
+    testkit::wait::until(
+        WAIT,
+        "a MetadataAppendFailed event on the Alert",
+        || async {
+            let list = events
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(list
+                .items
+                .iter()
+                .any(|e| {
+                    e.reason.as_deref() == Some("MetadataAppendFailed")
+                        && e.involved_object.name.as_deref() == Some("team-a")
+                })
+                .then_some(()))
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    controller.stop().await
+}

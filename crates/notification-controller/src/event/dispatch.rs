@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use driftless_api::notification::{Alert, Provider};
 use driftless_notify::Event;
+use driftless_runtime::events::{EventType, Recorder};
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject};
 use kube::runtime::reflector::{ObjectRef, Store};
@@ -48,7 +49,12 @@ pub struct Dispatcher {
     pub no_cross_namespace_refs: bool,
     /// Where delivery outcomes are counted.
     pub counter: Arc<dyn DeliveryCounter>,
+    /// Records Kubernetes events on Alerts (metadata conflicts).
+    pub recorder: Option<Recorder>,
 }
+
+/// Flux's reason when an Alert's metadata collides with another source's.
+pub const METADATA_APPEND_FAILED: &str = "MetadataAppendFailed";
 
 impl Dispatcher {
     /// The deliveries `ingested` calls for.
@@ -97,8 +103,22 @@ impl Dispatcher {
                 alert.spec.summary.as_deref(),
             );
             if !conflicts.is_empty() {
-                tracing::warn!(alert = %key, keys = ?conflicts,
-                    "metadata keys overridden by a higher-precedence source");
+                let message = format!(
+                    "metadata keys overridden by a higher-precedence source: {}",
+                    conflicts.join(", ")
+                );
+                tracing::warn!(alert = %key, "{message}");
+                if let Some(recorder) = &self.recorder {
+                    recorder
+                        .event(
+                            alert.as_ref(),
+                            EventType::Warning,
+                            METADATA_APPEND_FAILED,
+                            &message,
+                            &[],
+                        )
+                        .await;
+                }
             }
             let mut event = event.clone();
             event.metadata = metadata;
