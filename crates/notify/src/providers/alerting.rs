@@ -163,7 +163,19 @@ fn title_case(text: &str) -> String {
 
 fn grafana(event: &Event) -> Value {
     let mut tags = vec!["flux".to_owned(), event.reporting_controller.clone()];
-    tags.extend(event.metadata.iter().map(|(k, v)| format!("{k}: {v}")));
+    // Grafana splits a tag at `: `, so colons inside keys and values become `|`.
+    tags.extend(
+        event
+            .metadata
+            .iter()
+            .map(|(k, v)| format!("{}: {}", k.replace(':', "|"), v.replace(':', "|"))),
+    );
+    let o = &event.involved_object;
+    tags.extend([
+        format!("kind: {}", o.kind),
+        format!("name: {}", o.name),
+        format!("namespace: {}", o.namespace),
+    ]);
     json!({
         "when": event.unix_seconds().unwrap_or_default(),
         "text": event.lower_object_title(),
@@ -277,7 +289,8 @@ mod tests {
                 "when": 1_795_683_600,
                 "text": "kustomization/apps.flux-system",
                 "tags": ["flux", "kustomize-controller",
-                         "revision: main@sha1:9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c"]
+                         "revision: main@sha1|9f3b4c1a2d5e6f708192a3b4c5d6e7f8091a2b3c",
+                         "kind: Kustomization", "name: apps", "namespace: flux-system"]
             })
         );
     }
