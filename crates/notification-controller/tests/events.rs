@@ -344,7 +344,7 @@ async fn labelled_sources_follow_the_live_objects_labels_and_conflicts_are_repor
         body["metadata"]["revision"], "main@sha1:731f7ead",
         "controller keys win"
     );
-    assert!(received[0].headers.get("x-signature").is_none());
+    assert!(!received[0].headers.contains_key("x-signature"));
 
     let events: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(client.clone(), ns.name());
     testkit::wait::until(
