@@ -14,9 +14,11 @@ use driftless_runtime::process::{self, ProcessError};
 use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::shutdown::Signals;
 use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use prometheus::IntCounterVec;
 
@@ -240,6 +242,20 @@ pub async fn run(
     result?
 }
 
+/// The Receivers in `store` whose `spec.secretRef` is `secret`.
+pub fn receivers_using(store: &Store<Receiver>, secret: &Secret) -> Vec<ObjectRef<Receiver>> {
+    let namespace = secret.namespace();
+    let name = secret.name_any();
+    store
+        .state()
+        .iter()
+        .filter(|r| {
+            r.namespace() == namespace && r.spec.secret_ref.as_ref().is_some_and(|s| s.name == name)
+        })
+        .map(|r| ObjectRef::from_obj(r.as_ref()))
+        .collect()
+}
+
 /// The leader's work until `signal`: the Receiver reconciler and the legacy-finalizer cleanup.
 async fn run_workers(
     args: Args,
@@ -263,9 +279,24 @@ async fn run_workers(
             Default::default(),
         );
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
-    let controller = Controller::for_stream(triggers, reader).with_config(
+    let store = reader.clone();
+    let mut controller = Controller::for_stream(triggers, reader).with_config(
         ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
     );
+    // A token Secret labelled for watching (`--watch-configs-label-selector`) reconciles the
+    // Receivers that use it at once, so a rotated token moves their webhook path.
+    let selector = args.runtime.watch_configs_label_selector.trim();
+    if !selector.is_empty() {
+        let secrets = watcher(
+            api::<Secret>(&client, namespace.as_deref()),
+            watcher::Config::default().labels(selector),
+        )
+        .default_backoff()
+        .touched_objects();
+        controller = controller.watches_stream(secrets, move |secret: Secret| {
+            receivers_using(&store, &secret)
+        });
+    }
     let alerts = crate::legacy::strip_finalizers(
         api::<Alert>(&client, namespace.as_deref()),
         watcher::Config::default(),

@@ -279,3 +279,52 @@ async fn a_receiver_without_its_secret_is_not_ready_until_the_secret_appears() -
     delete_receivers(client, ns.name()).await?;
     controller.stop().await
 }
+
+#[tokio::test]
+async fn a_rotated_watched_token_moves_the_webhook_path() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "nc-rotate").await?;
+    let client = &cluster.client;
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "rotating", "labels": {"reconcile.fluxcd.io/watch": "Enabled"}},
+        "stringData": {"token": "first"},
+    }))?;
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), ns.name());
+    secrets.create(&PostParams::default(), &secret).await?;
+    let controller = RunningController::start(&cluster, "nc-rotate", &[]).await?;
+    create_receiver(
+        client,
+        ns.name(),
+        "rotated",
+        &controller.shard,
+        json!({"type": "generic", "secretRef": {"name": "rotating"},
+               "resources": [{"kind": "GitRepository", "name": "webapp"}]}),
+    )
+    .await?;
+    wait_ready(
+        client,
+        ns.name(),
+        "rotated",
+        &webhook_path("first", "rotated", ns.name()),
+    )
+    .await?;
+    secrets
+        .patch(
+            "rotating",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"stringData": {"token": "second"}})),
+        )
+        .await?;
+    // Well before the 10m interval: the Secret watch triggers the Receiver.
+    wait_ready(
+        client,
+        ns.name(),
+        "rotated",
+        &webhook_path("second", "rotated", ns.name()),
+    )
+    .await?;
+    delete_receivers(client, ns.name()).await?;
+    controller.stop().await
+}
