@@ -1,12 +1,16 @@
 //! The HTTP client every provider shares: proxy, CA and client certificate from
-//! `certSecretRef`, `spec.timeout`, and errors with secrets removed.
+//! `certSecretRef`, Flux's retries within `spec.timeout`, and errors with secrets removed.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject};
 
 use crate::error::{NotifyError, redact};
+use crate::retry::{self, Verdict};
 use crate::settings::ProviderSettings;
 
 /// How much of an error response body goes into an error message.
@@ -17,6 +21,7 @@ pub(crate) struct Http {
     client: reqwest::Client,
     provider: String,
     secrets: Vec<String>,
+    timeout: Duration,
 }
 
 /// A successful answer.
@@ -28,9 +33,8 @@ impl Http {
     /// Builds the client for `settings`.
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
         let tls = tls_config(settings)?;
-        let mut builder = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .timeout(settings.timeout);
+        // No per-request timeout: `send` bounds the whole delivery, retries included.
+        let mut builder = reqwest::Client::builder().tls_backend_preconfigured(tls);
         if let Some(proxy) = settings.proxy.as_deref().filter(|p| !p.is_empty()) {
             let proxy = reqwest::Proxy::all(proxy).map_err(|_| NotifyError::InvalidSetting {
                 provider: settings.provider_type.clone(),
@@ -46,6 +50,7 @@ impl Http {
             client,
             provider: settings.provider_type.clone(),
             secrets: settings.secrets(),
+            timeout: settings.timeout,
         })
     }
 
@@ -77,8 +82,9 @@ impl Http {
         })
     }
 
-    /// Sends one request; a body is sent as `application/json` unless `headers` say otherwise.
-    /// Any status outside 2xx is an error carrying the start of the response body.
+    /// Sends a request, retrying as Flux does until it succeeds, fails for good, or the
+    /// provider timeout runs out. A body is sent as `application/json` unless `headers` say
+    /// otherwise. Any final status outside 2xx is an error carrying the start of the body.
     pub(crate) async fn send(
         &self,
         method: reqwest::Method,
@@ -86,6 +92,35 @@ impl Http {
         body: Option<Vec<u8>>,
         headers: HeaderMap,
     ) -> Result<Answer, NotifyError> {
+        let deadline = Instant::now() + self.timeout;
+        let mut retries = 0;
+        loop {
+            let attempt = self.attempt(method.clone(), url, body.clone(), headers.clone());
+            let (error, verdict) = match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Ok(answer)) => return Ok(answer),
+                Ok(Err(failure)) => failure,
+                Err(_) => return Err(self.timed_out()),
+            };
+            let Verdict::Retry(after) = verdict else {
+                return Err(error);
+            };
+            let wait = retry::wait(retries, after);
+            if retries >= retry::MAX_RETRIES || Instant::now() + wait >= deadline {
+                return Err(error);
+            }
+            tokio::time::sleep(wait).await;
+            retries += 1;
+        }
+    }
+
+    /// One request and its verdict when it fails.
+    async fn attempt(
+        &self,
+        method: reqwest::Method,
+        url: &url::Url,
+        body: Option<Vec<u8>>,
+        headers: HeaderMap,
+    ) -> Result<Answer, (NotifyError, Verdict)> {
         let mut request = self.client.request(method, url.clone());
         if let Some(body) = body {
             if !headers.contains_key(CONTENT_TYPE) {
@@ -93,25 +128,34 @@ impl Http {
             }
             request = request.body(body);
         }
-        let response = request
-            .headers(headers)
-            .send()
-            .await
-            .map_err(|e| self.request_error(e))?;
+        let failed = |e: reqwest::Error| {
+            let verdict = retry::for_error(&e);
+            (self.request_error(e), verdict)
+        };
+        let response = request.headers(headers).send().await.map_err(failed)?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| self.request_error(e))?;
+        let answer_headers = response.headers().clone();
+        let body = response.bytes().await.map_err(failed)?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&body);
             let excerpt: String = text.chars().take(BODY_EXCERPT).collect();
-            return Err(NotifyError::Status {
+            let error = NotifyError::Status {
                 provider: self.provider.clone(),
                 status: status.as_u16(),
                 body: redact(&excerpt, &self.secrets),
-            });
+            };
+            return Err((error, retry::for_status(status, &answer_headers)));
         }
         Ok(Answer {
             body: body.to_vec(),
         })
+    }
+
+    fn timed_out(&self) -> NotifyError {
+        NotifyError::Request {
+            provider: self.provider.clone(),
+            reason: format!("timed out after {:?}", self.timeout),
+        }
     }
 
     fn request_error(&self, error: reqwest::Error) -> NotifyError {

@@ -8,6 +8,7 @@ mod error;
 mod event;
 mod http;
 mod providers;
+mod retry;
 mod settings;
 
 pub use error::NotifyError;

@@ -205,3 +205,57 @@ async fn a_server_that_never_answers_fails_after_the_provider_timeout() {
     let err = outcome.expect_err("timed out");
     assert!(err.to_string().contains("timed out"), "{err}");
 }
+
+/// A server failing the first `failures` requests with `status`, then answering `200 {}`.
+async fn flaky_server(failures: usize, status: u16) -> TestServer {
+    let seen = std::sync::atomic::AtomicUsize::new(0);
+    TestServer::start_with(move |_| {
+        let n = seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n < failures {
+            (status, r#"{"error":"try later"}"#.to_owned())
+        } else {
+            (200, "{}".to_owned())
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_until_the_post_succeeds() {
+    let server = flaky_server(2, 503).await;
+    post_ok(
+        ProviderSettings::new("generic", &server.url("/hook")),
+        &sample_event(),
+    )
+    .await;
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        requests[0].body, requests[2].body,
+        "the same body each time"
+    );
+}
+
+#[tokio::test]
+async fn a_client_error_is_not_retried() {
+    let server = flaky_server(1, 400).await;
+    let err = post_err(
+        ProviderSettings::new("generic", &server.url("/hook")),
+        &sample_event(),
+    )
+    .await;
+    assert!(err.to_string().contains("status 400"), "{err}");
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn retries_stop_after_four_and_report_the_last_status() {
+    let server = flaky_server(usize::MAX, 500).await;
+    let err = post_err(
+        ProviderSettings::new("generic", &server.url("/hook")),
+        &sample_event(),
+    )
+    .await;
+    assert!(err.to_string().contains("status 500"), "{err}");
+    assert_eq!(server.requests().len(), 5, "one attempt and four retries");
+}
