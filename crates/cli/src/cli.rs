@@ -51,6 +51,10 @@ pub enum Command {
     Trace(commands::trace::TraceArgs),
     /// Create or update sources, Kustomizations and Secrets (`--export` prints them).
     Create(commands::create::CreateArgs),
+    /// Check the cluster and the installed controllers as `flux check` does.
+    Check(commands::check::CheckArgs),
+    /// Install the controllers, or print their manifests with --export.
+    Install(commands::install::InstallArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -76,6 +80,8 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Tree(args) => commands::tree::run(&args),
         Command::Trace(args) => commands::trace::run(&args),
         Command::Create(args) => commands::create::run(&args),
+        Command::Check(args) => commands::check::run(&args),
+        Command::Install(args) => commands::install::run(&args),
     }
 }
 

@@ -241,7 +241,7 @@ async fn a_kustomization_is_listed_reconciled_suspended_resumed_traced_exported_
     let run = capture(async |p| trace(&client, &trace_args, p).await).await;
     run.result.expect("trace");
     for line in [
-        "\nObject:          configmap/settings\n".to_owned(),
+        "\nObject:          ConfigMap/settings\n".to_owned(),
         format!(
             "Namespace:       {ns}\nStatus:          Managed by Flux\n---\nKustomization:   apps\n"
         ),

@@ -3,6 +3,7 @@
 //! bookkeeping (uid, resourceVersion, generation, creationTimestamp, managedFields, finalizers).
 
 use clap::Args;
+use driftless_runtime::flags::GoDuration;
 use kube::api::ListParams;
 use serde_json::{Map, Value, json};
 
@@ -90,9 +91,36 @@ pub fn clean(kind: FluxKind, object: &Value) -> Value {
         "apiVersion": kind.api_version(),
         "kind": kind.kind,
         "metadata": metadata,
-        "spec": object.get("spec").cloned().unwrap_or_else(|| json!({})),
+        "spec": as_go_writes(object.get("spec").cloned().unwrap_or_else(|| json!({}))),
     })
 }
+
+/// The spec as flux's typed Go structs write it back: durations in Go's form (`10m` becomes
+/// `10m0s`) and `false` booleans left out (they are `omitempty` in Flux's API types; `prune`
+/// is the one required boolean and stays).
+fn as_go_writes(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter(|(key, v)| key == "prune" || *v != Value::Bool(false))
+                .map(|(key, v)| {
+                    let v = match (&v, DURATIONS.contains(&key.as_str())) {
+                        (Value::String(text), true) => text
+                            .parse::<GoDuration>()
+                            .map_or(v.clone(), |d| Value::String(d.to_string())),
+                        _ => as_go_writes(v),
+                    };
+                    (key, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(as_go_writes).collect()),
+        scalar => scalar,
+    }
+}
+
+/// Spec fields of Flux kinds that are Go durations.
+const DURATIONS: [&str; 4] = ["interval", "timeout", "retryInterval", "healthCheckTimeout"];
 
 #[cfg(test)]
 mod tests {
@@ -107,7 +135,7 @@ mod tests {
             "metadata": {"name": "apps", "namespace": "flux-system", "uid": "1", "resourceVersion": "7",
                 "generation": 2, "creationTimestamp": "2026-01-01T00:00:00Z", "finalizers": ["finalizers.fluxcd.io"],
                 "managedFields": [{"manager": "x"}], "labels": {"team": "a"}, "annotations": {}},
-            "spec": {"interval": "5m0s", "path": "./apps", "prune": true,
+            "spec": {"interval": "5m", "path": "./apps", "prune": true, "force": false, "suspend": false,
                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
             "status": {"observedGeneration": 2}
         });

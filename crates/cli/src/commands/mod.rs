@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its clap arguments and a `run` function.
 
+pub mod check;
 pub mod cluster;
 pub mod create;
 pub mod crds;
@@ -8,6 +9,7 @@ pub mod events;
 pub mod export;
 pub mod get;
 pub mod helm;
+pub mod install;
 pub mod kinds;
 pub mod kustomize;
 pub mod output;
