@@ -16,7 +16,8 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(20);
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/corpus/charts");
+    let corpus =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/corpus/charts");
     let helm = testkit::gotools::pinned_tool("helm")
         .unwrap()
         .ensure(&testkit::Cache::from_env())
@@ -30,7 +31,10 @@ fn main() {
         assert!(out.status.success());
     }
     let helm_startup = start.elapsed() / n;
-    println!("helm version (process start-up): {:.1} ms", ms(helm_startup));
+    println!(
+        "helm version (process start-up): {:.1} ms",
+        ms(helm_startup)
+    );
     println!("| chart | driftless (in process) | helm template (process) | ratio |");
     println!("|---|---|---|---|");
     let (mut ours_total, mut helm_total) = (Duration::ZERO, Duration::ZERO);
@@ -65,7 +69,11 @@ fn main() {
             helm_out = out.stdout;
         }
         let theirs = start.elapsed() / n;
-        let same = if ours_out.as_bytes() == helm_out.as_slice() { "" } else { " (outputs differ: random values)" };
+        let same = if ours_out.as_bytes() == helm_out.as_slice() {
+            ""
+        } else {
+            " (outputs differ: random values)"
+        };
         println!(
             "| {chart} | {:.1} ms | {:.1} ms | {:.2}{same} |",
             ms(ours),

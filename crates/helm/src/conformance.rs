@@ -122,7 +122,16 @@ impl Case {
                 "-f" | "--values" => v.value_files.push(self.base.join(val()?)),
                 "--set" => v.values.push(val()?),
                 "--set-string" => v.string_values.push(val()?),
-                "--set-file" => v.file_values.push(val()?),
+                "--set-file" => {
+                    // Helm resolves the file against its working directory,
+                    // which the oracle runs in: tests/.
+                    let arg = val()?;
+                    let resolved = match arg.split_once('=') {
+                        Some((k, p)) => format!("{k}={}", self.base.join(p).display()),
+                        None => arg,
+                    };
+                    v.file_values.push(resolved)
+                }
                 "-n" | "--namespace" => o.namespace = val()?,
                 "--kube-version" => o.kube_version = Some(val()?),
                 "-a" | "--api-versions" => o.api_versions.push(val()?),
