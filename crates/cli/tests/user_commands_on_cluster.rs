@@ -415,3 +415,63 @@ async fn missing_objects_and_missing_crds_are_told_apart() {
     assert!(err.contains("nothings.missing.driftless.test"), "{err}");
     assert!(err.contains("hint: run `driftless install`"), "{err}");
 }
+
+/// The real install (flux-system, like the CRDs shared by every test, applied idempotently and
+/// never removed): kwok runs the Deployments, so `check` sees them rolled out.
+#[tokio::test]
+async fn install_then_check_passes_every_check_in_flux_wording() {
+    use driftless_cli::commands::check::{CheckArgs, check};
+    use driftless_cli::commands::install::{InstallArgs, install};
+    let cluster = testkit::cluster().await.expect("cluster");
+    let args = InstallArgs {
+        kube: kube("flux-system"),
+        export: false,
+        version: driftless_cli::manifests::VERSION_OF_THIS_BUILD.to_owned(),
+    };
+    let run = capture(async |p| install(&cluster.client, &args, p).await).await;
+    run.result.expect("install");
+    assert!(
+        run.err.starts_with(
+            "✚ generating manifests\n✔ manifests build completed\n► installing components in flux-system namespace\n"
+        ),
+        "{}",
+        run.err
+    );
+    assert!(
+        run.err.contains("✔ source-controller: deployment ready\n"),
+        "{}",
+        run.err
+    );
+    assert!(run.err.ends_with("✔ install finished\n"), "{}", run.err);
+
+    let pre = CheckArgs {
+        kube: kube("flux-system"),
+        pre: true,
+    };
+    let run = capture(async |p| check(&cluster.client, &pre, p).await).await;
+    run.result.expect("check --pre");
+    assert_eq!(
+        run.err,
+        "► checking prerequisites\n✔ Kubernetes 1.37.2 >=1.33.0-0\n✔ prerequisites checks passed\n"
+    );
+
+    let full = CheckArgs {
+        kube: kube("flux-system"),
+        pre: false,
+    };
+    let run = capture(async |p| check(&cluster.client, &full, p).await).await;
+    run.result.expect("check");
+    for line in [
+        "► checking version in cluster\n".to_owned(),
+        format!(
+            "✔ distribution: flux-{}\n",
+            driftless_cli::manifests::VERSION_OF_THIS_BUILD
+        ),
+        "► checking controllers\n✔ ".to_owned(),
+        "► ghcr.io/driftless/driftless:".to_owned(),
+        "✔ kustomizations.kustomize.toolkit.fluxcd.io/v1\n".to_owned(),
+        "✔ all checks passed\n".to_owned(),
+    ] {
+        assert!(run.err.contains(&line), "{line:?} in\n{}", run.err);
+    }
+}

@@ -75,10 +75,7 @@ pub async fn trace(
         ))
         .into());
     };
-    let mut text = format!(
-        "\nObject:          {}/{name}\n",
-        resource.kind.to_lowercase()
-    );
+    let mut text = format!("\nObject:          {}/{name}\n", resource.kind);
     if let Some(ns) = object
         .metadata
         .namespace
