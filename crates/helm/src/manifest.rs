@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use crate::error::Error;
+use crate::values::json_kind;
 
 /// Helm's install order of kinds.
 pub const INSTALL_ORDER: &[&str] = &[
@@ -211,17 +212,6 @@ fn head(doc: &str) -> Result<Head, String> {
         }
     }
     Ok(Head { kind, annotations })
-}
-
-fn json_kind(v: &Json) -> &'static str {
-    match v {
-        Json::Bool(_) => "bool",
-        Json::Number(_) => "number",
-        Json::String(_) => "string",
-        Json::Array(_) => "array",
-        Json::Object(_) => "object",
-        Json::Null => "null",
-    }
 }
 
 fn field_type_error(v: &Json, field: &str, ty: &str) -> String {

@@ -46,23 +46,11 @@ fn collect(chart: &Chart, values: &Values, sb: &mut String) -> Result<(), Error>
             Some(other) => sb.push_str(&format!(
                 "{}:\ninvalid type for values: expected object (map), got {}\n",
                 sub.name(),
-                go_type(other)
+                crate::values::go_type_name(other)
             )),
         }
     }
     Ok(())
-}
-
-fn go_type(v: &Json) -> &'static str {
-    match v {
-        Json::Bool(_) => "bool",
-        Json::Number(n) if !n.is_f64() => "int64",
-        Json::Number(_) => "float64",
-        Json::String(_) => "string",
-        Json::Array(_) => "[]interface {}",
-        Json::Object(_) => "map[string]interface {}",
-        Json::Null => "<nil>",
-    }
 }
 
 /// Schemas nest; a `$ref` loop must not recurse forever.

@@ -383,15 +383,11 @@ fn set_index(mut list: Vec<Json>, i: i64, v: Json) -> (Vec<Json>, R<()>) {
     (list, Ok(()))
 }
 
+/// Go's wording for the dynamic type in an interface conversion panic.
 fn go_type_name(v: &Json) -> &'static str {
     match v {
-        Json::Bool(_) => "bool",
-        Json::Number(n) if !n.is_f64() => "int64",
-        Json::Number(_) => "float64",
-        Json::String(_) => "string",
-        Json::Array(_) => "[]interface {}",
-        Json::Object(_) => "map[string]interface {}",
         Json::Null => "nil",
+        other => crate::values::go_type_name(other),
     }
 }
 

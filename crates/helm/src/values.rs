@@ -31,7 +31,8 @@ pub fn parse_values(data: &[u8]) -> Result<Values, String> {
     }
 }
 
-fn json_kind(v: &Json) -> &'static str {
+/// JSON's name for a value's kind, as Go's decoder words type errors.
+pub(crate) fn json_kind(v: &Json) -> &'static str {
     match v {
         Json::Bool(_) => "bool",
         Json::Number(_) => "number",
@@ -115,7 +116,7 @@ fn coalesce_deps(chart: &Chart, mut dest: Values, merge: bool) -> Result<Values,
             Some(other) => {
                 return Err(Error::Chart(format!(
                     "type mismatch on {name}: %!t({}={})",
-                    go_type(&other),
+                    go_type_name(&other),
                     driftless_gotemplate::gofmt::sprint_value(&to_template(&other))
                 )));
             }
@@ -128,14 +129,16 @@ fn coalesce_deps(chart: &Chart, mut dest: Values, merge: bool) -> Result<Values,
     Ok(dest)
 }
 
-fn go_type(v: &Json) -> &'static str {
+/// Go's `%T` of a decoded value.
+pub(crate) fn go_type_name(v: &Json) -> &'static str {
     match v {
         Json::Bool(_) => "bool",
         Json::Number(n) if !n.is_f64() => "int64",
         Json::Number(_) => "float64",
         Json::String(_) => "string",
         Json::Array(_) => "[]interface {}",
-        _ => "<nil>",
+        Json::Object(_) => "map[string]interface {}",
+        Json::Null => "<nil>",
     }
 }
 
