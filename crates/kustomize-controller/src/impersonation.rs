@@ -125,18 +125,42 @@ impl Clients {
             message: format!("invalid kubeconfig in Secret '{namespace}/{name}': {problem}"),
         };
         let text = std::str::from_utf8(&bytes.0).map_err(|_| invalid("not UTF-8".to_owned()))?;
-        let kubeconfig = Kubeconfig::from_yaml(text).map_err(|e| invalid(e.to_string()))?;
+        let kubeconfig =
+            Kubeconfig::from_yaml(text).map_err(|e| invalid(parse_problem(&e.to_string())))?;
         let config =
             kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
                 .await
-                .map_err(|e| invalid(e.to_string()))?;
-        ratelimit::client(config, self.limits).map_err(|e| invalid(e.to_string()))
+                .map_err(|e| invalid(first_line(&e.to_string())))?;
+        ratelimit::client(config, self.limits).map_err(|e| invalid(first_line(&e.to_string())))
     }
 }
 
 /// The user name Kubernetes gives a service account.
 pub fn service_account_user(namespace: &str, name: &str) -> String {
     format!("system:serviceaccount:{namespace}:{name}")
+}
+
+/// A kubeconfig parse error without the text it quotes: YAML and serde errors echo the offending
+/// input (a token, a key), which must not reach status or events. Only the position stays.
+fn parse_problem(error: &str) -> String {
+    let position = error.find("line ").and_then(|at| {
+        let rest = &error[at..];
+        let end = rest.find([':', '\n']).unwrap_or(rest.len());
+        let position = &rest[..end];
+        position
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == ',')
+            .then(|| position.to_owned())
+    });
+    match position {
+        Some(position) => format!("not a valid kubeconfig (YAML error at {position})"),
+        None => "not a valid kubeconfig".to_owned(),
+    }
+}
+
+/// The first line of an error: the rest is a quoted excerpt of the input, if anything.
+fn first_line(error: &str) -> String {
+    error.lines().next().unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -148,6 +172,21 @@ mod tests {
         assert_eq!(
             service_account_user("team-a", "reconciler"),
             "system:serviceaccount:team-a:reconciler"
+        );
+    }
+
+    #[test]
+    fn a_kubeconfig_parse_error_keeps_its_position_and_drops_the_quoted_input() {
+        let raw = "failed to parse kubeconfig YAML: error: line 1 column 19: unclosed bracket '['\n \
+                   --> <input>:1:19\n1 | token-abc: [unclosed";
+        let problem = parse_problem(raw);
+        assert_eq!(
+            problem,
+            "not a valid kubeconfig (YAML error at line 1 column 19)"
+        );
+        assert_eq!(
+            parse_problem("invalid type: string \"token-abc\", expected a map"),
+            "not a valid kubeconfig"
         );
     }
 }
