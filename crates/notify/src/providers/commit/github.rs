@@ -1,10 +1,12 @@
 //! `github`: a commit status through the REST API (`api.github.com` for github.com, `/api/v3`
-//! on GitHub Enterprise Server). The latest status with the same context is read first and an
-//! identical one is not posted again, as Flux does.
+//! on GitHub Enterprise Server), authenticated with a personal access token or as a GitHub App.
+//! The latest status with the same context is read first and an identical one is not posted
+//! again, as Flux does.
 
 use serde::Deserialize;
 use serde_json::json;
 
+use super::github_app::GitHubApp;
 use super::{Common, Progressing, id_parts, parse_git_address};
 use crate::error::NotifyError;
 use crate::event::Event;
@@ -28,13 +30,18 @@ pub(crate) struct GitHub {
     api: url::Url,
     owner: String,
     repo: String,
-    token: String,
+    auth: Auth,
+}
+
+/// How requests authenticate.
+enum Auth {
+    Token(String),
+    App(Box<GitHubApp>),
 }
 
 impl GitHub {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
         let provider = &settings.provider_type;
-        let token = required_token(settings)?.to_owned();
         let (host, id) = parse_git_address(provider, &settings.address)?;
         let parts = id_parts(provider, &id, 2)?;
         let api = if host.host_str() == Some("github.com") {
@@ -46,13 +53,17 @@ impl GitHub {
             provider: provider.clone(),
             reason: e.to_string(),
         })?;
+        let auth = match GitHubApp::from_secret(provider, &settings.secret_data, &api)? {
+            Some(app) => Auth::App(Box::new(app)),
+            None => Auth::Token(required_token(settings)?.to_owned()),
+        };
         Ok(Self {
-            http: Http::new(settings)?,
+            http: Http::new(&with_app_secret_tls(settings))?,
             common: Common::new(settings, Progressing::Skip),
             api,
             owner: parts[0].to_owned(),
             repo: parts[1].to_owned(),
-            token,
+            auth,
         })
     }
 
@@ -70,7 +81,11 @@ impl GitHub {
             return Ok(());
         };
         let state = self.common.state(event, "pending", "success", "failure")?;
-        let auth = format!("Bearer {}", self.token);
+        let token = match &self.auth {
+            Auth::Token(token) => token.clone(),
+            Auth::App(app) => app.installation_token(&self.http).await?,
+        };
+        let auth = format!("Bearer {token}");
         let headers = || {
             headers(
                 &self.common.provider,
@@ -111,6 +126,21 @@ impl GitHub {
             .await?;
         Ok(())
     }
+}
+
+/// For GitHub Enterprise Server behind a private CA, Flux also takes `ca.crt` (and
+/// `tls.crt`/`tls.key`) from the `secretRef` Secret; `certSecretRef` wins when both are set.
+fn with_app_secret_tls(settings: &ProviderSettings) -> ProviderSettings {
+    let mut settings = settings.clone();
+    let from_secret = |key: &str| settings.secret_data.get(key).cloned();
+    if settings.ca_pem.is_none() {
+        settings.ca_pem = from_secret("ca.crt");
+    }
+    if settings.client_cert_pem.is_none() && settings.client_key_pem.is_none() {
+        settings.client_cert_pem = from_secret("tls.crt");
+        settings.client_key_pem = from_secret("tls.key");
+    }
+    settings
 }
 
 commit_notifier_by_deliver!(GitHub);

@@ -11,6 +11,7 @@ mod bitbucket;
 mod bitbucketserver;
 mod gitea;
 mod github;
+mod github_app;
 mod gitlab;
 
 pub(crate) use azuredevops::AzureDevOps;
