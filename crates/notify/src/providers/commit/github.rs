@@ -3,6 +3,7 @@
 //! The latest status with the same context is read first and an identical one is not posted
 //! again, as Flux does.
 
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -24,9 +25,10 @@ struct Status {
     description: Option<String>,
 }
 
-pub(crate) struct GitHub {
-    http: Http,
-    common: Common,
+/// A GitHub repository's REST API, authenticated with a token or as a GitHub App; shared by
+/// the `github` and `githubdispatch` providers.
+pub(crate) struct GitHubRepo {
+    pub(crate) http: Http,
     api: url::Url,
     owner: String,
     repo: String,
@@ -39,7 +41,7 @@ enum Auth {
     App(Box<GitHubApp>),
 }
 
-impl GitHub {
+impl GitHubRepo {
     pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
         let provider = &settings.provider_type;
         let (host, id) = parse_git_address(provider, &settings.address)?;
@@ -59,7 +61,6 @@ impl GitHub {
         };
         Ok(Self {
             http: Http::new(&with_app_secret_tls(settings))?,
-            common: Common::new(settings, Progressing::Skip),
             api,
             owner: parts[0].to_owned(),
             repo: parts[1].to_owned(),
@@ -67,13 +68,43 @@ impl GitHub {
         })
     }
 
-    fn endpoint(&self, tail: &str) -> Result<url::Url, NotifyError> {
+    /// `repos/<owner>/<repo>/<tail>` under the API root.
+    pub(crate) fn endpoint(&self, tail: &str) -> Result<url::Url, NotifyError> {
         self.api
             .join(&format!("repos/{}/{}/{tail}", self.owner, self.repo))
             .map_err(|e| NotifyError::InvalidAddress {
-                provider: self.common.provider.clone(),
+                provider: self.http.provider().to_owned(),
                 reason: e.to_string(),
             })
+    }
+
+    /// Headers for one delivery (a GitHub App fetches a fresh installation token).
+    pub(crate) async fn headers(&self) -> Result<HeaderMap, NotifyError> {
+        let token = match &self.auth {
+            Auth::Token(token) => token.clone(),
+            Auth::App(app) => app.installation_token(&self.http).await?,
+        };
+        headers(
+            self.http.provider(),
+            [
+                ("Authorization", format!("Bearer {token}").as_str()),
+                ("Accept", "application/vnd.github+json"),
+            ],
+        )
+    }
+}
+
+pub(crate) struct GitHub {
+    repo: GitHubRepo,
+    common: Common,
+}
+
+impl GitHub {
+    pub(crate) fn new(settings: &ProviderSettings) -> Result<Self, NotifyError> {
+        Ok(Self {
+            repo: GitHubRepo::new(settings)?,
+            common: Common::new(settings, Progressing::Skip),
+        })
     }
 
     async fn deliver(&self, event: &Event, id: Option<&str>) -> Result<(), NotifyError> {
@@ -81,25 +112,15 @@ impl GitHub {
             return Ok(());
         };
         let state = self.common.state(event, "pending", "success", "failure")?;
-        let token = match &self.auth {
-            Auth::Token(token) => token.clone(),
-            Auth::App(app) => app.installation_token(&self.http).await?,
-        };
-        let auth = format!("Bearer {token}");
-        let headers = || {
-            headers(
-                &self.common.provider,
-                [
-                    ("Authorization", auth.as_str()),
-                    ("Accept", "application/vnd.github+json"),
-                ],
-            )
-        };
-        let mut list = self.endpoint(&format!("commits/{}/statuses", status.sha))?;
+        let headers = self.repo.headers().await?;
+        let mut list = self
+            .repo
+            .endpoint(&format!("commits/{}/statuses", status.sha))?;
         list.set_query(Some("per_page=50"));
         let answer = self
+            .repo
             .http
-            .send(reqwest::Method::GET, &list, None, headers()?)
+            .send(reqwest::Method::GET, &list, None, headers.clone())
             .await?;
         // An unreadable list only costs a possibly duplicate status.
         let existing: Vec<Status> = serde_json::from_slice(&answer.body).unwrap_or_default();
@@ -117,13 +138,8 @@ impl GitHub {
             "description": status.description,
             "context": status.id,
         });
-        self.http
-            .post_json(
-                &self.endpoint(&format!("statuses/{}", status.sha))?,
-                &payload,
-                headers()?,
-            )
-            .await?;
+        let url = self.repo.endpoint(&format!("statuses/{}", status.sha))?;
+        self.repo.http.post_json(&url, &payload, headers).await?;
         Ok(())
     }
 }

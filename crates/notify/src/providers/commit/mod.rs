@@ -12,6 +12,7 @@ mod bitbucketserver;
 mod gitea;
 mod github;
 mod github_app;
+mod github_dispatch;
 mod gitlab;
 
 pub(crate) use azuredevops::AzureDevOps;
@@ -19,6 +20,7 @@ pub(crate) use bitbucket::Bitbucket;
 pub(crate) use bitbucketserver::BitbucketServer;
 pub(crate) use gitea::Gitea;
 pub(crate) use github::GitHub;
+pub(crate) use github_dispatch::GitHubDispatch;
 pub(crate) use gitlab::GitLab;
 
 use crate::error::NotifyError;
