@@ -29,8 +29,8 @@ pub struct Applied {
     pub inventory: ResourceInventory,
 }
 
-/// The resource manager for `ks`, with Flux's options.
-pub fn manager(client: kube::Client, ks: &Kustomization) -> ResourceManager {
+/// The resource manager for `ks`, with Flux's options, resolving kinds through `resolver`.
+pub fn manager(client: kube::Client, resolver: Resolver, ks: &Kustomization) -> ResourceManager {
     let namespace = ks.namespace().unwrap_or_default();
     let options = ApplyOptions {
         default_namespace: ks
@@ -43,7 +43,7 @@ pub fn manager(client: kube::Client, ks: &Kustomization) -> ResourceManager {
         owner: Some(Owner::kustomization(&ks.name_any(), &namespace)),
         ..ApplyOptions::default()
     };
-    ResourceManager::new(client, options)
+    ResourceManager::with_resolver(client, options, resolver)
 }
 
 /// Decodes `documents`, sets `spec.commonMetadata` on every object (after substitution, as
@@ -175,7 +175,7 @@ async fn wait_with_rules(
     targets: &[Target],
     timeout: Duration,
 ) -> Result<HealthReport, SsaError> {
-    let resolver = Resolver::new(client.clone());
+    let resolver = manager.resolver();
     let deadline = tokio::time::Instant::now() + timeout;
     let mut delays = manager.options().poll_delays();
     loop {
@@ -184,7 +184,7 @@ async fn wait_with_rules(
             match rules.for_kind(&target.object.group, &target.object.kind) {
                 Some(evaluator) => report
                     .entries
-                    .push(custom_health(&resolver, client, evaluator, target).await?),
+                    .push(custom_health(resolver, client, evaluator, target).await?),
                 None => report
                     .entries
                     .extend(manager.poll(std::slice::from_ref(target)).await?.entries),

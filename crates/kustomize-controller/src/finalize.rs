@@ -32,7 +32,7 @@ pub async fn finalize(
     let entries = apply::entries(ks.status.as_ref().and_then(|s| s.inventory.as_ref()));
     if deletes_inventory(ks) && !entries.is_empty() {
         let client = ctx.clients.for_kustomization(ks).await?;
-        let manager = apply::manager(client, ks);
+        let manager = apply::manager(client.clone(), ctx.clients.resolver(ks, &client), ks);
         let deleted = manager
             .delete_stale(&entries)
             .await

@@ -9,6 +9,7 @@ use std::sync::Mutex;
 
 use driftless_api::kustomize::Kustomization;
 use driftless_runtime::ratelimit::{self, Limits};
+use driftless_ssa::resolve::Resolver;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -20,6 +21,8 @@ use crate::error::ReconcileError;
 pub struct Clients {
     base: kube::Config,
     client: kube::Client,
+    /// Discovery cache for the controller's own cluster, shared by every reconcile there.
+    resolver: Resolver,
     limits: Limits,
     default_service_account: Option<String>,
     impersonating: Mutex<HashMap<String, kube::Client>>,
@@ -36,6 +39,7 @@ impl Clients {
     ) -> Self {
         Self {
             base,
+            resolver: Resolver::new(client.clone()),
             client,
             limits,
             default_service_account,
@@ -48,18 +52,24 @@ impl Clients {
         &self.client
     }
 
+    /// The kind resolver for `ks`'s cluster: the shared one for the controller's own cluster
+    /// (impersonation does not change what the cluster serves), a fresh one over `client` for a
+    /// `kubeConfig` cluster.
+    pub fn resolver(&self, ks: &Kustomization, client: &kube::Client) -> Resolver {
+        if remote_secret(ks).is_some() {
+            Resolver::new(client.clone())
+        } else {
+            self.resolver.clone()
+        }
+    }
+
     /// The client that applies, prunes and health-checks `ks`.
     pub async fn for_kustomization(
         &self,
         ks: &Kustomization,
     ) -> Result<kube::Client, ReconcileError> {
         let namespace = ks.namespace().unwrap_or_default();
-        if let Some(secret_ref) = ks
-            .spec
-            .kube_config
-            .as_ref()
-            .and_then(|k| k.secret_ref.as_ref())
-        {
+        if let Some(secret_ref) = remote_secret(ks) {
             return self
                 .remote(&namespace, &secret_ref.name, secret_ref.key.as_deref())
                 .await;
@@ -133,6 +143,14 @@ impl Clients {
                 .map_err(|e| invalid(first_line(&e.to_string())))?;
         ratelimit::client(config, self.limits).map_err(|e| invalid(first_line(&e.to_string())))
     }
+}
+
+/// The kubeconfig Secret reference of a Kustomization that applies to another cluster.
+fn remote_secret(ks: &Kustomization) -> Option<&driftless_api::meta::SecretKeyReference> {
+    ks.spec
+        .kube_config
+        .as_ref()
+        .and_then(|k| k.secret_ref.as_ref())
 }
 
 /// The user name Kubernetes gives a service account.

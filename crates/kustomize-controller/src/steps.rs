@@ -104,7 +104,7 @@ pub async fn run_steps(
 
     draft.progressing(format!("Applying revision {revision}"));
     let client = ctx.clients.for_kustomization(ks).await?;
-    let manager = apply::manager(client.clone(), ks);
+    let manager = apply::manager(client.clone(), ctx.clients.resolver(ks, &client), ks);
     let applied = apply::apply(&manager, ks, &documents).await?;
     let old_inventory = status.inventory.clone().unwrap_or_default();
     status.inventory = Some(applied.inventory.clone());

@@ -24,8 +24,14 @@ pub struct ResourceManager {
 
 impl ResourceManager {
     pub fn new(client: Client, options: ApplyOptions) -> Self {
+        Self::with_resolver(client.clone(), options, Resolver::new(client))
+    }
+
+    /// A manager resolving kinds through `resolver`, whose cache outlives this manager: one per
+    /// cluster lets every reconcile against that cluster share it.
+    pub fn with_resolver(client: Client, options: ApplyOptions, resolver: Resolver) -> Self {
         Self {
-            resolver: Resolver::new(client.clone()),
+            resolver,
             client,
             options,
         }
@@ -33,6 +39,10 @@ impl ResourceManager {
 
     pub fn options(&self) -> &ApplyOptions {
         &self.options
+    }
+
+    pub fn resolver(&self) -> &Resolver {
+        &self.resolver
     }
 
     /// The API for objects of `resolved` in `namespace` (empty: cluster-scoped).

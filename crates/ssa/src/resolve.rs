@@ -1,10 +1,14 @@
 //! Resolving a GVK to the API resource that serves it, through discovery, with a cache: Flux's
 //! ResourceManager does the same through controller-runtime's lazy RESTMapper. A kind that is not
-//! served is not cached, so a CRD applied in an earlier stage becomes resolvable.
+//! served is not cached, so a CRD applied in an earlier stage becomes resolvable. Clones share
+//! the cache, so a controller resolves each kind once per [`CACHE_TTL`], not once per reconcile;
+//! the TTL bounds how long a CRD that changed its scope or went away is remembered.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use kube::Client;
 use kube::api::GroupVersionKind;
@@ -21,9 +25,13 @@ pub struct Resolved {
 
 type Key = (String, String, String);
 
+/// How long a resolved kind is trusted.
+pub const CACHE_TTL: Duration = Duration::from_secs(60);
+
+#[derive(Clone)]
 pub struct Resolver {
     client: Client,
-    cache: Mutex<HashMap<Key, Resolved>>,
+    cache: Arc<Mutex<HashMap<Key, (Resolved, Instant)>>>,
 }
 
 fn key(gvk: &GroupVersionKind) -> Key {
@@ -34,14 +42,17 @@ impl Resolver {
     pub fn new(client: Client) -> Self {
         Self {
             client,
-            cache: Mutex::new(HashMap::new()),
+            cache: Arc::default(),
         }
     }
 
     fn cached(&self, gvk: &GroupVersionKind) -> Option<Resolved> {
         // A poisoned lock only means another task panicked mid-insert of a complete value.
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.get(&key(gvk)).cloned()
+        cache
+            .get(&key(gvk))
+            .filter(|(_, at)| at.elapsed() < CACHE_TTL)
+            .map(|(resolved, _)| resolved.clone())
     }
 
     /// The resource serving `gvk`, from the cache or one discovery call for its group version.
@@ -61,7 +72,7 @@ impl Resolver {
             namespaced: capabilities.scope == Scope::Namespaced,
         };
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        cache.insert(key(gvk), resolved.clone());
+        cache.insert(key(gvk), (resolved.clone(), Instant::now()));
         Ok(resolved)
     }
 
