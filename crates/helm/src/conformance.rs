@@ -105,7 +105,10 @@ impl Case {
             let chart = crate::load(&self.chart)?;
             crate::template(chart, user, &opts)
         };
-        render().map_err(|e| e.helm_cli_text())
+        // The oracle runs in tests/ with relative paths; we run anywhere
+        // with the same paths made absolute: show them as the oracle saw them.
+        let base = format!("{}/", self.base.display());
+        render().map_err(|e| e.helm_cli_text().replace(&base, ""))
     }
 
     fn parse_args(&self) -> Result<(ValueOptions, Options), String> {

@@ -79,6 +79,18 @@ impl Error {
         }
     }
 
+    /// A file that could not be read, worded as Go's os package words it
+    /// (`open x: no such file or directory`, `read x: is a directory`).
+    pub(crate) fn go_read(path: &std::path::Path, e: &std::io::Error) -> Error {
+        let p = path.display();
+        Error::Chart(match e.kind() {
+            std::io::ErrorKind::NotFound => format!("open {p}: no such file or directory"),
+            std::io::ErrorKind::PermissionDenied => format!("open {p}: permission denied"),
+            std::io::ErrorKind::IsADirectory => format!("read {p}: is a directory"),
+            _ => format!("open {p}: {e}"),
+        })
+    }
+
     pub(crate) fn io(path: impl std::fmt::Display, source: std::io::Error) -> Error {
         Error::Io {
             path: path.to_string(),

@@ -12,13 +12,21 @@ use crate::ignore::{HELM_IGNORE, Rules};
 
 /// Loads the chart at `path`: a directory or a packaged chart file.
 pub fn load(path: &Path) -> Result<Chart, Error> {
-    let meta = std::fs::metadata(path).map_err(|e| Error::io(path.display(), e))?;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return Err(Error::Chart(format!(
+            "path {:?} not found",
+            path.display().to_string()
+        )));
+    };
     if meta.is_dir() {
         return Chart::from_files(dir_files(path)?);
     }
     let data = std::fs::read(path).map_err(|e| Error::io(path.display(), e))?;
     if !archive::is_gzip(&data) {
-        let name = path.display().to_string();
+        let name = std::path::absolute(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .display()
+            .to_string();
         if name.ends_with(".yml") || name.ends_with(".yaml") {
             return Err(Error::Archive(format!(
                 "file '{name}' seems to be a YAML file, but expected a gzipped archive"

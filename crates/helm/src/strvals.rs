@@ -36,7 +36,7 @@ impl ValueOptions {
     pub fn merge(&self) -> Result<Values, Error> {
         let mut base = Values::new();
         for f in &self.value_files {
-            let data = std::fs::read(f).map_err(|e| Error::io(f.display(), e))?;
+            let data = std::fs::read(f).map_err(|e| Error::go_read(f, &e))?;
             let current =
                 crate::values::parse_values(&data).map_err(|message| Error::ValuesFile {
                     file: f.display().to_string(),
