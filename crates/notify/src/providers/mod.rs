@@ -44,6 +44,7 @@ mod googlechat;
 mod lark;
 mod matrix;
 mod msteams;
+mod nats;
 mod pagerduty;
 mod sentry;
 mod slack;
@@ -76,6 +77,7 @@ pub const SUPPORTED_TYPES: &[&str] = &[
     "grafana",
     "datadog",
     "sentry",
+    "nats",
     "github",
     "githubdispatch",
     "gitlab",
@@ -106,6 +108,7 @@ pub fn notifier(settings: ProviderSettings) -> Result<Box<dyn Notifier>, NotifyE
         "datadog" => Box::new(Alerting::new(s, Tool::DataDog)?),
         "pagerduty" => Box::new(pagerduty::PagerDuty::new(s)?),
         "sentry" => Box::new(sentry::Sentry::new(s)?),
+        "nats" => Box::new(nats::Nats::new(s)?),
         "github" => Box::new(commit::GitHub::new(s)?),
         "githubdispatch" => Box::new(commit::GitHubDispatch::new(s)?),
         "gitlab" => Box::new(commit::GitLab::new(s)?),
