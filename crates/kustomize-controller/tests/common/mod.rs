@@ -78,6 +78,12 @@ impl Source {
             "GitRepository" => {
                 json!({"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true})
             }
+            "OCIRepository" => {
+                json!({"url": "oci://example.invalid/fleet", "interval": "1h", "suspend": true})
+            }
+            "Bucket" => json!({
+                "bucketName": "fleet", "endpoint": "example.invalid", "interval": "1h", "suspend": true
+            }),
             _ => json!({}),
         };
         let object: DynamicObject = serde_json::from_value(json!({
