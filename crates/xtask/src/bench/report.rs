@@ -191,14 +191,19 @@ fn render(data: &Data, machine: &[(String, String)]) -> anyhow::Result<String> {
          side runs its source-controller and kustomize-controller as processes against the same \
          local control plane with the same flags (`--concurrent` 10 for source and 20 for \
          kustomize, `--kube-api-qps=50 --kube-api-burst=300`, `--enable-leader-election=false`, \
-         `--watch-all-namespaces=false`, `--no-remote-bases=true`, `--log-level=error`). Wall \
+         `--watch-all-namespaces=false`, `--no-remote-bases=true`, `--log-level=error`); both \
+         sides enforce the QPS and burst client-side with one token bucket per API resource \
+         (controller-runtime's per-kind REST clients for Flux, driftless-runtime's rate limiter \
+         for driftless). The control plane is the benchmark's own (`bench`, started for the run \
+         and stopped after it), its kube-controller-manager at `--kube-api-qps=200`, 20 \
+         Deployment and ReplicaSet workers, so rollouts are not paced by its defaults. Wall \
          time runs from the first Kustomization create (32 creates in flight) until every one is \
          Ready=True at its generation (polled every 250 ms); the GitRepository is Ready before \
          the clock starts. Peak RSS is the process's `VmHWM`; idle RSS its `VmRSS` after the \
          idle wait that follows the last Ready. The floor applies the same N x 3 objects from \
          one process with driftless-ssa (`ResourceManager::apply_all_staged`, then a kstatus \
          wait polled every 100 ms, per set, 20 sets at a time): no Git, no build, no status \
-         writes. Between runs the namespace is deleted and waited for. Ratios are driftless / \
+         writes, no client-side rate limit. Between runs the namespace is deleted and waited for. Ratios are driftless / \
          Flux (below 1 is better); the issue's target is a wall ratio <= 0.33 and a memory \
          ratio <= 0.25.\n\n",
     );
