@@ -122,15 +122,7 @@ fn involved(kind: FluxKind, name: &str) -> String {
 fn is_shown(event: &Event, types: &[String]) -> bool {
     let kind = event.involved_object.kind.as_deref().unwrap_or_default();
     let flux_kind = kinds::ALL.iter().any(|k| k.kind == kind)
-        || [
-            "Alert",
-            "Provider",
-            "Receiver",
-            "ImageRepository",
-            "ImagePolicy",
-            "ImageUpdateAutomation",
-        ]
-        .contains(&kind);
+        || ["ImageRepository", "ImagePolicy", "ImageUpdateAutomation"].contains(&kind);
     let event_type = event.type_.as_deref().unwrap_or_default();
     flux_kind && (types.is_empty() || types.iter().any(|t| t.eq_ignore_ascii_case(event_type)))
 }

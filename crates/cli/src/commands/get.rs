@@ -52,7 +52,16 @@ pub enum GetWhat {
     /// HelmReleases.
     #[command(aliases = ["hr", "helmrelease"])]
     Helmreleases { name: Option<String> },
-    /// Every source, Kustomization and HelmRelease.
+    /// Receivers.
+    #[command(aliases = ["receiver"])]
+    Receivers { name: Option<String> },
+    /// Alert Providers.
+    #[command(aliases = ["alert-provider"])]
+    AlertProviders { name: Option<String> },
+    /// Alerts.
+    #[command(aliases = ["alert"])]
+    Alerts { name: Option<String> },
+    /// Every source, HelmRelease, Kustomization, Receiver, Provider and Alert.
     All,
 }
 
@@ -103,9 +112,18 @@ pub async fn get(
         },
         GetWhat::Kustomizations { name } => (vec![kinds::KUSTOMIZATION], name.as_deref(), false),
         GetWhat::Helmreleases { name } => (vec![kinds::HELM_RELEASE], name.as_deref(), false),
+        GetWhat::Receivers { name } => (vec![kinds::RECEIVER], name.as_deref(), false),
+        GetWhat::AlertProviders { name } => (vec![kinds::PROVIDER], name.as_deref(), false),
+        GetWhat::Alerts { name } => (vec![kinds::ALERT], name.as_deref(), false),
         GetWhat::All => {
             let mut all = kinds::SOURCES.to_vec();
-            all.extend([kinds::HELM_RELEASE, kinds::KUSTOMIZATION]);
+            all.extend([
+                kinds::HELM_RELEASE,
+                kinds::KUSTOMIZATION,
+                kinds::RECEIVER,
+                kinds::PROVIDER,
+                kinds::ALERT,
+            ]);
             (all, None, true)
         }
     };
@@ -146,13 +164,13 @@ pub async fn get(
         }
         let rows: Vec<Vec<String>> = objects
             .iter()
-            .filter(|o| selector.matches(o))
+            .filter(|o| selector.matches(kind, o))
             .map(|o| row(kind, o, args.all_namespaces, all))
             .collect();
         if all && rows.is_empty() {
             continue;
         }
-        printer.print(&table(&header(args), &rows))?;
+        printer.print(&table(&header(args, kind), &rows))?;
         if all {
             printer.print("\n")?;
         }
@@ -169,11 +187,16 @@ fn scope(args: &GetArgs) -> String {
     }
 }
 
-fn header(args: &GetArgs) -> Vec<&'static str> {
+/// Flux's columns per kind: notification kinds have no revision, Providers no suspend.
+fn header(args: &GetArgs, kind: FluxKind) -> Vec<&'static str> {
     if args.no_header {
         return Vec::new();
     }
-    let mut header = vec!["Name", "Revision", "Suspended", "Ready", "Message"];
+    let mut header = match kind.kind {
+        "Receiver" | "Alert" => vec!["Name", "Suspended", "Ready", "Message"],
+        "Provider" => vec!["Name", "Ready", "Message"],
+        _ => vec!["Name", "Revision", "Suspended", "Ready", "Message"],
+    };
     if args.all_namespaces {
         header.insert(0, "Namespace");
     }
@@ -224,11 +247,25 @@ pub fn row(kind: FluxKind, object: &Value, with_namespace: bool, with_kind: bool
     } else {
         name
     });
-    let (ready, message) = ready_and_message(object);
-    row.push(truncate_hex(&kind.revision(object)));
-    row.push(title_bool(is_suspended(object)).to_owned());
-    row.push(ready);
-    row.push(truncate_hex(&message));
+    let suspended = title_bool(is_suspended(object)).to_owned();
+    // Alerts and Providers have no status flux reads: it always calls them Ready.
+    match kind.kind {
+        "Alert" => row.extend([suspended, "True".into(), "Alert is Ready".into()]),
+        "Provider" => row.extend(["True".to_owned(), "Provider is Ready".into()]),
+        "Receiver" => {
+            let (ready, message) = ready_and_message(object);
+            row.extend([suspended, ready, message]);
+        }
+        _ => {
+            let (ready, message) = ready_and_message(object);
+            row.extend([
+                truncate_hex(&kind.revision(object)),
+                suspended,
+                ready,
+                truncate_hex(&message),
+            ]);
+        }
+    }
     row
 }
 
@@ -258,10 +295,14 @@ impl StatusSelector {
         })
     }
 
-    fn matches(&self, object: &Value) -> bool {
+    fn matches(&self, kind: FluxKind, object: &Value) -> bool {
         let Some((type_, status, negated)) = &self.rule else {
             return true;
         };
+        if kind == kinds::ALERT || kind == kinds::PROVIDER {
+            let ready = type_.eq_ignore_ascii_case("ready") && status.eq_ignore_ascii_case("true");
+            return ready != *negated;
+        }
         let found = object
             .pointer("/status/conditions")
             .and_then(Value::as_array)
@@ -315,7 +356,11 @@ async fn watch(
             Some(Ok(_)) => continue,
         };
         let value = serde_json::to_value(object).unwrap_or(Value::Null);
-        let header = if first { header(args) } else { Vec::new() };
+        let header = if first {
+            header(args, kind)
+        } else {
+            Vec::new()
+        };
         first = false;
         printer.print(&table(
             &header,
@@ -363,12 +408,26 @@ mod tests {
     }
 
     #[test]
+    fn alerts_and_providers_are_always_ready_as_flux_shows_them() {
+        let alert = json!({"metadata": {"name": "old", "namespace": "n"}, "spec": {}});
+        assert_eq!(
+            row(kinds::ALERT, &alert, false, true),
+            ["alert/old", "False", "True", "Alert is Ready"]
+        );
+        assert_eq!(
+            row(kinds::PROVIDER, &alert, false, false),
+            ["old", "True", "Provider is Ready"]
+        );
+    }
+
+    #[test]
     fn the_status_selector_matches_case_insensitively_and_negates() {
         let object = git_repository();
         let ready = StatusSelector::parse(Some("ready=true")).expect("parses");
-        assert!(ready.matches(&object));
+        assert!(ready.matches(kinds::GIT_REPOSITORY, &object));
+        assert!(ready.matches(kinds::ALERT, &json!({})));
         let not_ready = StatusSelector::parse(Some("ready!=true")).expect("parses");
-        assert!(!not_ready.matches(&object));
+        assert!(!not_ready.matches(kinds::GIT_REPOSITORY, &object));
         assert!(StatusSelector::parse(Some("ready")).is_err());
     }
 }

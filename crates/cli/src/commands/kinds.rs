@@ -36,6 +36,11 @@ pub const KUSTOMIZATION: FluxKind = kind(
 pub const HELM_RELEASE: FluxKind =
     kind("helm.toolkit.fluxcd.io", "v2", "HelmRelease", "helmrelease");
 
+const NOTIFICATION: &str = "notification.toolkit.fluxcd.io";
+pub const RECEIVER: FluxKind = kind(NOTIFICATION, "v1", "Receiver", "receiver");
+pub const PROVIDER: FluxKind = kind(NOTIFICATION, "v1beta3", "Provider", "alert provider");
+pub const ALERT: FluxKind = kind(NOTIFICATION, "v1beta3", "Alert", "alert");
+
 /// Sources in the order `flux get sources all` lists them.
 pub const SOURCES: [FluxKind; 6] = [
     OCI_REPOSITORY,
@@ -47,7 +52,7 @@ pub const SOURCES: [FluxKind; 6] = [
 ];
 
 /// Every kind the commands handle.
-pub const ALL: [FluxKind; 8] = [
+pub const ALL: [FluxKind; 11] = [
     GIT_REPOSITORY,
     OCI_REPOSITORY,
     BUCKET,
@@ -56,6 +61,9 @@ pub const ALL: [FluxKind; 8] = [
     EXTERNAL_ARTIFACT,
     KUSTOMIZATION,
     HELM_RELEASE,
+    RECEIVER,
+    PROVIDER,
+    ALERT,
 ];
 
 const fn kind(
@@ -84,6 +92,9 @@ const fn plural(kind: &str) -> &'static str {
         b"ExternalArtifact" => "externalartifacts",
         b"Kustomization" => "kustomizations",
         b"HelmRelease" => "helmreleases",
+        b"Receiver" => "receivers",
+        b"Provider" => "providers",
+        b"Alert" => "alerts",
         _ => "",
     }
 }
