@@ -1,10 +1,12 @@
 //! `nats`: publishes the event JSON on the subject named by `channel`, with NATS's text
 //! protocol over TCP (INFO, CONNECT, PUB, then PING/PONG so the server has processed the
-//! publish, or answered `-ERR`, before the delivery counts as done). Username/password come
-//! from the Secret or the address's user info.
+//! publish, or answered `-ERR`, before the delivery counts as done). Authentication in Flux's
+//! order: the Secret's `creds` (user JWT + NKey seed), else its `nkey` seed, else
+//! username/password from the Secret or the address's user info.
 //!
-//! Not supported (a clear error, never a silent drop): servers that require TLS, and the
-//! `creds` / `nkey` Secret keys (JWT and NKey authentication).
+//! Not supported (a clear error, never a silent drop): servers that require TLS.
+
+mod nkey;
 
 use std::time::Duration;
 
@@ -28,6 +30,8 @@ struct ServerInfo {
     #[serde(default)]
     tls_required: bool,
     #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
     max_payload: Option<usize>,
 }
 
@@ -37,6 +41,7 @@ pub(crate) struct Nats {
     port: u16,
     subject: String,
     user: Option<(String, String)>,
+    user_key: Option<nkey::UserKey>,
     timeout: Duration,
     secrets: Vec<String>,
 }
@@ -56,14 +61,26 @@ impl Nats {
                 reason: "a NATS subject cannot contain white space".into(),
             });
         }
-        for key in ["creds", "nkey"] {
-            if settings.secret_data.contains_key(key) {
-                return Err(NotifyError::UnsupportedFeature {
-                    provider: provider.clone(),
-                    feature: format!("the '{key}' Secret key (JWT/NKey authentication)"),
-                });
+        let secret_text = |key: &str| {
+            settings
+                .secret_data
+                .get(key)
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        };
+        let bad_key = |key: &str, reason: &str| NotifyError::InvalidSetting {
+            provider: provider.clone(),
+            field: key.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let user_key = match (secret_text("creds"), secret_text("nkey")) {
+            (Some(creds), _) => {
+                Some(nkey::UserKey::from_creds(&creds).map_err(|r| bad_key("creds", r))?)
             }
-        }
+            (None, Some(seed)) => {
+                Some(nkey::UserKey::from_seed(&seed).map_err(|r| bad_key("nkey", r))?)
+            }
+            (None, None) => None,
+        };
         if settings.address.is_empty() {
             return Err(NotifyError::MissingSetting {
                 provider: provider.clone(),
@@ -102,6 +119,7 @@ impl Nats {
             port: url.port().unwrap_or(DEFAULT_PORT),
             subject,
             user,
+            user_key,
             timeout: settings.timeout,
             secrets,
         })
@@ -156,7 +174,15 @@ impl Nats {
             "version": env!("CARGO_PKG_VERSION"),
             "protocol": 1,
         });
-        if let Some((user, pass)) = &self.user {
+        if let Some(key) = &self.user_key {
+            let nonce = info
+                .nonce
+                .as_deref()
+                .ok_or_else(|| self.failed("the server sent no nonce to sign for NKey auth"))?;
+            for (field, value) in key.connect_fields(nonce) {
+                connect[field] = json!(value);
+            }
+        } else if let Some((user, pass)) = &self.user {
             connect["user"] = json!(user);
             connect["pass"] = json!(pass);
         }
@@ -320,14 +346,34 @@ mod tests {
         assert!(err.to_string().contains("not supported"), "{err}");
     }
 
+    #[tokio::test]
+    async fn an_nkey_seed_signs_the_servers_nonce_instead_of_sending_a_password() {
+        let (address, seen) = server(r#"{"server_id":"x","nonce":"abc123"}"#, "PONG\r\n").await;
+        let mut settings = ProviderSettings::new("nats", &address);
+        settings.channel = Some("flux.events".into());
+        settings.username = Some("ignored".into());
+        settings.password = Some("ignored".into());
+        settings.secret_data.insert(
+            "nkey".into(),
+            b"SUAGMJH5XLGZKQQWAWKRZJIGMOU4HPFUYLXJMXOO5NLFEO2OOQJ5LPRDPM\n".to_vec(),
+        );
+        post_ok(settings, &sample_event()).await;
+        let seen = seen.await.expect("server saw the publish");
+        let nkey = seen.connect["nkey"].as_str().expect("nkey");
+        assert!(nkey.starts_with('U'), "{nkey}");
+        assert!(seen.connect["sig"].as_str().is_some_and(|s| !s.is_empty()));
+        assert_eq!(seen.connect.get("pass"), None);
+    }
+
     #[test]
-    fn nkey_and_creds_secrets_are_refused_up_front() {
+    fn a_malformed_nkey_seed_is_refused_up_front_without_echoing_it() {
         let mut settings = ProviderSettings::new("nats", "nats://127.0.0.1:4222");
         settings.channel = Some("s".into());
         settings
             .secret_data
-            .insert("nkey".into(), b"SUAG...".to_vec());
-        let err = notifier(settings).err().expect("unsupported");
+            .insert("nkey".into(), b"SUAGSECRETSEED".to_vec());
+        let err = notifier(settings).err().expect("invalid");
         assert!(err.to_string().contains("nkey"), "{err}");
+        assert!(!err.to_string().contains("SUAGSECRETSEED"), "{err}");
     }
 }
