@@ -26,6 +26,8 @@ pub struct Case {
     /// The case file's directory's parent (`tests/`), where paths resolve.
     pub base: PathBuf,
     pub golden: PathBuf,
+    /// Patterns for what the chart generates at random on every render.
+    pub random: Vec<regex::Regex>,
 }
 
 /// How a case compared.
@@ -35,6 +37,9 @@ pub enum Outcome {
     Identical,
     /// The same documents after YAML parsing, other text.
     Equivalent,
+    /// Identical once the values the chart draws at random (listed in
+    /// tests/cases/random.txt) are masked on both sides.
+    SameButRandom,
     /// Different; the reason.
     Failed(String),
     /// No golden recorded yet.
@@ -50,6 +55,7 @@ pub fn cases(crate_dir: &Path) -> Vec<Case> {
     let Ok(rd) = std::fs::read_dir(base.join("cases")) else {
         return out;
     };
+    let random = random_masks(&base.join("cases/random.txt"));
     let mut paths: Vec<PathBuf> = rd
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "case"))
@@ -85,6 +91,11 @@ pub fn cases(crate_dir: &Path) -> Vec<Case> {
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         out.push(Case {
+            random: random
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, r)| r.clone())
+                .collect(),
             golden: p.with_extension("golden"),
             name,
             chart,
@@ -189,6 +200,9 @@ impl Case {
         match (&want, &got) {
             (Ok(w), Ok(g)) if w == g => Outcome::Identical,
             (Ok(w), Ok(g)) if documents(w) == documents(g) => Outcome::Equivalent,
+            (Ok(w), Ok(g)) if !self.random.is_empty() && self.mask(w) == self.mask(g) => {
+                Outcome::SameButRandom
+            }
             (Ok(w), Ok(g)) => Outcome::Failed(first_difference(w, g)),
             (Err(w), Err(g)) if w.trim_end() == g.trim_end() => Outcome::Identical,
             // Helm's schema library lists several failures in Go map order,
@@ -199,6 +213,26 @@ impl Case {
             (Err(w), Ok(_)) => Outcome::Failed(format!("helm failed, ours rendered: {w}")),
         }
     }
+}
+
+impl Case {
+    fn mask(&self, text: &str) -> String {
+        self.random.iter().fold(text.to_string(), |t, re| {
+            re.replace_all(&t, "<random>").into_owned()
+        })
+    }
+}
+
+/// `name: regex` lines of tests/cases/random.txt.
+fn random_masks(path: &Path) -> Vec<(String, regex::Regex)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, re) = l.split_once(": ")?;
+            Some((name.to_string(), regex::Regex::new(re).ok()?))
+        })
+        .collect()
 }
 
 /// The output as (source header, parsed document) pairs.
@@ -242,6 +276,7 @@ fn first_difference(want: &str, got: &str) -> String {
 pub struct Summary {
     pub identical: Vec<String>,
     pub equivalent: Vec<String>,
+    pub same_but_random: Vec<String>,
     pub failed: Vec<(String, String)>,
 }
 
@@ -252,6 +287,7 @@ impl Summary {
             match c.outcome() {
                 Outcome::Identical => s.identical.push(c.name.clone()),
                 Outcome::Equivalent => s.equivalent.push(c.name.clone()),
+                Outcome::SameButRandom => s.same_but_random.push(c.name.clone()),
                 Outcome::Failed(why) => s.failed.push((c.name.clone(), why)),
                 Outcome::NoGolden => s.failed.push((c.name.clone(), "no golden recorded".into())),
             }
@@ -259,13 +295,14 @@ impl Summary {
         s
     }
 
-    /// `N passed, M failed (K byte-identical)`.
+    /// `N passed, M failed (K byte-identical, R identical but for random values)`.
     pub fn headline(&self) -> String {
-        let passed = self.identical.len() + self.equivalent.len();
+        let passed = self.identical.len() + self.equivalent.len() + self.same_but_random.len();
         format!(
-            "helm: {passed} passed, {} failed ({} byte-identical)",
+            "helm: {passed} passed, {} failed ({} byte-identical, {} identical but for random values)",
             self.failed.len(),
-            self.identical.len()
+            self.identical.len(),
+            self.same_but_random.len()
         )
     }
 }

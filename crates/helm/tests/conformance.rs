@@ -40,6 +40,9 @@ fn every_case_renders_as_helm_template_does() {
         .filter(|k| cases.iter().any(|c| &c.name == *k))
         .filter(|k| !summary.failed.iter().any(|(n, _)| n == *k))
         .collect();
+    for name in &summary.same_but_random {
+        eprintln!("identical but for random values: {name}");
+    }
     for name in &summary.equivalent {
         eprintln!("same documents, other text: {name}");
     }
