@@ -4,6 +4,7 @@
 
 use driftless_api::annotations::FINALIZER;
 use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Resource, ResourceExt};
@@ -14,9 +15,11 @@ use serde_json::json;
 /// Strips the legacy finalizer from every `K` the watch sees, until the stream ends.
 pub async fn strip_finalizers<K>(api: Api<K>, config: watcher::Config)
 where
-    K: Resource<DynamicType = ()> + Clone + std::fmt::Debug + DeserializeOwned + Serialize,
-    K: Send + Sync + 'static,
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    K: Clone + std::fmt::Debug + DeserializeOwned + Serialize + Send + Sync + 'static,
 {
+    // The watch may span all namespaces; a patch must name the object's own.
+    let client = api.clone().into_client();
     let stream = watcher(api.clone(), config)
         .default_backoff()
         .applied_objects();
@@ -41,7 +44,9 @@ where
             field_manager: Some(crate::CONTROLLER_NAME.to_owned()),
             ..PatchParams::default()
         };
-        if let Err(error) = api
+        let namespaced: Api<K> =
+            Api::namespaced(client.clone(), &obj.namespace().unwrap_or_default());
+        if let Err(error) = namespaced
             .patch(&obj.name_any(), &params, &Patch::Merge(&patch))
             .await
         {

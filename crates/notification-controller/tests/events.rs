@@ -369,3 +369,53 @@ async fn labelled_sources_follow_the_live_objects_labels_and_conflicts_are_repor
     .map_err(anyhow::Error::msg)?;
     controller.stop().await
 }
+
+#[tokio::test]
+async fn the_legacy_finalizer_is_removed_from_alerts_and_providers() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let client = &cluster.client;
+    let ns = TestNamespace::create(&cluster, "nc-legacy").await?;
+    let finalizers = json!(["finalizers.fluxcd.io", "example.com/keep"]);
+    let provider: Provider = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+        "metadata": {"name": "old", "finalizers": finalizers},
+        "spec": {"type": "generic", "address": "http://127.0.0.1:1/"},
+    }))?;
+    let providers = Api::<Provider>::namespaced(client.clone(), ns.name());
+    providers.create(&PostParams::default(), &provider).await?;
+    let alert: Alert = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+        "metadata": {"name": "old", "finalizers": finalizers},
+        "spec": {"providerRef": {"name": "old"},
+                 "eventSources": [{"kind": "Kustomization", "name": "*"}]},
+    }))?;
+    let alerts = Api::<Alert>::namespaced(client.clone(), ns.name());
+    alerts.create(&PostParams::default(), &alert).await?;
+    let controller = RunningController::start(&cluster, "nc-legacy", &[]).await?;
+    let only_ours_left =
+        |f: &Option<Vec<String>>| f.as_deref() == Some(&["example.com/keep".to_owned()][..]);
+    testkit::wait::object(
+        &alerts,
+        "old",
+        WAIT,
+        "legacy finalizer gone from the Alert",
+        |a| only_ours_left(&a.metadata.finalizers),
+    )
+    .await?;
+    testkit::wait::object(
+        &providers,
+        "old",
+        WAIT,
+        "legacy finalizer gone from the Provider",
+        |p| only_ours_left(&p.metadata.finalizers),
+    )
+    .await?;
+    // Let the namespace go.
+    let clear = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+    alerts.patch("old", &PatchParams::default(), &clear).await?;
+    providers
+        .patch("old", &PatchParams::default(), &clear)
+        .await?;
+    controller.stop().await
+}
