@@ -55,6 +55,8 @@ pub enum Command {
     Check(commands::check::CheckArgs),
     /// Install the controllers, or print their manifests with --export.
     Install(commands::install::InstallArgs),
+    /// Remove the controllers (and with --crds every Flux object).
+    Uninstall(commands::uninstall::UninstallArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -82,6 +84,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Create(args) => commands::create::run(&args),
         Command::Check(args) => commands::check::run(&args),
         Command::Install(args) => commands::install::run(&args),
+        Command::Uninstall(args) => commands::uninstall::run(&args),
     }
 }
 

@@ -474,4 +474,36 @@ async fn install_then_check_passes_every_check_in_flux_wording() {
     ] {
         assert!(run.err.contains(&line), "{line:?} in\n{}", run.err);
     }
+
+    // uninstall (without --crds) removes the controllers and keeps the CRDs.
+    use driftless_cli::commands::uninstall::{UninstallArgs, uninstall};
+    let args = UninstallArgs {
+        kube: kube("flux-system"),
+        crds: false,
+        keep_namespace: false,
+        silent: true,
+    };
+    let run = capture(async |p| uninstall(&cluster.client, &args, p).await).await;
+    run.result.expect("uninstall");
+    assert_eq!(
+        run.err,
+        "► deleting components in flux-system namespace\n✔ uninstall finished\n"
+    );
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(cluster.client.clone(), "flux-system");
+    let left = deployments
+        .list(&kube::api::ListParams::default().labels("app.kubernetes.io/part-of=flux"))
+        .await
+        .expect("list");
+    assert!(
+        left.items
+            .iter()
+            .all(|d| d.metadata.deletion_timestamp.is_some()),
+        "{:?}",
+        left.items
+            .iter()
+            .map(|d| &d.metadata.name)
+            .collect::<Vec<_>>()
+    );
+    assert!(kinds::KUSTOMIZATION.is_served(&cluster.client).await);
 }

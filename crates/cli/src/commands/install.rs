@@ -101,22 +101,40 @@ pub async fn install(
     Ok(())
 }
 
-/// Server-side applies one object, namespaced or not as its kind is served.
+/// Server-side applies one object.
 async fn apply(client: &kube::Client, object: &Value) -> Result<(), ClusterError> {
+    let (api, name, kind) = api_for(client, object).await?;
+    api.patch(
+        &name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await
+    .map_err(|e| ClusterError::api(format!("applying {kind}/{name}"), e))?;
+    Ok(())
+}
+
+/// The API of an install object's kind (namespaced or not as the server serves it), with the
+/// object's name and kind.
+pub async fn api_for(
+    client: &kube::Client,
+    object: &Value,
+) -> Result<(Api<DynamicObject>, String, String), ClusterError> {
     let types: TypeMeta = serde_json::from_value(object.clone()).map_err(|e| {
         ClusterError::Failed(format!("an install object without apiVersion/kind: {e}"))
     })?;
     let name = object
         .pointer("/metadata/name")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    let what = format!("applying {}/{name}", types.kind);
+        .unwrap_or_default()
+        .to_owned();
+    let what = format!("discovering {}", types.kind);
     let gvk = GroupVersionKind::try_from(&types)
         .map_err(|e| ClusterError::Failed(format!("{what}: {e}")))?;
     let (resource, capabilities) = kube::discovery::pinned_kind(client, &gvk)
         .await
-        .map_err(|e| ClusterError::api(what.clone(), e))?;
-    let api: Api<DynamicObject> = match capabilities.scope {
+        .map_err(|e| ClusterError::api(what, e))?;
+    let api = match capabilities.scope {
         Scope::Namespaced => {
             let namespace = object
                 .pointer("/metadata/namespace")
@@ -126,14 +144,7 @@ async fn apply(client: &kube::Client, object: &Value) -> Result<(), ClusterError
         }
         Scope::Cluster => Api::all_with(client.clone(), &resource),
     };
-    api.patch(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(object),
-    )
-    .await
-    .map_err(|e| ClusterError::api(what, e))?;
-    Ok(())
+    Ok((api, name, types.kind))
 }
 
 #[cfg(test)]

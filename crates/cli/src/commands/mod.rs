@@ -19,6 +19,7 @@ pub mod suspend;
 pub mod target;
 pub mod trace;
 pub mod tree;
+pub mod uninstall;
 
 use crate::yaml::YamlError;
 
