@@ -3,6 +3,17 @@
 //!
 //! A pure library: no Kubernetes. The controller resolves a `Provider` object and its Secrets
 //! into [`ProviderSettings`], asks [`notifier`] for a [`Notifier`] and posts each [`Event`].
+//!
+//! What the caller owes each provider, as Flux's event server does before its notifiers run:
+//! - metadata keys stripped of the reporting API group (`revision`, not
+//!   `kustomize.toolkit.fluxcd.io/revision`), plus the Alert's `summary`/`eventMetadata`;
+//! - `provider_uid` set to the Provider's UID, which keys commit statuses;
+//! - with `commitStatusExpr`, the CEL result passed to [`Notifier::post_with_commit_status`]
+//!   (plain [`Notifier::post`] then refuses, rather than posting under the wrong key).
+//!
+//! Every request honours `proxy`, `ca_pem`, the client certificate and `timeout`; transient
+//! failures are retried within the timeout as Flux retries them. No error message carries a
+//! token, password, header value, address or proxy.
 
 mod error;
 mod event;

@@ -7,8 +7,9 @@ use std::time::Duration;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A provider's settings, resolved from the `Provider` spec and its `secretRef`,
-/// `certSecretRef` and `proxySecretRef`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `certSecretRef` and `proxySecretRef`. `Debug` shows which secrets are set, never their
+/// values (nor the address or proxy, which may embed credentials).
+#[derive(Clone, PartialEq, Eq)]
 pub struct ProviderSettings {
     /// `spec.type`, e.g. `slack`, `generic-hmac`, `github`.
     pub provider_type: String,
@@ -65,6 +66,29 @@ impl Default for ProviderSettings {
     }
 }
 
+impl std::fmt::Debug for ProviderSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: bool| if v { "<set>" } else { "<unset>" };
+        f.debug_struct("ProviderSettings")
+            .field("provider_type", &self.provider_type)
+            .field("address", &set(!self.address.is_empty()))
+            .field("channel", &self.channel)
+            .field("username", &self.username)
+            .field("token", &set(self.token.is_some()))
+            .field("password", &set(self.password.is_some()))
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("ca_pem", &set(self.ca_pem.is_some()))
+            .field("client_cert_pem", &set(self.client_cert_pem.is_some()))
+            .field("client_key_pem", &set(self.client_key_pem.is_some()))
+            .field("proxy", &set(self.proxy.is_some()))
+            .field("timeout", &self.timeout)
+            .field("commit_status_expr", &self.commit_status_expr)
+            .field("provider_uid", &self.provider_uid)
+            .field("secret_data", &self.secret_data.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
 impl ProviderSettings {
     /// Settings for `provider_type` at `address`, everything else default.
     pub fn new(provider_type: &str, address: &str) -> Self {
@@ -91,5 +115,28 @@ impl ProviderSettings {
             secrets.push(self.address.clone());
         }
         secrets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_names_the_secrets_but_never_shows_them() {
+        let mut settings =
+            ProviderSettings::new("slack", "https://hooks.slack.com/services/SECRET1");
+        settings.token = Some("SECRET2".into());
+        settings.password = Some("SECRET3".into());
+        settings.headers.insert("X-Key".into(), "SECRET4".into());
+        settings.proxy = Some("http://user:SECRET5@proxy:8080".into());
+        settings
+            .secret_data
+            .insert("token".into(), b"SECRET6".to_vec());
+        settings.client_key_pem = Some(b"SECRET7".to_vec());
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("SECRET"), "{debug}");
+        assert!(debug.contains("token: \"<set>\""), "{debug}");
+        assert!(debug.contains("X-Key"), "{debug}");
     }
 }
