@@ -21,6 +21,8 @@ pub mod kinds;
 pub mod legacy;
 pub mod provider;
 pub mod receiver;
+#[cfg(test)]
+mod testutil;
 
 pub use args::Args;
 pub use controller::{RunError, run, run_blocking};

@@ -69,3 +69,6 @@ async fn handle(State(server): State<Arc<EventServer>>, method: Method, body: By
     });
     StatusCode::ACCEPTED
 }
+
+#[cfg(test)]
+mod tests;

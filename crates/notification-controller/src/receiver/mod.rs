@@ -160,20 +160,4 @@ async fn handle(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_webhook_path_is_the_sha256_of_token_name_and_namespace() {
-        // printf 'tokenreceiverflux-system' | sha256sum
-        let expected = hex::encode(Sha256::digest(b"tokenreceiverflux-system"));
-        assert_eq!(
-            webhook_path("token", "receiver", "flux-system"),
-            format!("/hook/{expected}")
-        );
-        assert_ne!(
-            webhook_path("token", "receiver", "flux-system"),
-            webhook_path("other", "receiver", "flux-system")
-        );
-    }
-}
+mod tests;
