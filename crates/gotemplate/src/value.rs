@@ -124,9 +124,10 @@ pub trait Object: Send + Sync + std::fmt::Debug {
     fn to_data(&self) -> Value {
         Value::Nil
     }
-    /// The key/value pairs `range` visits when the object is a Go map type
-    /// (Helm's `.Files`); None when it cannot be ranged over.
-    fn entries(&self) -> Option<Vec<(String, Value)>> {
+    /// The key/value (or index/element) pairs `range` visits when the
+    /// object is a Go map or slice type (Helm's `.Files`,
+    /// `.Capabilities.APIVersions`); None when it cannot be ranged over.
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
         None
     }
     /// The concrete type, for functions that take their own objects back.

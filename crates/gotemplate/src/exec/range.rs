@@ -73,7 +73,7 @@ impl Exec<'_> {
             }
             Value::Object(o) if o.entries().is_some() => {
                 for (k, e) in o.entries().unwrap_or_default() {
-                    items.push((Val::plain(Value::str(k.as_str())), Val::plain(e)));
+                    items.push((Val::plain(k), Val::plain(e)));
                 }
             }
             Value::Invalid | Value::Nil => {}
