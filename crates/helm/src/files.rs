@@ -120,11 +120,11 @@ impl Object for Files {
         )
     }
 
-    fn entries(&self) -> Option<Vec<(String, Value)>> {
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
         Some(
             self.0
                 .iter()
-                .map(|(k, v)| (k.clone(), Value::Bytes(v.clone())))
+                .map(|(k, v)| (Value::str(k.as_str()), Value::Bytes(v.clone())))
                 .collect(),
         )
     }
@@ -174,12 +174,12 @@ impl Object for VersionSet {
     fn to_data(&self) -> Value {
         Value::StrList(Arc::new(self.0.clone()))
     }
-    fn entries(&self) -> Option<Vec<(String, Value)>> {
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
         Some(
             self.0
                 .iter()
                 .enumerate()
-                .map(|(i, v)| (i.to_string(), Value::str(v.as_str())))
+                .map(|(i, v)| (Value::Int(i as i64), Value::str(v.as_str())))
                 .collect(),
         )
     }
