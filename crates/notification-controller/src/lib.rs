@@ -14,6 +14,7 @@
 //! holds the flags.
 
 pub mod args;
+pub mod cel;
 pub mod controller;
 pub mod event;
 pub mod http_metrics;

@@ -17,6 +17,7 @@ use kube::runtime::reflector::{ObjectRef, Store};
 
 use super::matching::{Verdict, judge, labels_match};
 use super::metadata::{Ingested, for_alert};
+use crate::cel::{CelError, Expression};
 use crate::kinds::api_resource;
 use crate::provider;
 
@@ -25,6 +26,8 @@ use crate::provider;
 pub struct Delivery {
     /// `namespace/name` of the Alert.
     pub alert: String,
+    /// The Alert itself (`commitStatusExpr` sees it).
+    pub alert_object: Arc<Alert>,
     /// The Provider.
     pub provider: Arc<Provider>,
     /// The event with the Alert's metadata merged in.
@@ -124,6 +127,7 @@ impl Dispatcher {
             event.metadata = metadata;
             deliveries.push(Delivery {
                 alert: key,
+                alert_object: Arc::clone(&alert),
                 provider,
                 event,
             });
@@ -171,7 +175,7 @@ impl Dispatcher {
             Ok(secrets) => provider::settings(provider, &secrets),
             Err(error) => Err(error),
         };
-        let settings = match settings {
+        let mut settings = match settings {
             Ok(settings) => settings,
             Err(error) => {
                 tracing::error!(alert = %delivery.alert, provider = %name, error = %error,
@@ -179,7 +183,20 @@ impl Dispatcher {
                 return false;
             }
         };
+        // Commit statuses are keyed by the Provider's UID (Flux's default status id).
+        settings.provider_uid = provider.uid();
         let timeout = settings.timeout;
+        let commit_status = match provider.spec.commit_status_expr.as_deref() {
+            None => None,
+            Some(expr) => match commit_status(expr, delivery) {
+                Ok(key) => Some(key),
+                Err(error) => {
+                    tracing::error!(alert = %delivery.alert, provider = %name, %error,
+                        "failed to evaluate the commit status expression");
+                    return false;
+                }
+            },
+        };
         let notifier = match driftless_notify::notifier(settings) {
             Ok(notifier) => notifier,
             Err(error) => {
@@ -190,7 +207,11 @@ impl Dispatcher {
         };
         // The notifier bounds each request; this bounds the whole delivery (retries included).
         let bound = timeout.saturating_add(std::time::Duration::from_secs(1));
-        match tokio::time::timeout(bound, notifier.post(&delivery.event)).await {
+        let post = match &commit_status {
+            Some(key) => notifier.post_with_commit_status(&delivery.event, key),
+            None => notifier.post(&delivery.event),
+        };
+        match tokio::time::timeout(bound, post).await {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
                 tracing::error!(alert = %delivery.alert, provider = %name, %error,
@@ -203,5 +224,73 @@ impl Dispatcher {
                 false
             }
         }
+    }
+}
+
+/// `spec.commitStatusExpr` evaluated over the delivery's `event`, `provider` and `alert`.
+pub fn commit_status(expr: &str, delivery: &Delivery) -> Result<String, CelError> {
+    let expression = Expression::compile(expr, &["event", "provider", "alert"])?;
+    let json = |value: serde_json::Result<serde_json::Value>| value.unwrap_or_default();
+    let event = json(serde_json::to_value(&delivery.event));
+    let provider = json(serde_json::to_value(delivery.provider.as_ref()));
+    let alert = json(serde_json::to_value(delivery.alert_object.as_ref()));
+    expression.evaluate_string(&[
+        ("event", &event),
+        ("provider", &provider),
+        ("alert", &alert),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use driftless_api::meta::LocalObjectReference;
+    use driftless_api::notification::{AlertSpec, ProviderSpec, ProviderType};
+    use driftless_notify::ObjectRef;
+
+    use super::*;
+
+    #[test]
+    fn the_commit_status_expression_sees_event_provider_and_alert() {
+        let mut provider = Provider::new(
+            "github",
+            ProviderSpec {
+                type_: ProviderType::GitHub,
+                ..ProviderSpec::default()
+            },
+        );
+        provider.metadata.uid = Some("0c9c2e41-aaaa-bbbb".into());
+        let alert = Alert::new(
+            "on-apps",
+            AlertSpec {
+                provider_ref: LocalObjectReference {
+                    name: "github".into(),
+                },
+                ..AlertSpec::default()
+            },
+        );
+        let event = Event {
+            involved_object: ObjectRef {
+                kind: "Kustomization".into(),
+                name: "Apps".into(),
+                ..ObjectRef::default()
+            },
+            metadata: [("foo".to_owned(), "bar".to_owned())].into(),
+            ..Event::default()
+        };
+        let delivery = Delivery {
+            alert: "ns/on-apps".into(),
+            alert_object: Arc::new(alert),
+            provider: Arc::new(provider),
+            event,
+        };
+        let expr = "(event.involvedObject.kind + '/' + event.involvedObject.name + '/' + \
+                    event.metadata.foo + '/' + provider.metadata.uid.split('-')[0] + '/' + \
+                    alert.metadata.name).lowerAscii()";
+        assert_eq!(
+            commit_status(expr, &delivery),
+            Ok("kustomization/apps/bar/0c9c2e41/on-apps".to_owned())
+        );
+        assert!(commit_status("event.involvedObject.kind == 'x'", &delivery).is_err());
+        assert!(commit_status("secret.token", &delivery).is_err());
     }
 }
