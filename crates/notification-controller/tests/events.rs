@@ -419,3 +419,79 @@ async fn the_legacy_finalizer_is_removed_from_alerts_and_providers() -> anyhow::
         .await?;
     controller.stop().await
 }
+
+#[tokio::test]
+async fn a_kustomization_result_is_posted_as_a_github_commit_status() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let client = &cluster.client;
+    let ns = TestNamespace::create(&cluster, "nc-status").await?;
+    let api = Sink::start().await?;
+    create_secret(
+        client,
+        ns.name(),
+        "github-token",
+        &[("token", "ghp-test-token")],
+    )
+    .await?;
+    let provider: Provider = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+        "metadata": {"name": "github"},
+        "spec": {"type": "github", "address": format!("{}/org/fleet", api.url),
+                 "secretRef": {"name": "github-token"}},
+    }))?;
+    let provider = Api::<Provider>::namespaced(client.clone(), ns.name())
+        .create(&PostParams::default(), &provider)
+        .await?;
+    let uid = provider.metadata.uid.clone().unwrap_or_default();
+    let alert: Alert = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+        "metadata": {"name": "status"},
+        "spec": {"providerRef": {"name": "github"},
+                 "eventSources": [{"kind": "Kustomization", "name": "*"}]},
+    }))?;
+    Api::<Alert>::namespaced(client.clone(), ns.name())
+        .create(&PostParams::default(), &alert)
+        .await?;
+    let controller = RunningController::start(&cluster, "nc-status", &[]).await?;
+    let sha = "731f7eaddfb6af01cb2173e18f0f75b0ba780ef1";
+    let mut event = failure_event(
+        ns.name(),
+        "info",
+        &format!("Applied revision: main@sha1:{sha}"),
+    );
+    event.reason = "ReconciliationSucceeded".into();
+    event.metadata = BTreeMap::from([(
+        "kustomize.toolkit.fluxcd.io/revision".into(),
+        format!("main@sha1:{sha}"),
+    )]);
+    assert_eq!(post(&controller.events_url, &event).await?, 202);
+
+    let statuses = format!("/api/v3/repos/org/fleet/statuses/{sha}");
+    let requests = testkit::wait::until(WAIT, "the commit status POST", || async {
+        let got = api.received();
+        if got.iter().any(|r| r.path == statuses) {
+            Ok(Some(got))
+        } else {
+            Err(format!(
+                "{:?}",
+                got.iter().map(|r| &r.path).collect::<Vec<_>>()
+            ))
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    let status = requests
+        .iter()
+        .find(|r| r.path == statuses)
+        .expect("found above");
+    assert_eq!(
+        status.headers.get("authorization").map(String::as_str),
+        Some("Bearer ghp-test-token")
+    );
+    let body: Value = serde_json::from_slice(&status.body)?;
+    assert_eq!(body["state"], "success");
+    let first = uid.split('-').next().unwrap_or_default();
+    assert_eq!(body["context"], format!("kustomization/webapp/{first}"));
+    controller.stop().await
+}
