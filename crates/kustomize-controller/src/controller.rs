@@ -140,9 +140,12 @@ async fn run_workers(
     );
 
     // Dependents: a dependency whose readiness or applied revision changed.
+    // A dependency in progress (Ready=Unknown) is skipped: its dependents would only find it
+    // not ready; they move when it settles on True or False.
     let readiness = watcher(api, watch_config)
         .default_backoff()
         .applied_objects()
+        .filter(|event| std::future::ready(!matches!(event, Ok(ks) if in_progress(ks))))
         .predicate_filter(readiness_key, Default::default());
     let store = reader.clone();
     controller = controller.watches_stream(readiness, move |dependency: Kustomization| {
@@ -208,6 +211,15 @@ async fn run_workers(
 }
 
 pub use driftless_runtime::lifecycle::reconcile_trigger;
+
+/// Whether a Kustomization is mid-reconcile (Ready=Unknown).
+pub fn in_progress(ks: &Kustomization) -> bool {
+    ks.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == types::READY))
+        .is_some_and(|c| c.status == driftless_api::conditions::status::UNKNOWN)
+}
 
 /// Changes when a Kustomization turns Ready or not, or applies another revision.
 pub fn readiness_key(ks: &Kustomization) -> Option<u64> {

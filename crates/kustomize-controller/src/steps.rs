@@ -23,6 +23,39 @@ pub struct Done {
     pub changes: Option<String>,
 }
 
+/// Flux's progressive status: before it builds, kustomize-controller writes Ready=Unknown
+/// "Reconciliation in progress" and Reconciling=True with the revision it fetches, so `kubectl
+/// get`, `flux get` and `kubectl wait` see a reconcile under way; the final patch replaces both.
+async fn show_progress(
+    ctx: &Context,
+    ks: &Kustomization,
+    status: &KustomizationStatus,
+    draft: &mut StatusDraft,
+    revision: &str,
+    timeout: std::time::Duration,
+) -> Result<(), ReconcileError> {
+    draft.mark_reconciling(
+        reasons::PROGRESSING,
+        format!(
+            "Fetching manifests for revision {revision} with a timeout of {}",
+            go_duration(timeout)
+        ),
+    );
+    let mut snapshot = status.clone();
+    snapshot.conditions = Some(draft.in_progress_conditions());
+    let api: kube::Api<Kustomization> = kube::Api::namespaced(
+        ctx.clients.own().clone(),
+        &ks.namespace().unwrap_or_default(),
+    );
+    let manager = driftless_runtime::patch::status_field_manager(crate::CONTROLLER_NAME);
+    driftless_runtime::patch::patch_status(&api, ks, &snapshot, &manager)
+        .await
+        .map_err(|source| ReconcileError::Patch {
+            source: Box::new(source),
+        })?;
+    Ok(())
+}
+
 /// Runs the steps in Flux's order.
 pub async fn run_steps(
     ctx: &Context,
@@ -61,6 +94,7 @@ pub async fn run_steps(
     .await?;
 
     status.last_attempted_revision = Some(revision.clone());
+    show_progress(ctx, ks, status, draft, &revision, timeout).await?;
     draft.progressing(format!(
         "Building manifests for revision {revision} with digest {}",
         artifact.digest

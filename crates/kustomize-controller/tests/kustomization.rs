@@ -285,7 +285,8 @@ async fn suspend_stops_reconciling_and_requested_at_forces_a_reconcile() -> anyh
 }
 
 #[tokio::test]
-async fn a_deployment_that_never_becomes_ready_fails_the_health_check() -> anyhow::Result<()> {
+async fn a_deployment_that_never_becomes_ready_shows_progress_then_fails_the_health_check()
+-> anyhow::Result<()> {
     let mut f = fixture("ks-health", &[]).await?;
     // No node matches the selector: the pod stays Pending and the Deployment never rolls out.
     let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: stuck\nspec:\n  progressDeadlineSeconds: 600\n  selector:\n    matchLabels:\n      app: stuck\n  template:\n    metadata:\n      labels:\n        app: stuck\n    spec:\n      nodeSelector:\n        driftless.test/none: \"true\"\n      containers:\n      - name: app\n        image: example.invalid/app:1\n";
@@ -298,6 +299,22 @@ async fn a_deployment_that_never_becomes_ready_fails_the_health_check() -> anyho
         json!({"targetNamespace": f.ns.name(), "wait": true, "timeout": "5s"}),
     )
     .await?;
+    // While it waits, the status says so, as Flux's progressive status does.
+    let in_progress = wait_for(&f.api, "apps", "Ready=Unknown while waiting", |ks| {
+        condition(ks, "Ready").is_some_and(|c| c.status == "Unknown")
+    })
+    .await?;
+    let ready = condition(&in_progress, "Ready").expect("Ready");
+    assert_eq!(
+        (ready.reason.as_str(), ready.message.as_str()),
+        ("Progressing", "Reconciliation in progress")
+    );
+    let reconciling = condition(&in_progress, "Reconciling").expect("Reconciling");
+    assert_eq!(reconciling.status, "True");
+    assert_eq!(
+        reconciling.message,
+        format!("Fetching manifests for revision {revision} with a timeout of 5s")
+    );
     let ks = wait_failing(&f.api, "apps", "HealthCheckFailed").await?;
     let healthy = condition(&ks, "Healthy").expect("Healthy condition");
     assert_eq!(healthy.status, "False");

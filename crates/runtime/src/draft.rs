@@ -117,6 +117,25 @@ impl StatusDraft {
         self.mark_reconciling(reasons::PROGRESSING, message);
     }
 
+    /// The conditions to show while the reconcile is under way (Flux's progressive status
+    /// patch): the draft's, with Ready=Unknown `Progressing` "Reconciliation in progress". The
+    /// draft itself is unchanged: the final Ready is still the summary's.
+    pub fn in_progress_conditions(&self) -> Vec<Condition> {
+        let mut conditions = self.conditions.clone();
+        set(
+            &mut conditions,
+            Condition {
+                type_: types::READY.to_owned(),
+                status: status::UNKNOWN.to_owned(),
+                reason: reasons::PROGRESSING.to_owned(),
+                message: "Reconciliation in progress".to_owned(),
+                observed_generation: self.generation,
+                last_transition_time: self.now.clone(),
+            },
+        );
+        conditions
+    }
+
     /// The Ready reason and message to report when the reconcile succeeds, e.g.
     /// kustomize-controller's `ReconciliationSucceeded` / `Applied revision: main@sha1:…`.
     /// Without it, Ready on success comes from the positive conditions the steps set.
@@ -209,6 +228,32 @@ mod tests {
         assert_eq!(reconciling.reason, NEW_GENERATION);
         assert_eq!(reconciling.message, "reconciling new object generation (3)");
         assert_eq!(reconciling.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn the_in_progress_view_says_ready_unknown_and_leaves_the_draft_alone() {
+        let mut draft = StatusDraft::begin(input(3, Some(3)), at(10));
+        draft.progressing("Fetching manifests");
+        let shown = draft.in_progress_conditions();
+        let ready = shown
+            .iter()
+            .find(|c| c.type_ == types::READY)
+            .expect("Ready shown");
+        assert_eq!(
+            (
+                ready.status.as_str(),
+                ready.reason.as_str(),
+                ready.message.as_str()
+            ),
+            (
+                status::UNKNOWN,
+                reasons::PROGRESSING,
+                "Reconciliation in progress"
+            )
+        );
+        assert_eq!(ready.observed_generation, Some(3));
+        assert!(shown.iter().any(|c| c.type_ == types::RECONCILING));
+        assert!(draft.get(types::READY).is_none());
     }
 
     #[test]
