@@ -113,6 +113,22 @@ impl Http {
         }
     }
 
+    /// GETs a JSON document that may not exist: 404 is `None`, other failures are errors,
+    /// and an unreadable body reads as the type's default.
+    pub(crate) async fn get_optional<T: serde::de::DeserializeOwned + Default>(
+        &self,
+        url: &url::Url,
+        headers: HeaderMap,
+    ) -> Result<Option<T>, NotifyError> {
+        match self.send(reqwest::Method::GET, url, None, headers).await {
+            Ok(answer) => Ok(Some(
+                serde_json::from_slice(&answer.body).unwrap_or_default(),
+            )),
+            Err(NotifyError::Status { status: 404, .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
     /// One request and its verdict when it fails.
     async fn attempt(
         &self,

@@ -91,20 +91,9 @@ impl Bitbucket {
         };
         let mut existing_url = url.clone();
         existing_url.set_path(&format!("{}/{key}", url.path()));
-        match self
-            .http
-            .send(reqwest::Method::GET, &existing_url, None, headers()?)
-            .await
-        {
-            Ok(answer) => {
-                let existing: Existing = serde_json::from_slice(&answer.body).unwrap_or_default();
-                if existing.state == state && existing.description == status.description {
-                    return Ok(());
-                }
-            }
-            // No status under this key yet.
-            Err(NotifyError::Status { status: 404, .. }) => {}
-            Err(other) => return Err(other),
+        let existing: Option<Existing> = self.http.get_optional(&existing_url, headers()?).await?;
+        if existing.is_some_and(|e| e.state == state && e.description == status.description) {
+            return Ok(());
         }
         let payload = json!({
             "state": state,

@@ -108,25 +108,15 @@ impl BitbucketServer {
         };
         let mut get = url.clone();
         get.query_pairs_mut().append_pair("key", &key);
-        match self
-            .http
-            .send(reqwest::Method::GET, &get, None, headers()?)
-            .await
-        {
-            Ok(answer) => {
-                let existing: BuildStatus =
-                    serde_json::from_slice(&answer.body).unwrap_or_default();
-                if existing.key == key
-                    && existing.state == state
-                    && existing.description == status.description
-                    && existing.name == name
-                {
-                    return Ok(());
-                }
-            }
-            // No status under this key yet.
-            Err(NotifyError::Status { status: 404, .. }) => {}
-            Err(other) => return Err(other),
+        let existing: Option<BuildStatus> = self.http.get_optional(&get, headers()?).await?;
+        let duplicate = existing.is_some_and(|e| {
+            e.key == key
+                && e.state == state
+                && e.description == status.description
+                && e.name == name
+        });
+        if duplicate {
+            return Ok(());
         }
         let payload = json!({
             "key": key,
