@@ -11,6 +11,7 @@
 
 pub mod archive;
 pub mod chart;
+mod chartvalue;
 pub mod conformance;
 pub mod deps;
 mod error;

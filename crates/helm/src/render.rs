@@ -8,14 +8,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use driftless_gotemplate::{Map, Value};
-use serde_json::Value as Json;
 
 use crate::Values;
 use crate::chart::Chart;
 use crate::error::Error;
 use crate::files::{Capabilities, Files, KubeVersion, VersionSet};
 use crate::manifest;
-use crate::values::{coalesce, map_to_template, to_template};
+use crate::values::{coalesce, map_to_template};
 
 /// How to render, as `helm template`'s flags say.
 #[derive(Debug, Clone)]
@@ -152,7 +151,7 @@ fn collect(
     data: &mut HashMap<String, Value>,
 ) -> Value {
     let mut next = Map::new();
-    next.insert("Chart".into(), chart_value(c, is_root));
+    next.insert("Chart".into(), crate::chartvalue::chart_value(c, is_root));
     next.insert(
         "Files".into(),
         Files(
@@ -192,71 +191,6 @@ fn collect(
         data.insert(name, next.clone());
     }
     next
-}
-
-/// `.Chart`: Helm's chart.Metadata fields by their Go names, plus IsRoot.
-fn chart_value(c: &Chart, is_root: bool) -> Value {
-    let md = &c.metadata;
-    let s = |x: &str| Value::str(x);
-    let strs = |v: &[String]| Value::StrList(Arc::new(v.to_vec()));
-    let mut m = Map::new();
-    m.insert("Name".into(), s(&md.name));
-    m.insert("Home".into(), s(&md.home));
-    m.insert("Sources".into(), strs(&md.sources));
-    m.insert("Version".into(), s(&md.version));
-    m.insert("Description".into(), s(&md.description));
-    m.insert("Keywords".into(), strs(&md.keywords));
-    let maintainers = md
-        .maintainers
-        .iter()
-        .map(|x| {
-            let mut mm = Map::new();
-            mm.insert("Name".into(), s(&x.name));
-            mm.insert("Email".into(), s(&x.email));
-            mm.insert("URL".into(), s(&x.url));
-            Value::map(mm)
-        })
-        .collect();
-    m.insert("Maintainers".into(), Value::list(maintainers));
-    m.insert("Icon".into(), s(&md.icon));
-    m.insert("APIVersion".into(), s(&md.api_version));
-    m.insert("Condition".into(), s(&md.condition));
-    m.insert("Tags".into(), s(&md.tags));
-    m.insert("AppVersion".into(), s(&md.app_version));
-    m.insert("Deprecated".into(), Value::Bool(md.deprecated));
-    m.insert(
-        "Annotations".into(),
-        Value::map(
-            md.annotations
-                .iter()
-                .map(|(k, v)| (k.clone(), s(v)))
-                .collect(),
-        ),
-    );
-    m.insert("KubeVersion".into(), s(&md.kube_version));
-    let deps = md
-        .dependencies
-        .iter()
-        .map(|d| {
-            let mut dm = Map::new();
-            dm.insert("Name".into(), s(&d.name));
-            dm.insert("Version".into(), s(&d.version));
-            dm.insert("Repository".into(), s(&d.repository));
-            dm.insert("Condition".into(), s(&d.condition));
-            dm.insert("Tags".into(), strs(&d.tags));
-            dm.insert("Enabled".into(), Value::Bool(d.enabled));
-            dm.insert(
-                "ImportValues".into(),
-                to_template(&Json::Array(d.import_values.clone())),
-            );
-            dm.insert("Alias".into(), s(&d.alias));
-            Value::map(dm)
-        })
-        .collect();
-    m.insert("Dependencies".into(), Value::list(deps));
-    m.insert("Type".into(), s(&md.chart_type));
-    m.insert("IsRoot".into(), Value::Bool(is_root));
-    Value::map(m)
 }
 
 /// `crds/*.{yaml,yml,json}` of the chart and then its subcharts, with the
