@@ -10,8 +10,12 @@
 //!
 //! Modules follow the two paths: [`event`] (ingest, rate limit, match, dispatch) with
 //! [`provider`] (a Provider and its Secrets as notifier settings); [`receiver`] (server,
-//! validation, resource triggers, CEL filters, status); [`controller`] runs them all; [`args`]
-//! holds the flags.
+//! validation, resource triggers, CEL filters, status). Shared by both: [`cel`] (expressions for
+//! Receiver filters and `commitStatusExpr`), [`kinds`] (Flux kinds and their API resources),
+//! [`http_metrics`] (the servers' `gotk_event_*`/`gotk_receiver_*` metrics). [`controller`] runs
+//! them all; [`args`] holds the flags.
+//!
+//! Providers themselves (Slack, Teams, commit statuses…) live in `driftless-notify`.
 
 pub mod args;
 pub mod cel;
