@@ -618,3 +618,59 @@ fn the_binary_reports_an_unusable_kubeconfig_with_a_hint_and_fails() {
     );
     assert!(stderr.contains("hint: pass --kubeconfig"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tree_expands_a_kustomization_applied_by_another() {
+    let mut fx = kc::fixture("cli-tree", &[]).await.expect("fixture");
+    let client = fx.cluster.client.clone();
+    let ns = fx.ns.name().to_owned();
+    let shard = fx.controller.shard.clone();
+    let child = format!(
+        "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: child\n  labels:\n    {}: {shard}\n\
+         spec:\n  interval: 10m\n  path: ./child\n  prune: true\n  targetNamespace: {ns}\n  sourceRef:\n    kind: GitRepository\n    name: fleet\n",
+        kc::SHARD_LABEL
+    );
+    let revision = fx
+        .source
+        .publish(
+            &client,
+            &[
+                ("parent/ks.yaml", child.as_str()),
+                ("child/cm.yaml", &kc::config_map("leaf", "one")),
+            ],
+        )
+        .await
+        .expect("published");
+    fx.create("parent", json!({"path": "./parent", "targetNamespace": ns}))
+        .await
+        .expect("created");
+    kc::wait_applied(&fx.api, "parent", &revision)
+        .await
+        .expect("parent applied");
+    kc::wait_applied(&fx.api, "child", &revision)
+        .await
+        .expect("child applied");
+    let mut args = TreeArgs {
+        kube: kube(&ns),
+        compact: false,
+        what: TreeWhat::Kustomization {
+            name: "parent".into(),
+        },
+    };
+    let run = capture(async |p| tree(&client, &args, p).await).await;
+    run.result.expect("tree");
+    assert_eq!(
+        run.out,
+        format!(
+            "Kustomization/{ns}/parent\n└── Kustomization/{ns}/child\n    └── ConfigMap/{ns}/leaf\n\n"
+        )
+    );
+    args.compact = true;
+    let run = capture(async |p| tree(&client, &args, p).await).await;
+    run.result.expect("tree --compact");
+    assert_eq!(
+        run.out,
+        format!("Kustomization/{ns}/parent\n└── Kustomization/{ns}/child\n\n")
+    );
+    fx.finish().await.expect("finished");
+}
