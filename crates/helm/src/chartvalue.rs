@@ -73,7 +73,7 @@ impl Object for ChartObject {
                 Value::Bool(b) => !b,
                 Value::StrList(l) => l.is_empty(),
                 Value::List(l) => l.is_empty(),
-                Value::Map(mm) => mm.len() == 0,
+                Value::Map(mm) => mm.is_empty(),
                 _ => false,
             };
             if !empty {
