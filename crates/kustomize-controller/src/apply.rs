@@ -142,17 +142,21 @@ pub fn health_rules(ks: &Kustomization) -> Result<HealthRules, ReconcileError> {
 }
 
 /// Waits until `targets` are Current, up to `timeout`; returns how long it took. `client` reads
-/// the objects that `rules` judge.
+/// the objects that `rules` judge. Without rules, the kstatus the apply returned (`applied`) is
+/// the first observation of each object it wrote.
 pub async fn check_health(
     manager: &ResourceManager,
     client: &kube::Client,
     rules: &HealthRules,
     targets: &[Target],
+    applied: &ChangeSet,
     timeout: Duration,
 ) -> Result<Duration, ReconcileError> {
     let started = Instant::now();
     let waited = if rules.is_empty() {
-        manager.wait_for(targets, timeout).await
+        manager
+            .wait_from(targets, &applied.observations(), timeout)
+            .await
     } else {
         wait_with_rules(manager, client, rules, targets, timeout).await
     };

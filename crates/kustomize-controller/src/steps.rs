@@ -153,7 +153,15 @@ pub async fn run_steps(
         draft.delete(types::HEALTHY);
     } else if needs_health_check(status, draft, &revision, &changes) {
         draft.progressing(format!("Checking health of revision {revision}"));
-        let took = apply::check_health(&manager, &client, &health_rules, &targets, timeout).await?;
+        let took = apply::check_health(
+            &manager,
+            &client,
+            &health_rules,
+            &targets,
+            &applied.change_set,
+            timeout,
+        )
+        .await?;
         draft.mark_true(
             types::HEALTHY,
             reasons::SUCCEEDED,

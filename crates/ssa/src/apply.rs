@@ -93,9 +93,12 @@ impl ResourceManager {
                 else {
                     continue;
                 };
-                let action = self.execute(p, plan).await?;
+                let (action, written) = self.execute(p, plan).await?;
                 tracing::debug!(stage = stage.describe(), "{} {action}", p.meta.subject());
                 change_set.push(p.meta.clone(), &p.gvk.version, action);
+                if let Some(written) = written {
+                    change_set.observe(&p.meta, crate::wait::observed_health(&p.meta, &written));
+                }
                 if action != Action::Skipped {
                     targets.push(Target::new(p.meta.clone(), p.gvk.version.clone()));
                 }
@@ -149,8 +152,13 @@ impl ResourceManager {
         }
     }
 
-    /// Carries out one plan and says what happened.
-    async fn execute(&self, p: &Prepared, plan: &Plan) -> Result<Action, SsaError> {
+    /// Carries out one plan and says what happened, with the object the API server returned
+    /// when it wrote one.
+    async fn execute(
+        &self,
+        p: &Prepared,
+        plan: &Plan,
+    ) -> Result<(Action, Option<DynamicObject>), SsaError> {
         let apply_failed = |e: kube::Error| SsaError::Apply {
             subject: p.meta.subject(),
             message: api_message(&e),
@@ -161,8 +169,8 @@ impl ResourceManager {
         })?;
         let params = PatchParams::apply(&self.options.field_manager).force();
         match plan {
-            Plan::Skip => Ok(Action::Skipped),
-            Plan::Unchanged => Ok(Action::Unchanged),
+            Plan::Skip => Ok((Action::Skipped, None)),
+            Plan::Unchanged => Ok((Action::Unchanged, None)),
             Plan::Apply { create, cleanup } => {
                 if let Some(cleanup) = cleanup {
                     api.patch(
@@ -176,14 +184,16 @@ impl ResourceManager {
                         message: format!("metadata cleanup failed: {}", api_message(&e)),
                     })?;
                 }
-                api.patch(&p.meta.name, &params, &Patch::Apply(&p.object))
+                let written = api
+                    .patch(&p.meta.name, &params, &Patch::Apply(&p.object))
                     .await
                     .map_err(apply_failed)?;
-                Ok(if *create {
+                let action = if *create {
                     Action::Created
                 } else {
                     Action::Configured
-                })
+                };
+                Ok((action, Some(written)))
             }
             Plan::Recreate => {
                 let recreate_failed = |message: String| SsaError::Recreate {
@@ -207,10 +217,11 @@ impl ResourceManager {
                     }
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                api.patch(&p.meta.name, &params, &Patch::Apply(&p.object))
+                let written = api
+                    .patch(&p.meta.name, &params, &Patch::Apply(&p.object))
                     .await
                     .map_err(apply_failed)?;
-                Ok(Action::Created)
+                Ok((Action::Created, Some(written)))
             }
         }
     }

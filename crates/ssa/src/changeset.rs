@@ -39,6 +39,9 @@ pub struct ChangeSetEntry {
     /// API version without the group, kept for the inventory entry's `v`.
     pub version: String,
     pub action: Action,
+    /// The object's kstatus as the API server returned it from the apply: a health wait's
+    /// first observation, without a read of its own.
+    pub observed: Option<crate::wait::ObjectHealth>,
 }
 
 impl fmt::Display for ChangeSetEntry {
@@ -58,7 +61,23 @@ impl ChangeSet {
             object,
             version: version.to_string(),
             action,
+            observed: None,
         });
+    }
+
+    /// Records what the apply of `object` returned (see [`ChangeSetEntry::observed`]).
+    pub fn observe(&mut self, object: &ObjMetadata, health: crate::wait::ObjectHealth) {
+        if let Some(entry) = self.entries.iter_mut().rev().find(|e| &e.object == object) {
+            entry.observed = Some(health);
+        }
+    }
+
+    /// The health observed at apply time, per object.
+    pub fn observations(&self) -> Vec<crate::wait::ObjectHealth> {
+        self.entries
+            .iter()
+            .filter_map(|e| e.observed.clone())
+            .collect()
     }
 
     pub fn extend(&mut self, other: ChangeSet) {

@@ -1,13 +1,14 @@
-//! Waiting for applied objects to become ready, as Flux's health check polls kstatus: every
-//! object is read each interval, the wait ends when all are Current, fails fast when one has
-//! Failed, and on timeout names every object that is not ready and why.
+//! Waiting for applied objects to become ready, as Flux's health check polls kstatus: objects
+//! are read each interval until Current, the wait ends when all are Current, fails fast when one
+//! has Failed, and on timeout names every object that is not ready and why.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
 
 use driftless_api::apply::ResourceRef;
 use k8s_openapi::jiff::Timestamp;
-use kube::api::GroupVersionKind;
+use kube::api::{DynamicObject, GroupVersionKind};
 
 use crate::apply::ResourceManager;
 use crate::error::{SsaError, api_message, is_not_found};
@@ -103,10 +104,39 @@ impl ResourceManager {
         targets: &[Target],
         timeout: Duration,
     ) -> Result<HealthReport, SsaError> {
+        self.wait_from(targets, &[], timeout).await
+    }
+
+    /// [`Self::wait_for`] starting from `observed`: statuses the caller already holds, such as
+    /// the objects an apply returned ([`crate::ChangeSet::observations`]). An observed target is
+    /// not read until the first pause has passed, and a target once Current is not read again,
+    /// so a wait costs the API server (and the client's rate limit) one read per object that is
+    /// not ready at once, instead of one per object per poll.
+    pub async fn wait_from(
+        &self,
+        targets: &[Target],
+        observed: &[ObjectHealth],
+        timeout: Duration,
+    ) -> Result<HealthReport, SsaError> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut delays = self.options.poll_delays();
+        let mut known: HashMap<ObjMetadata, ObjectHealth> = observed
+            .iter()
+            .map(|h| (h.object.clone(), h.clone()))
+            .collect();
+        let mut first = true;
         loop {
-            let report = self.poll(targets).await?;
+            let mut entries = Vec::with_capacity(targets.len());
+            for target in targets {
+                let health = match known.get(&target.object) {
+                    Some(h) if first || h.status == Status::Current => h.clone(),
+                    _ => self.health_of(target).await?,
+                };
+                known.insert(target.object.clone(), health.clone());
+                entries.push(health);
+            }
+            first = false;
+            let report = HealthReport { entries };
             if report.all_current() {
                 return Ok(report);
             }
@@ -120,10 +150,8 @@ impl ResourceManager {
                 return Err(SsaError::HealthCheck { message, report });
             }
             let delay = delays.next().unwrap_or(self.options.poll_interval);
-            tokio::time::sleep(
-                delay.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
-            )
-            .await;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            tokio::time::sleep(delay.min(left)).await;
         }
     }
 
@@ -164,6 +192,18 @@ impl ResourceManager {
                 message: api_message(&e),
             }),
         }
+    }
+}
+
+/// The kstatus of `object` as the API server returned it for `meta`.
+pub fn observed_health(meta: &ObjMetadata, object: &DynamicObject) -> ObjectHealth {
+    let computed = serde_json::to_value(object)
+        .map(|value| kstatus::compute(&value, Timestamp::now()))
+        .ok();
+    ObjectHealth {
+        object: meta.clone(),
+        status: computed.as_ref().map_or(Status::Unknown, |c| c.status),
+        message: computed.map(|c| c.message).unwrap_or_default(),
     }
 }
 
