@@ -13,9 +13,7 @@ use common::{RunningController, Sink, WAIT, create_secret, hmac_sha256, http, in
 use driftless_api::notification::{Alert, Provider};
 use driftless_runtime::events::FluxEvent;
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use testkit::TestNamespace;
 
@@ -195,21 +193,8 @@ async fn a_failing_kustomization_under_the_real_kustomize_controller_alerts_once
     let controller = RunningController::start(&cluster, "nc-e2e", &[]).await?;
 
     // A source whose artifact cannot be fetched: every attempt fails the same way.
-    let sources = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "source.toolkit.fluxcd.io",
-            "v1",
-            "GitRepository",
-        )),
-    );
-    let repo: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": "fleet"},
-        "spec": {"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true},
-    }))?;
-    sources.create(&PostParams::default(), &repo).await?;
+    let sources = common::flux_api(client, ns.name(), "GitRepository");
+    common::create_inert_git_repository(client, ns.name(), "fleet").await?;
     let closed = common::free_port()?;
     let status = json!({"status": {"artifact": {
         "digest": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
@@ -249,15 +234,7 @@ async fn a_failing_kustomization_under_the_real_kustomize_controller_alerts_once
         "spec": {"interval": "10m", "path": "./", "prune": true,
                  "sourceRef": {"kind": "GitRepository", "name": "fleet"}},
     }))?;
-    let kustomizations = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "kustomize.toolkit.fluxcd.io",
-            "v1",
-            "Kustomization",
-        )),
-    );
+    let kustomizations = common::flux_api(client, ns.name(), "Kustomization");
     kustomizations.create(&PostParams::default(), &ks).await?;
 
     let received = sink.wait_for(1).await?;
@@ -310,15 +287,7 @@ async fn labelled_sources_follow_the_live_objects_labels_and_conflicts_are_repor
     Api::<Alert>::namespaced(client.clone(), ns.name())
         .create(&PostParams::default(), &alert)
         .await?;
-    let kustomizations = Api::<DynamicObject>::namespaced_with(
-        client.clone(),
-        ns.name(),
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(
-            "kustomize.toolkit.fluxcd.io",
-            "v1",
-            "Kustomization",
-        )),
-    );
+    let kustomizations = common::flux_api(client, ns.name(), "Kustomization");
     for (name, labels) in [("labelled", json!({"team": "a"})), ("plain", json!({}))] {
         // Nobody reconciles these: they only carry labels.
         let ks: DynamicObject = serde_json::from_value(json!({

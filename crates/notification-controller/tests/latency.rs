@@ -20,27 +20,13 @@ use common::{
 use driftless_api::notification::Receiver;
 use driftless_notification_controller::receiver::webhook_path;
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{Api, DynamicObject, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 use testkit::TestNamespace;
 use testkit::git_server::{GitAuth, GitServer};
 
 const TOKEN: &str = "bench-token-91c3";
-
-fn dynamic(
-    client: &kube::Client,
-    ns: &str,
-    group: &str,
-    version: &str,
-    kind: &str,
-) -> Api<DynamicObject> {
-    Api::namespaced_with(
-        client.clone(),
-        ns,
-        &ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
-    )
-}
 
 fn report(name: &str, mut samples: Vec<Duration>) {
     samples.sort();
@@ -101,19 +87,8 @@ async fn webhook_to_annotated_latency() -> anyhow::Result<()> {
     install_crds(&cluster.client).await?;
     let client = &cluster.client;
     let ns = TestNamespace::create(&cluster, "nc-bench-hook").await?;
-    let repos = dynamic(
-        client,
-        ns.name(),
-        "source.toolkit.fluxcd.io",
-        "v1",
-        "GitRepository",
-    );
-    let repo: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-        "metadata": {"name": "fleet"},
-        "spec": {"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true},
-    }))?;
-    repos.create(&PostParams::default(), &repo).await?;
+    let repos = common::flux_api(client, ns.name(), "GitRepository");
+    common::create_inert_git_repository(client, ns.name(), "fleet").await?;
     let controller = RunningController::start(&cluster, "nc-bench-hook", &[]).await?;
     let path = github_receiver(client, ns.name(), &controller.shard).await?;
     let url = format!("{}{path}", controller.receiver_url);
@@ -230,26 +205,14 @@ async fn push_to_applied_latency() -> anyhow::Result<()> {
         },
     ));
 
-    let repos = dynamic(
-        client,
-        ns.name(),
-        "source.toolkit.fluxcd.io",
-        "v1",
-        "GitRepository",
-    );
+    let repos = common::flux_api(client, ns.name(), "GitRepository");
     let repo: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "fleet", "labels": {SHARD_LABEL: shard}},
         "spec": {"url": git.url("fleet"), "interval": "1h", "ref": {"branch": "master"}},
     }))?;
     repos.create(&PostParams::default(), &repo).await?;
-    let kustomizations = dynamic(
-        client,
-        ns.name(),
-        "kustomize.toolkit.fluxcd.io",
-        "v1",
-        "Kustomization",
-    );
+    let kustomizations = common::flux_api(client, ns.name(), "Kustomization");
     let ks: DynamicObject = serde_json::from_value(json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
         "metadata": {"name": "apps", "labels": {SHARD_LABEL: shard}},

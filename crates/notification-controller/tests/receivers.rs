@@ -10,33 +10,11 @@ use common::{
 };
 use driftless_api::notification::Receiver;
 use driftless_notification_controller::receiver::webhook_path;
-use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use testkit::TestNamespace;
 
 const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
-
-fn git_repositories(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
-    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
-        "source.toolkit.fluxcd.io",
-        "v1",
-        "GitRepository",
-    ));
-    Api::namespaced_with(client.clone(), ns, &resource)
-}
-
-async fn create_git_repository(client: &kube::Client, ns: &str, name: &str) -> anyhow::Result<()> {
-    let repo: DynamicObject = serde_json::from_value(json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "GitRepository",
-        "metadata": {"name": name},
-        "spec": {"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true},
-    }))?;
-    git_repositories(client, ns)
-        .create(&PostParams::default(), &repo)
-        .await?;
-    Ok(())
-}
 
 async fn create_receiver(
     client: &kube::Client,
@@ -81,7 +59,9 @@ async fn requested_at(
     ns: &str,
     name: &str,
 ) -> anyhow::Result<Option<String>> {
-    let repo = git_repositories(client, ns).get(name).await?;
+    let repo = common::flux_api(client, ns, "GitRepository")
+        .get(name)
+        .await?;
     Ok(repo
         .metadata
         .annotations
@@ -96,7 +76,7 @@ async fn a_signed_github_push_annotates_the_git_repository_at_once() -> anyhow::
     let client = &cluster.client;
     let token = "gh-token-7b1f0c2e9d";
     create_secret(client, ns.name(), "webhook-token", &[("token", token)]).await?;
-    create_git_repository(client, ns.name(), "webapp").await?;
+    common::create_inert_git_repository(client, ns.name(), "webapp").await?;
     let controller = RunningController::start(&cluster, "nc-github", &[]).await?;
     create_receiver(
         client,
@@ -160,7 +140,7 @@ async fn unverified_oversized_and_unknown_calls_are_refused_and_change_nothing()
     let client = &cluster.client;
     let token = "refuse-token-4c8d2a9e51";
     create_secret(client, ns.name(), "webhook-token", &[("token", token)]).await?;
-    create_git_repository(client, ns.name(), "webapp").await?;
+    common::create_inert_git_repository(client, ns.name(), "webapp").await?;
     let controller = RunningController::start(&cluster, "nc-refuse", &[]).await?;
     let resources = json!([{"kind": "GitRepository", "name": "webapp"}]);
     for (name, kind) in [("github", "github"), ("gitlab", "gitlab")] {

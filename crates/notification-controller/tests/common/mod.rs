@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Parser;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::json;
 use testkit::TestCluster;
 
@@ -38,6 +38,37 @@ pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
     {
         testkit::install_crd(client, &crd, "driftless-notification-controller-tests").await?;
     }
+    Ok(())
+}
+
+/// The Flux objects the tests use, by kind.
+pub fn flux_api(client: &kube::Client, ns: &str, kind: &str) -> Api<DynamicObject> {
+    let (group, version) = match kind {
+        "Kustomization" => ("kustomize.toolkit.fluxcd.io", "v1"),
+        _ => ("source.toolkit.fluxcd.io", "v1"),
+    };
+    Api::namespaced_with(
+        client.clone(),
+        ns,
+        &ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, kind)),
+    )
+}
+
+/// A suspended GitRepository nobody reconciles (a target for Receivers and events).
+pub async fn create_inert_git_repository(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> anyhow::Result<()> {
+    let repo: DynamicObject = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": name},
+        "spec": {"url": "https://example.invalid/fleet", "interval": "1h", "suspend": true},
+    }))?;
+    flux_api(client, ns, "GitRepository")
+        .create(&PostParams::default(), &repo)
+        .await?;
     Ok(())
 }
 
