@@ -238,4 +238,42 @@ mod tests {
             "[Deployment/apps/web status: 'InProgress': Available: 0/1]"
         );
     }
+
+    /// A manager whose client reaches nothing: any read fails.
+    fn unreachable_manager() -> ResourceManager {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("uri"));
+        let client = kube::Client::try_from(config).expect("client");
+        ResourceManager::new(client, crate::ApplyOptions::default())
+    }
+
+    fn target() -> Target {
+        Target::new(health("ConfigMap", Status::Current, "").object, "v1".into())
+    }
+
+    #[tokio::test]
+    async fn objects_observed_current_at_apply_are_not_read_again() {
+        let manager = unreachable_manager();
+        let observed = [health("ConfigMap", Status::Current, "Resource is current")];
+        let report = manager
+            .wait_from(&[target()], &observed, Duration::from_secs(5))
+            .await
+            .expect("no read needed");
+        assert!(report.all_current());
+    }
+
+    #[tokio::test]
+    async fn objects_observed_in_progress_are_read_after_the_first_pause() {
+        let manager = unreachable_manager();
+        let observed = [health("ConfigMap", Status::InProgress, "not yet")];
+        let started = tokio::time::Instant::now();
+        let err = manager
+            .wait_from(&[target()], &observed, Duration::from_secs(1))
+            .await
+            .expect_err("never current");
+        assert!(started.elapsed() >= crate::options::FIRST_POLL_DELAY);
+        // The report is the read's (nothing is served there), not the observation's.
+        let message = err.to_string();
+        assert!(message.contains("status: 'NotFound'"), "{message}");
+        assert!(!message.contains("not yet"), "{message}");
+    }
 }
