@@ -5,15 +5,15 @@
 #[path = "../../kustomize-controller/tests/common/mod.rs"]
 mod kc;
 // Its re-exports serve source-controller's own tests, not this one.
+mod commands_common;
 #[allow(unused_imports)]
 #[path = "../../source-controller/tests/common/mod.rs"]
 mod sc;
 
 use clap::Parser;
-use driftless_cli::commands::CommandError;
+use commands_common::capture;
 use driftless_cli::commands::create::{CreateArgs, create};
 use driftless_cli::commands::get::{GetArgs, GetWhat, get};
-use driftless_cli::commands::output::Printer;
 use driftless_cli::commands::reconcile::{ReconcileArgs, reconcile};
 use driftless_cli::commands::target::{Names, Target};
 use driftless_runtime::flags::GoDuration;
@@ -24,22 +24,6 @@ use testkit::git_server::{GitAuth, GitServer};
 struct Cli {
     #[command(flatten)]
     args: CreateArgs,
-}
-
-async fn capture<F>(f: F) -> (String, String, Result<(), CommandError>)
-where
-    F: AsyncFnOnce(&mut Printer<'_>) -> Result<(), CommandError>,
-{
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let result = {
-        let mut printer = Printer::new(&mut out, &mut err);
-        f(&mut printer).await
-    };
-    (
-        String::from_utf8(out).expect("utf-8"),
-        String::from_utf8(err).expect("utf-8"),
-        result,
-    )
 }
 
 fn create_args(line: &str) -> CreateArgs {
@@ -82,7 +66,8 @@ async fn a_repository_is_created_synced_and_reconciled_with_its_source_from_the_
         "source git fleet --url={} --branch=main {label} -n {shard}",
         git.url("fleet")
     ));
-    let (_, err, result) = capture(async |p| create(&client, &source, p).await).await;
+    let run = capture(async |p| create(&client, &source, p).await).await;
+    let (err, result) = (run.err, run.result);
     result.expect("create source git");
     assert_eq!(
         err,
@@ -96,7 +81,8 @@ async fn a_repository_is_created_synced_and_reconciled_with_its_source_from_the_
     let ks = create_args(&format!(
         "kustomization apps --source=fleet --path=./apps --prune --target-namespace={shard} {label} -n {shard}"
     ));
-    let (_, err, result) = capture(async |p| create(&client, &ks, p).await).await;
+    let run = capture(async |p| create(&client, &ks, p).await).await;
+    let (err, result) = (run.err, run.result);
     result.expect("create kustomization");
     assert!(
         err.ends_with(&format!("✔ applied revision main@sha1:{first}\n")),
@@ -116,7 +102,8 @@ async fn a_repository_is_created_synced_and_reconciled_with_its_source_from_the_
             names: vec!["apps".into()],
         }),
     };
-    let (_, err, result) = capture(async |p| reconcile(&client, &args, p).await).await;
+    let run = capture(async |p| reconcile(&client, &args, p).await).await;
+    let (err, result) = (run.err, run.result);
     result.expect("reconcile --with-source");
     assert_eq!(
         err,
@@ -140,7 +127,8 @@ async fn a_repository_is_created_synced_and_reconciled_with_its_source_from_the_
         status_selector: None,
         what: GetWhat::All,
     };
-    let (out, _, result) = capture(async |p| get(&client, &get_args, p).await).await;
+    let run = capture(async |p| get(&client, &get_args, p).await).await;
+    let (out, result) = (run.out, run.result);
     result.expect("get all");
     let short = &second[..8];
     assert!(
