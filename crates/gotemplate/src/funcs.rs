@@ -17,6 +17,8 @@ pub enum Ty {
     Str,
     Int,
     Int64,
+    /// `uint32` (Sprig's derivePassword counter)
+    Uint32,
     Float,
     Bool,
     /// `[]interface{}`
@@ -35,6 +37,7 @@ impl Ty {
             Ty::Str => "string",
             Ty::Int => "int",
             Ty::Int64 => "int64",
+            Ty::Uint32 => "uint32",
             Ty::Float => "float64",
             Ty::Bool => "bool",
             Ty::List => "[]interface {}",

@@ -57,6 +57,9 @@ pub fn funcs() -> FuncMap {
     m.add("toYamlPretty", &[Ty::Any], None, |a| {
         Ok(Value::str(crate::yaml::to_yaml_pretty(&a[0])))
     });
+    m.add("toToml", &[Ty::Any], None, |a| {
+        Ok(Value::str(crate::tomlenc::to_toml(&a[0])))
+    });
     m.add("fromToml", &[Ty::Str], None, |a| {
         Ok(match toml::from_str::<toml::Table>(&s(&a[0])) {
             Ok(t) => from_toml(toml::Value::Table(t)),

@@ -155,6 +155,7 @@ impl Exec<'_> {
                     Ty::Bool | Ty::Any | Ty::Raw => Ok(Val::plain(Value::Bool(*b))),
                     Ty::Str => Err(self.errorf(format!("expected string; found {n}"))),
                     Ty::Int | Ty::Int64 => Err(self.errorf(format!("expected integer; found {n}"))),
+                    Ty::Uint32 => Err(self.errorf(format!("expected unsigned integer; found {n}"))),
                     Ty::Float => Err(self.errorf(format!("expected float; found {n}"))),
                     _ => {
                         Err(self
@@ -167,6 +168,7 @@ impl Exec<'_> {
                     Ty::Str | Ty::Any | Ty::Raw => Ok(Val::plain(Value::str(text.as_str()))),
                     Ty::Bool => Err(self.errorf(format!("expected bool; found {n}"))),
                     Ty::Int | Ty::Int64 => Err(self.errorf(format!("expected integer; found {n}"))),
+                    Ty::Uint32 => Err(self.errorf(format!("expected unsigned integer; found {n}"))),
                     Ty::Float => Err(self.errorf(format!("expected float; found {n}"))),
                     _ => {
                         Err(self
@@ -191,6 +193,16 @@ impl Exec<'_> {
                             None => Err(self.errorf(format!("expected integer; found {n}"))),
                         }
                     }
+                    Ty::Uint32 => match value {
+                        // Go sets the literal into a uint32 and keeps the low bits.
+                        Number::Int(i) | Number::Char(i) if *i >= 0 => {
+                            Ok(Val::plain(Value::Int(i64::from(*i as u32))))
+                        }
+                        Number::Float(f) if f.fract() == 0.0 && *f >= 0.0 && *f < 1.8e19 => {
+                            Ok(Val::plain(Value::Int(i64::from(*f as u64 as u32))))
+                        }
+                        _ => Err(self.errorf(format!("expected unsigned integer; found {n}"))),
+                    },
                     Ty::Float => match value {
                         Number::Int(i) | Number::Char(i) => Ok(Val::plain(Value::Float(*i as f64))),
                         Number::Float(f) => Ok(Val::plain(Value::Float(*f))),

@@ -460,6 +460,16 @@ pub fn register(m: &mut FuncMap) {
             Ok(Value::str(round_duration(d.unsigned_abs())))
         }),
     );
+    // Sprig keeps its older snake_case names as aliases.
+    for (alias, name) in [
+        ("date_in_zone", "dateInZone"),
+        ("date_modify", "dateModify"),
+        ("must_date_modify", "mustDateModify"),
+    ] {
+        if let Some(f) = m.get(name).cloned() {
+            m.insert(alias, f);
+        }
+    }
 }
 
 fn round_duration(u: u128) -> String {

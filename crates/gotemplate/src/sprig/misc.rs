@@ -244,7 +244,7 @@ fn register_regex(m: &mut FuncMap, prefix: &str, comp: fn(&str) -> Result<regex:
 }
 
 /// encoding/base64's CorruptInputError text.
-fn go_base64_error(text: &str, e: base64::DecodeError) -> String {
+pub(super) fn go_base64_error(text: &str, e: base64::DecodeError) -> String {
     let offset = match e {
         base64::DecodeError::InvalidByte(i, _) => i,
         base64::DecodeError::InvalidLength(n) => n,

@@ -1,5 +1,6 @@
 //! Sprig's function library, as Helm exposes it (without `env` and `expandenv`).
 
+mod aes;
 pub mod conv;
 mod crypto;
 mod dates;
@@ -7,6 +8,7 @@ mod extra;
 mod lists;
 mod math;
 mod misc;
+mod passwords;
 mod random;
 mod semver;
 mod strings;
@@ -32,6 +34,8 @@ pub fn funcs() -> FuncMap {
     dates::register(&mut m);
     url::register(&mut m);
     crypto::register(&mut m);
+    passwords::register(&mut m);
+    aes::register(&mut m);
     extra::register_must(&mut m);
     m
 }
