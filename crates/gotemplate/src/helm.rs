@@ -58,6 +58,10 @@ pub fn funcs() -> FuncMap {
         Ok(Value::str(crate::yaml::to_yaml_pretty(&a[0])))
     });
     m.add("toToml", &[Ty::Any], None, |a| {
+        // Go's encoder panics on nil, and the template reports the panic.
+        if a[0].is_nil() {
+            return Err("reflect: call of reflect.Value.Type on zero Value".into());
+        }
         Ok(Value::str(crate::tomlenc::to_toml(&a[0])))
     });
     m.add("fromToml", &[Ty::Str], None, |a| {

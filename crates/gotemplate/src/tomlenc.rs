@@ -125,6 +125,9 @@ fn float(f: f64) -> String {
     }
 }
 
+/// A map's entries, in key order.
+type Entries = Vec<(String, Value)>;
+
 #[derive(Default)]
 struct Encoder {
     out: String,
@@ -144,9 +147,7 @@ impl Encoder {
 
     fn top(&mut self, v: &Value) -> Result<(), String> {
         match (data(v), kind(v)?) {
-            (Value::Invalid | Value::Nil, _) => {
-                Err("reflect: call of reflect.Value.Type on zero Value".into())
-            }
+            (Value::Invalid | Value::Nil, _) => Ok(()),
             (m @ Value::Map(_), _) => self.table(&[], &m),
             // Arrays of tables need a key to be written under.
             (_, Kind::TableArray) => Err(NO_KEY.into()),
@@ -195,7 +196,7 @@ impl Encoder {
     }
 
     /// A map's keys: plain ones first, then tables, each group sorted.
-    fn split(v: &Value) -> Result<(Vec<(String, Value)>, Vec<(String, Value)>), String> {
+    fn split(v: &Value) -> Result<(Entries, Entries), String> {
         let Value::Map(m) = v else {
             return Ok((Vec::new(), Vec::new()));
         };

@@ -113,6 +113,15 @@ fn make(p: rcgen::CertificateParams, issuer: Option<&Certificate>) -> Result<Val
     })))
 }
 
+/// A certificate struct without signing parameters (buildCustomCert's).
+pub(super) fn certificate(cert: String, key: String) -> Value {
+    Value::Object(Arc::new(Certificate {
+        cert,
+        key,
+        params: None,
+    }))
+}
+
 fn days(v: &Value) -> i64 {
     v.as_int().unwrap_or(0)
 }

@@ -3,6 +3,7 @@
 mod aes;
 pub mod conv;
 mod crypto;
+mod custom_cert;
 mod dates;
 mod extra;
 mod lists;
@@ -36,6 +37,7 @@ pub fn funcs() -> FuncMap {
     crypto::register(&mut m);
     passwords::register(&mut m);
     aes::register(&mut m);
+    custom_cert::register(&mut m);
     extra::register_must(&mut m);
     m
 }
