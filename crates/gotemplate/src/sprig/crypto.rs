@@ -91,8 +91,25 @@ fn params(
     Ok(p)
 }
 
+/// The key a `...WithKey` function was given, with Sprig's error prefix.
+fn given_key(pem: &Value) -> Result<rcgen::KeyPair, String> {
+    let pem = pem.as_str().unwrap_or_default();
+    super::custom_cert::check_private_key(pem).map_err(|e| format!("parsing private key: {e}"))?;
+    // rcgen reads PKCS#8 keys (what genPrivateKey writes here); Go's SEC1
+    // and PKCS#1 blocks are refused with rcgen's reason.
+    rcgen::KeyPair::from_pem(pem).map_err(|e| format!("parsing private key: {e}"))
+}
+
 fn make(p: rcgen::CertificateParams, issuer: Option<&Certificate>) -> Result<Value, String> {
     let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    make_with(p, issuer, key)
+}
+
+fn make_with(
+    p: rcgen::CertificateParams,
+    issuer: Option<&Certificate>,
+    key: rcgen::KeyPair,
+) -> Result<Value, String> {
     let cert = match issuer {
         None => p.self_signed(&key),
         Some(ca) => {
@@ -126,21 +143,36 @@ fn days(v: &Value) -> i64 {
     v.as_int().unwrap_or(0)
 }
 
+fn ca_params(cn: &str, days: i64) -> Result<rcgen::CertificateParams, String> {
+    let mut p = params(cn, &Value::Nil, &Value::Nil, days)?;
+    p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::DigitalSignature,
+        rcgen::KeyUsagePurpose::KeyEncipherment,
+    ];
+    Ok(p)
+}
+
+fn signer(v: &Value) -> Result<&Certificate, String> {
+    let ca = match v {
+        Value::Object(o) => o.as_any().and_then(|x| x.downcast_ref::<Certificate>()),
+        _ => None,
+    };
+    ca.ok_or_else(|| {
+        format!(
+            "wrong type for value; expected sprig.certificate; got {}",
+            v.type_name()
+        )
+    })
+}
+
 pub fn register(m: &mut FuncMap) {
     m.add("genCA", &[Ty::Str, Ty::Int], None, |a| {
-        let mut p = params(
-            a[0].as_str().unwrap_or_default(),
-            &Value::Nil,
-            &Value::Nil,
-            days(&a[1]),
-        )?;
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-            rcgen::KeyUsagePurpose::KeyEncipherment,
-        ];
-        make(p, None)
+        make(
+            ca_params(a[0].as_str().unwrap_or_default(), days(&a[1]))?,
+            None,
+        )
     });
     m.add(
         "genSelfSignedCert",
@@ -174,6 +206,42 @@ pub fn register(m: &mut FuncMap) {
                 ));
             };
             make(p, Some(ca))
+        },
+    );
+    m.add("genCAWithKey", &[Ty::Str, Ty::Int, Ty::Str], None, |a| {
+        let key = given_key(&a[2])?;
+        make_with(
+            ca_params(a[0].as_str().unwrap_or_default(), days(&a[1]))?,
+            None,
+            key,
+        )
+    });
+    m.add(
+        "genSelfSignedCertWithKey",
+        &[Ty::Str, Ty::List, Ty::List, Ty::Int, Ty::Str],
+        None,
+        |a| {
+            let key = given_key(&a[4])?;
+            let p = params(a[0].as_str().unwrap_or_default(), &a[1], &a[2], days(&a[3]))?;
+            make_with(p, None, key)
+        },
+    );
+    m.add(
+        "genSignedCertWithKey",
+        &[
+            Ty::Str,
+            Ty::List,
+            Ty::List,
+            Ty::Int,
+            Ty::Named("sprig.certificate"),
+            Ty::Str,
+        ],
+        None,
+        |a| {
+            let key = given_key(&a[5])?;
+            let p = params(a[0].as_str().unwrap_or_default(), &a[1], &a[2], days(&a[3]))?;
+            let ca = signer(&a[4])?;
+            make_with(p, Some(ca), key)
         },
     );
     m.add("genPrivateKey", &[Ty::Str], None, |a| {

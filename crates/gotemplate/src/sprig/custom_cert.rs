@@ -34,7 +34,7 @@ pub(super) fn pem_decode(text: &str) -> Option<(String, Vec<u8>)> {
 }
 
 /// Go's parsePrivateKeyPEM, as far as telling a key block from others.
-fn check_private_key(pem: &str) -> Result<(), String> {
+pub(super) fn check_private_key(pem: &str) -> Result<(), String> {
     let Some((kind, der)) = pem_decode(pem) else {
         return Err("no PEM data in input".into());
     };
