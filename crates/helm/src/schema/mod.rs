@@ -1,7 +1,10 @@
-//! values.schema.json: a JSON-Schema (draft-07 subset) validator covering
-//! what charts use — type, enum, const, properties, required,
-//! additionalProperties, items, numeric and length bounds, pattern,
-//! allOf/anyOf/oneOf/not and local `$ref`s — with failures worded as the
+//! values.schema.json: a JSON-Schema validator (draft-07, and the 2020-12 keywords Helm's
+//! validator defaults to) covering type, enum, const, properties, patternProperties,
+//! additionalProperties, propertyNames, required, dependencies / dependentRequired /
+//! dependentSchemas, min/maxProperties, items / prefixItems / additionalItems, contains,
+//! uniqueItems, numeric bounds and multipleOf, length bounds, pattern, allOf/anyOf/oneOf/not,
+//! if/then/else and local `$ref`s (`format` is an annotation, as Helm leaves it) — with failures
+//! worded as the
 //! santhosh-tekuri/jsonschema library inside Helm words them
 //! (`- at '/replicaCount': got string, want integer`).
 
@@ -156,6 +159,9 @@ fn check(root: &Json, schema: &Json, v: &Json, at: &str, errs: &mut Vec<String>,
         if let Some(m) = bound("exclusiveMaximum").filter(|m| n >= *m) {
             fail(format!("exclusiveMaximum: got {}, want {}", num(n), num(m)));
         }
+        if let Some(m) = bound("multipleOf").filter(|m| *m > 0.0 && !is_multiple(n, *m)) {
+            fail(format!("multipleOf: got {}, want {}", num(n), num(m)));
+        }
     }
     if let Json::String(text) = v {
         let len = text.chars().count() as u64;
@@ -200,8 +206,38 @@ fn check(root: &Json, schema: &Json, v: &Json, at: &str, errs: &mut Vec<String>,
         {
             fail(format!("maxItems: got {len}, want {m}"));
         }
-        if let Some(item_schema @ Json::Object(_)) = s.get("items") {
-            for (i, item) in items.iter().enumerate() {
+        if s.get("uniqueItems") == Some(&Json::Bool(true))
+            && let Some((i, j)) = first_duplicate(items)
+        {
+            fail(format!("items at {i} and {j} are equal"));
+        }
+        if let Some(wanted) = s.get("contains")
+            && !items.iter().any(|item| {
+                let mut e = Vec::new();
+                check(root, wanted, item, at, &mut e, depth + 1);
+                e.is_empty()
+            })
+        {
+            fail("no items match contains schema".into());
+        }
+        // Positional schemas: 2020-12 `prefixItems` (then `items` for the rest), or draft-07
+        // `items` as an array (then `additionalItems` for the rest, refused as one count).
+        let (positional, rest, draft07) = match (s.get("prefixItems"), s.get("items")) {
+            (Some(Json::Array(prefix)), rest) => (prefix.as_slice(), rest, false),
+            (None, Some(Json::Array(tuple))) => (tuple.as_slice(), s.get("additionalItems"), true),
+            (_, rest) => (&[][..], rest, false),
+        };
+        let beyond = items.len().saturating_sub(positional.len());
+        if draft07 && beyond > 0 && rest == Some(&Json::Bool(false)) {
+            fail(format!("last {beyond} additionalItem(s) not allowed"));
+        }
+        for (i, item) in items.iter().enumerate() {
+            let item_schema = match positional.get(i) {
+                Some(schema) => Some(schema),
+                None if draft07 && rest == Some(&Json::Bool(false)) => None,
+                None => rest.filter(|r| r.is_object() || r.is_boolean()),
+            };
+            if let Some(item_schema) = item_schema {
                 check(
                     root,
                     item_schema,
@@ -231,15 +267,63 @@ fn check(root: &Json, schema: &Json, v: &Json, at: &str, errs: &mut Vec<String>,
                 )),
             }
         }
+        let count = obj.len() as u64;
+        if let Some(m) = s
+            .get("minProperties")
+            .and_then(Json::as_u64)
+            .filter(|m| count < *m)
+        {
+            errs.push(format!(
+                "at {}: minProperties: got {count}, want {m}",
+                quote(at)
+            ));
+        }
+        if let Some(m) = s
+            .get("maxProperties")
+            .and_then(Json::as_u64)
+            .filter(|m| count > *m)
+        {
+            errs.push(format!(
+                "at {}: maxProperties: got {count}, want {m}",
+                quote(at)
+            ));
+        }
+        if let Some(names) = s.get("propertyNames") {
+            for k in obj.keys() {
+                let mut e = Vec::new();
+                check(root, names, &Json::String(k.clone()), "", &mut e, depth + 1);
+                if !e.is_empty() {
+                    errs.push(format!(
+                        "at {}: invalid propertyName {}",
+                        quote(at),
+                        quote(k)
+                    ));
+                }
+            }
+        }
+        dependencies(root, s, obj, v, at, errs, depth);
         let props = match s.get("properties") {
             Some(Json::Object(p)) => Some(p),
             _ => None,
         };
+        let patterns: Vec<(regex::Regex, &Json)> = match s.get("patternProperties") {
+            Some(Json::Object(p)) => p
+                .iter()
+                .filter_map(|(pattern, schema)| Some((regex::Regex::new(pattern).ok()?, schema)))
+                .collect(),
+            _ => Vec::new(),
+        };
         let mut extra = Vec::new();
         for (k, child) in obj {
             let child_at = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+            let mut matched = false;
+            for (_, schema) in patterns.iter().filter(|(re, _)| re.is_match(k)) {
+                matched = true;
+                check(root, schema, child, &child_at, errs, depth + 1);
+            }
             match props.and_then(|p| p.get(k)) {
                 Some(ps) => check(root, ps, child, &child_at, errs, depth + 1),
+                None if matched => {}
                 None => match s.get("additionalProperties") {
                     Some(Json::Bool(false)) => extra.push(quote(k)),
                     Some(ap @ Json::Object(_)) => {
@@ -282,6 +366,66 @@ fn check(root: &Json, schema: &Json, v: &Json, at: &str, errs: &mut Vec<String>,
     {
         errs.push(format!("at {}: not failed", quote(at)));
     }
+    if let Some(condition) = s.get("if") {
+        let branch = if passes(condition) { "then" } else { "else" };
+        if let Some(branch) = s.get(branch) {
+            check(root, branch, v, at, errs, depth + 1);
+        }
+    }
+}
+
+/// Draft-07 `dependencies` and 2020-12 `dependentRequired` / `dependentSchemas`: when a
+/// property is present, other properties must be too, or the object must pass a schema.
+fn dependencies(
+    root: &Json,
+    s: &serde_json::Map<String, Json>,
+    obj: &serde_json::Map<String, Json>,
+    v: &Json,
+    at: &str,
+    errs: &mut Vec<String>,
+    depth: usize,
+) {
+    for keyword in ["dependencies", "dependentRequired", "dependentSchemas"] {
+        let Some(Json::Object(deps)) = s.get(keyword) else {
+            continue;
+        };
+        for (present, dependency) in deps.iter().filter(|(k, _)| obj.contains_key(*k)) {
+            match dependency {
+                Json::Array(required) => {
+                    let missing: Vec<String> = required
+                        .iter()
+                        .filter_map(Json::as_str)
+                        .filter(|k| !obj.contains_key(*k))
+                        .map(quote)
+                        .collect();
+                    if !missing.is_empty() {
+                        errs.push(format!(
+                            "at {}: properties {} required, if {} exists",
+                            quote(at),
+                            missing.join(", "),
+                            quote(present)
+                        ));
+                    }
+                }
+                schema => check(root, schema, v, at, errs, depth + 1),
+            }
+        }
+    }
+}
+
+/// Whether `n` is an integer multiple of `m`, tolerating float rounding (0.3 of 0.1).
+fn is_multiple(n: f64, m: f64) -> bool {
+    let q = n / m;
+    (q - q.round()).abs() < 1e-9
+}
+
+/// The first pair of equal items, as the validator reports them.
+fn first_duplicate(items: &[Json]) -> Option<(usize, usize)> {
+    (0..items.len()).find_map(|i| {
+        (i + 1..items.len())
+            .find(|j| json_eq(&items[i], &items[*j]))
+            .map(|j| (i, j))
+    })
 }
 
 /// JSON equality with numbers compared by value (1 == 1.0).
@@ -301,46 +445,4 @@ fn json_eq(a: &Json, b: &Json) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn errors(schema: Json, v: Json) -> Vec<String> {
-        let mut e = Vec::new();
-        check(&schema, &schema, &v, "", &mut e, 0);
-        e
-    }
-
-    #[test]
-    fn a_wrong_type_names_the_path_and_both_types() {
-        let s = json!({"properties": {"replicas": {"type": "integer"}}});
-        assert_eq!(
-            errors(s, json!({"replicas": "two"})),
-            vec!["at '/replicas': got string, want integer"]
-        );
-    }
-
-    #[test]
-    fn a_whole_float_counts_as_an_integer() {
-        let s = json!({"properties": {"replicas": {"type": "integer"}}});
-        assert!(errors(s, json!({"replicas": 2.0})).is_empty());
-    }
-
-    #[test]
-    fn missing_required_and_enum_misses_are_reported() {
-        let s = json!({"required": ["a"], "properties": {"b": {"enum": ["x", "y"]}}});
-        assert_eq!(
-            errors(s, json!({"b": "z"})),
-            vec![
-                "at '': missing property 'a'",
-                "at '/b': value must be one of 'x', 'y'"
-            ]
-        );
-    }
-
-    #[test]
-    fn a_self_referencing_schema_is_bounded() {
-        let s = json!({"$ref": "#"});
-        assert!(!errors(s, json!({})).is_empty());
-    }
-}
+mod tests;
