@@ -2,8 +2,8 @@
 
 pub mod check;
 pub mod cluster;
-pub mod create;
 pub mod crds;
+pub mod create;
 pub mod delete;
 pub mod events;
 pub mod export;
