@@ -53,12 +53,9 @@ pub enum RunError {
 /// `driftless kustomize-controller`: a Tokio runtime, logs, the kubeconfig (`KUBECONFIG` or
 /// in-cluster), and SIGINT/SIGTERM as the shutdown signal.
 pub fn run_blocking(args: Args) -> Result<(), RunError> {
-    let runtime = process::tokio_runtime(&args.runtime)?;
-    runtime.block_on(async move {
-        let config = kube::Config::infer()
-            .await
-            .map_err(ProcessError::KubeConfig)?;
-        run(args, config, process::termination()).await
+    let runtime_args = args.runtime.clone();
+    process::run_blocking(&runtime_args, |config, shutdown| {
+        run(args, config, shutdown)
     })
 }
 

@@ -47,12 +47,9 @@ pub enum RunError {
 /// `driftless notification-controller`: a Tokio runtime, logs, the kubeconfig, and
 /// SIGINT/SIGTERM as the shutdown signal.
 pub fn run_blocking(args: Args) -> Result<(), RunError> {
-    let runtime = process::tokio_runtime(&args.runtime)?;
-    runtime.block_on(async move {
-        let config = kube::Config::infer()
-            .await
-            .map_err(ProcessError::KubeConfig)?;
-        run(args, config, process::termination()).await
+    let runtime_args = args.runtime.clone();
+    process::run_blocking(&runtime_args, |config, shutdown| {
+        run(args, config, shutdown)
     })
 }
 
@@ -128,7 +125,8 @@ pub async fn run(
     config: kube::Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let client = kube::Client::try_from(config).map_err(ProcessError::KubeClient)?;
+    let client = driftless_runtime::ratelimit::client(config, args.runtime.api_limits())
+        .map_err(ProcessError::KubeClient)?;
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     let metrics = process::metrics(&args.runtime, METRICS_CONTROLLER, concurrency)?;
     let events_addr = process::parse_addr("--events-addr", args.events_addr())?;

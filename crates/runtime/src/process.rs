@@ -76,6 +76,24 @@ pub fn tokio_runtime(args: &RuntimeArgs) -> Result<tokio::runtime::Runtime, Proc
         .map_err(ProcessError::Runtime)
 }
 
+/// A controller subcommand's process: a Tokio runtime with logs, the kubeconfig (`KUBECONFIG` or
+/// in-cluster), and `run(config, termination)` until it returns; SIGINT/SIGTERM is the shutdown
+/// signal it receives.
+pub fn run_blocking<E, F, Fut>(args: &RuntimeArgs, run: F) -> Result<(), E>
+where
+    E: From<ProcessError>,
+    F: FnOnce(kube::Config, std::pin::Pin<Box<dyn Future<Output = ()> + Send>>) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+{
+    let runtime = tokio_runtime(args)?;
+    runtime.block_on(async move {
+        let config = kube::Config::infer()
+            .await
+            .map_err(ProcessError::KubeConfig)?;
+        run(config, Box::pin(termination())).await
+    })
+}
+
 /// The client from `KUBECONFIG` or the in-cluster configuration, limited by
 /// `--kube-api-qps`/`--kube-api-burst`.
 pub async fn kube_client(args: &RuntimeArgs) -> Result<kube::Client, ProcessError> {
