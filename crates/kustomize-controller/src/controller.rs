@@ -268,7 +268,10 @@ pub fn dependents(
         .collect()
 }
 
-/// The Kustomizations in `store` that use the source `kind` `source`.
+/// The Kustomizations in `store` that use the source `kind` `source` and still have its
+/// artifact to apply. As in Flux, one already Ready after attempting that very revision is left
+/// alone: the watch also replays sources it has seen (on start and on every relist), and
+/// reconciling those again would flip Ready to Unknown for nothing.
 pub fn users(
     store: &Store<Kustomization>,
     kind: &str,
@@ -279,12 +282,27 @@ pub fn users(
         namespace: source.namespace().unwrap_or_default(),
         name: source.name_any(),
     };
+    let revision = artifact_of(source).map(|a| a.revision);
     store
         .state()
         .iter()
         .filter(|ks| SourceKey::of(ks) == key)
+        .filter(|ks| !settled_on(ks, revision.as_deref()))
         .map(|ks| ObjectRef::from_obj(ks.as_ref()))
         .collect()
+}
+
+/// Whether `ks` is Ready and its last attempt was at `revision`.
+fn settled_on(ks: &Kustomization, revision: Option<&str>) -> bool {
+    let Some(revision) = revision else {
+        return false;
+    };
+    let status = ks.status.as_ref();
+    let ready = status
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == types::READY))
+        .is_some_and(|c| c.status == driftless_api::conditions::status::TRUE);
+    ready && status.and_then(|s| s.last_attempted_revision.as_deref()) == Some(revision)
 }
 
 /// Passes a source only when its artifact revision differs from the last one seen.
@@ -357,5 +375,21 @@ mod tests {
             c[0].message = "something else".into();
         }
         assert_eq!(readiness_key(&base), readiness_key(&other_message));
+    }
+
+    #[test]
+    fn a_source_revision_already_applied_does_not_requeue_a_ready_kustomization() {
+        let mut ready = ks("True", "main@sha1:a");
+        if let Some(s) = ready.status.as_mut() {
+            s.last_attempted_revision = Some("main@sha1:a".into());
+        }
+        assert!(settled_on(&ready, Some("main@sha1:a")));
+        assert!(!settled_on(&ready, Some("main@sha1:b")));
+        assert!(!settled_on(&ready, None));
+        let mut failing = ready.clone();
+        if let Some(c) = failing.status.as_mut().and_then(|s| s.conditions.as_mut()) {
+            c[0].status = "False".into();
+        }
+        assert!(!settled_on(&failing, Some("main@sha1:a")));
     }
 }
