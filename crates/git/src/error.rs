@@ -23,8 +23,8 @@ pub enum GitError {
     #[error("invalid Git reference: {reason}")]
     InvalidReference { reason: String },
 
-    #[error("invalid semver constraint '{constraint}': {reason}")]
-    InvalidSemver { constraint: String, reason: String },
+    #[error(transparent)]
+    InvalidSemver(#[from] driftless_semver::InvalidConstraint),
 
     #[error("invalid auth configuration for '{url}': {reason}")]
     InvalidAuth { url: String, reason: String },
@@ -104,7 +104,7 @@ impl GitError {
             self,
             GitError::InvalidUrl { .. }
                 | GitError::InvalidReference { .. }
-                | GitError::InvalidSemver { .. }
+                | GitError::InvalidSemver(_)
                 | GitError::InvalidAuth { .. }
                 | GitError::Unsupported { .. }
         )

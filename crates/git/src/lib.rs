@@ -9,7 +9,7 @@ pub mod checkout;
 pub mod error;
 pub mod reference;
 pub mod remote;
-pub mod semver;
+pub use driftless_semver as semver;
 pub mod transport;
 pub mod tree;
 pub mod url;

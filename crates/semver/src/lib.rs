@@ -1,16 +1,24 @@
-//! A minimal Masterminds-style (semver v3) constraint matcher for `spec.ref.semver`.
+//! A Masterminds-style (semver v3) constraint matcher: `GitRepository.spec.ref.semver`, Helm
+//! chart versions and `ImagePolicy.spec.policy.semver` all read constraints this way.
 //!
 //! Enough of the syntax Flux users write: `||` alternatives; comma- or space-separated
 //! comparators that must all hold; `=`, `!=`, `>`, `<`, `>=`, `<=`/`=<`, `~`/`~>`, `^`;
 //! `x`/`X`/`*` wildcards and missing parts (`1.2` = `1.2.x`); hyphen ranges `1.2 - 1.4.5`.
 //! As in Masterminds, a pre-release version only matches a comparator that itself names
-//! a pre-release, and versions parse leniently (`v1`, `1.2`). The complete Masterminds
-//! port, with its test vectors, is planned as its own module elsewhere; this one stays
-//! small on purpose.
+//! a pre-release, and versions parse leniently (`v1`, `1.2`).
 
-use semver::{Prerelease, Version};
+use semver::Prerelease;
+pub use semver::Version;
 
-use crate::error::GitError;
+/// A constraint that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid semver constraint '{constraint}': {reason}")]
+pub struct InvalidConstraint {
+    /// The constraint as written.
+    pub constraint: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
 
 /// A parsed constraint: any of the groups, each with all of its comparators.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,8 +52,8 @@ struct Comparator {
 type Key<'a> = (u64, u64, u64, &'a Prerelease);
 
 impl Constraint {
-    pub fn parse(source: &str) -> Result<Constraint, GitError> {
-        let invalid = |reason: String| GitError::InvalidSemver {
+    pub fn parse(source: &str) -> Result<Constraint, InvalidConstraint> {
+        let invalid = |reason: String| InvalidConstraint {
             constraint: source.to_string(),
             reason,
         };
