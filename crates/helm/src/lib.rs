@@ -21,6 +21,7 @@ pub mod ignore;
 pub mod load;
 pub mod manifest;
 pub mod render;
+pub mod repo;
 pub mod schema;
 pub mod strvals;
 pub mod values;
