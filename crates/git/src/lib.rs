@@ -3,10 +3,15 @@
 //! [`checkout`] resolves a GitRepository `spec.ref` against a remote, fetches as little
 //! as it can and writes the commit's tree into a directory, returning the revision string
 //! Flux would write. [`ls_remote`] lists remote refs for Flux's "nothing changed" shortcut.
+//! [`clone_branch`] fetches a branch for writing, [`Clone::commit`] builds a commit from file
+//! changes and [`push()`] sends it over smart HTTP (receive-pack), which gix lacks.
 //! All I/O is blocking (gix's HTTP client is); async callers use `spawn_blocking`.
 
 pub mod checkout;
+pub mod commit;
 pub mod error;
+pub mod pktline;
+pub mod push;
 pub mod reference;
 pub mod remote;
 pub use driftless_semver as semver;
@@ -15,7 +20,9 @@ pub mod tree;
 pub mod url;
 
 pub use checkout::{CheckoutOptions, Commit, Outcome, Signature, checkout};
+pub use commit::{Clone, CloneOptions, CommitMessage, FileChange, clone_branch};
 pub use error::GitError;
+pub use push::{PushError, PushOptions, PushTarget, Pushed, RefUpdated, push};
 pub use reference::{Reference, Strategy};
 pub use remote::{RemoteRef, ls_remote};
 pub use transport::{Auth, BasicAuth};

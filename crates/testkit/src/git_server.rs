@@ -85,6 +85,22 @@ impl GitServer {
         format!("http://{}/{name}.git", self.addr)
     }
 
+    /// Accept pushes over HTTP to `<name>.git` without credentials too (`http.receivepack`;
+    /// git's http-backend only allows authenticated pushes by default).
+    pub fn allow_push(&self, name: &str) -> anyhow::Result<()> {
+        self.git_in_repo(name, &["config", "http.receivepack", "true"])
+            .map(drop)
+    }
+
+    /// Run `git` in the served bare repository `<name>.git` and return its stdout, to
+    /// check what a push left there.
+    pub fn git_in_repo(&self, name: &str, args: &[&str]) -> anyhow::Result<String> {
+        let bare = self.repo_path(name);
+        let mut full = vec!["--git-dir", path_str(&bare)?];
+        full.extend_from_slice(args);
+        git_output(None, &full)
+    }
+
     /// An empty bare repository `<name>.git` and a work tree to build commits in.
     pub fn create_repo(&self, name: &str) -> anyhow::Result<TestRepo> {
         let bare = self.root.path().join("repos").join(format!("{name}.git"));
