@@ -20,6 +20,7 @@ pub mod glob;
 pub mod ignore;
 pub mod load;
 pub mod manifest;
+pub mod release;
 pub mod render;
 pub mod repo;
 pub mod schema;

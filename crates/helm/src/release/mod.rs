@@ -1,0 +1,116 @@
+//! Helm releases as Helm itself stores and runs them, so `helm list`, `helm history`,
+//! `helm get` and `helm rollback` work on our releases and we adopt releases Helm made.
+//!
+//! [`record`] is the release JSON; [`codec`] puts it in a Secret; [`storage`] keeps the history
+//! of a namespace over a [`storage::SecretStore`]. The actions [`install`], [`upgrade`],
+//! [`rollback`] and [`uninstall`] take a [`Rendered`] chart, run its [`hooks`] and apply
+//! through a [`Cluster`] ([`kube_cluster::KubeCluster`] on a real API server, with the ssa
+//! crate under field manager `helm-controller`).
+
+pub mod chart_record;
+pub mod cluster;
+pub mod codec;
+mod error;
+pub mod hooks;
+pub mod install;
+pub mod kube_cluster;
+pub mod record;
+pub mod rendered;
+pub mod rollback;
+pub mod storage;
+pub mod uninstall;
+pub mod upgrade;
+
+#[cfg(test)]
+mod fake;
+
+use std::time::Duration;
+
+pub use cluster::{Cluster, CrdPolicy, ObjectKey};
+pub use error::ReleaseError;
+pub use hooks::HookEvent;
+pub use install::{Install, install};
+pub use kube_cluster::KubeCluster;
+pub use record::{ChartRecord, Hook, Info, Release, Status};
+pub use rendered::Rendered;
+pub use rollback::{Rollback, rollback};
+pub use storage::{KubeSecrets, MemoryStore, SecretStore, Storage};
+pub use uninstall::{Uninstall, Uninstalled, uninstall};
+pub use upgrade::{Upgrade, upgrade};
+
+/// Options every action shares.
+#[derive(Debug, Clone)]
+pub struct Common {
+    /// Wait until the applied objects are ready (`--wait`).
+    pub wait: bool,
+    /// Bound on each wait and each hook (`--timeout`; Helm's default 5m).
+    pub timeout: Duration,
+    /// Run no hooks (`--no-hooks`).
+    pub disable_hooks: bool,
+    /// Description recorded on success instead of Helm's default.
+    pub description: Option<String>,
+}
+
+impl Default for Common {
+    fn default() -> Self {
+        Common {
+            wait: false,
+            timeout: Duration::from_secs(300),
+            disable_hooks: false,
+            description: None,
+        }
+    }
+}
+
+impl Common {
+    fn success(&self, default: &str) -> String {
+        self.description
+            .clone()
+            .unwrap_or_else(|| default.to_string())
+    }
+}
+
+/// Helm's release name rule: a DNS-1123 subdomain of at most 53 characters.
+pub fn validate_name(name: &str) -> Result<(), ReleaseError> {
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    if name.is_empty() || name.len() > 53 || !name.split('.').all(label_ok) {
+        return Err(ReleaseError::InvalidName(name.to_string()));
+    }
+    Ok(())
+}
+
+/// Records `release` as failed with `description`, then returns `error` (the storage error
+/// instead, should the record fail).
+async fn fail<S: SecretStore>(
+    storage: &Storage<S>,
+    release: &mut Release,
+    description: String,
+    error: String,
+) -> ReleaseError {
+    release.set_status(Status::Failed, description);
+    match storage.update(release).await {
+        Ok(()) => ReleaseError::Failed(error),
+        Err(e) => ReleaseError::Failed(format!("{error}; recording the failure: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn release_names_follow_helms_rule() {
+        for ok in ["web", "a-b.c", "x1"] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Web", "-a", "a_b", &"a".repeat(54)] {
+            assert!(validate_name(bad).is_err(), "{bad}");
+        }
+    }
+}
