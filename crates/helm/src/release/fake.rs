@@ -10,7 +10,7 @@ use super::error::ReleaseError;
 
 #[derive(Default)]
 pub struct FakeCluster {
-    log: Mutex<Vec<String>>,
+    pub log: Mutex<Vec<String>>,
     /// Hook names whose wait fails.
     pub failing_hooks: Vec<String>,
     /// Make `apply` fail with this message.

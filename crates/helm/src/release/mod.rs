@@ -22,6 +22,8 @@ pub mod uninstall;
 pub mod upgrade;
 
 #[cfg(test)]
+mod action_tests;
+#[cfg(test)]
 mod fake;
 
 use std::time::Duration;
