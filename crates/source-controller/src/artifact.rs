@@ -6,7 +6,8 @@
 use driftless_api::conditions::{reasons, types};
 use driftless_api::source::{GitRepository, GitRepositoryStatus};
 use driftless_artifact::layout::{LATEST_TAR_GZ, git_repository_file};
-use driftless_artifact::{IgnoreRules, Retention, Storage};
+use driftless_artifact::storage::ObjectLock;
+use driftless_artifact::{Artifact, IgnoreRules, ObjectKey, Retention, Storage};
 use driftless_git::Commit;
 use driftless_runtime::draft::StatusDraft;
 
@@ -61,37 +62,19 @@ pub async fn reconcile_artifact(
         Fetched::CheckedOut { commit, dir } => {
             let key = object_key(repo)?;
             let message = format!("stored artifact for commit '{}'", short_message(&commit));
-            let storage = storage.clone();
             let ignore = repo.spec.ignore.clone();
-            let stored = tokio::task::spawn_blocking(move || {
+            let file_name = git_repository_file(&commit.id);
+            let revision = commit.revision.clone();
+            let (stored, _) = store_locked(storage, retention, key, LATEST_TAR_GZ, move |lock| {
                 let rules = IgnoreRules::for_source(dir.path(), ignore.as_deref())
                     .map_err(|source| ReconcileError::Ignore { source })?;
-                let storage_err =
-                    |operation| move |source| ReconcileError::Storage { operation, source };
-                let lock = storage
-                    .lock(&key)
-                    .map_err(storage_err("failed to acquire lock for artifact"))?;
-                let mut artifact = lock
-                    .store_archive(
-                        &git_repository_file(&commit.id),
-                        &commit.revision,
-                        dir.path(),
-                        &rules,
-                    )
-                    .map_err(storage_err("failed to archive artifact"))?;
-                storage.set_artifact_url(&mut artifact);
-                lock.symlink(&artifact, LATEST_TAR_GZ)
-                    .map_err(storage_err("failed to update status URL symlink"))?;
-                if let Err(error) = lock.garbage_collect(&artifact, &retention) {
-                    tracing::warn!(%error, "garbage collection of old artifacts failed");
-                }
-                Ok::<_, ReconcileError>(artifact)
+                lock.store_archive(&file_name, &revision, dir.path(), &rules)
+                    .map_err(|source| ReconcileError::Storage {
+                        operation: "failed to archive artifact",
+                        source,
+                    })
             })
-            .await
-            .map_err(|e| ReconcileError::Task {
-                operation: "archiving the artifact",
-                detail: e.to_string(),
-            })??;
+            .await?;
             let outcome = Stored::New {
                 message,
                 revision: stored.revision.clone(),
@@ -114,6 +97,42 @@ pub async fn reconcile_artifact(
     );
     record_observed(repo, status);
     Ok(outcome)
+}
+
+/// Writes an artifact under the object's lock (`write` stores the file), points the
+/// convenience symlink `link` at it, and garbage-collects older files (failures there are only
+/// logged, as in Flux). Returns the artifact with its URL and the symlink's URL.
+pub async fn store_locked<F>(
+    storage: &Storage,
+    retention: Retention,
+    key: ObjectKey,
+    link: &'static str,
+    write: F,
+) -> Result<(Artifact, String), ReconcileError>
+where
+    F: FnOnce(&ObjectLock) -> Result<Artifact, ReconcileError> + Send + 'static,
+{
+    let storage = storage.clone();
+    tokio::task::spawn_blocking(move || {
+        let storage_err = |operation| move |source| ReconcileError::Storage { operation, source };
+        let lock = storage
+            .lock(&key)
+            .map_err(storage_err("failed to acquire lock for artifact"))?;
+        let mut artifact = write(&lock)?;
+        storage.set_artifact_url(&mut artifact);
+        let url = lock
+            .symlink(&artifact, link)
+            .map_err(storage_err("failed to update status URL symlink"))?;
+        if let Err(error) = lock.garbage_collect(&artifact, &retention) {
+            tracing::warn!(%error, "garbage collection of old artifacts failed");
+        }
+        Ok::<_, ReconcileError>((artifact, url))
+    })
+    .await
+    .map_err(|e| ReconcileError::Task {
+        operation: "storing the artifact",
+        detail: e.to_string(),
+    })?
 }
 
 /// The spec fields the artifact was built with, omitted when empty as Flux's `omitempty` does.

@@ -144,7 +144,7 @@ async fn run_workers(
             ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
         )
         .graceful_shutdown_on(signals.listener())
-        .run(reconcile, error_policy, ctx)
+        .run(reconcile::<GitRepository>, error_policy::<GitRepository>, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {
                 tracing::debug!(%error, "controller event");

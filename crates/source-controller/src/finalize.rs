@@ -2,26 +2,26 @@
 //! storage directory), then the `finalizers.fluxcd.io` finalizer, and forget its metrics series
 //! and backoff state.
 
-use driftless_api::source::GitRepository;
+use driftless_artifact::ObjectKey;
 use driftless_runtime::events::EventType;
+use driftless_runtime::object::FluxObject;
 use driftless_runtime::object::object_key;
 use driftless_runtime::patch::{remove_finalizer, status_field_manager};
 use kube::api::Api;
 
 use crate::error::ReconcileError;
 use crate::reconcile::Context;
-use crate::storage;
 
 /// Event reason Flux records once the artifacts of a deleted object are gone.
 pub const GARBAGE_COLLECTION_SUCCEEDED: &str = "GarbageCollectionSucceeded";
 
-/// Cleans up after a deleted GitRepository and lets the API server remove it.
-pub async fn finalize(
+/// Cleans up after a deleted object stored under `key` and lets the API server remove it.
+pub async fn finalize<K: FluxObject>(
     ctx: &Context,
-    api: &Api<GitRepository>,
-    repo: &GitRepository,
+    api: &Api<K>,
+    repo: &K,
+    key: ObjectKey,
 ) -> Result<(), ReconcileError> {
-    let key = storage::object_key(repo)?;
     let store = ctx.storage.clone();
     let removed = tokio::task::spawn_blocking(move || store.remove_object(&key))
         .await

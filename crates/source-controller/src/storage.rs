@@ -1,11 +1,11 @@
 //! The stored artifact as Flux's `reconcileStorage` sees it: garbage-collect old files, drop
 //! `status.artifact` when its file disappeared or no longer matches its digest, and rewrite the
-//! URL from `--storage-adv-addr` on every reconcile. Also the conversions between the storage
+//! URL from `--storage-adv-addr` on every reconcile, for any kind. Also the conversions between the storage
 //! crate's artifact and the API's `status.artifact`.
 
 use driftless_api::conditions::types;
 use driftless_api::meta;
-use driftless_api::source::{GitRepository, GitRepositoryStatus};
+use driftless_api::source::GitRepository;
 use driftless_artifact::layout::KIND_GIT_REPOSITORY;
 use driftless_artifact::{Artifact, ObjectKey, Retention, Storage};
 use driftless_runtime::draft::StatusDraft;
@@ -42,14 +42,16 @@ pub fn from_api(artifact: &meta::Artifact) -> Artifact {
 
 /// The storage key of a GitRepository: `gitrepository/<namespace>/<name>`.
 pub fn object_key(repo: &GitRepository) -> Result<ObjectKey, ReconcileError> {
-    ObjectKey::new(
-        KIND_GIT_REPOSITORY,
-        &repo.namespace().unwrap_or_default(),
-        &repo.name_any(),
-    )
-    .map_err(|source| ReconcileError::Storage {
-        operation: "invalid storage key",
-        source: source.into(),
+    key_for(KIND_GIT_REPOSITORY, repo)
+}
+
+/// The storage key of an object of `kind`: `<kind lowercased>/<namespace>/<name>`.
+pub fn key_for<K: kube::Resource>(kind: &str, obj: &K) -> Result<ObjectKey, ReconcileError> {
+    ObjectKey::new(kind, &obj.namespace().unwrap_or_default(), &obj.name_any()).map_err(|source| {
+        ReconcileError::Storage {
+            operation: "invalid storage key",
+            source: source.into(),
+        }
     })
 }
 
@@ -64,16 +66,16 @@ pub enum Stored {
     Disappeared,
 }
 
-/// Flux's `reconcileStorage`.
+/// Flux's `reconcileStorage` for the object stored under `key`, whose `status.artifact` is
+/// `artifact`.
 pub async fn reconcile_storage(
     storage: &Storage,
     retention: Retention,
-    repo: &GitRepository,
-    status: &mut GitRepositoryStatus,
+    key: ObjectKey,
+    artifact: &mut Option<meta::Artifact>,
     draft: &mut StatusDraft,
 ) -> Result<Stored, ReconcileError> {
-    let key = object_key(repo)?;
-    let current = status.artifact.as_ref().map(from_api);
+    let current = artifact.as_ref().map(from_api);
     let check_storage = storage.clone();
     let stored = tokio::task::spawn_blocking(move || {
         let Some(current) = current else {
@@ -105,13 +107,13 @@ pub async fn reconcile_storage(
     })?;
     match stored {
         Stored::Present => {
-            if let Some(artifact) = status.artifact.as_mut() {
+            if let Some(artifact) = artifact.as_mut() {
                 // A changed --storage-adv-addr reaches the status on the next reconcile.
                 artifact.url = storage.url_for(&artifact.path);
             }
         }
         Stored::None | Stored::Disappeared => {
-            status.artifact = None;
+            *artifact = None;
             draft.delete(types::ARTIFACT_IN_STORAGE);
             let message = if stored == Stored::Disappeared {
                 "building artifact: disappeared from storage"
