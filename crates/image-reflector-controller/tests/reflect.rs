@@ -1,0 +1,358 @@
+//! image-reflector-controller against the local control plane and a loopback registry: scans,
+//! policy selection, a new tag moving `latestRef`, digests, credentials, bad input, deletion.
+
+mod common;
+
+use common::{WAIT, condition, fixture, latest_tag, ready_is};
+use driftless_api::image::ImageRepository;
+use serde_json::json;
+use testkit::oci_registry::RegistryAuth;
+
+fn scanned_count(repo: &ImageRepository) -> Option<i64> {
+    repo.status
+        .as_ref()
+        .and_then(|s| s.last_scan_result.as_ref())
+        .map(|r| r.tag_count)
+}
+
+#[tokio::test]
+async fn pushed_tags_are_scanned_and_a_semver_policy_follows_a_newer_tag() -> anyhow::Result<()> {
+    let f = fixture("reflect", RegistryAuth::None).await?;
+    let digest = f.registry.push_image("app", "1.2.3");
+    for tag in ["1.0.0", "1.2.2", "2.0.0-rc.1", "latest", "sha256-abc.sig"] {
+        f.registry.tag("app", tag, &digest);
+    }
+    f.create_repository(
+        "app",
+        json!({"image": f.image("app"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    let repo = f
+        .wait_repository("app", "the scan result", |r| {
+            ready_is(
+                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
+                "True",
+            )
+        })
+        .await?;
+    let status = repo.status.clone().unwrap_or_default();
+    let result = status.last_scan_result.clone().unwrap_or_default();
+    // The cosign signature tag is excluded by default.
+    assert_eq!(result.tag_count, 5);
+    assert_eq!(
+        result.latest_tags.unwrap_or_default(),
+        ["latest", "2.0.0-rc.1", "1.2.3", "1.2.2", "1.0.0"]
+    );
+    assert_eq!(status.canonical_image_name, Some(f.image("app")));
+    assert_eq!(
+        status.observed_exclusion_list,
+        Some(vec!["^.*\\.sig$".to_owned()])
+    );
+    let ready = condition(status.conditions.as_ref(), "Ready")
+        .cloned()
+        .expect("Ready is set");
+    assert_eq!(ready.reason, "Succeeded");
+    assert_eq!(
+        ready.message,
+        format!(
+            "successful scan: found 5 tags with checksum {}",
+            result.revision.unwrap_or_default()
+        )
+    );
+    assert!(
+        f.controller
+            .storage
+            .path()
+            .join(format!("imagerepository/{}/app/tags", f.ns.name()))
+            .is_file()
+    );
+
+    f.create_policy(
+        "app",
+        json!({
+            "imageRepositoryRef": {"name": "app"},
+            "policy": {"semver": {"range": ">=1.0.0"}},
+            "digestReflectionPolicy": "IfNotPresent",
+        }),
+    )
+    .await?;
+    let policy = f
+        .wait_policy("app", "the policy to resolve 1.2.3", |p| {
+            latest_tag(p) == Some("1.2.3")
+        })
+        .await?;
+    let status = policy.status.clone().unwrap_or_default();
+    let latest = status.latest_ref.clone().unwrap_or_default();
+    assert_eq!(latest.name, f.image("app"));
+    assert_eq!(latest.digest.as_deref(), Some(digest.as_str()));
+    let ready = condition(status.conditions.as_ref(), "Ready")
+        .cloned()
+        .expect("Ready is set");
+    assert_eq!(ready.status, "True");
+    assert_eq!(
+        ready.message,
+        format!(
+            "Latest image tag for {} resolved to 1.2.3 with digest {digest}",
+            f.image("app")
+        )
+    );
+
+    // A newer tag lands; the next scan moves latestRef and keeps the old one as previous.
+    let newer = f.registry.push_image("app", "1.2.4");
+    f.request_scan("app").await?;
+    let policy = f
+        .wait_policy("app", "the policy to move to 1.2.4", |p| {
+            latest_tag(p) == Some("1.2.4")
+        })
+        .await?;
+    let status = policy.status.unwrap_or_default();
+    assert_eq!(
+        status.latest_ref.and_then(|r| r.digest),
+        Some(newer.clone())
+    );
+    assert_eq!(
+        status.observed_previous_ref.map(|r| r.tag),
+        Some("1.2.3".to_owned())
+    );
+    let message = condition(status.conditions.as_ref(), "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains("(previously "), "{message}");
+    f.finish().await
+}
+
+#[tokio::test]
+async fn alphabetical_and_numerical_policies_with_filters_pick_their_tags() -> anyhow::Result<()> {
+    let f = fixture("reflect-order", RegistryAuth::None).await?;
+    let digest = f.registry.push_image("builds", "main-aaa-9");
+    for tag in ["main-bbb-10", "main-ccc-100", "feature-ddd-5000", "latest"] {
+        f.registry.tag("builds", tag, &digest);
+    }
+    f.create_repository(
+        "builds",
+        json!({"image": f.image("builds"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    f.create_policy(
+        "numeric",
+        json!({
+            "imageRepositoryRef": {"name": "builds"},
+            "filterTags": {"pattern": "^main-[a-z]+-(?P<n>[0-9]+)$", "extract": "$n"},
+            "policy": {"numerical": {"order": "asc"}},
+        }),
+    )
+    .await?;
+    f.create_policy(
+        "alpha",
+        json!({
+            "imageRepositoryRef": {"name": "builds"},
+            "filterTags": {"pattern": "^main-"},
+            "policy": {"alphabetical": {"order": "asc"}},
+        }),
+    )
+    .await?;
+    f.wait_policy("numeric", "the highest build number", |p| {
+        latest_tag(p) == Some("main-ccc-100")
+    })
+    .await?;
+    // Byte order: "main-ccc-100" > "main-bbb-10" > "main-aaa-9".
+    f.wait_policy("alpha", "the last tag alphabetically", |p| {
+        latest_tag(p) == Some("main-ccc-100")
+    })
+    .await?;
+    f.finish().await
+}
+
+#[tokio::test]
+async fn credentials_from_a_pull_secret_scan_a_private_registry_and_bad_ones_fail_clearly()
+-> anyhow::Result<()> {
+    let auth = RegistryAuth::Token {
+        username: "reflector".into(),
+        password: "s3cret-pass".into(),
+    };
+    let f = fixture("reflect-auth", auth).await?;
+    f.registry.push_image("private", "0.1.0");
+    f.create_pull_secret("good", "reflector", "s3cret-pass")
+        .await?;
+    f.create_pull_secret("bad", "reflector", "wrong-pa55word")
+        .await?;
+    f.create_repository(
+        "good",
+        json!({"image": f.image("private"), "interval": "1h", "insecure": true, "secretRef": {"name": "good"}}),
+    )
+    .await?;
+    f.create_repository(
+        "bad",
+        json!({"image": f.image("private"), "interval": "1h", "insecure": true, "secretRef": {"name": "bad"}}),
+    )
+    .await?;
+    f.create_repository(
+        "missing",
+        json!({"image": f.image("private"), "interval": "1h", "insecure": true, "secretRef": {"name": "nope"}}),
+    )
+    .await?;
+    let good = f
+        .wait_repository("good", "a scan with the right credentials", |r| {
+            scanned_count(r) == Some(1)
+        })
+        .await?;
+    assert!(ready_is(
+        good.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "True"
+    ));
+
+    let bad = f
+        .wait_repository("bad", "Ready=False", |r| {
+            ready_is(
+                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
+                "False",
+            )
+        })
+        .await?;
+    let ready = condition(
+        bad.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "Ready",
+    )
+    .cloned()
+    .expect("Ready is set");
+    assert_eq!(ready.reason, "ReadOperationFailed");
+    assert!(
+        ready.message.starts_with("scan failed: "),
+        "{}",
+        ready.message
+    );
+    assert!(
+        ready.message.contains("UNAUTHORIZED") || ready.message.contains("token"),
+        "{}",
+        ready.message
+    );
+    for secret in ["wrong-pa55word", "s3cret-pass"] {
+        assert!(!ready.message.contains(secret), "{}", ready.message);
+    }
+
+    let missing = f
+        .wait_repository("missing", "Ready=False", |r| {
+            ready_is(
+                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
+                "False",
+            )
+        })
+        .await?;
+    let ready = condition(
+        missing.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "Ready",
+    )
+    .cloned()
+    .expect("Ready is set");
+    assert_eq!(ready.reason, "AuthenticationFailed");
+    assert_eq!(
+        ready.message,
+        "failed to configure authentication options: secrets \"nope\" not found"
+    );
+    f.finish().await
+}
+
+#[tokio::test]
+async fn bad_specs_stall_or_wait_with_flux_reasons() -> anyhow::Result<()> {
+    let f = fixture("reflect-bad", RegistryAuth::None).await?;
+    f.create_repository(
+        "tagged",
+        json!({"image": format!("{}:1.0", f.image("app")), "interval": "1h"}),
+    )
+    .await?;
+    f.create_repository(
+        "cloud",
+        json!({"image": f.image("app"), "interval": "1h", "provider": "aws"}),
+    )
+    .await?;
+    f.create_policy(
+        "orphan",
+        json!({"imageRepositoryRef": {"name": "absent"}, "policy": {"semver": {"range": "*"}}}),
+    )
+    .await?;
+    let stalled = |r: &ImageRepository| {
+        condition(
+            r.status.as_ref().and_then(|s| s.conditions.as_ref()),
+            "Stalled",
+        )
+        .is_some_and(|c| c.status == "True")
+    };
+    let tagged = f.wait_repository("tagged", "Stalled", stalled).await?;
+    let ready = condition(
+        tagged.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "Ready",
+    )
+    .cloned()
+    .expect("Ready is set");
+    assert_eq!(ready.reason, "ImageURLInvalid");
+    assert!(
+        ready
+            .message
+            .contains("should not include a tag; remove ':1.0'"),
+        "{}",
+        ready.message
+    );
+    let cloud = f.wait_repository("cloud", "Stalled", stalled).await?;
+    let ready = condition(
+        cloud.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "Ready",
+    )
+    .cloned()
+    .expect("Ready is set");
+    assert_eq!(ready.reason, "ProviderNotSupported");
+    assert!(
+        ready.message.contains("'aws' is not supported yet"),
+        "{}",
+        ready.message
+    );
+
+    let orphan = f
+        .wait_policy("orphan", "DependencyNotReady", |p| {
+            condition(
+                p.status.as_ref().and_then(|s| s.conditions.as_ref()),
+                "Ready",
+            )
+            .is_some_and(|c| c.reason == "DependencyNotReady")
+        })
+        .await?;
+    let ready = condition(
+        orphan.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "Ready",
+    )
+    .cloned()
+    .expect("Ready is set");
+    assert_eq!(
+        ready.message,
+        "failed to get the referred ImageRepository: referenced ImageRepository does not exist: imagerepositories.image.toolkit.fluxcd.io \"absent\" not found"
+    );
+    f.finish().await
+}
+
+#[tokio::test]
+async fn deleting_an_image_repository_removes_its_tags_from_the_store() -> anyhow::Result<()> {
+    let f = fixture("reflect-delete", RegistryAuth::None).await?;
+    f.registry.push_image("gone", "1.0.0");
+    f.create_repository(
+        "gone",
+        json!({"image": f.image("gone"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    f.wait_repository("gone", "a scan", |r| scanned_count(r) == Some(1))
+        .await?;
+    let file = f
+        .controller
+        .storage
+        .path()
+        .join(format!("imagerepository/{}/gone/tags", f.ns.name()));
+    assert!(file.is_file());
+    f.repos
+        .delete("gone", &kube::api::DeleteParams::default())
+        .await?;
+    testkit::wait::until(WAIT, "the store entry to go", || {
+        let file = file.clone();
+        async move { Ok((!file.exists()).then_some(())) }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    f.finish().await
+}
