@@ -41,6 +41,11 @@ pub struct Args {
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
     pub export_http_path_metrics: bool,
+
+    /// The issuer whose ID tokens `gcr` Receivers accept. Not a Flux flag: Google's issuer is
+    /// the only right value in a cluster; tests point it at a loopback issuer.
+    #[arg(long, hide = true, default_value = crate::receiver::identity::GOOGLE_ISSUER)]
+    pub gcr_issuer_url: String,
 }
 
 impl Args {

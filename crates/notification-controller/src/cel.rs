@@ -73,14 +73,28 @@ impl Expression {
     }
 
     fn evaluate(&self, variables: &[(&str, &Value)]) -> Result<CelValue, CelError> {
-        let mut context = Context::with_env(Arc::clone(&ENV));
+        let mut bound = Vec::with_capacity(variables.len());
         for (name, value) in variables {
             let value = cel::to_value(value).map_err(|e| self.error(e.to_string()))?;
-            context.add_variable_from_value(*name, value);
+            bound.push((*name, value));
+        }
+        self.evaluate_values(bound)
+    }
+
+    /// Evaluates with CEL values bound (for variables computed by earlier expressions).
+    pub fn evaluate_values(&self, variables: Vec<(&str, CelValue)>) -> Result<CelValue, CelError> {
+        let mut context = Context::with_env(Arc::clone(&ENV));
+        for (name, value) in variables {
+            context.add_variable_from_value(name, value);
         }
         self.program
             .execute(&context)
             .map_err(|e| self.error(e.to_string()))
+    }
+
+    /// `value` as a CEL value.
+    pub fn json_value(&self, value: &Value) -> Result<CelValue, CelError> {
+        cel::to_value(value).map_err(|e| self.error(e.to_string()))
     }
 
     /// Evaluates with `variables` bound; the result must be a boolean.

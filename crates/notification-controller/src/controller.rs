@@ -27,6 +27,7 @@ use crate::event::dispatch::{DeliveryCounter, Dispatcher};
 use crate::event::ratelimit::RateLimiter;
 use crate::event::{self, EventServer};
 use crate::http_metrics::{self, HttpMetrics};
+use crate::receiver::oidc::Verifier;
 use crate::receiver::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
 use crate::receiver::{self, ReceiverServer};
 
@@ -42,6 +43,9 @@ pub enum RunError {
     /// A metric could not be registered.
     #[error("registering the notification metrics failed")]
     Metrics(#[source] prometheus::Error),
+    /// The HTTP client for OIDC issuers could not be built.
+    #[error("setting up OIDC token verification failed")]
+    Oidc(#[source] crate::receiver::oidc::OidcError),
 }
 
 /// `driftless notification-controller`: a Tokio runtime, logs, the kubeconfig, and
@@ -186,6 +190,8 @@ pub async fn run(
         client: client.clone(),
         receivers,
         no_cross_namespace_refs,
+        verifier: Verifier::new().map_err(RunError::Oidc)?,
+        google_issuer: args.gcr_issuer_url.clone(),
     }));
     let (event_router, receiver_router) = match &metrics {
         Some(metrics) => {

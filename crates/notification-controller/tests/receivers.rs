@@ -1,6 +1,7 @@
 //! Receivers against the local control plane: the Receiver publishes its webhook path, a signed
 //! GitHub push annotates the GitRepository at once, and every unverified call is refused with
-//! nothing annotated and no secret in the logs.
+//! nothing annotated and no secret in the logs; gcr and generic-oidc callers prove themselves
+//! with ID tokens from a loopback issuer.
 
 mod common;
 
@@ -9,6 +10,7 @@ use common::{
     http, install_crds,
 };
 use driftless_api::notification::Receiver;
+use driftless_notification_controller::receiver::oidc::testsupport::{Issuer, Signer};
 use driftless_notification_controller::receiver::webhook_path;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -305,6 +307,161 @@ async fn a_rotated_watched_token_moves_the_webhook_path() -> anyhow::Result<()> 
         &webhook_path("second", "rotated", ns.name()),
     )
     .await?;
+    delete_receivers(client, ns.name()).await?;
+    controller.stop().await
+}
+
+#[tokio::test]
+async fn a_generic_oidc_caller_is_checked_by_its_token_and_its_claims_pick_the_resources()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "nc-oidc").await?;
+    let client = &cluster.client;
+    let ci = Issuer::start(Signer::rsa("ci-key")).await;
+    for repo in ["webapp", "other"] {
+        common::create_inert_git_repository(client, ns.name(), repo).await?;
+    }
+    let controller = RunningController::start(&cluster, "nc-oidc", &[]).await?;
+    create_receiver(
+        client,
+        ns.name(),
+        "ci",
+        &controller.shard,
+        json!({
+            "type": "generic-oidc",
+            "oidcProviders": [{
+                "issuerURL": ci.url,
+                "variables": [{"name": "owner", "expression": "claims.repository_owner"}],
+                "validations": [{"expression": "vars.owner == 'org'", "message": "wrong org"}],
+            }],
+            "resourceFilter": "claims.repository == 'org/' + res.metadata.name",
+            "resources": [{"kind": "GitRepository", "name": "*", "matchLabels": {"app": "yes"}}],
+        }),
+    )
+    .await?;
+    for repo in ["webapp", "other"] {
+        let patch = json!({"metadata": {"labels": {"app": "yes"}}});
+        common::flux_api(client, ns.name(), "GitRepository")
+            .patch(
+                repo,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(&patch),
+            )
+            .await?;
+    }
+    // No Secret: the path comes from the name and namespace alone.
+    let path = webhook_path("", "ci", ns.name());
+    wait_ready(client, ns.name(), "ci", &path).await?;
+    let url = format!("{}{path}", controller.receiver_url);
+
+    let outsider = ci.token(
+        "notification-controller",
+        json!({"repository_owner": "evil", "repository": "evil/webapp"}),
+    );
+    let bearer = format!("Bearer {outsider}");
+    let response = http("POST", &url, &[("Authorization", &bearer)], b"{}").await?;
+    assert_eq!(response.status, 403, "validation fails");
+    let response = http("POST", &url, &[], b"{}").await?;
+    assert_eq!(response.status, 401, "no token");
+    assert_eq!(requested_at(client, ns.name(), "webapp").await?, None);
+
+    let member = ci.token(
+        "notification-controller",
+        json!({"repository_owner": "org", "repository": "org/webapp"}),
+    );
+    let bearer = format!("Bearer {member}");
+    let response = http("POST", &url, &[("Authorization", &bearer)], b"{}").await?;
+    assert_eq!(response.status, 200);
+    assert!(requested_at(client, ns.name(), "webapp").await?.is_some());
+    assert_eq!(
+        requested_at(client, ns.name(), "other").await?,
+        None,
+        "the claims filter leaves other repositories alone"
+    );
+
+    delete_receivers(client, ns.name()).await?;
+    controller.stop().await
+}
+
+#[tokio::test]
+async fn a_gcr_pubsub_push_signed_for_our_account_triggers_on_its_tag() -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "nc-gcr").await?;
+    let client = &cluster.client;
+    let google = Issuer::start(Signer::ecdsa("google-key")).await;
+    let (email, audience) = (
+        "flux@project.iam.gserviceaccount.com",
+        "https://flux.example/hook",
+    );
+    create_secret(client, ns.name(), "incomplete", &[("token", "gcr-token-1")]).await?;
+    let token = "gcr-token-8e21c4";
+    create_secret(
+        client,
+        ns.name(),
+        "gcr-token",
+        &[("token", token), ("email", email), ("audience", audience)],
+    )
+    .await?;
+    common::create_inert_git_repository(client, ns.name(), "webapp").await?;
+    let issuer_flag = format!("--gcr-issuer-url={}", google.url);
+    let controller = RunningController::start(&cluster, "nc-gcr", &[&issuer_flag]).await?;
+    let resources = json!([{"kind": "GitRepository", "name": "webapp"}]);
+    for (name, secret) in [("gcr", "gcr-token"), ("half", "incomplete")] {
+        create_receiver(
+            client,
+            ns.name(),
+            name,
+            &controller.shard,
+            json!({"type": "gcr", "secretRef": {"name": secret}, "resources": resources,
+                   "resourceFilter": "req.tag.contains(res.metadata.name)"}),
+        )
+        .await?;
+    }
+    let path = webhook_path(token, "gcr", ns.name());
+    wait_ready(client, ns.name(), "gcr", &path).await?;
+    let api: Api<Receiver> = Api::namespaced(client.clone(), ns.name());
+    let half = testkit::wait::object(&api, "half", WAIT, "half not ready", |r| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .is_some_and(|c| c.status == "False")
+    })
+    .await?;
+    let conditions = half.status.and_then(|s| s.conditions).unwrap_or_default();
+    let message = &conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .expect("Ready")
+        .message;
+    assert!(
+        message.contains("required field 'email' for GCR receiver"),
+        "{message}"
+    );
+
+    let event = json!({"action": "INSERT", "tag": "europe-docker.pkg.dev/p/r/webapp:1.2.4"});
+    let data = base64::engine::general_purpose::STANDARD.encode(event.to_string());
+    let body = json!({"message": {"data": data, "messageId": "1"}}).to_string();
+    let url = format!("{}{path}", controller.receiver_url);
+    let stranger = google.token(
+        audience,
+        json!({"email": "x@y.iam.gserviceaccount.com",
+        "email_verified": true}),
+    );
+    let bearer = format!("Bearer {stranger}");
+    let response = http("POST", &url, &[("Authorization", &bearer)], body.as_bytes()).await?;
+    assert_eq!(response.status, 401, "another service account");
+    assert_eq!(requested_at(client, ns.name(), "webapp").await?, None);
+
+    let pusher = google.token(audience, json!({"email": email, "email_verified": true}));
+    let bearer = format!("Bearer {pusher}");
+    let response = http("POST", &url, &[("Authorization", &bearer)], body.as_bytes()).await?;
+    assert_eq!(response.status, 200);
+    assert!(requested_at(client, ns.name(), "webapp").await?.is_some());
+
     delete_receivers(client, ns.name()).await?;
     controller.stop().await
 }

@@ -1,8 +1,10 @@
 //! The webhook server on `--receiverAddr`: only `/hook/<digest>` is served, each digest the
 //! `status.webhookPath` a Ready Receiver published. A call is looked up in the Receiver cache
 //! (unknown path: 404; suspended or not Ready: 503), verified against the token of the Receiver's
-//! Secret (failed authentication: 401, an authentic but unusable payload or an event outside
-//! `spec.events`: 400), and then triggers the listed resources (200, or 500 when one failed).
+//! Secret, or for `gcr` and `generic-oidc` against the caller's OIDC ID token (failed
+//! authentication: 401; an identity the provider's validations refuse: 403; an issuer whose keys
+//! cannot be fetched: 503; an authentic but unusable payload or an event outside `spec.events`:
+//! 400), and then triggers the listed resources (200, or 500 when one failed).
 //! Bodies are capped at 3 MiB (413). Logs name the Receiver, never the digest (a credential for
 //! `generic` receivers), the token or the signature.
 //!
@@ -10,10 +12,13 @@
 //! to authenticate.
 
 pub mod filter;
+pub mod identity;
+pub mod oidc;
 pub mod reconcile;
 pub mod trigger;
 pub mod validate;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -22,7 +27,8 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::any;
 use driftless_api::conditions::{status, types};
-use driftless_api::notification::Receiver;
+use driftless_api::notification::{Receiver, ReceiverType};
+use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -30,7 +36,9 @@ use kube::runtime::reflector::Store;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use validate::{Rejection, validate};
+use identity::GcrIdentity;
+use oidc::Verifier;
+use validate::{Accepted, Rejection, validate};
 
 /// Flux's webhook body limit.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
@@ -52,6 +60,10 @@ pub struct ReceiverServer {
     pub receivers: Store<Receiver>,
     /// `--no-cross-namespace-refs`.
     pub no_cross_namespace_refs: bool,
+    /// Checks the ID tokens of `gcr` and `generic-oidc` calls (keys cached per issuer).
+    pub verifier: Verifier,
+    /// The issuer `gcr` tokens come from: Google's, unless a test points elsewhere.
+    pub google_issuer: String,
 }
 
 /// The webhook routes.
@@ -71,8 +83,11 @@ fn is_ready(receiver: &Receiver) -> bool {
         .is_some_and(|c| c.status == status::TRUE)
 }
 
-/// The token from the Receiver's Secret.
-pub async fn token(client: &kube::Client, receiver: &Receiver) -> Result<String, String> {
+/// The data of the Receiver's Secret.
+pub async fn secret_data(
+    client: &kube::Client,
+    receiver: &Receiver,
+) -> Result<BTreeMap<String, ByteString>, String> {
     let namespace = receiver.namespace().unwrap_or_default();
     let Some(secret_ref) = receiver.spec.secret_ref.as_ref() else {
         return Err("spec.secretRef is not set".into());
@@ -84,17 +99,50 @@ pub async fn token(client: &kube::Client, receiver: &Receiver) -> Result<String,
             secret_ref.name
         )
     })?;
-    secret
-        .data
-        .as_ref()
-        .and_then(|d| d.get("token"))
+    Ok(secret.data.unwrap_or_default())
+}
+
+/// A required key of the Receiver's Secret, as text.
+fn secret_field(
+    receiver: &Receiver,
+    data: &BTreeMap<String, ByteString>,
+    key: &str,
+    what: &str,
+) -> Result<String, String> {
+    data.get(key)
         .map(|t| String::from_utf8_lossy(&t.0).into_owned())
+        .filter(|t| !t.is_empty() || key == "token")
         .ok_or_else(|| {
             format!(
-                "invalid '{namespace}/{}' secret data: required field 'token'",
-                secret_ref.name
+                "invalid '{}/{}' secret data: required field '{key}'{what}",
+                receiver.namespace().unwrap_or_default(),
+                receiver
+                    .spec
+                    .secret_ref
+                    .as_ref()
+                    .map(|r| r.name.as_str())
+                    .unwrap_or_default()
             )
         })
+}
+
+/// The `token` key of the Receiver's Secret.
+pub fn token_of(
+    receiver: &Receiver,
+    data: &BTreeMap<String, ByteString>,
+) -> Result<String, String> {
+    secret_field(receiver, data, "token", "")
+}
+
+/// The `email` and `audience` keys a `gcr` Receiver's Secret must hold.
+pub fn gcr_identity(
+    receiver: &Receiver,
+    data: &BTreeMap<String, ByteString>,
+) -> Result<GcrIdentity, String> {
+    Ok(GcrIdentity {
+        email: secret_field(receiver, data, "email", " for GCR receiver")?,
+        audience: secret_field(receiver, data, "audience", " for GCR receiver")?,
+    })
 }
 
 async fn handle(
@@ -117,31 +165,74 @@ async fn handle(
         tracing::info!(%name, %namespace, "receiver is suspended or not ready, rejecting request");
         return StatusCode::SERVICE_UNAVAILABLE;
     }
-    let token = match token(&server.client, &receiver).await {
-        Ok(token) => token,
-        Err(error) => {
-            tracing::error!(%name, %namespace, %error, "unable to read the receiver's token");
-            return StatusCode::INTERNAL_SERVER_ERROR;
+    let verified = match receiver.spec.type_ {
+        // Authenticated by its ID token; its path needs no Secret.
+        ReceiverType::GenericOidc => {
+            identity::authenticate_oidc(&server.verifier, &receiver, &headers)
+                .await
+                .map(|claims| (Accepted { event: None }, None, claims))
+        }
+        kind => {
+            let data = match secret_data(&server.client, &receiver).await {
+                Ok(data) => data,
+                Err(error) => {
+                    tracing::error!(%name, %namespace, %error, "unable to read the receiver's secret");
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+            };
+            let secrets = token_of(&receiver, &data).and_then(|token| {
+                let gcr = (kind == ReceiverType::Gcr)
+                    .then(|| gcr_identity(&receiver, &data))
+                    .transpose()?;
+                Ok((token, gcr))
+            });
+            let (token, gcr) = match secrets {
+                Ok(found) => found,
+                Err(error) => {
+                    tracing::error!(%name, %namespace, %error, "unable to read the receiver's token");
+                    return StatusCode::INTERNAL_SERVER_ERROR;
+                }
+            };
+            match gcr {
+                Some(gcr) => identity::authenticate_gcr(
+                    &server.verifier,
+                    &server.google_issuer,
+                    &gcr,
+                    &headers,
+                    &body,
+                )
+                .await
+                .map(|event| (Accepted { event: None }, Some(event), Value::Null)),
+                None => {
+                    let events = receiver.spec.events.clone().unwrap_or_default();
+                    validate(kind, &events, &token, &headers, &body)
+                        .map(|accepted| (accepted, None, Value::Null))
+                }
+            }
         }
     };
-    let events = receiver.spec.events.clone().unwrap_or_default();
-    let accepted = match validate(receiver.spec.type_, &events, &token, &headers, &body) {
-        Ok(accepted) => accepted,
+    let (accepted, unwrapped, claims) = match verified {
+        Ok(verified) => verified,
         Err(rejection) => {
             tracing::error!(%name, %namespace, error = %rejection, "unable to validate payload");
             return match rejection {
                 Rejection::Unauthorized(_) => StatusCode::UNAUTHORIZED,
                 Rejection::Invalid(_) => StatusCode::BAD_REQUEST,
-                Rejection::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+                Rejection::Forbidden(_) => StatusCode::FORBIDDEN,
+                Rejection::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             };
         }
     };
     tracing::info!(%name, %namespace, event = ?accepted.event, "handling webhook event");
-    let req: Value = serde_json::from_slice(&body).unwrap_or(Value::Object(Default::default()));
+    // A gcr push's filters see the registry event, not the Pub/Sub envelope.
+    let req: Value = unwrapped.unwrap_or_else(|| {
+        serde_json::from_slice(&body).unwrap_or(Value::Object(Default::default()))
+    });
     let triggered = trigger::trigger(
         &server.client,
         &receiver,
         &req,
+        &claims,
         server.no_cross_namespace_refs,
     )
     .await;

@@ -2,13 +2,16 @@
 //! filters and wildcard entries (a bad one stalls with `ValidationFailed`), read the token from
 //! `spec.secretRef` (missing: Ready=False `TokenNotFound`, retried with backoff), publish
 //! `status.webhookPath` with Ready=True `Succeeded` "Receiver initialised for path: …", and
-//! requeue at `spec.interval` (10m) so a rotated token moves the path.
+//! requeue at `spec.interval` (10m) so a rotated token moves the path. `generic-oidc` Receivers
+//! have no Secret (their path comes from name and namespace alone) and stall with
+//! `InvalidCELExpression` when a provider's expression does not compile; `gcr` Receivers also
+//! need `email` and `audience` in their Secret.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use driftless_api::conditions::reasons;
-use driftless_api::notification::Receiver;
+use driftless_api::notification::{Receiver, ReceiverType};
 use driftless_runtime::error::{Classify, ErrorClass, chain};
 use driftless_runtime::events::{EventType, Recorder};
 use driftless_runtime::lifecycle::{Entry, enter};
@@ -22,7 +25,9 @@ use kube::api::Api;
 use kube::runtime::controller::Action;
 
 use super::filter::Filter;
-use super::{token, webhook_path};
+use super::identity::ProviderRules;
+use super::trigger::has_claims;
+use super::{gcr_identity, secret_data, token_of, webhook_path};
 
 /// The metrics and workqueue name of this reconciler.
 pub const METRICS_CONTROLLER: &str = "receiver";
@@ -32,6 +37,9 @@ pub const TOKEN_NOT_FOUND: &str = "TokenNotFound";
 
 /// Flux's reason for an invalid spec.
 pub const VALIDATION_FAILED: &str = "ValidationFailed";
+
+/// Flux's reason when a `generic-oidc` provider's CEL does not compile.
+pub const INVALID_CEL_EXPRESSION: &str = "InvalidCELExpression";
 
 /// Ready of a Receiver comes from the draft; no sub-conditions.
 const READY_RULES: SummaryRules = SummaryRules {
@@ -60,6 +68,9 @@ pub enum ReconcileError {
     /// The spec cannot work as written.
     #[error("{0}")]
     Invalid(String),
+    /// An OIDC provider's variable or validation does not compile.
+    #[error("{0}")]
+    InvalidCel(String),
     /// The token could not be read.
     #[error("{0}")]
     Token(String),
@@ -72,13 +83,14 @@ impl Classify for ReconcileError {
     fn reason(&self) -> &'static str {
         match self {
             ReconcileError::Invalid(_) => VALIDATION_FAILED,
+            ReconcileError::InvalidCel(_) => INVALID_CEL_EXPRESSION,
             ReconcileError::Token(_) => TOKEN_NOT_FOUND,
             ReconcileError::Patch(_) => reasons::PROGRESSING_WITH_RETRY,
         }
     }
     fn class(&self) -> ErrorClass {
         match self {
-            ReconcileError::Invalid(_) => ErrorClass::Stalled,
+            ReconcileError::Invalid(_) | ReconcileError::InvalidCel(_) => ErrorClass::Stalled,
             ReconcileError::Token(_) | ReconcileError::Patch(_) => ErrorClass::Transient,
         }
     }
@@ -94,7 +106,11 @@ pub fn validate_spec(receiver: &Receiver) -> Result<(), ReconcileError> {
             .filter_map(|r| r.filter.as_ref()),
     );
     for expr in filters {
-        Filter::compile(expr).map_err(|e| ReconcileError::Invalid(e.to_string()))?;
+        Filter::compile(expr, has_claims(receiver))
+            .map_err(|e| ReconcileError::Invalid(e.to_string()))?;
+    }
+    for provider in receiver.spec.oidc_providers.iter().flatten() {
+        ProviderRules::compile(provider).map_err(|e| ReconcileError::InvalidCel(e.to_string()))?;
     }
     if let Some(entry) = receiver
         .spec
@@ -151,9 +167,17 @@ pub async fn reconcile(
     let mut status = receiver.status.clone().unwrap_or_default();
     let result = async {
         validate_spec(&receiver)?;
-        let token = token(&ctx.client, &receiver)
-            .await
-            .map_err(ReconcileError::Token)?;
+        let token = if receiver.spec.type_ == ReceiverType::GenericOidc {
+            String::new()
+        } else {
+            let data = secret_data(&ctx.client, &receiver)
+                .await
+                .map_err(ReconcileError::Token)?;
+            if receiver.spec.type_ == ReceiverType::Gcr {
+                gcr_identity(&receiver, &data).map_err(ReconcileError::Token)?;
+            }
+            token_of(&receiver, &data).map_err(ReconcileError::Token)?
+        };
         Ok::<_, ReconcileError>(webhook_path(
             &token,
             &receiver.name_any(),
@@ -241,6 +265,49 @@ mod tests {
         assert_eq!(bad.reason(), VALIDATION_FAILED);
         assert_eq!(bad.class(), ErrorClass::Stalled);
         assert!(validate_spec(&receiver(None, vec![entry("*")])).is_err());
+    }
+
+    #[test]
+    fn an_oidc_provider_expression_that_does_not_compile_stalls_with_fluxs_reason() {
+        use driftless_api::notification::{OIDCProvider, OIDCValidation, OIDCVariable};
+        let provider = |variable: &str, validation: &str| OIDCProvider {
+            issuer_url: "https://token.actions.githubusercontent.com".into(),
+            variables: Some(vec![OIDCVariable {
+                name: "owner".into(),
+                expression: variable.into(),
+            }]),
+            validations: vec![OIDCValidation {
+                expression: validation.into(),
+                message: "wrong org".into(),
+            }],
+            ..OIDCProvider::default()
+        };
+        let mut r = receiver(
+            Some("claims.repository == res.metadata.name"),
+            vec![entry("app")],
+        );
+        r.spec.type_ = ReceiverType::GenericOidc;
+        r.spec.oidc_providers = Some(vec![provider(
+            "claims.repository_owner",
+            "vars.owner == 'org'",
+        )]);
+        assert!(validate_spec(&r).is_ok());
+        r.spec.oidc_providers = Some(vec![provider("claims.repository_owner", "vars.owner ==")]);
+        let bad = validate_spec(&r).expect_err("syntax error");
+        assert_eq!(bad.reason(), INVALID_CEL_EXPRESSION);
+        assert_eq!(bad.class(), ErrorClass::Stalled);
+        r.spec.oidc_providers = Some(vec![provider("req.owner", "true")]);
+        assert!(
+            validate_spec(&r).is_err(),
+            "only claims and vars are declared"
+        );
+        // `claims` in a filter is for generic-oidc only.
+        r.spec.type_ = ReceiverType::GitHub;
+        r.spec.oidc_providers = None;
+        assert_eq!(
+            validate_spec(&r).expect_err("claims").reason(),
+            VALIDATION_FAILED
+        );
     }
 
     #[test]

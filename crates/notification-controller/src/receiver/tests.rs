@@ -69,6 +69,8 @@ fn server(receivers: Vec<Receiver>) -> Router {
         client,
         receivers: store(receivers),
         no_cross_namespace_refs: false,
+        verifier: crate::receiver::oidc::Verifier::new().expect("verifier"),
+        google_issuer: crate::receiver::identity::GOOGLE_ISSUER.into(),
     }))
 }
 

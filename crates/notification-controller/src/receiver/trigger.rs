@@ -6,7 +6,7 @@
 //! stop the others; the caller answers 500 when any failed.
 
 use driftless_api::annotations::RECONCILE_REQUESTED_AT;
-use driftless_api::notification::{Receiver, ReceiverResource};
+use driftless_api::notification::{Receiver, ReceiverResource, ReceiverType};
 use jiff::Timestamp;
 use kube::ResourceExt;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
@@ -78,19 +78,22 @@ pub struct Triggered {
     pub errors: Vec<TriggerError>,
 }
 
-/// Annotates the objects `receiver` lists that pass its filters for request body `req`.
+/// Annotates the objects `receiver` lists that pass its filters for request body `req` from a
+/// caller with token `claims` (null unless the Receiver is `generic-oidc`).
 pub async fn trigger(
     client: &kube::Client,
     receiver: &Receiver,
     req: &Value,
+    claims: &Value,
     no_cross_namespace_refs: bool,
 ) -> Triggered {
     let mut out = Triggered::default();
+    let with_claims = has_claims(receiver);
     let global = match receiver
         .spec
         .resource_filter
         .as_deref()
-        .map(Filter::compile)
+        .map(|f| Filter::compile(f, with_claims))
     {
         Some(Err(e)) => {
             out.errors.push(e.into());
@@ -106,7 +109,7 @@ pub async fn trigger(
             receiver,
             entry,
             global.as_ref(),
-            req,
+            (req, claims),
             no_cross_namespace_refs,
             &stamp,
         )
@@ -119,12 +122,17 @@ pub async fn trigger(
     out
 }
 
+/// Whether the Receiver's filters may read `claims`.
+pub fn has_claims(receiver: &Receiver) -> bool {
+    receiver.spec.type_ == ReceiverType::GenericOidc
+}
+
 async fn trigger_entry(
     client: &kube::Client,
     receiver: &Receiver,
     entry: &ReceiverResource,
     global: Option<&Filter>,
-    req: &Value,
+    (req, claims): (&Value, &Value),
     no_cross_namespace_refs: bool,
     stamp: &str,
 ) -> Result<Vec<String>, TriggerError> {
@@ -141,7 +149,11 @@ async fn trigger_entry(
             name: entry.name.clone(),
         });
     }
-    let local = entry.filter.as_deref().map(Filter::compile).transpose()?;
+    let local = entry
+        .filter
+        .as_deref()
+        .map(|f| Filter::compile(f, has_claims(receiver)))
+        .transpose()?;
     let api_version = entry
         .api_version
         .clone()
@@ -188,7 +200,7 @@ async fn trigger_entry(
         let json = serde_json::to_value(&object).unwrap_or(Value::Null);
         let mut accepted = true;
         for filter in global.iter().copied().chain(local.as_ref()) {
-            accepted = accepted && filter.accepts(&json, req)?;
+            accepted = accepted && filter.accepts(&json, req, claims)?;
         }
         if !accepted {
             continue;

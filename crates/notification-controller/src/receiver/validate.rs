@@ -20,9 +20,12 @@ pub enum Rejection {
     /// Authentic, but the payload is malformed or its event is not one `spec.events` lists.
     #[error("{0}")]
     Invalid(String),
-    /// The type needs a verification driftless does not implement.
+    /// Authenticated, but the caller's identity fails the Receiver's validations.
     #[error("{0}")]
-    Unsupported(String),
+    Forbidden(String),
+    /// The caller could not be checked now (the OIDC issuer's keys are out of reach).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// A verified call: the event type it reported, when the type has one.
@@ -122,12 +125,10 @@ pub fn validate(
             json_with(body, "CDEvents", &[])?;
             filter_events("CDEvent", events, event)
         }
-        ReceiverType::Gcr => Err(Rejection::Unsupported(
-            "gcr receivers need Google OIDC token verification, which driftless does not implement yet"
-                .into(),
-        )),
-        ReceiverType::GenericOidc => Err(Rejection::Unsupported(
-            "generic-oidc receivers are not implemented by driftless yet".into(),
+        // These prove themselves with an ID token (super::identity), never with the shared
+        // token; refusing here keeps a call routed the wrong way from passing unchecked.
+        ReceiverType::Gcr | ReceiverType::GenericOidc => Err(Rejection::Unauthorized(
+            "this receiver type authenticates callers by OIDC ID token".into(),
         )),
     }
 }

@@ -193,15 +193,16 @@ fn cdevents_filter_on_ce_type() {
 }
 
 #[test]
-fn unimplemented_verifications_refuse_rather_than_accept() {
-    let h = headers(&[("Authorization", "Bearer x")]);
+fn token_typed_receivers_never_pass_the_shared_token_check() {
+    // Even with the right shared token, gcr and generic-oidc calls need their ID token.
+    let h = headers(&[("Authorization", TOKEN), ("X-Gitlab-Token", TOKEN)]);
     assert!(matches!(
         validate(ReceiverType::Gcr, &[], TOKEN, &h, b"{}"),
-        Err(Rejection::Unsupported(_))
+        Err(Rejection::Unauthorized(_))
     ));
     assert!(matches!(
         validate(ReceiverType::GenericOidc, &[], "", &h, b"{}"),
-        Err(Rejection::Unsupported(_))
+        Err(Rejection::Unauthorized(_))
     ));
 }
 
