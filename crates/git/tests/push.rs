@@ -32,26 +32,17 @@ fn options(auth: Auth) -> CloneOptions {
     }
 }
 
-async fn clone(url: String, branch: &str, auth: Auth, dest: &Path) -> Clone {
-    let branch = branch.to_string();
-    let dest = dest.to_path_buf();
-    tokio::task::spawn_blocking(move || clone_branch(&url, &branch, &dest, &options(auth)))
-        .await
-        .expect("clone thread")
-        .expect("clone")
+/// The git calls block; `block_in_place` keeps the loopback server's runtime serving.
+fn cloned(url: String, branch: &str, auth: Auth, dest: &Path) -> Clone {
+    tokio::task::block_in_place(|| clone_branch(&url, branch, dest, &options(auth))).expect("clone")
 }
 
-async fn push_blocking(
-    clone: Clone,
+fn push_to(
+    clone: &Clone,
     targets: Vec<PushTarget>,
     options: PushOptions,
-) -> (Clone, Result<Pushed, PushError>) {
-    tokio::task::spawn_blocking(move || {
-        let result = push(&clone, &targets, &options);
-        (clone, result)
-    })
-    .await
-    .expect("push thread")
+) -> Result<Pushed, PushError> {
+    tokio::task::block_in_place(|| push(clone, &targets, &options))
 }
 
 fn message(text: &str) -> CommitMessage {
@@ -90,7 +81,7 @@ async fn a_pushed_commit_lands_on_the_branch_with_its_author_message_and_files()
     let (server, _repo) = served(GitAuth::None).await?;
     let before_other = server.git_in_repo("fleet", &["rev-parse", "main:apps/other"])?;
     let dir = tempfile::tempdir()?;
-    let mut clone = clone(server.url("fleet"), "main", Auth::default(), dir.path()).await;
+    let mut clone = cloned(server.url("fleet"), "main", Auth::default(), dir.path());
     assert_eq!(
         std::fs::read_to_string(dir.path().join("apps/podinfo/deploy.yaml"))?,
         "image: podinfo:1.0.0\n"
@@ -108,12 +99,11 @@ async fn a_pushed_commit_lands_on_the_branch_with_its_author_message_and_files()
         )?
         .expect("a change makes a commit");
     assert_eq!(commit.revision, format!("main@sha1:{}", commit.id));
-    let (_clone, pushed) = push_blocking(
-        clone,
+    let pushed = push_to(
+        &clone,
         vec![PushTarget::branch("main")],
         PushOptions::default(),
-    )
-    .await;
+    );
     let pushed = pushed?;
     assert_eq!(pushed.commit, commit.id);
     assert!(pushed.refs[0].changed);
@@ -150,19 +140,18 @@ async fn identical_contents_make_no_commit_and_the_push_sends_nothing() -> anyho
     let (server, repo) = served(GitAuth::None).await?;
     let tip = repo.rev_parse("HEAD")?;
     let dir = tempfile::tempdir()?;
-    let mut clone = clone(server.url("fleet"), "main", Auth::default(), dir.path()).await;
+    let mut clone = cloned(server.url("fleet"), "main", Auth::default(), dir.path());
     let commit = clone.commit(
         &[write("apps/podinfo/deploy.yaml", "image: podinfo:1.0.0\n")],
         &message("no-op"),
     )?;
     assert_eq!(commit, None);
     assert_eq!(clone.tip(), tip);
-    let (_clone, pushed) = push_blocking(
-        clone,
+    let pushed = push_to(
+        &clone,
         vec![PushTarget::branch("main")],
         PushOptions::default(),
-    )
-    .await;
+    );
     assert!(!pushed?.refs[0].changed);
     assert_eq!(
         server.git_in_repo("fleet", &["rev-parse", "main"])?.trim(),
@@ -176,18 +165,17 @@ async fn a_concurrent_push_makes_ours_fail_as_non_fast_forward_and_keeps_theirs(
 -> anyhow::Result<()> {
     let (server, repo) = served(GitAuth::None).await?;
     let dir = tempfile::tempdir()?;
-    let mut clone = clone(server.url("fleet"), "main", Auth::default(), dir.path()).await;
+    let mut clone = cloned(server.url("fleet"), "main", Auth::default(), dir.path());
     let theirs = repo.commit_files("main", &[("README.md", "someone else\n")], "theirs")?;
     clone.commit(
         &[write("apps/podinfo/deploy.yaml", "image: podinfo:1.0.1\n")],
         &message("ours"),
     )?;
-    let (_clone, result) = push_blocking(
-        clone,
+    let result = push_to(
+        &clone,
         vec![PushTarget::branch("main")],
         PushOptions::default(),
-    )
-    .await;
+    );
     let err = result.expect_err("the remote moved");
     assert!(matches!(err, PushError::NonFastForward { .. }), "{err:?}");
     assert!(err.remote_moved());
@@ -211,20 +199,20 @@ async fn a_refspec_creates_a_new_branch_and_force_overwrites_a_diverged_one() ->
     let base = repo.rev_parse("HEAD")?;
     repo.commit_files("auto", &[("stale.txt", "old automation\n")], "stale")?;
     let dir = tempfile::tempdir()?;
-    let mut clone = clone(server.url("fleet"), "main", Auth::default(), dir.path()).await;
+    let mut clone = cloned(server.url("fleet"), "main", Auth::default(), dir.path());
     let commit = clone
         .commit(&[write("apps/podinfo/deploy.yaml", "x\n")], &message("m"))?
         .expect("commit");
 
     let diverged = vec![PushTarget::from_refspec("main:refs/heads/auto", "main")?];
-    let (clone, result) = push_blocking(clone, diverged, PushOptions::default()).await;
+    let result = push_to(&clone, diverged, PushOptions::default());
     assert!(matches!(result, Err(PushError::NonFastForward { .. })));
 
     let targets = vec![
         PushTarget::from_refspec("+refs/heads/main:refs/heads/auto", "main")?,
         PushTarget::from_refspec("HEAD:refs/heads/review/1", "main")?,
     ];
-    let (_clone, pushed) = push_blocking(clone, targets, PushOptions::default()).await;
+    let pushed = push_to(&clone, targets, PushOptions::default());
     let pushed = pushed?;
     assert_eq!(pushed.refs[1].old, None, "review/1 is created");
     for branch in ["auto", "review/1"] {
@@ -249,19 +237,18 @@ async fn pushing_with_basic_or_bearer_credentials_works_and_a_wrong_password_is_
     })
     .await?;
     let dir = tempfile::tempdir()?;
-    let mut clone = clone(
+    let mut clone = cloned(
         server.url("fleet"),
         "main",
         basic("bot", "s3cret-pw"),
         dir.path(),
-    )
-    .await;
+    );
     clone.commit(&[write("a.txt", "a\n")], &message("a"))?;
     let wrong = PushOptions {
         auth: Some(basic("bot", "wrong-pw")),
         ..PushOptions::default()
     };
-    let (clone, result) = push_blocking(clone, vec![PushTarget::branch("main")], wrong).await;
+    let result = push_to(&clone, vec![PushTarget::branch("main")], wrong);
     let err = result.expect_err("wrong password");
     assert_eq!(err.reason(), "AuthenticationFailed", "{err}");
     let text = format!("{err} {err:?}");
@@ -270,12 +257,11 @@ async fn pushing_with_basic_or_bearer_credentials_works_and_a_wrong_password_is_
         "{text}"
     );
 
-    let (_clone, pushed) = push_blocking(
-        clone,
+    let pushed = push_to(
+        &clone,
         vec![PushTarget::branch("main")],
         PushOptions::default(),
-    )
-    .await;
+    );
     pushed?;
     assert_eq!(server.git_in_repo("fleet", &["show", "main:a.txt"])?, "a\n");
 
@@ -287,14 +273,13 @@ async fn pushing_with_basic_or_bearer_credentials_works_and_a_wrong_password_is_
         ..Auth::default()
     };
     let dir = tempfile::tempdir()?;
-    let mut clone = clone(bearer.url("fleet"), "main", token, dir.path()).await;
+    let mut clone = cloned(bearer.url("fleet"), "main", token, dir.path());
     clone.commit(&[write("b.txt", "b\n")], &message("b"))?;
-    let (_clone, pushed) = push_blocking(
-        clone,
+    let pushed = push_to(
+        &clone,
         vec![PushTarget::branch("main")],
         PushOptions::default(),
-    )
-    .await;
+    );
     pushed?;
     assert_eq!(bearer.git_in_repo("fleet", &["show", "main:b.txt"])?, "b\n");
     Ok(())
@@ -306,14 +291,13 @@ async fn a_server_refusing_anonymous_pushes_gives_a_clear_error() -> anyhow::Res
     let repo = server.create_repo("fleet")?;
     repo.commit_files("main", BASE_FILES, "base")?;
     let dir = tempfile::tempdir()?;
-    let mut clone = clone(server.url("fleet"), "main", Auth::default(), dir.path()).await;
+    let mut clone = cloned(server.url("fleet"), "main", Auth::default(), dir.path());
     clone.commit(&[write("a.txt", "a\n")], &message("a"))?;
-    let (_clone, result) = push_blocking(
-        clone,
+    let result = push_to(
+        &clone,
         vec![PushTarget::branch("main")],
         PushOptions::default(),
-    )
-    .await;
+    );
     let err = result.expect_err("receive-pack is off");
     let text = err.to_string();
     assert!(
