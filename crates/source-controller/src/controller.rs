@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use driftless_api::source::GitRepository;
+use driftless_api::source::{GitRepository, HelmChart, HelmRepository};
 use driftless_artifact::Storage;
 use driftless_runtime::election::Signal;
 use driftless_runtime::events::Recorder;
@@ -21,7 +21,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tokio::net::TcpListener;
 
 use crate::args::{Args, DEFAULT_CONCURRENT, hostname};
-use crate::reconcile::{Context, METRICS_CONTROLLER, error_policy, reconcile};
+use crate::reconcile::{Context, METRICS_CONTROLLER, SourceKind, error_policy, reconcile};
 
 /// Why the controller process could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +82,10 @@ pub async fn run(
     let storage = Storage::new(root, args.advertised_address(&hostname()));
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     let metrics = process::metrics(&args.runtime, METRICS_CONTROLLER, concurrency)?;
+    if let Some(metrics) = &metrics {
+        metrics.register_controller(HelmRepository::METRICS, concurrency);
+        metrics.register_controller(HelmChart::METRICS, concurrency);
+    }
     let recorder = Recorder::new(
         client.clone(),
         crate::CONTROLLER_NAME,
@@ -118,42 +122,93 @@ async fn run_workers(
     ctx: Arc<Context>,
     signal: Signal,
 ) -> Result<(), RunError> {
-    let mut signals = Signals::new(signal, 2);
+    let mut signals = Signals::new(signal, 4);
     let artifact_server = driftless_artifact::serve(
         storage_listener,
         driftless_artifact::router(&storage),
         signals.listener(),
     );
-    let api: Api<GitRepository> = match args.runtime.watch_namespace() {
-        Some(namespace) => Api::namespaced(client, &namespace),
-        None => Api::all(client),
-    };
-    let mut watch_config = watcher::Config::default();
-    if let Some(selector) = args.runtime.watch_selector() {
-        watch_config = watch_config.labels(selector);
+    let git_repositories = controller_for::<GitRepository>(&args, &client)
+        .graceful_shutdown_on(signals.listener())
+        .run(
+            reconcile::<GitRepository>,
+            error_policy::<GitRepository>,
+            ctx.clone(),
+        )
+        .for_each(log_result);
+    let helm_repositories = controller_for::<HelmRepository>(&args, &client)
+        .graceful_shutdown_on(signals.listener())
+        .run(
+            crate::helm_repository::reconcile,
+            error_policy::<HelmRepository>,
+            ctx.clone(),
+        )
+        .for_each(log_result);
+    let helm_charts = controller_for::<HelmChart>(&args, &client);
+    let charts = helm_charts.store();
+    let helm_charts = helm_charts
+        .watches(
+            namespaced_api::<HelmRepository>(&args, &client),
+            watch_config(&args),
+            move |repo| crate::helm_chart::charts_for_repository(&charts, &repo),
+        )
+        .graceful_shutdown_on(signals.listener())
+        .run(reconcile::<HelmChart>, error_policy::<HelmChart>, ctx)
+        .for_each(log_result);
+    let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
+    tracing::info!(storage = %storage.root().display(), advertised = storage.advertised_address(),
+        concurrency, "starting source-controller workers");
+    let (artifacts, (), (), ()) = tokio::join!(
+        artifact_server,
+        git_repositories,
+        helm_repositories,
+        helm_charts
+    );
+    artifacts.map_err(RunError::Storage)
+}
+
+/// Logs what a controller stream yields that is not a reconcile result.
+async fn log_result<T, E: std::fmt::Display>(result: Result<T, E>) {
+    if let Err(error) = result {
+        tracing::debug!(%error, "controller event");
     }
+}
+
+/// The API of `K` in the watched namespace (`--watch-all-namespaces` or the runtime's own).
+fn namespaced_api<K>(args: &Args, client: &kube::Client) -> Api<K>
+where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match args.runtime.watch_namespace() {
+        Some(namespace) => Api::namespaced(client.clone(), &namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// `--watch-label-selector` as a watch configuration.
+fn watch_config(args: &Args) -> watcher::Config {
+    let config = watcher::Config::default();
+    match args.runtime.watch_selector() {
+        Some(selector) => config.labels(selector),
+        None => config,
+    }
+}
+
+/// A controller for `K`, fed by a watch filtered like Flux's predicates, `--concurrent` workers.
+fn controller_for<K>(args: &Args, client: &kube::Client) -> Controller<K>
+where
+    K: SourceKind + kube::Resource<DynamicType = ()>,
+{
     let (reader, writer) = reflector::store();
-    let triggers = watcher(api, watch_config)
+    let triggers = watcher(namespaced_api::<K>(args, client), watch_config(args))
         .default_backoff()
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconcile_trigger, Default::default());
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
-    let controller = Controller::for_stream(triggers, reader)
-        .with_config(
-            ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
-        )
-        .graceful_shutdown_on(signals.listener())
-        .run(reconcile::<GitRepository>, error_policy::<GitRepository>, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "controller event");
-            }
-        });
-    tracing::info!(storage = %storage.root().display(), advertised = storage.advertised_address(),
-        concurrency, "starting source-controller workers");
-    let (artifacts, ()) = tokio::join!(artifact_server, controller);
-    artifacts.map_err(RunError::Storage)
+    Controller::for_stream(triggers, reader).with_config(
+        ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX)),
+    )
 }
 
 pub use driftless_runtime::lifecycle::reconcile_trigger;

@@ -19,6 +19,8 @@ pub mod controller;
 pub mod credentials;
 pub mod error;
 pub mod finalize;
+pub mod helm_chart;
+pub mod helm_repository;
 pub mod reconcile;
 pub mod source;
 pub mod storage;

@@ -1,0 +1,296 @@
+//! HelmChart, as Flux's `HelmChartReconciler` for charts from a HelmRepository: wait for the
+//! repository's index artifact, resolve the chart version from it, and when the resulting
+//! revision (the version, `+<generation>` with values files) differs from the stored
+//! artifact, pull the chart (digest checked), repackage it with `spec.valuesFiles`, and store
+//! it as `<name>-<version>.tgz` with `latest.tar.gz` for `status.url`. Ready reads
+//! `pulled|packaged '<name>' chart with version '<version>'` with reason
+//! `ChartPullSucceeded`/`ChartPackageSucceeded`. Charts from GitRepository and Bucket sources
+//! and `spec.verify` stall with a message saying they are not implemented yet.
+//!
+//! A HelmRepository that gets a new artifact revision requeues its HelmCharts
+//! ([`charts_for_repository`], used by the controller's watch).
+
+pub mod build;
+
+use std::time::Duration;
+
+use driftless_api::conditions::{reasons, types};
+use driftless_api::source::{
+    HelmChart, HelmChartSourceKind, HelmChartStatus, HelmRepository, HelmRepositoryType,
+};
+use driftless_artifact::ObjectKey;
+use driftless_artifact::layout::{KIND_HELM_CHART, LATEST_TAR_GZ, helm_chart_file};
+use driftless_runtime::draft::StatusDraft;
+use driftless_runtime::events::EventType;
+use driftless_runtime::summary::SummaryRules;
+use kube::ResourceExt;
+use kube::api::Api;
+use kube::runtime::reflector::{ObjectRef, Store};
+
+use self::build::{Build, resolve, revision_for, summary, values_files};
+use crate::error::ReconcileError;
+use crate::helm_repository::client::RepoClient;
+use crate::helm_repository::error::HelmError;
+use crate::helm_repository::load_stored_index;
+use crate::reconcile::{Context, Notice, SourceKind, parse_duration};
+use crate::storage::{key_for, reconcile_storage, to_api};
+
+/// Ready of a HelmChart is summarised from these (Flux's `helmChartReadyCondition`).
+pub const READY_RULES: SummaryRules = SummaryRules {
+    summarize: &[
+        types::STORAGE_OPERATION_FAILED,
+        types::BUILD_FAILED,
+        types::FETCH_FAILED,
+        types::ARTIFACT_OUTDATED,
+        types::ARTIFACT_IN_STORAGE,
+        types::SOURCE_VERIFIED,
+        types::RECONCILING,
+        types::STALLED,
+    ],
+    negative_polarity: &[
+        types::STORAGE_OPERATION_FAILED,
+        types::BUILD_FAILED,
+        types::FETCH_FAILED,
+        types::ARTIFACT_OUTDATED,
+        types::RECONCILING,
+        types::STALLED,
+    ],
+};
+
+/// Flux's reason for an artifact-outdated HelmChart.
+pub const NEW_CHART: &str = "NewChart";
+
+/// The storage key of a HelmChart (`helmchart/<ns>/<name>`).
+pub fn object_key(chart: &HelmChart) -> Result<ObjectKey, HelmError> {
+    Ok(key_for(KIND_HELM_CHART, chart)?)
+}
+
+impl SourceKind for HelmChart {
+    type Error = HelmError;
+    const METRICS: &'static str = "helmchart";
+    const RULES: SummaryRules = READY_RULES;
+
+    fn interval(&self) -> Result<Duration, HelmError> {
+        Ok(parse_duration("spec.interval", &self.spec.interval)?)
+    }
+
+    fn artifact_revision(status: &HelmChartStatus) -> Option<String> {
+        status.artifact.as_ref().map(|a| a.revision.clone())
+    }
+
+    async fn run_steps(
+        &self,
+        ctx: &Context,
+        status: &mut HelmChartStatus,
+        draft: &mut StatusDraft,
+    ) -> Result<Notice, HelmError> {
+        let key = object_key(self)?;
+        reconcile_storage(
+            &ctx.storage,
+            ctx.retention,
+            key.clone(),
+            &mut status.artifact,
+            draft,
+        )
+        .await?;
+        check_supported(self)?;
+        let repo = source_repository(ctx, self).await?;
+        let Some(repo_artifact) = repo.status.as_ref().and_then(|s| s.artifact.clone()) else {
+            return Err(HelmError::NoSourceArtifact {
+                kind: "HelmRepository",
+                name: self.spec.source_ref.name.clone(),
+            });
+        };
+        let index = load_stored_index(&ctx.storage, &repo_artifact).await?;
+        draft.delete(types::FETCH_FAILED);
+        let version = resolve(&index, self)?;
+        let revision = revision_for(self, version);
+        let current = status.artifact.as_ref().map(|a| a.revision.clone());
+        let up_to_date = current.as_deref() == Some(revision.as_str())
+            && status.observed_chart_name.as_deref() == Some(version.name.as_str());
+        let notice = if up_to_date {
+            let merged = status
+                .observed_values_files
+                .clone()
+                .unwrap_or_else(|| values_files(self).to_vec());
+            let packaged = !values_files(self).is_empty();
+            let text = summary(
+                &version.name,
+                &revision,
+                packaged,
+                if packaged { &merged } else { &[] },
+            );
+            mark_stored(draft, packaged, &text);
+            Notice::up_to_date(&revision)
+        } else {
+            let planned = summary(
+                &version.name,
+                &revision,
+                !values_files(self).is_empty(),
+                values_files(self),
+            );
+            draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
+            draft.progressing(format!("building artifact: {planned}"));
+            let http = RepoClient::for_repository(&ctx.client, &repo).await?;
+            let built = build::build(&http, &repo.spec.url, self, version).await?;
+            draft.delete(types::BUILD_FAILED);
+            let text = summary(
+                &built.name,
+                &built.version,
+                built.packaged,
+                &built.values_files,
+            );
+            let reason = success_reason(built.packaged);
+            let stored = store_chart(ctx, key.clone(), &built).await?;
+            status.artifact = Some(to_api(&stored));
+            status.observed_values_files =
+                Some(built.values_files.clone()).filter(|files| !files.is_empty());
+            mark_stored(draft, built.packaged, &text);
+            Notice {
+                event_type: EventType::Normal,
+                reason,
+                message: text,
+                metadata: vec![
+                    ("revision", stored.revision.clone()),
+                    ("digest", stored.digest.clone()),
+                ],
+            }
+        };
+        draft.delete(types::BUILD_FAILED);
+        status.observed_chart_name = Some(version.name.clone());
+        status.observed_source_artifact_revision = Some(repo_artifact.revision.clone());
+        let link = key
+            .artifact_path(LATEST_TAR_GZ)
+            .map_err(|source| ReconcileError::Storage {
+                operation: "invalid storage key",
+                source: source.into(),
+            })?;
+        status.url = Some(ctx.storage.url_for(&link));
+        Ok(notice)
+    }
+
+    async fn finalize(&self, ctx: &Context, api: &Api<Self>) -> Result<(), HelmError> {
+        Ok(crate::finalize::finalize(ctx, api, self, object_key(self)?).await?)
+    }
+}
+
+fn success_reason(packaged: bool) -> &'static str {
+    if packaged {
+        reasons::CHART_PACKAGE_SUCCEEDED
+    } else {
+        reasons::CHART_PULL_SUCCEEDED
+    }
+}
+
+/// ArtifactInStorage carries the build summary, as Flux sets it once the artifact has the
+/// build's revision.
+fn mark_stored(draft: &mut StatusDraft, packaged: bool, summary: &str) {
+    draft.delete(types::ARTIFACT_OUTDATED);
+    draft.delete(types::STORAGE_OPERATION_FAILED);
+    draft.mark_true(
+        types::ARTIFACT_IN_STORAGE,
+        success_reason(packaged),
+        summary,
+    );
+}
+
+/// Sources and features not implemented yet stall with a message naming them.
+fn check_supported(chart: &HelmChart) -> Result<(), HelmError> {
+    if chart.spec.verify.is_some() {
+        return Err(HelmError::Unsupported {
+            feature: "spec.verify",
+            detail: "chart signature verification (cosign/notation) is not implemented",
+        });
+    }
+    match chart.spec.source_ref.kind {
+        HelmChartSourceKind::HelmRepository => Ok(()),
+        HelmChartSourceKind::GitRepository | HelmChartSourceKind::Bucket => {
+            Err(HelmError::Unsupported {
+                feature: "spec.sourceRef.kind",
+                detail: "charts from GitRepository and Bucket sources are not implemented yet; use a HelmRepository",
+            })
+        }
+    }
+}
+
+/// The HelmRepository the chart pulls from (same namespace).
+async fn source_repository(ctx: &Context, chart: &HelmChart) -> Result<HelmRepository, HelmError> {
+    let api: Api<HelmRepository> =
+        Api::namespaced(ctx.client.clone(), &chart.namespace().unwrap_or_default());
+    let name = &chart.spec.source_ref.name;
+    let repo = api.get(name).await.map_err(|e| {
+        let not_found = matches!(&e, kube::Error::Api(s) if s.code == 404);
+        HelmError::GetSource {
+            detail: if not_found {
+                format!("HelmRepository.source.toolkit.fluxcd.io \"{name}\" not found")
+            } else {
+                e.to_string()
+            },
+            not_found,
+        }
+    })?;
+    if repo.spec.type_ == Some(HelmRepositoryType::Oci) {
+        return Err(HelmError::Unsupported {
+            feature: "HelmRepository type 'oci'",
+            detail: "charts from OCI HelmRepositories are not implemented; use an OCIRepository",
+        });
+    }
+    Ok(repo)
+}
+
+async fn store_chart(
+    ctx: &Context,
+    key: ObjectKey,
+    built: &Build,
+) -> Result<driftless_artifact::Artifact, HelmError> {
+    let file = helm_chart_file(&built.name, &built.version);
+    let revision = built.version.clone();
+    let data = built.data.clone();
+    let (stored, _) = crate::artifact::store_locked(
+        &ctx.storage,
+        ctx.retention,
+        key,
+        LATEST_TAR_GZ,
+        move |lock| {
+            lock.store_bytes(&file, &revision, &data)
+                .map_err(|source| ReconcileError::Storage {
+                    operation: "failed to write chart artifact",
+                    source,
+                })
+        },
+    )
+    .await?;
+    Ok(stored)
+}
+
+/// The HelmCharts to requeue when `repo` changed: those in its namespace that pull from it
+/// and were not built from its current artifact revision (Flux's
+/// `requestsForHelmRepositoryChange`).
+pub fn charts_for_repository(
+    charts: &Store<HelmChart>,
+    repo: &HelmRepository,
+) -> Vec<ObjectRef<HelmChart>> {
+    let Some(revision) = repo
+        .status
+        .as_ref()
+        .and_then(|s| s.artifact.as_ref())
+        .map(|a| a.revision.as_str())
+    else {
+        return Vec::new();
+    };
+    charts
+        .state()
+        .iter()
+        .filter(|chart| {
+            chart.spec.source_ref.kind == HelmChartSourceKind::HelmRepository
+                && chart.spec.source_ref.name == repo.name_any()
+                && chart.namespace() == repo.namespace()
+                && chart
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.observed_source_artifact_revision.as_deref())
+                    != Some(revision)
+        })
+        .map(|chart| ObjectRef::from_obj(chart.as_ref()))
+        .collect()
+}
