@@ -27,6 +27,8 @@ pub enum Command {
     /// Run notification-controller: forward events to alert providers and serve webhook
     /// Receivers.
     NotificationController(Box<driftless_notification_controller::Args>),
+    /// Run image-reflector-controller: scan image repositories' tags and resolve ImagePolicies.
+    ImageReflectorController(Box<driftless_image_reflector_controller::Args>),
     /// Build a kustomization as `kustomize build` does (`driftless kustomize build DIR`).
     Kustomize(commands::kustomize::KustomizeArgs),
     /// Render a Helm chart as `helm template` does (`driftless helm template RELEASE CHART`).
@@ -69,6 +71,9 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::NotificationController(args) => {
             Ok(driftless_notification_controller::run_blocking(*args)?)
+        }
+        Command::ImageReflectorController(args) => {
+            Ok(driftless_image_reflector_controller::run_blocking(*args)?)
         }
         Command::Kustomize(args) => commands::kustomize::run(&args),
         Command::Helm(args) => commands::helm::run(&args),

@@ -37,6 +37,9 @@ pub enum CommandError {
     /// `driftless notification-controller` stopped with an error.
     #[error(transparent)]
     NotificationController(#[from] driftless_notification_controller::RunError),
+    /// `driftless image-reflector-controller` stopped with an error.
+    #[error(transparent)]
+    ImageReflectorController(#[from] driftless_image_reflector_controller::RunError),
     /// A user command's request to the cluster failed (with a hint at the fix).
     #[error(transparent)]
     Cluster(#[from] cluster::ClusterError),
