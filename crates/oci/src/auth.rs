@@ -159,6 +159,15 @@ impl DockerConfig {
         self.auths.get(&normalise_host(registry))
     }
 
+    /// Add `other`'s credentials and notes. A registry already present keeps its credential:
+    /// the first Secret that names a registry wins, as in a keychain searched in order.
+    pub fn merge(&mut self, other: DockerConfig) {
+        for (host, credential) in other.auths {
+            self.auths.entry(host).or_insert(credential);
+        }
+        self.notes.extend(other.notes);
+    }
+
     /// Human-readable notes about parts of the payload that were ignored.
     pub fn notes(&self) -> &[String] {
         &self.notes

@@ -333,7 +333,7 @@ pub(crate) async fn read_limited(
 }
 
 /// The registry's `{"errors":[{"code","message"}]}` as one line, or the status text.
-async fn error_detail(response: reqwest::Response) -> String {
+pub(crate) async fn error_detail(response: reqwest::Response) -> String {
     let status = response.status();
     let body = read_limited(response, "error body", "", 16 << 10)
         .await
@@ -356,10 +356,18 @@ async fn error_detail(response: reqwest::Response) -> String {
             .map(|e| format!("{}: {}", e.code, e.message))
             .collect::<Vec<_>>()
             .join("; "),
-        _ => status
-            .canonical_reason()
-            .unwrap_or("no reason given")
-            .to_owned(),
+        _ => match status {
+            StatusCode::UNAUTHORIZED => "UNAUTHORIZED: authentication required".to_owned(),
+            StatusCode::FORBIDDEN => {
+                "DENIED: requested access to the resource is denied".to_owned()
+            }
+            StatusCode::NOT_FOUND => "NOT_FOUND: not found".to_owned(),
+            _ => format!(
+                "unexpected status code {} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or_default()
+            ),
+        },
     }
 }
 

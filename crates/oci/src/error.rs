@@ -18,7 +18,7 @@ pub enum OciError {
         source: reqwest::Error,
     },
     /// The registry refused the credentials (or demanded some and none were given).
-    #[error("{method} {url}: {status} UNAUTHORIZED: {detail}")]
+    #[error("{method} {url}: {detail}")]
     Unauthorized {
         /// HTTP method.
         method: &'static str,
@@ -26,7 +26,7 @@ pub enum OciError {
         url: String,
         /// 401 or 403.
         status: u16,
-        /// The registry's error text, or what the client could not do.
+        /// The registry's `CODE: message` list, or `UNAUTHORIZED` with the status text.
         detail: String,
     },
     /// The token endpoint did not issue a token.
@@ -38,7 +38,7 @@ pub enum OciError {
         detail: String,
     },
     /// The manifest, blob or repository does not exist.
-    #[error("{method} {url}: 404 NOT FOUND: {detail}")]
+    #[error("{method} {url}: {detail}")]
     NotFound {
         /// HTTP method.
         method: &'static str,
@@ -48,7 +48,7 @@ pub enum OciError {
         detail: String,
     },
     /// Another non-success status.
-    #[error("{method} {url}: unexpected status {status}: {detail}")]
+    #[error("{method} {url}: {detail}")]
     Status {
         /// HTTP method.
         method: &'static str,

@@ -3,11 +3,11 @@
 //! `refresh_token` grant for an `identitytoken`. The answer's `token` (or `access_token`) goes
 //! into `Authorization: Bearer`.
 
-use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{StatusCode, Url};
 
 use crate::auth::Credential;
-use crate::client::{Client, basic_header, read_limited, safe};
+use crate::client::{Client, basic_header, error_detail, read_limited, safe};
 use crate::error::OciError;
 
 /// Token answers are small; anything bigger is not a token.
@@ -38,6 +38,10 @@ pub(crate) async fn fetch_token(
     if !matches!(url.scheme(), "http" | "https") {
         return Err(fail("the realm is not an http(s) URL".to_owned()));
     }
+    let method = match credential {
+        Some(Credential::IdentityToken { .. }) => "POST",
+        _ => "GET",
+    };
     let request = match credential {
         Some(Credential::IdentityToken { token, .. }) => {
             let mut form = Url::parse("form:")
@@ -72,17 +76,21 @@ pub(crate) async fn fetch_token(
         }
     };
     let response = request.send().await.map_err(|e| OciError::Transport {
-        method: "GET",
+        method,
         url: realm_safe.clone(),
         source: e.without_url(),
     })?;
     let status = response.status();
+    if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
+        return Err(OciError::Unauthorized {
+            method,
+            url: realm_safe.clone(),
+            status: status.as_u16(),
+            detail: error_detail(response).await,
+        });
+    }
     if !status.is_success() {
-        return Err(fail(format!(
-            "{} {}",
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("")
-        )));
+        return Err(fail(error_detail(response).await));
     }
     let body = read_limited(response, "token response", &realm_safe, MAX_TOKEN_RESPONSE).await?;
     let parsed: TokenResponse = serde_json::from_slice(&body)
