@@ -161,6 +161,26 @@ pub fn sort_and_latest(tags: &mut [String]) -> Vec<String> {
     tags.iter().take(LATEST_TAGS_COUNT).cloned().collect()
 }
 
+/// Flux's progressive status: before a scan, Ready=Unknown "Reconciliation in progress" and
+/// Reconciling=True "scanning: <reason>" are written, so `kubectl wait` and `flux get` see the
+/// scan under way; the final patch replaces both.
+async fn show_progress(
+    ctx: &Context,
+    repo: &ImageRepository,
+    status: &ImageRepositoryStatus,
+    draft: &StatusDraft,
+) -> Result<(), ReconcileError> {
+    let mut snapshot = status.clone();
+    snapshot.conditions = Some(draft.in_progress_conditions());
+    let api: Api<ImageRepository> =
+        Api::namespaced(ctx.client.clone(), &repo.namespace().unwrap_or_default());
+    let manager = status_field_manager(crate::CONTROLLER_NAME);
+    driftless_runtime::patch::patch_status(&api, repo, &snapshot, &manager)
+        .await
+        .map_err(ReconcileError::patch)?;
+    Ok(())
+}
+
 async fn run(
     ctx: &Context,
     repo: &ImageRepository,
@@ -196,6 +216,7 @@ async fn run(
     ) {
         Ok(reason) => {
             draft.progressing(format!("scanning: {reason}"));
+            show_progress(ctx, repo, status, draft).await?;
             let client = registry::client_for(&ctx.client, repo, &reference, timeout).await?;
             let listed = tokio::time::timeout(timeout, client.list_tags(&reference))
                 .await

@@ -117,11 +117,20 @@ pub struct Fixture {
 
 /// Starts a [`Fixture`] whose registry demands `auth`.
 pub async fn fixture(shard: &str, auth: RegistryAuth) -> anyhow::Result<Fixture> {
+    fixture_with(shard, auth, &[]).await
+}
+
+/// [`fixture`] whose controller gets `extra` flags.
+pub async fn fixture_with(
+    shard: &str,
+    auth: RegistryAuth,
+    extra: &[&str],
+) -> anyhow::Result<Fixture> {
     let cluster = testkit::cluster().await?;
     install_crds(&cluster.client).await?;
     let ns = TestNamespace::create(&cluster, shard).await?;
     let registry = OciRegistry::start(auth).await?;
-    let controller = RunningController::start(&cluster, shard, &[]).await?;
+    let controller = RunningController::start(&cluster, shard, extra).await?;
     let repos = Api::namespaced(cluster.client.clone(), ns.name());
     let policies = Api::namespaced(cluster.client.clone(), ns.name());
     let secrets = Api::namespaced(cluster.client.clone(), ns.name());

@@ -1,0 +1,100 @@
+//! The tag store's bounds and a registry with very many tags, end to end.
+
+mod common;
+
+use common::{condition, fixture, fixture_with, latest_tag, ready_is};
+use driftless_api::image::ImageRepository;
+use serde_json::json;
+use testkit::oci_registry::RegistryAuth;
+
+fn ready_message(repo: &ImageRepository) -> (String, String) {
+    condition(
+        repo.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "Ready",
+    )
+    .map(|c| (c.reason.clone(), c.message.clone()))
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_repository_over_the_store_cap_fails_its_scan_with_a_clear_message() -> anyhow::Result<()>
+{
+    let f = fixture_with(
+        "bounds-cap",
+        RegistryAuth::None,
+        &["--storage-max-repository-size=100"],
+    )
+    .await?;
+    let digest = f.registry.push_image("many", "0");
+    f.registry
+        .tag_many("many", (1..50).map(|i| i.to_string()), &digest);
+    f.create_repository(
+        "many",
+        json!({"image": f.image("many"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    let repo = f
+        .wait_repository("many", "Ready=False", |r| {
+            ready_is(
+                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
+                "False",
+            )
+        })
+        .await?;
+    let (reason, message) = ready_message(&repo);
+    assert_eq!(reason, "ReadOperationFailed");
+    assert_eq!(
+        message,
+        format!(
+            "scan failed: failed to set tags for \"{}\": 50 tags take 140 bytes, over the tag store's limit of 100 bytes per repository",
+            f.image("many")
+        )
+    );
+    assert!(
+        !f.controller
+            .storage
+            .path()
+            .join(format!("imagerepository/{}/many/tags", f.ns.name()))
+            .exists()
+    );
+    f.finish().await
+}
+
+#[tokio::test]
+async fn a_million_tags_scan_and_resolve() -> anyhow::Result<()> {
+    let f = fixture("bounds-many", RegistryAuth::None).await?;
+    let digest = f.registry.push_image("huge", "1.0.0");
+    f.registry.tag_many(
+        "huge",
+        (0..1_000_000).map(|i| format!("1.{}.{}", i / 1000, i % 1000)),
+        &digest,
+    );
+    f.registry.set_default_page_size(Some(50_000));
+    f.create_repository(
+        "huge",
+        json!({"image": f.image("huge"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    f.create_policy(
+        "huge",
+        json!({"imageRepositoryRef": {"name": "huge"}, "policy": {"semver": {"range": "^1.0.0"}}}),
+    )
+    .await?;
+    let policy = f
+        .wait_policy("huge", "the highest of a million versions", |p| {
+            latest_tag(p) == Some("1.999.999")
+        })
+        .await?;
+    assert!(ready_is(
+        policy.status.as_ref().and_then(|s| s.conditions.as_ref()),
+        "True"
+    ));
+    let repo = f.repos.get("huge").await?;
+    let count = repo
+        .status
+        .and_then(|s| s.last_scan_result)
+        .map(|r| r.tag_count);
+    // 1.0.0 was pushed first and is one of the generated tags too.
+    assert_eq!(count, Some(1_000_000));
+    f.finish().await
+}
