@@ -1,0 +1,119 @@
+//! What a run reads from the cluster: the GitRepository (and the ACL on cross-namespace
+//! references), its credentials Secret, and the ImagePolicies the automation selects.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use driftless_api::image::{ImagePolicy, ImageRef, ImageUpdateAutomation};
+use driftless_api::source::GitRepository;
+use driftless_git::Auth;
+use driftless_source_controller::credentials::{Problem, auth_from_data};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ListParams};
+use kube::core::Selector;
+use kube::{Client, ResourceExt};
+
+use crate::error::ReconcileError;
+
+/// The GitRepository an automation updates; refused across namespaces when
+/// `--no-cross-namespace-refs` is set.
+pub async fn git_repository(
+    client: &Client,
+    automation: &ImageUpdateAutomation,
+    no_cross_namespace_refs: bool,
+) -> Result<GitRepository, ReconcileError> {
+    let own = automation.namespace().unwrap_or_default();
+    let source = &automation.spec.source_ref;
+    let namespace = source.namespace.clone().unwrap_or_else(|| own.clone());
+    if no_cross_namespace_refs && namespace != own {
+        return Err(ReconcileError::CrossNamespace {
+            namespace,
+            name: source.name.clone(),
+        });
+    }
+    let api: Api<GitRepository> = Api::namespaced(client.clone(), &namespace);
+    match api.get_opt(&source.name).await {
+        Ok(Some(repo)) => Ok(repo),
+        Ok(None) => Err(ReconcileError::SourceNotFound {
+            namespace,
+            name: source.name.clone(),
+        }),
+        Err(e) => Err(ReconcileError::Kube {
+            what: "GitRepository",
+            namespace,
+            name: source.name.clone(),
+            source: Box::new(e),
+        }),
+    }
+}
+
+/// The credentials of `repo`'s `spec.secretRef`, read as source-controller reads them.
+pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, ReconcileError> {
+    let Some(secret_ref) = repo.spec.secret_ref.as_ref() else {
+        return Ok(Auth::default());
+    };
+    let namespace = repo.namespace().unwrap_or_default();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let secret = api
+        .get(&secret_ref.name)
+        .await
+        .map_err(|e| ReconcileError::Kube {
+            what: "Secret",
+            namespace: namespace.clone(),
+            name: secret_ref.name.clone(),
+            source: Box::new(e),
+        })?;
+    auth_from_data(&secret.data.unwrap_or_default()).map_err(|problem| {
+        ReconcileError::InvalidSecret {
+            namespace,
+            name: secret_ref.name.clone(),
+            problem: match problem {
+                Problem::Invalid(p) => p,
+                Problem::Unsupported(p) => p.to_string(),
+            },
+        }
+    })
+}
+
+/// `spec.timeout` of the GitRepository (Go duration), Flux's 60s when unset or invalid.
+pub fn timeout(repo: &GitRepository) -> Duration {
+    repo.spec
+        .timeout
+        .as_deref()
+        .and_then(|t| t.parse::<driftless_runtime::flags::GoDuration>().ok())
+        .map(|d| d.get())
+        .unwrap_or(driftless_git::checkout::DEFAULT_TIMEOUT)
+}
+
+/// The latest image of every selected ImagePolicy in the automation's namespace that has
+/// one, by policy name.
+pub async fn latest_images(
+    client: &Client,
+    automation: &ImageUpdateAutomation,
+) -> Result<BTreeMap<String, ImageRef>, ReconcileError> {
+    let namespace = automation.namespace().unwrap_or_default();
+    let mut params = ListParams::default();
+    if let Some(selector) = automation.spec.policy_selector.clone() {
+        let selector =
+            Selector::try_from(selector).map_err(|e| ReconcileError::InvalidPolicySelector {
+                reason: e.to_string(),
+            })?;
+        params = params.labels_from(&selector);
+    }
+    let api: Api<ImagePolicy> = Api::namespaced(client.clone(), &namespace);
+    let list = api
+        .list(&params)
+        .await
+        .map_err(|e| ReconcileError::ListPolicies {
+            namespace: namespace.clone(),
+            source: Box::new(e),
+        })?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter_map(|p| {
+            let latest = p.status.as_ref()?.latest_ref.clone()?;
+            Some((p.name_any(), latest))
+        })
+        .collect())
+}
