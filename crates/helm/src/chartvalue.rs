@@ -148,3 +148,116 @@ pub fn chart_value(c: &Chart, is_root: bool) -> Value {
     m.insert("Type".into(), s(&md.chart_type));
     Value::Object(Arc::new(ChartObject { fields: m, is_root }))
 }
+
+/// `.Chart` as Helm 4 hands it to templates: a `map[string]interface{}`
+/// made by reflecting over chart.Metadata, so every field is present under
+/// its Go name, slices are `[]interface{}` (empty, not nil, when unset),
+/// maintainers and dependencies are maps of their own fields, annotations
+/// stay a `map[string]string` (nil when unset), and IsRoot is one more key.
+pub fn chart_map_v4(c: &Chart, is_root: bool) -> Value {
+    let md = &c.metadata;
+    let s = |x: &str| Value::str(x);
+    let strs = |v: &[String]| Value::list(v.iter().map(|x| Value::str(x.as_str())).collect());
+    let mut m = Map::new();
+    m.insert("Name".into(), s(&md.name));
+    m.insert("Home".into(), s(&md.home));
+    m.insert("Sources".into(), strs(&md.sources));
+    m.insert("Version".into(), s(&md.version));
+    m.insert("Description".into(), s(&md.description));
+    m.insert("Keywords".into(), strs(&md.keywords));
+    let maintainers = md
+        .maintainers
+        .iter()
+        .map(|x| {
+            let mut mm = Map::new();
+            mm.insert("Name".into(), s(&x.name));
+            mm.insert("Email".into(), s(&x.email));
+            mm.insert("URL".into(), s(&x.url));
+            Value::map(mm)
+        })
+        .collect();
+    m.insert("Maintainers".into(), Value::list(maintainers));
+    m.insert("Icon".into(), s(&md.icon));
+    m.insert("APIVersion".into(), s(&md.api_version));
+    m.insert("Condition".into(), s(&md.condition));
+    m.insert("Tags".into(), s(&md.tags));
+    m.insert("AppVersion".into(), s(&md.app_version));
+    m.insert("Deprecated".into(), Value::Bool(md.deprecated));
+    m.insert(
+        "Annotations".into(),
+        Value::Object(Arc::new(StringMap(
+            md.annotations
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ))),
+    );
+    m.insert("KubeVersion".into(), s(&md.kube_version));
+    let deps = md
+        .dependencies
+        .iter()
+        .map(|d| {
+            let mut dm = Map::new();
+            dm.insert("Name".into(), s(&d.name));
+            dm.insert("Version".into(), s(&d.version));
+            dm.insert("Repository".into(), s(&d.repository));
+            dm.insert("Condition".into(), s(&d.condition));
+            dm.insert("Tags".into(), strs(&d.tags));
+            dm.insert("Enabled".into(), Value::Bool(d.enabled));
+            dm.insert(
+                "ImportValues".into(),
+                to_template(&Json::Array(d.import_values.clone())),
+            );
+            dm.insert("Alias".into(), s(&d.alias));
+            Value::map(dm)
+        })
+        .collect();
+    m.insert("Dependencies".into(), Value::list(deps));
+    m.insert("Type".into(), s(&md.chart_type));
+    m.insert("IsRoot".into(), Value::Bool(is_root));
+    Value::map(m)
+}
+
+/// A Go `map[string]string`; empty means nil (Chart.yaml without the key),
+/// which toJson/toYaml write as `null`. A missing key reads as "" (Helm's
+/// `missingkey=zero`).
+#[derive(Debug)]
+struct StringMap(std::collections::BTreeMap<String, String>);
+
+impl Object for StringMap {
+    fn type_name(&self) -> &'static str {
+        "map[string]string"
+    }
+
+    fn field(&self, name: &str) -> Option<Value> {
+        Some(Value::str(
+            self.0.get(name).map(String::as_str).unwrap_or_default(),
+        ))
+    }
+
+    fn print(&self) -> String {
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        format!("map[{}]", parts.join(" "))
+    }
+
+    fn to_data(&self) -> Value {
+        if self.0.is_empty() {
+            return Value::Nil;
+        }
+        Value::map(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::str(v.as_str())))
+                .collect(),
+        )
+    }
+
+    fn entries(&self) -> Option<Vec<(Value, Value)>> {
+        Some(
+            self.0
+                .iter()
+                .map(|(k, v)| (Value::str(k.as_str()), Value::str(v.as_str())))
+                .collect(),
+        )
+    }
+}

@@ -4,13 +4,14 @@
 //! A case is `tests/cases/<name>.case`: a `chart:` line (`own/<dir>` under
 //! tests/charts, or `corpus/<dir>` in the shared reference corpus, skipped
 //! when absent) and an `args:` line of `helm template` flags, paths relative
-//! to tests/. The oracle's output is committed as `<name>.golden`, its
-//! failure as `<name>.golden` starting with `ERROR:`. `--kube-version
-//! 1.30.0` is added unless the case names a version.
+//! to tests/. The oracle's output is committed as `<name>.golden` (Helm 3)
+//! and `<name>.golden.v4` (Helm 4), a failure as a golden starting with
+//! `ERROR:`. `--kube-version 1.30.0` is added unless the case names a
+//! version. Every case runs in both modes ([`HelmVersion`]).
 
 use std::path::{Path, PathBuf};
 
-use crate::{Options, ValueOptions};
+use crate::{HelmVersion, Options, ValueOptions};
 
 /// The Kubernetes version cases render for unless they say otherwise.
 pub const DEFAULT_KUBE_VERSION: &str = "1.30.0";
@@ -25,6 +26,7 @@ pub struct Case {
     pub args: Vec<String>,
     /// The case file's directory's parent (`tests/`), where paths resolve.
     pub base: PathBuf,
+    /// Helm 3's output; Helm 4's is beside it (see [`Case::golden_path`]).
     pub golden: PathBuf,
     /// Patterns for what the chart generates at random on every render.
     pub random: Vec<regex::Regex>,
@@ -107,10 +109,25 @@ pub fn cases(crate_dir: &Path) -> Vec<Case> {
 }
 
 impl Case {
-    /// Our rendering: the output, or the error as `helm` prints it on stderr.
+    /// Where the golden of one Helm release is kept.
+    pub fn golden_path(&self, version: HelmVersion) -> PathBuf {
+        match version {
+            HelmVersion::V3 => self.golden.clone(),
+            HelmVersion::V4 => self.golden.with_extension("golden.v4"),
+        }
+    }
+
+    /// Our rendering as Helm 3: the output, or the error as `helm` prints
+    /// it on stderr.
     pub fn ours(&self) -> Result<String, String> {
+        self.ours_as(HelmVersion::V3)
+    }
+
+    /// Our rendering as the given Helm release.
+    pub fn ours_as(&self, version: HelmVersion) -> Result<String, String> {
         let (values, mut opts) = self.parse_args()?;
         opts.release_name = RELEASE.into();
+        opts.helm_version = version;
         let render = || -> Result<String, crate::Error> {
             let user = values.merge()?;
             let chart = crate::load(&self.chart)?;
@@ -159,17 +176,33 @@ impl Case {
         Ok((v, o))
     }
 
-    /// The recorded oracle result, `Err` holding its stderr.
+    /// The recorded Helm 3 result, `Err` holding its stderr.
     pub fn golden(&self) -> Option<Result<String, String>> {
-        let text = std::fs::read_to_string(&self.golden).ok()?;
+        self.golden_as(HelmVersion::V3)
+    }
+
+    /// The recorded result of the given Helm release.
+    pub fn golden_as(&self, version: HelmVersion) -> Option<Result<String, String>> {
+        let text = std::fs::read_to_string(self.golden_path(version)).ok()?;
         Some(match text.strip_prefix("ERROR:\n") {
             Some(e) => Err(e.to_string()),
             None => Ok(text),
         })
     }
 
-    /// Runs the oracle binary and records its result as the golden.
+    /// Runs the Helm 3 oracle binary and records its result as the golden.
     pub fn record(&self, helm: &Path, scratch: &Path) -> std::io::Result<()> {
+        self.record_as(helm, scratch, HelmVersion::V3)
+    }
+
+    /// Runs the oracle binary of the given Helm release and records its
+    /// result as that release's golden.
+    pub fn record_as(
+        &self,
+        helm: &Path,
+        scratch: &Path,
+        version: HelmVersion,
+    ) -> std::io::Result<()> {
         let out = std::process::Command::new(helm)
             .arg("template")
             .arg(RELEASE)
@@ -188,15 +221,20 @@ impl Case {
             let err = err.find("Error: ").map_or(&*err, |i| &err[i..]);
             format!("ERROR:\n{}\n", err.trim_end())
         };
-        std::fs::write(&self.golden, text)
+        std::fs::write(self.golden_path(version), text)
     }
 
-    /// Compares our rendering with the golden.
+    /// Compares our rendering with the Helm 3 golden.
     pub fn outcome(&self) -> Outcome {
-        let Some(want) = self.golden() else {
+        self.outcome_as(HelmVersion::V3)
+    }
+
+    /// Compares our rendering as the given Helm release with its golden.
+    pub fn outcome_as(&self, version: HelmVersion) -> Outcome {
+        let Some(want) = self.golden_as(version) else {
             return Outcome::NoGolden;
         };
-        let got = self.ours();
+        let got = self.ours_as(version);
         match (&want, &got) {
             (Ok(w), Ok(g)) if w == g => Outcome::Identical,
             (Ok(w), Ok(g)) if documents(w) == documents(g) => Outcome::Equivalent,
@@ -274,6 +312,7 @@ fn first_difference(want: &str, got: &str) -> String {
 /// Counts over a suite run.
 #[derive(Debug, Default)]
 pub struct Summary {
+    pub version: HelmVersion,
     pub identical: Vec<String>,
     pub equivalent: Vec<String>,
     pub same_but_random: Vec<String>,
@@ -281,10 +320,19 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// The run against the Helm 3 goldens.
     pub fn of(cases: &[Case]) -> Summary {
-        let mut s = Summary::default();
+        Summary::of_as(cases, HelmVersion::V3)
+    }
+
+    /// The run against the goldens of the given Helm release.
+    pub fn of_as(cases: &[Case], version: HelmVersion) -> Summary {
+        let mut s = Summary {
+            version,
+            ..Summary::default()
+        };
         for c in cases {
-            match c.outcome() {
+            match c.outcome_as(version) {
                 Outcome::Identical => s.identical.push(c.name.clone()),
                 Outcome::Equivalent => s.equivalent.push(c.name.clone()),
                 Outcome::SameButRandom => s.same_but_random.push(c.name.clone()),
@@ -299,7 +347,11 @@ impl Summary {
     pub fn headline(&self) -> String {
         let passed = self.identical.len() + self.equivalent.len() + self.same_but_random.len();
         format!(
-            "helm: {passed} passed, {} failed ({} byte-identical, {} identical but for random values)",
+            "helm {}: {passed} passed, {} failed ({} byte-identical, {} identical but for random values)",
+            match self.version {
+                HelmVersion::V3 => "v3",
+                HelmVersion::V4 => "v4",
+            },
             self.failed.len(),
             self.identical.len(),
             self.same_but_random.len()

@@ -12,6 +12,11 @@ use crate::values::{coalesce, coalesce_tables, path_value, table};
 
 /// Every dependency Chart.yaml lists must be present under charts/.
 pub fn check(chart: &Chart) -> Result<(), Error> {
+    check_as(chart, crate::HelmVersion::V3)
+}
+
+/// [`check`], the failure worded as the given Helm release words it.
+pub fn check_as(chart: &Chart, version: crate::HelmVersion) -> Result<(), Error> {
     let missing: Vec<&str> = chart
         .metadata
         .dependencies
@@ -22,8 +27,16 @@ pub fn check(chart: &Chart) -> Result<(), Error> {
     if missing.is_empty() {
         return Ok(());
     }
+    let advice = match version {
+        crate::HelmVersion::V3 => {
+            "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies"
+        }
+        crate::HelmVersion::V4 => {
+            "an error occurred while checking for chart dependencies. You may need to run 'helm dependency build' to fetch missing dependencies"
+        }
+    };
     Err(Error::Chart(format!(
-        "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        "{advice}: found in Chart.yaml, but missing in charts/ directory: {}",
         missing.join(", ")
     )))
 }

@@ -15,6 +15,7 @@ mod chartvalue;
 pub mod conformance;
 pub mod deps;
 mod error;
+mod exectrace;
 pub mod files;
 pub mod glob;
 pub mod ignore;
@@ -30,7 +31,7 @@ pub mod values;
 pub use chart::{Chart, Dependency, File, Metadata};
 pub use error::Error;
 pub use load::load;
-pub use render::{Options, template};
+pub use render::{HelmVersion, Options, template};
 pub use strvals::ValueOptions;
 
 /// Values as Helm holds them: JSON-shaped, numbers from YAML are float64,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use serde_json::Value as Json;
 
 use crate::error::Error;
+use crate::render::HelmVersion;
 use crate::values::json_kind;
 
 /// Helm's install order of kinds.
@@ -50,6 +51,14 @@ pub const INSTALL_ORDER: &[&str] = &[
     "IngressClass",
     "Ingress",
     "APIService",
+];
+
+/// Kinds Helm 4 installs after [`INSTALL_ORDER`] (Helm 3 counts them as
+/// unknown, sorted last by name): webhooks last, so they cannot reject the
+/// release's own objects.
+pub const INSTALL_ORDER_V4_TAIL: &[&str] = &[
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
 ];
 
 /// The annotation that makes a document a hook.
@@ -103,8 +112,39 @@ pub fn split_documents(text: &str) -> Vec<String> {
     }
 }
 
-/// Rendered files into (hooks, manifests), each sorted by install order.
+/// Splits a YAML stream as Helm 4's `SplitManifests` does: at `---` (and
+/// spaces or tabs) at the start of any line, each document trimmed only at
+/// its start, blank ones gone. Trailing blank lines stay with the document,
+/// so printed documents keep them (one more empty line before the next `---`).
+pub fn split_documents_v4(text: &str) -> Vec<String> {
+    static SEP: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let sep = SEP.get_or_init(|| regex::Regex::new(r"(?m)^---[ \t]*").ok());
+    let t = text.trim_start();
+    match sep {
+        Some(re) => re
+            .split(t)
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| d.trim_start().to_string())
+            .collect(),
+        None => vec![t.to_string()],
+    }
+}
+
+/// Rendered files into (hooks, manifests), each sorted by install order, as
+/// Helm 3 splits them.
 pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
+    sort_as(files, HelmVersion::V3)
+}
+
+/// [`sort`] with the given Helm release's document splitting.
+pub fn sort_as(
+    files: &BTreeMap<String, String>,
+    version: HelmVersion,
+) -> Result<(Vec<Manifest>, Vec<Manifest>), Error> {
+    let split = match version {
+        HelmVersion::V3 => split_documents,
+        HelmVersion::V4 => split_documents_v4,
+    };
     let mut hooks = Vec::new();
     let mut generic = Vec::new();
     for (path, content) in files {
@@ -112,7 +152,7 @@ pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Mani
         if base.starts_with('_') || content.trim().is_empty() {
             continue;
         }
-        for doc in split_documents(content) {
+        for doc in split(content) {
             let head = head(&doc).map_err(|message| Error::Manifest {
                 file: path.clone(),
                 message,
@@ -135,13 +175,17 @@ pub fn sort(files: &BTreeMap<String, String>) -> Result<(Vec<Manifest>, Vec<Mani
             hooks.push(Manifest { events, ..m });
         }
     }
-    sort_by_kind(&mut hooks);
-    sort_by_kind(&mut generic);
+    sort_by_kind(&mut hooks, version);
+    sort_by_kind(&mut generic, version);
     Ok((hooks, generic))
 }
 
-fn sort_by_kind(ms: &mut [Manifest]) {
-    let rank = |k: &str| INSTALL_ORDER.iter().position(|o| *o == k);
+fn sort_by_kind(ms: &mut [Manifest], version: HelmVersion) {
+    let tail: &[&str] = match version {
+        HelmVersion::V3 => &[],
+        HelmVersion::V4 => INSTALL_ORDER_V4_TAIL,
+    };
+    let rank = |k: &str| INSTALL_ORDER.iter().chain(tail).position(|o| *o == k);
     ms.sort_by(|a, b| match (rank(&a.kind), rank(&b.kind)) {
         (Some(x), Some(y)) => x.cmp(&y),
         (Some(_), None) => std::cmp::Ordering::Less,
@@ -244,6 +288,19 @@ mod tests {
     }
 
     #[test]
+    fn helm_4_splits_only_at_line_starts_and_keeps_trailing_blank_lines() {
+        assert_eq!(
+            split_documents_v4("\n---\na: 1\n\n---\n\nb: 2  \n---\t \nc: 3\n"),
+            vec!["a: 1\n\n", "b: 2  \n", "c: 3\n"]
+        );
+        // A `---` that is not at a line start stays in the document.
+        assert_eq!(split_documents_v4("a: x ---\n"), vec!["a: x ---\n"]);
+        assert_eq!(split_documents_v4("a: 1\n--- \n  \n"), vec!["a: 1\n"]);
+        // Text glued to the separator becomes its own document, as in Helm 3.
+        assert_eq!(split_documents_v4("---a: 1\n"), vec!["a: 1\n"]);
+    }
+
+    #[test]
     fn kinds_sort_by_install_order_with_unknown_kinds_last() {
         let mut files = BTreeMap::new();
         files.insert(
@@ -254,6 +311,37 @@ mod tests {
         let (_, ms) = sort(&files).expect("sorts");
         let kinds: Vec<&str> = ms.iter().map(|m| m.kind.as_str()).collect();
         assert_eq!(kinds, vec!["Namespace", "Deployment", "Alpha", "Zed"]);
+    }
+
+    #[test]
+    fn helm_4_installs_webhook_configurations_after_every_known_kind() {
+        let mut files = BTreeMap::new();
+        files.insert(
+            "c/templates/a.yaml".to_string(),
+            "kind: ValidatingWebhookConfiguration\n---\nkind: Alpha\n---\nkind: MutatingWebhookConfiguration\n---\nkind: APIService\n".to_string(),
+        );
+        let kinds = |v| {
+            let (_, ms) = sort_as(&files, v).expect("sorts");
+            ms.into_iter().map(|m| m.kind).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(HelmVersion::V3),
+            [
+                "APIService",
+                "Alpha",
+                "MutatingWebhookConfiguration",
+                "ValidatingWebhookConfiguration"
+            ]
+        );
+        assert_eq!(
+            kinds(HelmVersion::V4),
+            [
+                "APIService",
+                "MutatingWebhookConfiguration",
+                "ValidatingWebhookConfiguration",
+                "Alpha"
+            ]
+        );
     }
 
     #[test]

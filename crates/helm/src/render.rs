@@ -14,7 +14,29 @@ use crate::chart::Chart;
 use crate::error::Error;
 use crate::files::{Capabilities, Files, KubeVersion, VersionSet};
 use crate::manifest;
-use crate::values::{coalesce, map_to_template};
+use crate::values::{coalesce_as, map_to_template};
+
+/// Which `helm template` to reproduce. Helm 4 prints documents with their
+/// trailing blank lines, drops `null` chart defaults, hands templates
+/// `.Chart` as a map and words execution errors as a location trace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HelmVersion {
+    #[default]
+    V3,
+    V4,
+}
+
+impl std::str::FromStr for HelmVersion {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim_start_matches('v') {
+            "3" => Ok(HelmVersion::V3),
+            "4" => Ok(HelmVersion::V4),
+            other => Err(format!("unknown Helm major version {other:?} (3 or 4)")),
+        }
+    }
+}
 
 /// How to render, as `helm template`'s flags say.
 #[derive(Debug, Clone)]
@@ -37,6 +59,8 @@ pub struct Options {
     pub seed: Option<u64>,
     /// What `now` returns, Unix seconds (None: the clock).
     pub now: Option<i64>,
+    /// The Helm release whose output to reproduce.
+    pub helm_version: HelmVersion,
 }
 
 impl Default for Options {
@@ -52,6 +76,7 @@ impl Default for Options {
             skip_schema_validation: false,
             seed: None,
             now: None,
+            helm_version: HelmVersion::V3,
         }
     }
 }
@@ -62,14 +87,17 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
         "" | "application" => {}
         t => return Err(Error::Chart(format!("{t} charts are not installable"))),
     }
-    crate::deps::check(&chart)?;
-    crate::deps::process(&mut chart, &user)?;
+    crate::deps::check_as(&chart, opts.helm_version)?;
+    crate::deps::process(&mut chart, &user).map_err(|e| match opts.helm_version {
+        HelmVersion::V3 => e,
+        HelmVersion::V4 => Error::Chart(format!("chart dependencies processing failed: {e}")),
+    })?;
     let kube_version = match &opts.kube_version {
         Some(v) => KubeVersion::parse(v)
             .map_err(|e| Error::Chart(format!("invalid kube version '{v}': {e}")))?,
         None => KubeVersion::default_version(),
     };
-    let values = coalesce(&chart, user, false)?;
+    let values = coalesce_as(&chart, user, false, opts.helm_version)?;
     if !opts.skip_schema_validation {
         crate::schema::validate_chart(&chart, &values)?;
     }
@@ -95,6 +123,7 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
     let top = Top {
         release: Value::map(release),
         caps,
+        version: opts.helm_version,
     };
     let mut texts = Vec::new();
     let mut data: HashMap<String, Value> = HashMap::new();
@@ -107,12 +136,12 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
         opts.seed,
         opts.now,
     )
-    .map_err(|e| Error::Template(e.to_string()))?;
+    .map_err(|e| Error::Template(template_error(e, opts.helm_version)))?;
     let files: BTreeMap<String, String> = rendered
         .into_iter()
         .filter(|(k, _)| !k.ends_with("NOTES.txt"))
         .collect();
-    let (hooks, manifests) = manifest::sort(&files)?;
+    let (hooks, manifests) = manifest::sort_as(&files, opts.helm_version)?;
     let mut b = String::new();
     if opts.include_crds {
         for (path, data) in crds(&chart, chart.name()) {
@@ -138,6 +167,18 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
 struct Top {
     release: Value,
     caps: Value,
+    version: HelmVersion,
+}
+
+/// A template failure as the Helm release words it: Helm 4 turns a chain
+/// of execution errors into a location trace.
+fn template_error(e: driftless_gotemplate::Error, version: HelmVersion) -> String {
+    match (e, version) {
+        (driftless_gotemplate::Error::Exec(raw), HelmVersion::V4) => {
+            crate::exectrace::reformat(&raw).unwrap_or(raw)
+        }
+        (e, _) => e.to_string(),
+    }
 }
 
 /// Helm's `recAllTpls`: each chart's data, its templates named by their
@@ -151,7 +192,11 @@ fn collect(
     data: &mut HashMap<String, Value>,
 ) -> Value {
     let mut next = Map::new();
-    next.insert("Chart".into(), crate::chartvalue::chart_value(c, is_root));
+    let chart_value = match top.version {
+        HelmVersion::V3 => crate::chartvalue::chart_value(c, is_root),
+        HelmVersion::V4 => crate::chartvalue::chart_map_v4(c, is_root),
+    };
+    next.insert("Chart".into(), chart_value);
     next.insert(
         "Files".into(),
         Files(

@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use crate::Values;
 use crate::chart::Chart;
 use crate::error::Error;
+use crate::render::HelmVersion;
 
 /// The key whose values every subchart sees.
 pub const GLOBAL_KEY: &str = "global";
@@ -100,14 +101,32 @@ pub fn merge_maps(mut a: Values, b: Values) -> Values {
 }
 
 /// Helm's `CoalesceValues` (`merge` false: a user `null` deletes the
-/// default) and `MergeValues` (`merge` true: nulls stay).
+/// default) and `MergeValues` (`merge` true: nulls stay), as Helm 3 does.
 pub fn coalesce(chart: &Chart, vals: Values, merge: bool) -> Result<Values, Error> {
-    let mut dest = vals;
-    coalesce_chart_values(chart, &mut dest, merge);
-    coalesce_deps(chart, dest, merge)
+    coalesce_as(chart, vals, merge, HelmVersion::V3)
 }
 
-fn coalesce_deps(chart: &Chart, mut dest: Values, merge: bool) -> Result<Values, Error> {
+/// [`coalesce`] as the given Helm release does it. Helm 4, when coalescing
+/// (not merging), also drops `null`s that come from a chart's own defaults,
+/// so a default of `null` no longer shows up as a key, shadows a global or
+/// prints as `%!s(<nil>)`; a user's `null` still deletes the default.
+pub fn coalesce_as(
+    chart: &Chart,
+    vals: Values,
+    merge: bool,
+    version: HelmVersion,
+) -> Result<Values, Error> {
+    let mut dest = vals;
+    coalesce_chart_values(chart, &mut dest, merge, version);
+    coalesce_deps(chart, dest, merge, version)
+}
+
+fn coalesce_deps(
+    chart: &Chart,
+    mut dest: Values,
+    merge: bool,
+    version: HelmVersion,
+) -> Result<Values, Error> {
     for sub in &chart.dependencies {
         let name = sub.name().to_string();
         let sub_vals = match dest.remove(&name) {
@@ -123,7 +142,7 @@ fn coalesce_deps(chart: &Chart, mut dest: Values, merge: bool) -> Result<Values,
         };
         let mut sub_vals = sub_vals;
         coalesce_globals(&mut sub_vals, &dest);
-        let done = coalesce(sub, sub_vals, merge)?;
+        let done = coalesce_as(sub, sub_vals, merge, version)?;
         dest.insert(name, Json::Object(done));
     }
     Ok(dest)
@@ -176,7 +195,8 @@ fn coalesce_globals(dest: &mut Values, src: &Values) {
     dest.insert(GLOBAL_KEY.into(), Json::Object(dg));
 }
 
-fn coalesce_chart_values(chart: &Chart, v: &mut Values, merge: bool) {
+fn coalesce_chart_values(chart: &Chart, v: &mut Values, merge: bool, version: HelmVersion) {
+    let drop_default_nulls = version == HelmVersion::V4 && !merge;
     for (key, val) in &chart.values {
         match v.get_mut(key) {
             Some(Json::Null) if !merge => {
@@ -184,15 +204,39 @@ fn coalesce_chart_values(chart: &Chart, v: &mut Values, merge: bool) {
             }
             Some(Json::Object(dest)) => {
                 if let Json::Object(src) = val {
+                    // A subchart's table is merged (its nulls kept) whatever the mode.
                     let merge = merge || chart.dependencies.iter().any(|d| d.name() == key);
+                    let mut src = src.clone();
+                    if drop_default_nulls && !merge {
+                        remove_nulls(&mut src);
+                    }
                     let d = std::mem::take(dest);
-                    *dest = coalesce_tables(d, src.clone(), merge);
+                    *dest = coalesce_tables(d, src, merge);
                 }
             }
             Some(_) => {}
             None => {
-                v.insert(key.clone(), val.clone());
+                let mut val = val.clone();
+                if drop_default_nulls {
+                    match &mut val {
+                        Json::Null => continue,
+                        Json::Object(m) => remove_nulls(m),
+                        _ => {}
+                    }
+                }
+                v.insert(key.clone(), val);
             }
+        }
+    }
+}
+
+/// Helm 4's `cleanNilValues`: `null` entries out of a map and its nested
+/// maps (lists are left alone).
+fn remove_nulls(m: &mut Values) {
+    m.retain(|_, v| !v.is_null());
+    for v in m.values_mut() {
+        if let Json::Object(sub) = v {
+            remove_nulls(sub);
         }
     }
 }
@@ -275,6 +319,41 @@ mod tests {
         let out =
             coalesce(&chart, obj(json!({"a": null, "b": {"c": null}})), false).expect("coalesces");
         assert_eq!(Json::Object(out), json!({"b": {"d": 3.0}}));
+    }
+
+    #[test]
+    fn helm_4_drops_null_chart_defaults_but_helm_3_keeps_them() {
+        let chart = Chart {
+            values: obj(json!({
+                "gone": null,
+                "res": {"limits": null, "requests": {"cpu": "1", "mem": null}},
+                "list": [null],
+                "kept": {"x": null}
+            })),
+            ..Chart::default()
+        };
+        let user = obj(json!({"kept": {"y": 1.0}}));
+        let v3 = coalesce_as(&chart, user.clone(), false, HelmVersion::V3).expect("coalesces");
+        assert_eq!(
+            Json::Object(v3),
+            json!({"gone": null, "res": {"limits": null, "requests": {"cpu": "1", "mem": null}},
+                   "list": [null], "kept": {"x": null, "y": 1.0}})
+        );
+        let v4 = coalesce_as(&chart, user, false, HelmVersion::V4).expect("coalesces");
+        assert_eq!(
+            Json::Object(v4),
+            json!({"res": {"requests": {"cpu": "1"}}, "list": [null], "kept": {"y": 1.0}})
+        );
+    }
+
+    #[test]
+    fn helm_4_keeps_null_defaults_when_merging() {
+        let chart = Chart {
+            values: obj(json!({"gone": null})),
+            ..Chart::default()
+        };
+        let v4 = coalesce_as(&chart, Values::new(), true, HelmVersion::V4).expect("merges");
+        assert_eq!(Json::Object(v4), json!({"gone": null}));
     }
 
     #[test]

@@ -15,14 +15,24 @@ pub enum Target {
     /// reference fleet corpus).
     Kustomize,
     /// driftless-helm against `helm template` (crates/helm/tests/cases: own charts and the
-    /// reference chart corpus).
-    Helm,
+    /// reference chart corpus), against Helm 3 and Helm 4 unless one is named.
+    Helm {
+        /// Only this Helm major version (3 or 4).
+        #[arg(long = "helm-version")]
+        helm_version: Option<driftless_helm::HelmVersion>,
+    },
 }
 
 pub fn run(target: Target) -> anyhow::Result<()> {
     match target {
         Target::Kustomize => kustomize(),
-        Target::Helm => helm(),
+        Target::Helm { helm_version } => match helm_version {
+            Some(v) => helm(v),
+            None => {
+                helm(driftless_helm::HelmVersion::V3)?;
+                helm(driftless_helm::HelmVersion::V4)
+            }
+        },
     }
 }
 
@@ -67,17 +77,22 @@ fn kustomize() -> anyhow::Result<()> {
     }
 }
 
-fn helm() -> anyhow::Result<()> {
-    let tool = testkit::gotools::pinned_tool("helm")?;
+fn helm(version: driftless_helm::HelmVersion) -> anyhow::Result<()> {
+    // The pinned tool and its command: Helm 4's is renamed to sit beside Helm 3's.
+    let name = match version {
+        driftless_helm::HelmVersion::V3 => "helm",
+        driftless_helm::HelmVersion::V4 => "helm4",
+    };
+    let tool = testkit::gotools::pinned_tool(name)?;
     let built = tool
         .ensure(&Cache::from_env())
-        .context("building the helm oracle")?;
-    let oracle = built.path("helm");
+        .with_context(|| format!("building the {name} oracle"))?;
+    let oracle = built.path(name);
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm");
     let cases = driftless_helm::conformance::cases(&crate_dir);
     let scratch = tempfile::tempdir().context("scratch directory for helm")?;
     for case in &cases {
-        case.record(&oracle, scratch.path())
+        case.record_as(&oracle, scratch.path(), version)
             .with_context(|| format!("writing the golden of {}", case.name))?;
     }
     println!(
@@ -85,7 +100,7 @@ fn helm() -> anyhow::Result<()> {
         tool.version,
         cases.len()
     );
-    let summary = driftless_helm::conformance::Summary::of(&cases);
+    let summary = driftless_helm::conformance::Summary::of_as(&cases, version);
     for name in &summary.equivalent {
         println!("same documents, other text: {name}");
     }

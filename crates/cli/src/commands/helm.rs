@@ -62,6 +62,9 @@ pub struct TemplateArgs {
     /// Do not validate values against values.schema.json.
     #[arg(long = "skip-schema-validation")]
     pub skip_schema_validation: bool,
+    /// Reproduce this Helm major version's output (3 or 4).
+    #[arg(long = "helm-version", default_value = "3")]
+    pub helm_version: driftless_helm::HelmVersion,
 }
 
 /// The exit status helm uses for every failure.
@@ -96,6 +99,7 @@ pub fn template(t: &TemplateArgs) -> Result<String, String> {
         skip_tests: t.skip_tests,
         no_hooks: t.no_hooks,
         skip_schema_validation: t.skip_schema_validation,
+        helm_version: t.helm_version,
         ..driftless_helm::Options::default()
     };
     let render = || -> Result<String, driftless_helm::Error> {
@@ -122,5 +126,17 @@ mod tests {
         let w = Wrap::try_parse_from(["x", "r", "/nonexistent/driftless/chart"]).expect("parses");
         let err = template(&w.t).expect_err("fails");
         assert!(err.starts_with("Error: "), "{err}");
+    }
+
+    #[test]
+    fn helm_version_4_prints_what_helm_4_template_prints() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../helm/tests");
+        let chart = dir.join("charts/parent");
+        let args = ["x", "rel", chart.to_str().expect("utf-8 path")];
+        let flags = ["--kube-version", "1.30.0", "--helm-version", "4"];
+        let w = Wrap::try_parse_from(args.iter().chain(&flags)).expect("parses");
+        let golden = std::fs::read_to_string(dir.join("cases/own-parent-default.golden.v4"))
+            .expect("helm 4 golden");
+        assert_eq!(template(&w.t).expect("renders"), golden);
     }
 }
