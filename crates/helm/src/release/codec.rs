@@ -36,12 +36,24 @@ pub fn key(name: &str, version: u32) -> String {
     format!("sh.helm.release.v1.{name}.v{version}")
 }
 
-/// JSON, gzipped at best compression, base64: what Helm puts under the `release` key.
-pub fn encode(release: &Release) -> Result<String, ReleaseError> {
-    let json = serde_json::to_vec(release).map_err(|e| ReleaseError::Encode {
+/// The record's JSON as Go's encoder writes it: `<`, `>`, `&`, U+2028 and U+2029 escaped
+/// (they only ever occur inside strings).
+pub fn to_json(release: &Release) -> Result<String, ReleaseError> {
+    let json = serde_json::to_string(release).map_err(|e| ReleaseError::Encode {
         name: release.name.clone(),
         message: e.to_string(),
     })?;
+    Ok(json
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029"))
+}
+
+/// JSON, gzipped at best compression, base64: what Helm puts under the `release` key.
+pub fn encode(release: &Release) -> Result<String, ReleaseError> {
+    let json = to_json(release)?.into_bytes();
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     let zipped = gz
         .write_all(&json)
@@ -193,7 +205,7 @@ mod tests {
             .expect("gunzips");
         let v: serde_json::Value = serde_json::from_str(&json).expect("json");
         assert_eq!(v["info"]["status"], "deployed");
-        assert_eq!(v["info"]["deleted"], "0001-01-01T00:00:00Z");
+        assert_eq!(v["info"]["deleted"], "");
         assert_eq!(v["version"], 3);
         assert!(v.get("labels").is_none(), "labels are not in the JSON");
     }

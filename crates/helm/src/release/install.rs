@@ -60,6 +60,7 @@ pub async fn install<S: SecretStore, C: Cluster>(
         .await
         .map_err(|e| ReleaseError::Cluster(format!("Unable to continue with install: {e}")))?;
 
+    let chart = ChartRecord::for_release(req.chart, &req.values)?;
     let stamp = now();
     let mut rel = Release {
         name: req.name.clone(),
@@ -71,8 +72,8 @@ pub async fn install<S: SecretStore, C: Cluster>(
             notes: req.rendered.notes.clone(),
             ..Info::default()
         }),
-        chart: Some(ChartRecord::from_chart(req.chart)),
-        config: Some(req.values),
+        chart: Some(chart),
+        config: Some(super::chart_record::go_numbers(&req.values)),
         manifest: req.rendered.manifest.clone(),
         hooks: req.rendered.hooks.clone(),
         labels: req.labels,

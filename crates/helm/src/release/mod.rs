@@ -25,6 +25,8 @@ pub mod upgrade;
 mod action_tests;
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod golden_tests;
 
 use std::time::Duration;
 

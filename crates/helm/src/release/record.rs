@@ -1,8 +1,8 @@
 //! The Helm v3 release record, field for field as Helm writes it in JSON (`release.Release`,
 //! `chart.Chart`). Every struct keeps the fields it does not know in `extra`, so a record
 //! written by a newer Helm (or one with `info.resources`) survives our status updates intact.
-//! Timestamps stay the strings Helm wrote (Go's RFC 3339 with nanoseconds); a zero time is
-//! Go's `0001-01-01T00:00:00Z`.
+//! Timestamps stay the strings Helm wrote (RFC 3339 with nanoseconds); Helm's own time type
+//! writes a zero time as `""`.
 
 use std::collections::BTreeMap;
 
@@ -10,13 +10,18 @@ use serde::{Deserialize, Serialize};
 
 use crate::Values;
 
-/// Go's zero `time.Time` in JSON.
-pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+/// A zero time as Helm's time type writes it.
+pub const ZERO_TIME: &str = "";
 
 type Extra = serde_json::Map<String, serde_json::Value>;
 
 fn zero_time() -> String {
     ZERO_TIME.to_string()
+}
+
+/// A time field: `null` reads as a zero time, as Helm's time type reads it.
+fn time<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 /// The current time as Go marshals a `time.Time` (UTC).
@@ -88,11 +93,11 @@ impl Release {
 /// `release.Info`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Info {
-    #[serde(default = "zero_time")]
+    #[serde(default = "zero_time", deserialize_with = "time")]
     pub first_deployed: String,
-    #[serde(default = "zero_time")]
+    #[serde(default = "zero_time", deserialize_with = "time")]
     pub last_deployed: String,
-    #[serde(default = "zero_time")]
+    #[serde(default = "zero_time", deserialize_with = "time")]
     pub deleted: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
@@ -228,9 +233,9 @@ pub struct Hook {
 /// `release.HookExecution`: when the hook last ran and how it ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HookExecution {
-    #[serde(default = "zero_time")]
+    #[serde(default = "zero_time", deserialize_with = "time")]
     pub started_at: String,
-    #[serde(default = "zero_time")]
+    #[serde(default = "zero_time", deserialize_with = "time")]
     pub completed_at: String,
     /// `Unknown`, `Running`, `Succeeded`, `Failed`, or empty when it never ran.
     #[serde(default)]
@@ -293,7 +298,7 @@ pub struct MetadataRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keywords: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub maintainers: Vec<serde_json::Value>,
+    pub maintainers: Vec<MaintainerRecord>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub icon: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -311,9 +316,49 @@ pub struct MetadataRecord {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kube_version: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub dependencies: Vec<serde_json::Value>,
+    pub dependencies: Vec<DependencyRecord>,
     #[serde(default, rename = "type", skip_serializing_if = "String::is_empty")]
     pub chart_type: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `chart.Maintainer`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MaintainerRecord {
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub url: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `chart.Dependency`: name and repository always written, the rest when set.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DependencyRecord {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+    #[serde(default)]
+    pub repository: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub condition: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub enabled: bool,
+    #[serde(
+        default,
+        rename = "import-values",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub import_values: Vec<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub alias: String,
     #[serde(flatten)]
     pub extra: Extra,
 }

@@ -68,6 +68,7 @@ pub async fn upgrade<S: SecretStore, C: Cluster>(
         .as_ref()
         .map(|i| i.first_deployed.clone())
         .unwrap_or_default();
+    let chart = ChartRecord::for_release(req.chart, &req.values)?;
     let mut labels = last.labels.clone();
     labels.extend(req.labels);
     let mut rel = Release {
@@ -80,8 +81,8 @@ pub async fn upgrade<S: SecretStore, C: Cluster>(
             notes: req.rendered.notes.clone(),
             ..Info::default()
         }),
-        chart: Some(ChartRecord::from_chart(req.chart)),
-        config: Some(req.values),
+        chart: Some(chart),
+        config: Some(super::chart_record::go_numbers(&req.values)),
         manifest: req.rendered.manifest.clone(),
         hooks: req.rendered.hooks.clone(),
         labels,
