@@ -86,9 +86,10 @@ fn changes_are_grouped_by_file_and_object_and_untouched_files_are_not_returned()
         .collect();
     assert_eq!(
         ids,
+        // Ordered by apiVersion first: apps/v1 sorts before v1.
         [
-            ("ConfigMap", "", "unrelated"),
-            ("Deployment", "apps", "app")
+            ("Deployment", "apps", "app"),
+            ("ConfigMap", "", "unrelated")
         ]
     );
     let all = updated.result.changes();
