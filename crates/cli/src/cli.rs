@@ -27,6 +27,9 @@ pub enum Command {
     /// Run notification-controller: forward events to alert providers and serve webhook
     /// Receivers.
     NotificationController(Box<driftless_notification_controller::Args>),
+    /// Run image-automation-controller: rewrite ImagePolicy setter markers in Git, commit and
+    /// push.
+    ImageAutomationController(Box<driftless_image_automation_controller::Args>),
     /// Run image-reflector-controller: scan image repositories' tags and resolve ImagePolicies.
     ImageReflectorController(Box<driftless_image_reflector_controller::Args>),
     /// Build a kustomization as `kustomize build` does (`driftless kustomize build DIR`).
@@ -71,6 +74,9 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         }
         Command::NotificationController(args) => {
             Ok(driftless_notification_controller::run_blocking(*args)?)
+        }
+        Command::ImageAutomationController(args) => {
+            Ok(driftless_image_automation_controller::run_blocking(*args)?)
         }
         Command::ImageReflectorController(args) => {
             Ok(driftless_image_reflector_controller::run_blocking(*args)?)

@@ -40,6 +40,9 @@ pub enum CommandError {
     /// `driftless image-reflector-controller` stopped with an error.
     #[error(transparent)]
     ImageReflectorController(#[from] driftless_image_reflector_controller::RunError),
+    /// `driftless image-automation-controller` stopped with an error.
+    #[error(transparent)]
+    ImageAutomationController(#[from] driftless_image_automation_controller::RunError),
     /// A user command's request to the cluster failed (with a hint at the fix).
     #[error(transparent)]
     Cluster(#[from] cluster::ClusterError),
