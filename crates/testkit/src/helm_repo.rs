@@ -153,7 +153,7 @@ fn index_yaml(repo: &Repo) -> Vec<u8> {
             current = name;
         }
         out.push_str(&format!(
-            "  - apiVersion: v2\n    name: {name}\n    version: \"{version}\"\n    created: \"2026-01-01T00:00:00Z\"\n    digest: {}\n    urls:\n    - {name}-{version}.tgz\n",
+            "  - apiVersion: v2\n    name: {name}\n    version: \"{version}\"\n    created: \"2026-01-01T00:00:00Z\"\n    digest: \"{}\"\n    urls:\n    - {name}-{version}.tgz\n",
             published.index_digest
         ));
     }
