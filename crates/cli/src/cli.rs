@@ -48,6 +48,10 @@ pub enum Command {
     Delete(commands::delete::DeleteArgs),
     /// Print Flux objects as YAML, without status or server fields.
     Export(commands::export::ExportArgs),
+    /// Build a Kustomization's manifests from a local directory, as the controller would.
+    Build(commands::build::BuildArgs),
+    /// Show what applying a local build would change in the cluster (exit code 1 on changes).
+    Diff(commands::diff::DiffArgs),
     /// Print the Kubernetes events of Flux objects.
     Events(commands::events::EventsArgs),
     /// Print the objects a Kustomization applied, as a tree.
@@ -89,6 +93,8 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Resume(args) => commands::suspend::run(&args, true),
         Command::Delete(args) => commands::delete::run(&args),
         Command::Export(args) => commands::export::run(&args),
+        Command::Build(args) => commands::build::run(&args),
+        Command::Diff(args) => commands::diff::run(&args),
         Command::Events(args) => commands::events::run(&args),
         Command::Tree(args) => commands::tree::run(&args),
         Command::Trace(args) => commands::trace::run(&args),

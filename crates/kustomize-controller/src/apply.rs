@@ -56,21 +56,7 @@ pub async fn apply(
     let yaml = documents.join("---\n");
     let mut objects = driftless_ssa::decode::decode_yaml(&yaml)
         .map_err(|source| ReconcileError::Decode { source })?;
-    if let Some(common) = &ks.spec.common_metadata {
-        for object in &mut objects {
-            let meta = &mut object.metadata;
-            for (key, value) in common.labels.iter().flatten() {
-                meta.labels
-                    .get_or_insert_with(Default::default)
-                    .insert(key.clone(), value.clone());
-            }
-            for (key, value) in common.annotations.iter().flatten() {
-                meta.annotations
-                    .get_or_insert_with(Default::default)
-                    .insert(key.clone(), value.clone());
-            }
-        }
-    }
+    set_common_metadata(&mut objects, ks);
     let change_set = manager
         .apply_all_staged(objects)
         .await
@@ -80,6 +66,26 @@ pub async fn apply(
         change_set,
         inventory,
     })
+}
+
+/// Sets `spec.commonMetadata` labels and annotations on every object.
+pub fn set_common_metadata(objects: &mut [DynamicObject], ks: &Kustomization) {
+    let Some(common) = &ks.spec.common_metadata else {
+        return;
+    };
+    for object in objects {
+        let meta = &mut object.metadata;
+        for (key, value) in common.labels.iter().flatten() {
+            meta.labels
+                .get_or_insert_with(Default::default)
+                .insert(key.clone(), value.clone());
+        }
+        for (key, value) in common.annotations.iter().flatten() {
+            meta.annotations
+                .get_or_insert_with(Default::default)
+                .insert(key.clone(), value.clone());
+        }
+    }
 }
 
 /// Deletes what was in `old` and is not in `new`; returns what was deleted.

@@ -11,11 +11,15 @@
 //! 3. [`inventory::from_change_set`] records the new inventory, [`inventory::diff`] finds the
 //!    stale entries and [`ResourceManager::delete_stale`] prunes them;
 //! 4. [`ResourceManager::wait`] polls the applied objects until kstatus calls them Current.
+//!
+//! [`ResourceManager::diff_all`] answers what an apply would change, without changing anything
+//! (`driftless diff kustomization`).
 
 pub mod apply;
 pub mod changeset;
 mod cleanup;
 pub mod decode;
+pub mod diff;
 pub mod error;
 pub mod inventory;
 pub mod kstatus;

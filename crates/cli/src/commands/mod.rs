@@ -1,10 +1,12 @@
 //! One module per subcommand, each with its clap arguments and a `run` function.
 
+pub mod build;
 pub mod check;
 pub mod cluster;
 pub mod crds;
 pub mod create;
 pub mod delete;
+pub mod diff;
 pub mod events;
 pub mod export;
 pub mod get;
