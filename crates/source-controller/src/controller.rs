@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use driftless_api::source::{GitRepository, HelmChart, HelmRepository};
+use driftless_api::source::{GitRepository, HelmChart, HelmRepository, OCIRepository};
 use driftless_artifact::Storage;
 use driftless_runtime::election::Signal;
 use driftless_runtime::events::Recorder;
@@ -122,7 +122,7 @@ async fn run_workers(
     ctx: Arc<Context>,
     signal: Signal,
 ) -> Result<(), RunError> {
-    let mut signals = Signals::new(signal, 4);
+    let mut signals = Signals::new(signal, 5);
     let artifact_server = driftless_artifact::serve(
         storage_listener,
         driftless_artifact::router(&storage),
@@ -144,6 +144,14 @@ async fn run_workers(
             ctx.clone(),
         )
         .for_each(log_result);
+    let oci_repositories = controller_for::<OCIRepository>(&args, &client)
+        .graceful_shutdown_on(signals.listener())
+        .run(
+            reconcile::<OCIRepository>,
+            error_policy::<OCIRepository>,
+            ctx.clone(),
+        )
+        .for_each(log_result);
     let helm_charts = controller_for::<HelmChart>(&args, &client);
     let charts = helm_charts.store();
     let helm_charts = helm_charts
@@ -158,10 +166,11 @@ async fn run_workers(
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     tracing::info!(storage = %storage.root().display(), advertised = storage.advertised_address(),
         concurrency, "starting source-controller workers");
-    let (artifacts, (), (), ()) = tokio::join!(
+    let (artifacts, (), (), (), ()) = tokio::join!(
         artifact_server,
         git_repositories,
         helm_repositories,
+        oci_repositories,
         helm_charts
     );
     artifacts.map_err(RunError::Storage)

@@ -21,6 +21,7 @@ pub mod error;
 pub mod finalize;
 pub mod helm_chart;
 pub mod helm_repository;
+pub mod oci_repository;
 pub mod reconcile;
 pub mod source;
 pub mod storage;
