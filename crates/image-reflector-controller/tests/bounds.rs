@@ -2,19 +2,9 @@
 
 mod common;
 
-use common::{condition, fixture, fixture_with, latest_tag, ready_is};
-use driftless_api::image::ImageRepository;
+use common::{Conditions, fixture, fixture_with, latest_tag};
 use serde_json::json;
 use testkit::oci_registry::RegistryAuth;
-
-fn ready_message(repo: &ImageRepository) -> (String, String) {
-    condition(
-        repo.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "Ready",
-    )
-    .map(|c| (c.reason.clone(), c.message.clone()))
-    .unwrap_or_default()
-}
 
 #[tokio::test]
 async fn a_repository_over_the_store_cap_fails_its_scan_with_a_clear_message() -> anyhow::Result<()>
@@ -34,17 +24,12 @@ async fn a_repository_over_the_store_cap_fails_its_scan_with_a_clear_message() -
     )
     .await?;
     let repo = f
-        .wait_repository("many", "Ready=False", |r| {
-            ready_is(
-                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
-                "False",
-            )
-        })
+        .wait_repository("many", "Ready=False", |r| r.is("Ready", "False"))
         .await?;
-    let (reason, message) = ready_message(&repo);
-    assert_eq!(reason, "ReadOperationFailed");
+    let ready = repo.ready();
+    assert_eq!(ready.reason, "ReadOperationFailed");
     assert_eq!(
-        message,
+        ready.message,
         format!(
             "scan failed: failed to set tags for \"{}\": 50 tags take 140 bytes, over the tag store's limit of 100 bytes per repository",
             f.image("many")
@@ -85,10 +70,7 @@ async fn a_million_tags_scan_and_resolve() -> anyhow::Result<()> {
             latest_tag(p) == Some("1.999.999")
         })
         .await?;
-    assert!(ready_is(
-        policy.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "True"
-    ));
+    assert!(policy.is("Ready", "True"));
     let repo = f.repos.get("huge").await?;
     let count = repo
         .status

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{WAIT, condition, fixture, latest_tag, ready_is};
+use common::{Conditions, WAIT, fixture, latest_tag};
 use driftless_api::image::ImageRepository;
 use serde_json::json;
 use testkit::oci_registry::RegistryAuth;
@@ -28,12 +28,7 @@ async fn pushed_tags_are_scanned_and_a_semver_policy_follows_a_newer_tag() -> an
     )
     .await?;
     let repo = f
-        .wait_repository("app", "the scan result", |r| {
-            ready_is(
-                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
-                "True",
-            )
-        })
+        .wait_repository("app", "the scan result", |r| r.is("Ready", "True"))
         .await?;
     let status = repo.status.clone().unwrap_or_default();
     let result = status.last_scan_result.clone().unwrap_or_default();
@@ -48,9 +43,7 @@ async fn pushed_tags_are_scanned_and_a_semver_policy_follows_a_newer_tag() -> an
         status.observed_exclusion_list,
         Some(vec!["^.*\\.sig$".to_owned()])
     );
-    let ready = condition(status.conditions.as_ref(), "Ready")
-        .cloned()
-        .expect("Ready is set");
+    let ready = repo.ready();
     assert_eq!(ready.reason, "Succeeded");
     assert_eq!(
         ready.message,
@@ -85,9 +78,7 @@ async fn pushed_tags_are_scanned_and_a_semver_policy_follows_a_newer_tag() -> an
     let latest = status.latest_ref.clone().unwrap_or_default();
     assert_eq!(latest.name, f.image("app"));
     assert_eq!(latest.digest.as_deref(), Some(digest.as_str()));
-    let ready = condition(status.conditions.as_ref(), "Ready")
-        .cloned()
-        .expect("Ready is set");
+    let ready = policy.ready();
     assert_eq!(ready.status, "True");
     assert_eq!(
         ready.message,
@@ -105,6 +96,7 @@ async fn pushed_tags_are_scanned_and_a_semver_policy_follows_a_newer_tag() -> an
             latest_tag(p) == Some("1.2.4")
         })
         .await?;
+    let message = policy.ready().message;
     let status = policy.status.unwrap_or_default();
     assert_eq!(
         status.latest_ref.and_then(|r| r.digest),
@@ -114,9 +106,6 @@ async fn pushed_tags_are_scanned_and_a_semver_policy_follows_a_newer_tag() -> an
         status.observed_previous_ref.map(|r| r.tag),
         Some("1.2.3".to_owned())
     );
-    let message = condition(status.conditions.as_ref(), "Ready")
-        .map(|c| c.message.clone())
-        .unwrap_or_default();
     assert!(message.contains("(previously "), "{message}");
     f.finish().await
 }
@@ -196,25 +185,12 @@ async fn credentials_from_a_pull_secret_scan_a_private_registry_and_bad_ones_fai
             scanned_count(r) == Some(1)
         })
         .await?;
-    assert!(ready_is(
-        good.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "True"
-    ));
+    assert!(good.is("Ready", "True"));
 
     let bad = f
-        .wait_repository("bad", "Ready=False", |r| {
-            ready_is(
-                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
-                "False",
-            )
-        })
+        .wait_repository("bad", "Ready=False", |r| r.is("Ready", "False"))
         .await?;
-    let ready = condition(
-        bad.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "Ready",
-    )
-    .cloned()
-    .expect("Ready is set");
+    let ready = bad.ready();
     assert_eq!(ready.reason, "ReadOperationFailed");
     assert!(
         ready.message.starts_with("scan failed: "),
@@ -231,19 +207,9 @@ async fn credentials_from_a_pull_secret_scan_a_private_registry_and_bad_ones_fai
     }
 
     let missing = f
-        .wait_repository("missing", "Ready=False", |r| {
-            ready_is(
-                r.status.as_ref().and_then(|s| s.conditions.as_ref()),
-                "False",
-            )
-        })
+        .wait_repository("missing", "Ready=False", |r| r.is("Ready", "False"))
         .await?;
-    let ready = condition(
-        missing.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "Ready",
-    )
-    .cloned()
-    .expect("Ready is set");
+    let ready = missing.ready();
     assert_eq!(ready.reason, "AuthenticationFailed");
     assert_eq!(
         ready.message,
@@ -270,20 +236,9 @@ async fn bad_specs_stall_or_wait_with_flux_reasons() -> anyhow::Result<()> {
         json!({"imageRepositoryRef": {"name": "absent"}, "policy": {"semver": {"range": "*"}}}),
     )
     .await?;
-    let stalled = |r: &ImageRepository| {
-        condition(
-            r.status.as_ref().and_then(|s| s.conditions.as_ref()),
-            "Stalled",
-        )
-        .is_some_and(|c| c.status == "True")
-    };
+    let stalled = |r: &ImageRepository| r.condition("Stalled").is_some_and(|c| c.status == "True");
     let tagged = f.wait_repository("tagged", "Stalled", stalled).await?;
-    let ready = condition(
-        tagged.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "Ready",
-    )
-    .cloned()
-    .expect("Ready is set");
+    let ready = tagged.ready();
     assert_eq!(ready.reason, "ImageURLInvalid");
     assert!(
         ready
@@ -293,12 +248,7 @@ async fn bad_specs_stall_or_wait_with_flux_reasons() -> anyhow::Result<()> {
         ready.message
     );
     let cloud = f.wait_repository("cloud", "Stalled", stalled).await?;
-    let ready = condition(
-        cloud.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "Ready",
-    )
-    .cloned()
-    .expect("Ready is set");
+    let ready = cloud.ready();
     assert_eq!(ready.reason, "ProviderNotSupported");
     assert!(
         ready.message.contains("'aws' is not supported yet"),
@@ -308,19 +258,11 @@ async fn bad_specs_stall_or_wait_with_flux_reasons() -> anyhow::Result<()> {
 
     let orphan = f
         .wait_policy("orphan", "DependencyNotReady", |p| {
-            condition(
-                p.status.as_ref().and_then(|s| s.conditions.as_ref()),
-                "Ready",
-            )
-            .is_some_and(|c| c.reason == "DependencyNotReady")
+            p.condition("Ready")
+                .is_some_and(|c| c.reason == "DependencyNotReady")
         })
         .await?;
-    let ready = condition(
-        orphan.status.as_ref().and_then(|s| s.conditions.as_ref()),
-        "Ready",
-    )
-    .cloned()
-    .expect("Ready is set");
+    let ready = orphan.ready();
     assert_eq!(
         ready.message,
         "failed to get the referred ImageRepository: referenced ImageRepository does not exist: imagerepositories.image.toolkit.fluxcd.io \"absent\" not found"
@@ -351,6 +293,138 @@ async fn deleting_an_image_repository_removes_its_tags_from_the_store() -> anyho
     testkit::wait::until(WAIT, "the store entry to go", || {
         let file = file.clone();
         async move { Ok((!file.exists()).then_some(())) }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    f.finish().await
+}
+
+/// A "registry" on loopback that answers every request with 200 and a body that is no tag list.
+async fn garbage_registry() -> anyhow::Result<std::net::SocketAddr> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut request = vec![0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let body = "<html>{\"tags\": [not json";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+#[tokio::test]
+async fn a_registry_answering_garbage_fails_the_scan_with_a_clear_message() -> anyhow::Result<()> {
+    let f = fixture("reflect-garbage", RegistryAuth::None).await?;
+    let addr = garbage_registry().await?;
+    f.create_repository(
+        "garbage",
+        json!({"image": format!("{addr}/garbage"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    let repo = f
+        .wait_repository("garbage", "Ready=False", |r| r.is("Ready", "False"))
+        .await?;
+    let ready = repo.ready();
+    assert_eq!(ready.reason, "ReadOperationFailed");
+    assert!(
+        ready.message.starts_with("scan failed: ") && ready.message.contains("tag list"),
+        "{}",
+        ready.message
+    );
+    assert!(repo.status.and_then(|s| s.last_scan_result).is_none());
+    f.finish().await
+}
+
+#[tokio::test]
+async fn digest_reflection_always_follows_a_moved_tag_at_the_policy_interval() -> anyhow::Result<()>
+{
+    let f = fixture("reflect-always", RegistryAuth::None).await?;
+    let first = f.registry.push_image("mutable", "latest");
+    f.create_repository(
+        "mutable",
+        json!({"image": f.image("mutable"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    f.create_policy(
+        "mutable",
+        json!({
+            "imageRepositoryRef": {"name": "mutable"},
+            "filterTags": {"pattern": "^latest$"},
+            "policy": {"alphabetical": {}},
+            "digestReflectionPolicy": "Always",
+            "interval": "1s",
+        }),
+    )
+    .await?;
+    let digest_is = |want: String| {
+        move |p: &driftless_api::image::ImagePolicy| {
+            p.status
+                .as_ref()
+                .and_then(|s| s.latest_ref.as_ref())
+                .and_then(|r| r.digest.as_deref())
+                == Some(want.as_str())
+        }
+    };
+    f.wait_policy("mutable", "the first digest", digest_is(first.clone()))
+        .await?;
+    // `latest` moves to another manifest; no new scan is needed, the interval re-reads it.
+    let second = f.registry.push_image("mutable", "other");
+    f.registry.tag("mutable", "latest", &second);
+    assert_ne!(first, second);
+    let policy = f
+        .wait_policy("mutable", "the moved digest", digest_is(second.clone()))
+        .await?;
+    let previous = policy
+        .status
+        .and_then(|s| s.observed_previous_ref)
+        .and_then(|r| r.digest);
+    assert_eq!(previous, Some(first));
+    f.finish().await
+}
+
+#[tokio::test]
+async fn a_resolved_policy_records_fluxs_succeeded_event() -> anyhow::Result<()> {
+    let f = fixture("reflect-events", RegistryAuth::None).await?;
+    f.registry.push_image("evt", "3.1.0");
+    f.create_repository(
+        "evt",
+        json!({"image": f.image("evt"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    f.create_policy(
+        "evt",
+        json!({"imageRepositoryRef": {"name": "evt"}, "policy": {"semver": {"range": "3.x"}}}),
+    )
+    .await?;
+    f.wait_policy("evt", "3.1.0", |p| latest_tag(p) == Some("3.1.0"))
+        .await?;
+    let events: kube::Api<k8s_openapi::api::core::v1::Event> =
+        kube::Api::namespaced(f.cluster.client.clone(), f.ns.name());
+    let want = format!("Latest image tag for {} resolved to 3.1.0", f.image("evt"));
+    testkit::wait::until(WAIT, "the Succeeded event of the policy", || {
+        let (events, want) = (events.clone(), want.clone());
+        async move {
+            let list = events
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let found = list.items.iter().any(|e| {
+                e.involved_object.kind.as_deref() == Some("ImagePolicy")
+                    && e.reason.as_deref() == Some("Succeeded")
+                    && e.type_.as_deref() == Some("Normal")
+                    && e.message.as_deref() == Some(want.as_str())
+            });
+            Ok(found.then_some(()))
+        }
     })
     .await
     .map_err(anyhow::Error::msg)?;

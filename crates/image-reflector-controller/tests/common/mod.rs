@@ -260,14 +260,38 @@ impl Fixture {
     }
 }
 
-/// The condition `type_` of a status's conditions.
-pub fn condition<'a>(conditions: Option<&'a Vec<Condition>>, type_: &str) -> Option<&'a Condition> {
-    conditions.and_then(|c| c.iter().find(|c| c.type_ == type_))
+/// Condition lookups on the image kinds' statuses.
+pub trait Conditions {
+    /// `status.conditions`.
+    fn conditions(&self) -> Option<&Vec<Condition>>;
+
+    /// The condition `type_`, if set.
+    fn condition(&self, type_: &str) -> Option<&Condition> {
+        self.conditions()
+            .and_then(|c| c.iter().find(|c| c.type_ == type_))
+    }
+
+    /// The Ready condition; the test fails without one.
+    fn ready(&self) -> Condition {
+        self.condition("Ready").cloned().expect("Ready is set")
+    }
+
+    /// Whether `type_` has status `status`.
+    fn is(&self, type_: &str, status: &str) -> bool {
+        self.condition(type_).is_some_and(|c| c.status == status)
+    }
 }
 
-/// Whether Ready is `status` in `conditions`.
-pub fn ready_is(conditions: Option<&Vec<Condition>>, status: &str) -> bool {
-    condition(conditions, "Ready").is_some_and(|c| c.status == status)
+impl Conditions for ImageRepository {
+    fn conditions(&self) -> Option<&Vec<Condition>> {
+        self.status.as_ref().and_then(|s| s.conditions.as_ref())
+    }
+}
+
+impl Conditions for ImagePolicy {
+    fn conditions(&self) -> Option<&Vec<Condition>> {
+        self.status.as_ref().and_then(|s| s.conditions.as_ref())
+    }
 }
 
 /// The latest tag of a policy, if resolved.
