@@ -3,7 +3,8 @@
 //!
 //! [`record`] is the release JSON; [`codec`] puts it in a Secret; [`storage`] keeps the history
 //! of a namespace over a [`storage::SecretStore`]. The actions [`install`], [`upgrade`],
-//! [`rollback`] and [`uninstall`] take a [`Rendered`] chart, run its [`hooks`] and apply
+//! [`rollback`] and [`uninstall`] (and [`test_release`]; [`unlock`] recovers a release a
+//! crash left pending) take a [`Rendered`] chart, run its [`hooks`] and apply
 //! through a [`Cluster`] ([`kube_cluster::KubeCluster`] on a real API server, with the ssa
 //! crate under field manager `helm-controller`).
 
@@ -18,6 +19,7 @@ pub mod record;
 pub mod rendered;
 pub mod rollback;
 pub mod storage;
+pub mod test_action;
 pub mod uninstall;
 pub mod upgrade;
 
@@ -39,6 +41,7 @@ pub use record::{ChartRecord, Hook, Info, Release, Status};
 pub use rendered::Rendered;
 pub use rollback::{Rollback, rollback};
 pub use storage::{KubeSecrets, MemoryStore, SecretStore, Storage};
+pub use test_action::{test_release, unlock};
 pub use uninstall::{Uninstall, Uninstalled, uninstall};
 pub use upgrade::{Upgrade, upgrade};
 
