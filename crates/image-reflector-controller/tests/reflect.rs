@@ -430,3 +430,88 @@ async fn a_resolved_policy_records_fluxs_succeeded_event() -> anyhow::Result<()>
     .map_err(anyhow::Error::msg)?;
     f.finish().await
 }
+
+#[tokio::test]
+async fn a_policy_in_another_namespace_needs_the_repositorys_access_from() -> anyhow::Result<()> {
+    let f = fixture("reflect-acl", RegistryAuth::None).await?;
+    let other = testkit::TestNamespace::create(&f.cluster, "reflect-acl-images").await?;
+    f.registry.push_image("shared", "1.0.0");
+    let image = f.image("shared");
+    f.create_repository_in(
+        other.name(),
+        "shared",
+        json!({"image": image, "interval": "1h", "insecure": true,
+               "accessFrom": {"namespaceSelectors": [{"matchLabels": {"images": "granted"}}]}}),
+    )
+    .await?;
+    f.create_repository_in(
+        other.name(),
+        "closed",
+        json!({"image": image, "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    for (name, repo) in [("shared", "shared"), ("closed", "closed")] {
+        f.create_policy(
+            name,
+            json!({"imageRepositoryRef": {"name": repo, "namespace": other.name()},
+                   "policy": {"semver": {"range": "*"}}}),
+        )
+        .await?;
+    }
+    let denied = |p: &driftless_api::image::ImagePolicy| {
+        p.condition("Ready")
+            .is_some_and(|c| c.reason == "AccessDenied")
+    };
+    let closed = f.wait_policy("closed", "AccessDenied", denied).await?;
+    assert_eq!(
+        closed.ready().message,
+        format!(
+            "failed to get the referred ImageRepository: access denied: '{}/closed' can't be accessed due to missing ACL labels on 'accessFrom'",
+            other.name()
+        )
+    );
+    let shared = f.wait_policy("shared", "AccessDenied", denied).await?;
+    assert!(
+        shared.ready().message.ends_with(&format!(
+            "can't be accessed due to labels mismatch on namespace '{}'",
+            f.ns.name()
+        )),
+        "{}",
+        shared.ready().message
+    );
+
+    // Labelling the policy's namespace grants access; the retry picks it up.
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(f.cluster.client.clone());
+    let patch = json!({"metadata": {"labels": {"images": "granted"}}});
+    namespaces
+        .patch(
+            f.ns.name(),
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(&patch),
+        )
+        .await?;
+    f.wait_policy("shared", "access granted", |p| {
+        latest_tag(p) == Some("1.0.0")
+    })
+    .await?;
+
+    let repos: kube::Api<driftless_api::image::ImageRepository> =
+        kube::Api::namespaced(f.cluster.client.clone(), other.name());
+    repos
+        .delete_collection(&Default::default(), &Default::default())
+        .await?;
+    testkit::wait::until(WAIT, "the other namespace's repositories to go", || {
+        let repos = repos.clone();
+        async move {
+            let left = repos
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(left.items.is_empty().then_some(()))
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    f.finish().await
+}

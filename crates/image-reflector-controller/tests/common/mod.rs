@@ -152,10 +152,14 @@ impl Fixture {
     }
 
     fn labelled(&self, name: &str, spec: Value) -> Value {
+        self.labelled_in(self.ns.name(), name, spec)
+    }
+
+    fn labelled_in(&self, namespace: &str, name: &str, spec: Value) -> Value {
         json!({
             "metadata": {
                 "name": name,
-                "namespace": self.ns.name(),
+                "namespace": namespace,
                 "labels": {SHARD_LABEL: self.controller.shard},
             },
             "spec": spec,
@@ -164,11 +168,22 @@ impl Fixture {
 
     /// Creates ImageRepository `name` with `spec` (apiVersion and kind added).
     pub async fn create_repository(&self, name: &str, spec: Value) -> anyhow::Result<()> {
-        let mut body = self.labelled(name, spec);
+        self.create_repository_in(self.ns.name(), name, spec).await
+    }
+
+    /// Creates ImageRepository `name` in `namespace` with `spec`.
+    pub async fn create_repository_in(
+        &self,
+        namespace: &str,
+        name: &str,
+        spec: Value,
+    ) -> anyhow::Result<()> {
+        let mut body = self.labelled_in(namespace, name, spec);
         body["apiVersion"] = json!("image.toolkit.fluxcd.io/v1");
         body["kind"] = json!("ImageRepository");
         let repo: ImageRepository = serde_json::from_value(body)?;
-        self.repos.create(&PostParams::default(), &repo).await?;
+        let api: Api<ImageRepository> = Api::namespaced(self.cluster.client.clone(), namespace);
+        api.create(&PostParams::default(), &repo).await?;
         Ok(())
     }
 
