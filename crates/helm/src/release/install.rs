@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 
 use super::cluster::{Cluster, CrdPolicy, objects};
 use super::error::ReleaseError;
-use super::hooks::{self, HookEvent};
+use super::hooks::HookEvent;
 use super::record::{ChartRecord, Info, Release, Status, now};
 use super::rendered::Rendered;
 use super::storage::{SecretStore, Storage};
-use super::{Common, fail, validate_name};
+use super::{Common, fail, run_hooks, validate_name};
 use crate::Values;
 use crate::chart::Chart;
 
@@ -89,10 +89,7 @@ pub async fn install<S: SecretStore, C: Cluster>(
 
     let c = &req.common;
     let failed = |e: String| format!("Release {:?} failed: {e}", req.name);
-    if !c.disable_hooks
-        && let Err(e) =
-            hooks::run(storage, cluster, &mut rel, HookEvent::PreInstall, c.timeout).await
-    {
+    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PreInstall, c).await {
         let e = format!("failed pre-install: {e}");
         return Err(fail(storage, &mut rel, failed(e.clone()), e).await);
     }
@@ -109,16 +106,7 @@ pub async fn install<S: SecretStore, C: Cluster>(
     {
         return Err(fail(storage, &mut rel, failed(e.to_string()), e.to_string()).await);
     }
-    if !c.disable_hooks
-        && let Err(e) = hooks::run(
-            storage,
-            cluster,
-            &mut rel,
-            HookEvent::PostInstall,
-            c.timeout,
-        )
-        .await
-    {
+    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PostInstall, c).await {
         let e = format!("failed post-install: {e}");
         return Err(fail(storage, &mut rel, failed(e.clone()), e).await);
     }

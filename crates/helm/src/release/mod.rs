@@ -92,6 +92,42 @@ pub fn validate_name(name: &str) -> Result<(), ReleaseError> {
     Ok(())
 }
 
+/// Runs the hooks of `event` unless `common` disables hooks.
+async fn run_hooks<S: SecretStore, C: Cluster>(
+    storage: &Storage<S>,
+    cluster: &C,
+    release: &mut Release,
+    event: HookEvent,
+    common: &Common,
+) -> Result<(), ReleaseError> {
+    if common.disable_hooks {
+        return Ok(());
+    }
+    hooks::run(storage, cluster, release, event, common.timeout).await
+}
+
+/// Takes the cluster from the objects of `old` to those of `new` (an upgrade or rollback):
+/// `new` applied, what it dropped deleted, then with `common.wait` its objects waited for.
+async fn replace_objects<C: Cluster>(
+    cluster: &C,
+    name: &str,
+    namespace: &str,
+    old: &str,
+    new: &str,
+    common: &Common,
+) -> Result<(), ReleaseError> {
+    let gone = cluster::stale(
+        &cluster::objects(old, namespace)?,
+        &cluster::objects(new, namespace)?,
+    );
+    cluster.apply(name, namespace, new).await?;
+    cluster.delete(&gone, None).await?;
+    if common.wait {
+        cluster.wait_ready(namespace, new, common.timeout).await?;
+    }
+    Ok(())
+}
+
 /// Records `release` as failed with `description`, then returns `error` (the storage error
 /// instead, should the record fail).
 async fn fail<S: SecretStore>(

@@ -8,7 +8,6 @@ use serde_json::Value as Json;
 
 use super::error::ReleaseError;
 use super::record::Hook;
-use crate::chart::Chart;
 use crate::manifest::{self, Manifest};
 
 /// `helm.sh/hook-weight`: an integer, 0 when absent or unparsable (as Helm's Atoi).
@@ -50,18 +49,26 @@ impl Rendered {
     }
 
     /// From what `helm template` prints (our [`crate::template`]): each `# Source:` document
-    /// back under its path, then sorted again, which keeps the printed order.
+    /// back under its path, then sorted again, which keeps the printed order. Rendered with
+    /// `include_crds`, the `crds/` documents it prints first become [`Rendered::crds`].
     pub fn from_template_output(text: &str) -> Result<Rendered, ReleaseError> {
         let mut files: BTreeMap<String, String> = BTreeMap::new();
+        let mut crds = Vec::new();
         for doc in text.split("---\n# Source: ").skip(1) {
             let (path, content) = doc.split_once('\n').unwrap_or((doc, ""));
+            if is_crd_path(path) {
+                crds.push((path.to_string(), content.trim_end().to_string()));
+                continue;
+            }
             let entry = files.entry(path.to_string()).or_default();
             entry.push_str("\n---\n");
             entry.push_str(content);
         }
         let (hooks, manifests) =
             manifest::sort(&files).map_err(|e| ReleaseError::Manifest(e.to_string()))?;
-        Self::from_sorted(hooks, manifests, String::new())
+        let mut rendered = Self::from_sorted(hooks, manifests, String::new())?;
+        rendered.crds = crds;
+        Ok(rendered)
     }
 
     fn from_sorted(
@@ -80,12 +87,6 @@ impl Rendered {
             notes,
             crds: Vec::new(),
         })
-    }
-
-    /// Adds the `crds/` files of `chart` and its subcharts (Helm installs them first).
-    pub fn with_crds(mut self, chart: &Chart) -> Rendered {
-        self.crds = crds(chart, chart.name());
-        self
     }
 }
 
@@ -128,23 +129,15 @@ fn hook(m: &Manifest) -> Result<Hook, ReleaseError> {
     })
 }
 
-fn crds(c: &Chart, full_path: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for f in &c.files {
-        let lower = f.name.to_ascii_lowercase();
-        if f.name.starts_with("crds/")
-            && (lower.ends_with(".yaml") || lower.ends_with(".yml") || lower.ends_with(".json"))
-        {
-            out.push((
-                format!("{full_path}/{}", f.name),
-                String::from_utf8_lossy(&f.data).into_owned(),
-            ));
-        }
+/// Whether a printed path is a `crds/` file of the chart or a subchart
+/// (`chart/crds/x.yaml`, `chart/charts/sub/crds/x.yaml`), not a template.
+fn is_crd_path(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    let mut i = 1;
+    while parts.get(i) == Some(&"charts") {
+        i += 2;
     }
-    for d in &c.dependencies {
-        out.extend(crds(d, &format!("{full_path}/charts/{}", d.name())));
-    }
-    out
+    parts.get(i) == Some(&"crds") && parts.len() > i + 1
 }
 
 #[cfg(test)]
@@ -188,6 +181,16 @@ mod tests {
         assert_eq!(h.events, vec!["pre-install", "pre-upgrade"]);
         assert_eq!(h.delete_policies, vec!["hook-succeeded", "hook-failed"]);
         assert_eq!(h.path, "c/templates/hook.yaml");
+    }
+
+    #[test]
+    fn crd_files_printed_first_are_set_apart_from_the_manifest() {
+        let printed = "---\n# Source: c/crds/a.yaml\nkind: CustomResourceDefinition\nmetadata:\n  name: a\n---\n# Source: c/charts/s/crds/b.yaml\nkind: CustomResourceDefinition\nmetadata:\n  name: b\n---\n# Source: c/templates/crds/cm.yaml\nkind: ConfigMap\nmetadata:\n  name: cm\n";
+        let r = Rendered::from_template_output(printed).expect("parses");
+        let paths: Vec<&str> = r.crds.iter().map(|(p, _)| p.as_str()).collect();
+        assert_eq!(paths, vec!["c/crds/a.yaml", "c/charts/s/crds/b.yaml"]);
+        assert!(r.manifest.contains("# Source: c/templates/crds/cm.yaml"));
+        assert!(!r.manifest.contains("CustomResourceDefinition"));
     }
 
     #[test]

@@ -7,12 +7,12 @@
 //! also marks the revision failed rather than leaving it pending, so no later operation finds
 //! the release "in progress".
 
-use super::cluster::{Cluster, objects, stale};
+use super::cluster::Cluster;
 use super::error::ReleaseError;
-use super::hooks::{self, HookEvent};
+use super::hooks::HookEvent;
 use super::record::{Info, Release, Status, now};
 use super::storage::{SecretStore, Storage};
-use super::{Common, fail, validate_name};
+use super::{Common, fail, replace_objects, run_hooks, validate_name};
 
 /// What to roll back.
 #[derive(Debug, Clone, Default)]
@@ -77,31 +77,18 @@ pub async fn rollback<S: SecretStore, C: Cluster>(
 
     let c = &req.common;
     let failed = |e: &str| format!("Rollback {:?} failed: {e}", req.name);
-    if !c.disable_hooks
-        && let Err(e) = hooks::run(
-            storage,
-            cluster,
-            &mut rel,
-            HookEvent::PreRollback,
-            c.timeout,
-        )
-        .await
-    {
+    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PreRollback, c).await {
         let e = e.to_string();
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }
-    let applied = async {
-        let old = objects(&current.manifest, &namespace)?;
-        let new = objects(&rel.manifest, &namespace)?;
-        cluster.apply(&req.name, &namespace, &rel.manifest).await?;
-        cluster.delete(&stale(&old, &new), None).await?;
-        if c.wait {
-            cluster
-                .wait_ready(&namespace, &rel.manifest, c.timeout)
-                .await?;
-        }
-        Ok::<(), ReleaseError>(())
-    }
+    let applied = replace_objects(
+        cluster,
+        &req.name,
+        &namespace,
+        &current.manifest,
+        &rel.manifest,
+        c,
+    )
     .await;
     if let Err(e) = applied {
         current.info.get_or_insert_with(Info::default).status = Status::Superseded;
@@ -109,16 +96,7 @@ pub async fn rollback<S: SecretStore, C: Cluster>(
         let e = e.to_string();
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }
-    if !c.disable_hooks
-        && let Err(e) = hooks::run(
-            storage,
-            cluster,
-            &mut rel,
-            HookEvent::PostRollback,
-            c.timeout,
-        )
-        .await
-    {
+    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PostRollback, c).await {
         let e = e.to_string();
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }

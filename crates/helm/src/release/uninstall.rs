@@ -5,10 +5,10 @@
 
 use super::cluster::{Cluster, ObjectKey, objects};
 use super::error::ReleaseError;
-use super::hooks::{self, HookEvent};
+use super::hooks::HookEvent;
 use super::record::{Release, Status, now};
 use super::storage::{SecretStore, Storage};
-use super::{Common, validate_name};
+use super::{Common, run_hooks, validate_name};
 
 /// Helm's uninstall order of kinds; unknown kinds go last, by name.
 pub const UNINSTALL_ORDER: &[&str] = &[
@@ -109,9 +109,7 @@ pub async fn uninstall<S: SecretStore, C: Cluster>(
     storage.update(&rel).await?;
 
     let c = &req.common;
-    if !c.disable_hooks {
-        hooks::run(storage, cluster, &mut rel, HookEvent::PreDelete, c.timeout).await?;
-    }
+    run_hooks(storage, cluster, &mut rel, HookEvent::PreDelete, c).await?;
     let (kept, mut doomed): (Vec<_>, Vec<_>) = objects(&rel.manifest, &rel.namespace)?
         .into_iter()
         .partition(|o| o.keep);
@@ -121,10 +119,7 @@ pub async fn uninstall<S: SecretStore, C: Cluster>(
     if let Err(e) = cluster.delete(&doomed, wait).await {
         errors.push(e.to_string());
     }
-    if !c.disable_hooks
-        && let Err(e) =
-            hooks::run(storage, cluster, &mut rel, HookEvent::PostDelete, c.timeout).await
-    {
+    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PostDelete, c).await {
         errors.push(e.to_string());
     }
     rel.set_status(Status::Uninstalled, c.success("Uninstallation complete"));

@@ -7,13 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use super::cluster::{Cluster, CrdPolicy, objects, stale};
+use super::cluster::{Cluster, CrdPolicy, objects};
 use super::error::ReleaseError;
-use super::hooks::{self, HookEvent};
+use super::hooks::HookEvent;
 use super::record::{ChartRecord, Info, Release, Status, now};
 use super::rendered::Rendered;
 use super::storage::{SecretStore, Storage};
-use super::{Common, fail, validate_name};
+use super::{Common, fail, replace_objects, run_hooks, validate_name};
 use crate::Values;
 use crate::chart::Chart;
 
@@ -108,38 +108,24 @@ pub async fn upgrade<S: SecretStore, C: Cluster>(
 
     let c = &req.common;
     let failed = |e: &str| format!("Upgrade {:?} failed: {e}", req.name);
-    if !c.disable_hooks
-        && let Err(e) =
-            hooks::run(storage, cluster, &mut rel, HookEvent::PreUpgrade, c.timeout).await
-    {
+    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PreUpgrade, c).await {
         let e = format!("pre-upgrade hooks failed: {e}");
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }
-    let applied = async {
-        cluster.apply(&req.name, &namespace, &rel.manifest).await?;
-        cluster.delete(&stale(&old, &new), None).await?;
-        if c.wait {
-            cluster
-                .wait_ready(&namespace, &rel.manifest, c.timeout)
-                .await?;
-        }
-        Ok::<(), ReleaseError>(())
-    }
+    let applied = replace_objects(
+        cluster,
+        &req.name,
+        &namespace,
+        &current.manifest,
+        &rel.manifest,
+        c,
+    )
     .await;
     if let Err(e) = applied {
         let e = e.to_string();
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }
-    if !c.disable_hooks
-        && let Err(e) = hooks::run(
-            storage,
-            cluster,
-            &mut rel,
-            HookEvent::PostUpgrade,
-            c.timeout,
-        )
-        .await
-    {
+    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PostUpgrade, c).await {
         let e = format!("post-upgrade hooks failed: {e}");
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }
