@@ -98,6 +98,13 @@ pub enum ReconcileError {
         #[source]
         source: StoreError,
     },
+    /// Removing the tags of a deleted ImageRepository failed.
+    #[error("failed to remove the tags from the store")]
+    StoreRemove {
+        /// The store error.
+        #[source]
+        source: StoreError,
+    },
     /// The referenced ImageRepository does not exist.
     #[error(
         "failed to get the referred ImageRepository: referenced ImageRepository does not exist: imagerepositories.image.toolkit.fluxcd.io \"{name}\" not found"
@@ -179,6 +186,7 @@ impl Classify for ReconcileError {
             Self::IntervalNotConfigured => reasons::INTERVAL_NOT_CONFIGURED,
             Self::InvalidDuration { .. }
             | Self::StoreRead { .. }
+            | Self::StoreRemove { .. }
             | Self::Policy(_)
             | Self::Digest { .. }
             | Self::Read { .. }

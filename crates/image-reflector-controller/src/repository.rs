@@ -83,7 +83,7 @@ async fn remove_entry(ctx: &Context, namespace: &str, name: &str) -> Result<(), 
         .map_err(|e| ReconcileError::Task {
             message: e.to_string(),
         })?
-        .map_err(|source| ReconcileError::StoreRead { source })
+        .map_err(|source| ReconcileError::StoreRemove { source })
 }
 
 /// `spec.exclusionList`, or Flux's default when unset.

@@ -80,3 +80,27 @@ async fn a_million_tags_scan_and_resolve() -> anyhow::Result<()> {
     assert_eq!(count, Some(1_000_000));
     f.finish().await
 }
+
+#[tokio::test]
+async fn store_entries_of_repositories_deleted_while_stopped_are_swept_at_start()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    common::install_crds(&cluster.client).await?;
+    let ns = testkit::TestNamespace::create(&cluster, "bounds-sweep").await?;
+    let storage = tempfile::Builder::new().prefix("image-tags-").tempdir()?;
+    let ghost = storage
+        .path()
+        .join(format!("imagerepository/{}/ghost", ns.name()));
+    std::fs::create_dir_all(&ghost)?;
+    std::fs::write(ghost.join("tags"), "1.0.0\n")?;
+    let controller =
+        common::RunningController::start_with_storage(&cluster, "bounds-sweep", &[], storage)
+            .await?;
+    testkit::wait::until(common::WAIT, "the orphaned entry to be swept", || {
+        let ghost = ghost.clone();
+        async move { Ok((!ghost.exists()).then_some(())) }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    controller.stop().await
+}

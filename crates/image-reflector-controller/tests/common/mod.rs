@@ -58,6 +58,16 @@ impl RunningController {
     /// Starts a controller that only sees objects labelled `SHARD_LABEL=<shard>`.
     pub async fn start(cluster: &TestCluster, shard: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let storage = tempfile::Builder::new().prefix("image-tags-").tempdir()?;
+        Self::start_with_storage(cluster, shard, extra, storage).await
+    }
+
+    /// [`RunningController::start`] on an existing `--storage-path`.
+    pub async fn start_with_storage(
+        cluster: &TestCluster,
+        shard: &str,
+        extra: &[&str],
+        storage: tempfile::TempDir,
+    ) -> anyhow::Result<Self> {
         let argv = [
             "image-reflector-controller".to_owned(),
             "--metrics-addr=0".to_owned(),
