@@ -34,6 +34,11 @@ pub struct InstallArgs {
 }
 
 impl InstallArgs {
+    /// The install manifest these arguments describe, as `--export` prints it.
+    pub fn manifest(&self) -> Result<String, CommandError> {
+        Ok(self.install().to_yaml()?)
+    }
+
     fn install(&self) -> Install {
         Install {
             namespace: self.kube.namespace.clone(),

@@ -1,5 +1,6 @@
 //! One module per subcommand, each with its clap arguments and a `run` function.
 
+pub mod bootstrap;
 pub mod build;
 pub mod check;
 pub mod cluster;
