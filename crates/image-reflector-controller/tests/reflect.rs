@@ -206,6 +206,24 @@ async fn credentials_from_a_pull_secret_scan_a_private_registry_and_bad_ones_fai
         assert!(!ready.message.contains(secret), "{}", ready.message);
     }
 
+    // A ServiceAccount's image pull secrets authenticate too.
+    let accounts: kube::Api<k8s_openapi::api::core::v1::ServiceAccount> =
+        kube::Api::namespaced(f.cluster.client.clone(), f.ns.name());
+    let account = serde_json::from_value(json!({
+        "metadata": {"name": "puller"},
+        "imagePullSecrets": [{"name": "good"}],
+    }))?;
+    accounts.create(&Default::default(), &account).await?;
+    f.create_repository(
+        "by-account",
+        json!({"image": f.image("private"), "interval": "1h", "insecure": true, "serviceAccountName": "puller"}),
+    )
+    .await?;
+    f.wait_repository("by-account", "a scan with the account's pull secret", |r| {
+        scanned_count(r) == Some(1)
+    })
+    .await?;
+
     let missing = f
         .wait_repository("missing", "Ready=False", |r| r.is("Ready", "False"))
         .await?;
