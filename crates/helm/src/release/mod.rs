@@ -106,26 +106,46 @@ async fn run_hooks<S: SecretStore, C: Cluster>(
     hooks::run(storage, cluster, release, event, common.timeout).await
 }
 
-/// Takes the cluster from the objects of `old` to those of `new` (an upgrade or rollback):
-/// `new` applied, what it dropped deleted, then with `common.wait` its objects waited for.
-async fn replace_objects<C: Cluster>(
+/// Which step of [`transition`] failed.
+enum Step {
+    PreHooks(ReleaseError),
+    Objects(ReleaseError),
+    PostHooks(ReleaseError),
+}
+
+/// An upgrade's or rollback's work once its revision is recorded: the `pre` hooks; the
+/// objects of `old` replaced by those of `release` (applied, the dropped ones deleted, then
+/// with `common.wait` waited for); the `post` hooks.
+async fn transition<S: SecretStore, C: Cluster>(
+    storage: &Storage<S>,
     cluster: &C,
-    name: &str,
-    namespace: &str,
+    release: &mut Release,
     old: &str,
-    new: &str,
+    (pre, post): (HookEvent, HookEvent),
     common: &Common,
-) -> Result<(), ReleaseError> {
-    let gone = cluster::stale(
-        &cluster::objects(old, namespace)?,
-        &cluster::objects(new, namespace)?,
-    );
-    cluster.apply(name, namespace, new).await?;
-    cluster.delete(&gone, None).await?;
-    if common.wait {
-        cluster.wait_ready(namespace, new, common.timeout).await?;
-    }
-    Ok(())
+) -> Result<(), Step> {
+    run_hooks(storage, cluster, release, pre, common)
+        .await
+        .map_err(Step::PreHooks)?;
+    let objects = async {
+        let ns = &release.namespace;
+        let gone = cluster::stale(
+            &cluster::objects(old, ns)?,
+            &cluster::objects(&release.manifest, ns)?,
+        );
+        cluster.apply(&release.name, ns, &release.manifest).await?;
+        cluster.delete(&gone, None).await?;
+        if common.wait {
+            cluster
+                .wait_ready(ns, &release.manifest, common.timeout)
+                .await?;
+        }
+        Ok(())
+    };
+    objects.await.map_err(Step::Objects)?;
+    run_hooks(storage, cluster, release, post, common)
+        .await
+        .map_err(Step::PostHooks)
 }
 
 /// Records `release` as failed with `description`, then returns `error` (the storage error

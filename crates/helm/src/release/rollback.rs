@@ -12,7 +12,7 @@ use super::error::ReleaseError;
 use super::hooks::HookEvent;
 use super::record::{Info, Release, Status, now};
 use super::storage::{SecretStore, Storage};
-use super::{Common, fail, replace_objects, run_hooks, validate_name};
+use super::{Common, Step, fail, transition, validate_name};
 
 /// What to roll back.
 #[derive(Debug, Clone, Default)]
@@ -77,27 +77,17 @@ pub async fn rollback<S: SecretStore, C: Cluster>(
 
     let c = &req.common;
     let failed = |e: &str| format!("Rollback {:?} failed: {e}", req.name);
-    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PreRollback, c).await {
-        let e = e.to_string();
-        return Err(fail(storage, &mut rel, failed(&e), e).await);
-    }
-    let applied = replace_objects(
-        cluster,
-        &req.name,
-        &namespace,
-        &current.manifest,
-        &rel.manifest,
-        c,
-    )
-    .await;
-    if let Err(e) = applied {
-        current.info.get_or_insert_with(Info::default).status = Status::Superseded;
-        storage.update(&current).await?;
-        let e = e.to_string();
-        return Err(fail(storage, &mut rel, failed(&e), e).await);
-    }
-    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PostRollback, c).await {
-        let e = e.to_string();
+    let events = (HookEvent::PreRollback, HookEvent::PostRollback);
+    if let Err(step) = transition(storage, cluster, &mut rel, &current.manifest, events, c).await {
+        let e = match step {
+            Step::Objects(e) => {
+                // Helm supersedes the revision it rolled back from even when the apply fails.
+                current.info.get_or_insert_with(Info::default).status = Status::Superseded;
+                storage.update(&current).await?;
+                e.to_string()
+            }
+            Step::PreHooks(e) | Step::PostHooks(e) => e.to_string(),
+        };
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }
     for mut deployed in storage.deployed_all(&req.name).await? {

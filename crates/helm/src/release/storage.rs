@@ -311,6 +311,11 @@ mod tests {
             .block_on(f)
     }
 
+    async fn versions(s: &Storage<MemoryStore>) -> Vec<u32> {
+        let history = s.history("app").await.expect("history");
+        history.iter().map(|r| r.version).collect()
+    }
+
     #[test]
     fn history_is_ordered_by_revision_and_deployed_is_the_highest_deployed() {
         block(async {
@@ -322,14 +327,7 @@ mod tests {
             ] {
                 s.create(&r).await.expect("create");
             }
-            let versions: Vec<u32> = s
-                .history("app")
-                .await
-                .expect("history")
-                .iter()
-                .map(|r| r.version)
-                .collect();
-            assert_eq!(versions, vec![1, 2, 3]);
+            assert_eq!(versions(&s).await, vec![1, 2, 3]);
             assert_eq!(
                 s.last("app").await.expect("last").map(|r| r.version),
                 Some(3)
@@ -367,14 +365,7 @@ mod tests {
             }
             s.max_history = 3;
             s.create(&rev(5, Status::Failed)).await.expect("create");
-            let versions: Vec<u32> = s
-                .history("app")
-                .await
-                .expect("history")
-                .iter()
-                .map(|r| r.version)
-                .collect();
-            assert_eq!(versions, vec![1, 4, 5]);
+            assert_eq!(versions(&s).await, vec![1, 4, 5]);
         });
     }
 

@@ -90,14 +90,16 @@ mod tests {
         r
     }
 
+    async fn store(r: Release) -> Storage<MemoryStore> {
+        let storage = Storage::new(MemoryStore::default());
+        storage.create(&r).await.expect("stored");
+        storage
+    }
+
     #[test]
     fn a_test_runs_only_test_hooks_and_records_their_runs_without_changing_the_status() {
         block(async {
-            let storage = Storage::new(MemoryStore::default());
-            storage
-                .create(&stored(Status::Deployed))
-                .await
-                .expect("stored");
+            let storage = store(stored(Status::Deployed)).await;
             let cluster = FakeCluster::default();
             let rel = test_release(&storage, &cluster, "app", Duration::from_secs(1))
                 .await
@@ -122,11 +124,7 @@ mod tests {
     #[test]
     fn a_failing_test_is_recorded_and_reported() {
         block(async {
-            let storage = Storage::new(MemoryStore::default());
-            storage
-                .create(&stored(Status::Deployed))
-                .await
-                .expect("stored");
+            let storage = store(stored(Status::Deployed)).await;
             let cluster = FakeCluster {
                 failing_hooks: vec!["t".into()],
                 ..FakeCluster::default()
@@ -143,11 +141,7 @@ mod tests {
     #[test]
     fn a_release_left_pending_is_unlocked_as_failed_and_a_settled_one_is_left_alone() {
         block(async {
-            let storage = Storage::new(MemoryStore::default());
-            storage
-                .create(&stored(Status::PendingUpgrade))
-                .await
-                .expect("stored");
+            let storage = store(stored(Status::PendingUpgrade)).await;
             let unlocked = unlock(&storage, "app")
                 .await
                 .expect("unlocks")

@@ -13,7 +13,7 @@ use super::hooks::HookEvent;
 use super::record::{ChartRecord, Info, Release, Status, now};
 use super::rendered::Rendered;
 use super::storage::{SecretStore, Storage};
-use super::{Common, fail, replace_objects, run_hooks, validate_name};
+use super::{Common, Step, fail, transition, validate_name};
 use crate::Values;
 use crate::chart::Chart;
 
@@ -108,25 +108,13 @@ pub async fn upgrade<S: SecretStore, C: Cluster>(
 
     let c = &req.common;
     let failed = |e: &str| format!("Upgrade {:?} failed: {e}", req.name);
-    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PreUpgrade, c).await {
-        let e = format!("pre-upgrade hooks failed: {e}");
-        return Err(fail(storage, &mut rel, failed(&e), e).await);
-    }
-    let applied = replace_objects(
-        cluster,
-        &req.name,
-        &namespace,
-        &current.manifest,
-        &rel.manifest,
-        c,
-    )
-    .await;
-    if let Err(e) = applied {
-        let e = e.to_string();
-        return Err(fail(storage, &mut rel, failed(&e), e).await);
-    }
-    if let Err(e) = run_hooks(storage, cluster, &mut rel, HookEvent::PostUpgrade, c).await {
-        let e = format!("post-upgrade hooks failed: {e}");
+    let events = (HookEvent::PreUpgrade, HookEvent::PostUpgrade);
+    if let Err(step) = transition(storage, cluster, &mut rel, &current.manifest, events, c).await {
+        let e = match step {
+            Step::PreHooks(e) => format!("pre-upgrade hooks failed: {e}"),
+            Step::Objects(e) => e.to_string(),
+            Step::PostHooks(e) => format!("post-upgrade hooks failed: {e}"),
+        };
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }
     current.info.get_or_insert_with(Info::default).status = Status::Superseded;
