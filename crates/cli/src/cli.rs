@@ -48,6 +48,8 @@ pub enum Command {
     Delete(commands::delete::DeleteArgs),
     /// Print Flux objects as YAML, without status or server fields.
     Export(commands::export::ExportArgs),
+    /// Print the shell completion script (bash, zsh, fish, powershell).
+    Completion(commands::completion::CompletionArgs),
     /// Make the cluster follow a Git repository: commit, install and sync Flux's manifests.
     Bootstrap(commands::bootstrap::BootstrapArgs),
     /// Build a Kustomization's manifests from a local directory, as the controller would.
@@ -96,6 +98,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Delete(args) => commands::delete::run(&args),
         Command::Export(args) => commands::export::run(&args),
         Command::Bootstrap(args) => commands::bootstrap::run(&args),
+        Command::Completion(args) => commands::completion::run(&args),
         Command::Build(args) => commands::build::run(&args),
         Command::Diff(args) => commands::diff::run(&args),
         Command::Events(args) => commands::events::run(&args),

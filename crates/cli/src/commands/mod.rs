@@ -4,6 +4,7 @@ pub mod bootstrap;
 pub mod build;
 pub mod check;
 pub mod cluster;
+pub mod completion;
 pub mod crds;
 pub mod create;
 pub mod delete;
