@@ -7,7 +7,7 @@
 //! to tests/. The oracle's output is committed as `<name>.golden` (Helm 3)
 //! and `<name>.golden.v4` (Helm 4), a failure as a golden starting with
 //! `ERROR:`. `--kube-version 1.30.0` is added unless the case names a
-//! version. Every case runs in both modes ([`HelmVersion`]).
+//! version or has a `kube-version: default` line (Helm's own default). Every case runs in both modes ([`HelmVersion`]).
 
 use std::path::{Path, PathBuf};
 
@@ -66,11 +66,14 @@ pub fn cases(crate_dir: &Path) -> Vec<Case> {
     for p in paths {
         let text = std::fs::read_to_string(&p).unwrap_or_default();
         let (mut chart, mut args) = (String::new(), String::new());
+        let mut helm_default_kube = false;
         for line in text.lines() {
             if let Some(c) = line.strip_prefix("chart:") {
                 chart = c.trim().to_string();
             } else if let Some(a) = line.strip_prefix("args:") {
                 args = a.trim().to_string();
+            } else if line.trim() == "kube-version: default" {
+                helm_default_kube = true;
             }
         }
         let chart = if let Some(c) = chart.strip_prefix("corpus/") {
@@ -84,7 +87,7 @@ pub fn cases(crate_dir: &Path) -> Vec<Case> {
                 .join(chart.strip_prefix("own/").unwrap_or(&chart))
         };
         let mut args: Vec<String> = args.split_whitespace().map(str::to_string).collect();
-        if !args.iter().any(|a| a == "--kube-version") {
+        if !helm_default_kube && !args.iter().any(|a| a == "--kube-version") {
             args.push("--kube-version".into());
             args.push(DEFAULT_KUBE_VERSION.into());
         }

@@ -1,4 +1,5 @@
-//! The objects templates reach through `.Files` and `.Capabilities`.
+//! The objects templates reach through `.Files` (`.Capabilities` is in
+//! [`crate::capabilities`]).
 //! `.Files` holds only the chart's own non-template files, so no name or
 //! glob reaches outside the chart: `.Files.Get "../x"` is empty, as in Helm.
 
@@ -8,6 +9,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use driftless_gotemplate::{Map, Object, Value};
 
+pub use crate::capabilities::{Capabilities, KubeVersion, VersionSet};
 use crate::glob::files_glob;
 
 /// Helm's `engine.files`: chart files by name.
@@ -130,196 +132,9 @@ impl Object for Files {
     }
 }
 
-/// The API versions `helm template` assumes a cluster serves (client-go's
-/// scheme as Helm v3.22 registers it), one a line.
-const DEFAULT_API_VERSIONS: &str = include_str!("apiversions.txt");
-
-/// `.Capabilities.APIVersions`: a list with a `Has` method.
-#[derive(Debug, Clone)]
-pub struct VersionSet(pub Vec<String>);
-
-impl VersionSet {
-    /// Helm's defaults plus `extra` (`--api-versions`).
-    pub fn with_defaults(extra: &[String]) -> VersionSet {
-        let mut v: Vec<String> = DEFAULT_API_VERSIONS
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(str::to_string)
-            .collect();
-        v.extend(extra.iter().cloned());
-        VersionSet(v)
-    }
-}
-
-impl Object for VersionSet {
-    fn type_name(&self) -> &'static str {
-        "chartutil.VersionSet"
-    }
-    fn field(&self, _name: &str) -> Option<Value> {
-        None
-    }
-    fn method_arity(&self, name: &str) -> Option<usize> {
-        (name == "Has").then_some(1)
-    }
-    fn call(&self, name: &str, args: Vec<Value>) -> Result<Value, String> {
-        if name != "Has" {
-            return Err(format!("{name} is not a method"));
-        }
-        let want = arg(&args);
-        Ok(Value::Bool(self.0.contains(&want)))
-    }
-    fn print(&self) -> String {
-        format!("[{}]", self.0.join(" "))
-    }
-    fn to_data(&self) -> Value {
-        Value::StrList(Arc::new(self.0.clone()))
-    }
-    fn entries(&self) -> Option<Vec<(Value, Value)>> {
-        Some(
-            self.0
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (Value::Int(i as i64), Value::str(v.as_str())))
-                .collect(),
-        )
-    }
-}
-
-/// `.Capabilities.KubeVersion`: prints as its version.
-#[derive(Debug, Clone)]
-pub struct KubeVersion {
-    pub version: String,
-    pub major: String,
-    pub minor: String,
-}
-
-impl KubeVersion {
-    /// k8s.io's `ParseGeneric` as `--kube-version` takes it: `v1.30`,
-    /// `1.30.2`; the result keeps the given components.
-    pub fn parse(text: &str) -> Result<KubeVersion, String> {
-        let t = text.trim();
-        let t = t.strip_prefix('v').unwrap_or(t);
-        let core_end = t.find(['-', '+']).unwrap_or(t.len());
-        let (core, rest) = t.split_at(core_end);
-        let parts: Vec<&str> = core.split('.').collect();
-        let bad = || format!("could not parse {text:?} as version");
-        if parts.len() < 2
-            || parts
-                .iter()
-                .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(bad());
-        }
-        let nums: Vec<u64> = parts
-            .iter()
-            .map(|p| p.parse::<u64>())
-            .collect::<Result<_, _>>()
-            .map_err(|_| bad())?;
-        let shown: Vec<String> = nums.iter().map(u64::to_string).collect();
-        Ok(KubeVersion {
-            version: format!("v{}{rest}", shown.join(".")),
-            major: nums[0].to_string(),
-            minor: nums[1].to_string(),
-        })
-    }
-
-    /// Helm's default when no `--kube-version` is given.
-    pub fn default_version() -> KubeVersion {
-        KubeVersion {
-            version: "v1.20.0".into(),
-            major: "1".into(),
-            minor: "20".into(),
-        }
-    }
-}
-
-impl Object for KubeVersion {
-    fn type_name(&self) -> &'static str {
-        "chartutil.KubeVersion"
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        match name {
-            "Version" => Some(Value::str(self.version.as_str())),
-            "Major" => Some(Value::str(self.major.as_str())),
-            "Minor" => Some(Value::str(self.minor.as_str())),
-            _ => None,
-        }
-    }
-    fn method_arity(&self, name: &str) -> Option<usize> {
-        matches!(name, "String" | "GitVersion").then_some(0)
-    }
-    fn call(&self, _name: &str, _args: Vec<Value>) -> Result<Value, String> {
-        Ok(Value::str(self.version.as_str()))
-    }
-    fn print(&self) -> String {
-        self.version.clone()
-    }
-    fn to_data(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("Version".into(), Value::str(self.version.as_str()));
-        m.insert("Major".into(), Value::str(self.major.as_str()));
-        m.insert("Minor".into(), Value::str(self.minor.as_str()));
-        Value::map(m)
-    }
-}
-
-/// `.Capabilities`.
-#[derive(Debug, Clone)]
-pub struct Capabilities {
-    pub kube_version: KubeVersion,
-    pub api_versions: VersionSet,
-}
-
-impl Object for Capabilities {
-    fn type_name(&self) -> &'static str {
-        "*chartutil.Capabilities"
-    }
-    fn field(&self, name: &str) -> Option<Value> {
-        match name {
-            "KubeVersion" => Some(Value::Object(Arc::new(self.kube_version.clone()))),
-            "APIVersions" => Some(Value::Object(Arc::new(self.api_versions.clone()))),
-            "HelmVersion" => {
-                let mut m = Map::new();
-                m.insert("Version".into(), Value::str("v3.22"));
-                m.insert("GitCommit".into(), Value::str(""));
-                m.insert("GitTreeState".into(), Value::str(""));
-                m.insert("GoVersion".into(), Value::str("go1.26.8"));
-                Some(Value::map(m))
-            }
-            _ => None,
-        }
-    }
-    fn print(&self) -> String {
-        format!(
-            "&{{{{{} {} {}}} {} {{v3.22   go1.26.8}}}}",
-            self.kube_version.version,
-            self.kube_version.major,
-            self.kube_version.minor,
-            self.api_versions.print()
-        )
-    }
-    fn to_data(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("KubeVersion".into(), self.kube_version.to_data());
-        m.insert("APIVersions".into(), self.api_versions.to_data());
-        Value::map(m)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn kube_versions_parse_as_helm_shows_them() {
-        let k = KubeVersion::parse("1.30").expect("parses");
-        assert_eq!((k.version.as_str(), k.major.as_str()), ("v1.30", "1"));
-        assert_eq!(
-            KubeVersion::parse("v1.31.2").expect("parses").version,
-            "v1.31.2"
-        );
-        assert!(KubeVersion::parse("banana").is_err());
-    }
 
     #[test]
     fn a_glob_never_reaches_outside_the_chart_files() {

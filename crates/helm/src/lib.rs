@@ -10,6 +10,7 @@
 //! prints them in Helm's install order.
 
 pub mod archive;
+pub mod capabilities;
 pub mod chart;
 mod chartvalue;
 pub mod conformance;

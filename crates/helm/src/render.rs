@@ -93,16 +93,16 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
         HelmVersion::V4 => Error::Chart(format!("chart dependencies processing failed: {e}")),
     })?;
     let kube_version = match &opts.kube_version {
-        Some(v) => KubeVersion::parse(v)
+        Some(v) => KubeVersion::parse_as(v, opts.helm_version)
             .map_err(|e| Error::Chart(format!("invalid kube version '{v}': {e}")))?,
-        None => KubeVersion::default_version(),
+        None => KubeVersion::default_for(opts.helm_version),
     };
     let values = coalesce_as(&chart, user, false, opts.helm_version)?;
     if !opts.skip_schema_validation {
         crate::schema::validate_chart(&chart, &values)?;
     }
     if !chart.metadata.kube_version.is_empty()
-        && !crate::deps::compatible(&chart.metadata.kube_version, &kube_version.version)
+        && !crate::deps::compatible(&chart.metadata.kube_version, &kube_version.normalized)
     {
         return Err(Error::KubeVersion(format!(
             "chart requires kubeVersion: {} which is incompatible with Kubernetes {}",
@@ -111,7 +111,7 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
     }
     let caps = Value::Object(Arc::new(Capabilities {
         kube_version,
-        api_versions: VersionSet::with_defaults(&opts.api_versions),
+        api_versions: VersionSet::with_defaults_as(&opts.api_versions, opts.helm_version),
     }));
     let mut release = Map::new();
     release.insert("Name".into(), Value::str(opts.release_name.as_str()));
