@@ -17,9 +17,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
-use regex::Regex;
 
 use crate::error::{ReconcileError, duration, go_duration};
+use crate::policy::filter::go_regex;
 use crate::reconcile::{Context, Done, conclude, key};
 use crate::{image_ref, registry};
 
@@ -143,7 +143,7 @@ pub fn exclude(tags: Vec<String>, patterns: &[String]) -> Result<Vec<String>, Re
     let regexes = patterns
         .iter()
         .map(|p| {
-            Regex::new(p).map_err(|e| ReconcileError::Exclusion {
+            go_regex(p).map_err(|e| ReconcileError::Exclusion {
                 pattern: p.clone(),
                 problem: e.to_string(),
             })

@@ -34,7 +34,7 @@ impl TagFilter {
     /// Compiles `pattern` (RE2 syntax, which the `regex` crate shares for everything a tag can
     /// contain) with the `extract` template.
     pub fn new(pattern: &str, extract: &str) -> Result<Self, InvalidPattern> {
-        let regex = Regex::new(pattern).map_err(|e| InvalidPattern {
+        let regex = go_regex(pattern).map_err(|e| InvalidPattern {
             pattern: pattern.to_owned(),
             problem: e.to_string(),
         })?;
@@ -71,6 +71,50 @@ impl TagFilter {
         }
         out
     }
+}
+
+/// Compiles a Go (RE2) pattern. The `regex` crate reads RE2 syntax alike for everything an
+/// image tag can contain (tags are ASCII, so its Unicode-aware `\d`, `\w` and `\b` match as
+/// Go's ASCII ones do); the one RE2 form it lacks, `\Q…\E` literal text, is rewritten here.
+pub fn go_regex(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&unquote_literals(pattern))
+}
+
+/// Replaces each `\Q…\E` (or `\Q…` to the end) with the escaped literal text.
+fn unquote_literals(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains("\\Q") {
+        return pattern.into();
+    }
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(at) = find_unescaped_quote(rest) {
+        out.push_str(&rest[..at]);
+        let literal = &rest[at + 2..];
+        let (text, after) = literal
+            .find("\\E")
+            .map_or((literal, ""), |end| (&literal[..end], &literal[end + 2..]));
+        out.push_str(&regex::escape(text));
+        rest = after;
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// The byte offset of the next `\Q` that is not itself an escaped backslash followed by `Q`.
+fn find_unescaped_quote(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes[i + 1] == b'Q' {
+                return Some(i);
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    None
 }
 
 /// Go's `Regexp.Expand`: `$$` is a dollar; `$name`/`${name}` take the longest run of letters,
@@ -259,6 +303,17 @@ mod tests {
     fn two_tags_extracting_the_same_value_keep_the_later_tag() {
         let got = run("^(?P<n>\\d+)-", "$n", &["5-a", "5-b", "6-c"]);
         assert_eq!(got, pairs(&[("5", "5-b"), ("6", "6-c")]));
+    }
+
+    #[test]
+    fn quoted_literal_text_matches_as_in_re2() {
+        assert_eq!(
+            run("^\\Qv1.0+\\E", "", &["v1.0+build", "v1x0+", "v1.00"]),
+            pairs(&[("v1.0+build", "v1.0+build")])
+        );
+        // Unterminated quoting runs to the end; an escaped backslash before Q is no quote.
+        assert_eq!(run("\\Q.*", "", &["a.*", "abc"]).len(), 1);
+        assert!(go_regex("\\\\Q").is_ok_and(|r| r.is_match("\\Q")));
     }
 
     #[test]
