@@ -193,3 +193,43 @@ async fn bootstrap_pushes_the_manifests_and_the_cluster_follows_the_repository()
     appliers.stop().await.expect("kustomize-controller stops");
     sources.stop().await.expect("source-controller stops");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bootstrap_to_a_repository_without_push_rights_fails_with_a_hint_and_installs_nothing() {
+    let cluster = testkit::cluster().await.expect("cluster");
+    let ns = testkit::TestNamespace::create(&cluster, "cli-boot-ro")
+        .await
+        .expect("ns");
+    let client = cluster.client.clone();
+    // Readable by anyone; git's http-backend refuses anonymous pushes.
+    let git = GitServer::start(GitAuth::None).await.expect("git server");
+    let repo = git.create_repo("fleet").expect("repo");
+    repo.commit_files("main", &[("README.md", "fleet\n")], "init")
+        .expect("commit");
+    let argv = format!(
+        "bootstrap git --url={} --path=clusters/test --allow-insecure-http -n {}",
+        git.url("fleet"),
+        ns.name()
+    );
+    let args = Cli::try_parse_from(argv.split_whitespace())
+        .expect("parses")
+        .args;
+    let run = capture(async |p| bootstrap(&client, &args, p).await).await;
+    let error = run.result.expect_err("push refused").to_string();
+    assert!(error.contains("pushing to"), "{error}");
+    assert!(
+        error.contains("hint: the credentials must be allowed to push"),
+        "{error}"
+    );
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(client.clone(), ns.name());
+    let installed = deployments.list(&Default::default()).await.expect("list");
+    assert!(
+        installed.items.is_empty(),
+        "nothing is installed after a failed push"
+    );
+    let log = git
+        .git_in_repo("fleet", &["log", "--format=%s", "main"])
+        .expect("git log");
+    assert_eq!(log, "init\n");
+}

@@ -260,8 +260,14 @@ fn commit_and_push(
         return Ok(None);
     };
     let target = PushTarget::branch(&clone.branch);
-    driftless_git::push(clone, &[target], &PushOptions::default())
-        .map_err(|e| format!("pushing to '{}' failed: {e}", clone.url()))?;
+    driftless_git::push(clone, &[target], &PushOptions::default()).map_err(|e| {
+        format!(
+            "pushing to '{}' failed: {e} (hint: the credentials must be allowed to push to \
+             branch '{}'; pass --username/--password, or --password with --token-auth)",
+            clone.url(),
+            clone.branch
+        )
+    })?;
     Ok(Some(commit.id))
 }
 
@@ -297,7 +303,12 @@ async fn push_manifests(
         let dir = tempfile::tempdir().map_err(|e| format!("creating a temp dir failed: {e}"))?;
         let mut clone =
             driftless_git::clone_branch(&url, &branch, &dir.path().join("repo"), &options)
-                .map_err(|e| format!("cloning failed: {e}"))?;
+                .map_err(|e| {
+                    format!(
+                        "cloning failed: {e} (hint: check --url and --branch, and the credentials: \
+                     --username/--password, or --password with --token-auth)"
+                    )
+                })?;
         let components = commit_and_push(&mut clone, components, &components_message)?;
         let sync = commit_and_push(&mut clone, sync, &sync_message)?;
         Ok(Pushed {
