@@ -351,6 +351,33 @@ async fn a_release_helm_installed_is_decoded_and_upgraded_by_us() {
         first.info.clone().unwrap_or_default().first_deployed,
         info.first_deployed
     );
+
+    // And back: helm upgrades on top of our revision.
+    helm.run(&[
+        "upgrade",
+        "theirs",
+        path.to_str().expect("utf-8 path"),
+        "-n",
+        &ns,
+        "--set",
+        "greeting=back",
+    ]);
+    assert_eq!(greeting(&cluster.client, &ns, "theirs-cfg").await, "back");
+    let back: Vec<(u32, Status)> = storage
+        .history("theirs")
+        .await
+        .expect("history")
+        .iter()
+        .map(|r| (r.version, r.status()))
+        .collect();
+    assert_eq!(
+        back,
+        vec![
+            (1, Status::Superseded),
+            (2, Status::Superseded),
+            (3, Status::Deployed)
+        ]
+    );
 }
 
 #[tokio::test]
@@ -397,4 +424,134 @@ async fn an_object_another_release_owns_is_not_taken_over() {
     );
     assert_eq!(greeting(&cluster.client, &ns, "demo-cfg").await, "mine");
     assert!(storage.history("demo").await.expect("history").is_empty());
+}
+
+fn crd(group: &str, description: &str) -> String {
+    format!(
+        r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.{group}
+spec:
+  group: {group}
+  scope: Namespaced
+  names:
+    plural: widgets
+    singular: widget
+    kind: Widget
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          description: {description}
+          x-kubernetes-preserve-unknown-fields: true
+"#
+    )
+}
+
+async fn crd_description(client: &kube::Client, group: &str) -> String {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let crd = crds.get(&format!("widgets.{group}")).await.expect("crd");
+    crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .and_then(|s| s.description.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn crds_are_created_before_the_objects_that_need_them_and_replaced_only_under_create_replace()
+{
+    let cluster = testkit::cluster().await.expect("cluster");
+    let ns = testkit::TestNamespace::create(&cluster, "helm-crds")
+        .await
+        .expect("namespace");
+    let ns = ns.name().to_string();
+    let group = format!("{ns}.example.com");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = write_chart(dir.path(), false);
+    std::fs::create_dir_all(root.join("crds")).expect("mkdir");
+    let widget = "apiVersion: {{ .Values.group }}/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n";
+    std::fs::write(root.join("templates/widget.yaml"), widget).expect("write");
+    let storage = Storage::new(KubeSecrets::new(cluster.client.clone(), &ns));
+    let kube = KubeCluster::new(cluster.client.clone());
+    let v = values(json!({"group": group}));
+    let render_crds = |description: &str| {
+        std::fs::write(root.join("crds/widgets.yaml"), crd(&group, description)).expect("write");
+        let chart = driftless_helm::load(&root).expect("loads");
+        let opts = Options {
+            release_name: "crds".into(),
+            namespace: ns.clone(),
+            include_crds: true,
+            ..Options::default()
+        };
+        let text = driftless_helm::template(chart.clone(), v.clone(), &opts).expect("renders");
+        (
+            chart,
+            Rendered::from_template_output(&text).expect("parses"),
+        )
+    };
+
+    let (chart, rendered) = render_crds("first");
+    assert_eq!(rendered.crds.len(), 1);
+    let rel = release::install(
+        &storage,
+        &kube,
+        Install {
+            name: "crds".into(),
+            namespace: ns.clone(),
+            chart: &chart,
+            values: v.clone(),
+            rendered,
+            crds: CrdPolicy::Create,
+            replace: false,
+            labels: Default::default(),
+            common: common(),
+        },
+    )
+    .await
+    .expect("installs the CRD, then the Widget");
+    assert!(
+        !rel.manifest.contains("CustomResourceDefinition"),
+        "CRDs stay out of the manifest"
+    );
+    assert_eq!(crd_description(&cluster.client, &group).await, "first");
+
+    for (policy, description, expected) in [
+        (CrdPolicy::Create, "second", "first"),
+        (CrdPolicy::CreateReplace, "third", "third"),
+    ] {
+        let (chart, rendered) = render_crds(description);
+        release::upgrade(
+            &storage,
+            &kube,
+            Upgrade {
+                name: "crds".into(),
+                chart: &chart,
+                values: v.clone(),
+                rendered,
+                crds: policy,
+                labels: Default::default(),
+                common: common(),
+            },
+        )
+        .await
+        .expect("upgrades");
+        assert_eq!(
+            crd_description(&cluster.client, &group).await,
+            expected,
+            "{policy:?}"
+        );
+    }
+
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let crds: Api<CustomResourceDefinition> = Api::all(cluster.client.clone());
+    crds.delete(&format!("widgets.{group}"), &Default::default())
+        .await
+        .expect("cleanup");
 }
