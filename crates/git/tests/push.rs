@@ -307,35 +307,11 @@ async fn a_server_refusing_anonymous_pushes_gives_a_clear_error() -> anyhow::Res
     Ok(())
 }
 
-/// A pre-receive hook that, on the first push only, moves `main` itself (outside the
-/// quarantine) before receive-pack updates it: a concurrent push landing mid-request.
-pub fn race_first_push(server: &GitServer, name: &str) -> anyhow::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let hook = server.repo_path(name).join("hooks/pre-receive");
-    std::fs::create_dir_all(hook.parent().expect("hooks dir"))?;
-    std::fs::write(
-        &hook,
-        r#"#!/bin/sh
-cat >/dev/null
-[ -f "$GIT_DIR/raced" ] && exit 0
-touch "$GIT_DIR/raced"
-unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
-tip=$(git rev-parse refs/heads/main)
-export GIT_AUTHOR_NAME=racer GIT_AUTHOR_EMAIL=racer@example.invalid
-export GIT_COMMITTER_NAME=racer GIT_COMMITTER_EMAIL=racer@example.invalid
-c=$(echo concurrent | git commit-tree "$tip^{tree}" -p "$tip")
-git update-ref refs/heads/main "$c" "$tip"
-"#,
-    )?;
-    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))?;
-    Ok(())
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_ref_moved_during_the_request_is_rejected_by_the_server_and_reported_as_remote_moved()
 -> anyhow::Result<()> {
     let (server, _repo) = served(GitAuth::None).await?;
-    race_first_push(&server, "fleet")?;
+    server.race_first_push("fleet", "main")?;
     let dir = tempfile::tempdir()?;
     let mut clone = cloned(server.url("fleet"), "main", Auth::default(), dir.path());
     clone.commit(&[write("a.txt", "a\n")], &message("a"))?;

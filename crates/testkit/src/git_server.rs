@@ -101,6 +101,34 @@ impl GitServer {
         git_output(None, &full)
     }
 
+    /// Simulate a concurrent push landing mid-request: on the first push to `<name>.git`
+    /// only, a pre-receive hook commits on `branch` itself (author `racer`, same tree) before
+    /// receive-pack updates the ref, so that push fails its compare-and-swap.
+    pub fn race_first_push(&self, name: &str, branch: &str) -> anyhow::Result<()> {
+        use std::os::unix::fs::PermissionsExt as _;
+        let hook = self.repo_path(name).join("hooks").join("pre-receive");
+        if let Some(dir) = hook.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        // Ref updates are refused inside receive-pack's object quarantine: leave it.
+        let script = format!(
+            r#"#!/bin/sh
+cat >/dev/null
+[ -f "$GIT_DIR/raced" ] && exit 0
+touch "$GIT_DIR/raced"
+unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+tip=$(git rev-parse refs/heads/{branch})
+export GIT_AUTHOR_NAME=racer GIT_AUTHOR_EMAIL=racer@example.invalid
+export GIT_COMMITTER_NAME=racer GIT_COMMITTER_EMAIL=racer@example.invalid
+c=$(echo concurrent | git commit-tree "$tip^{{tree}}" -p "$tip")
+git update-ref refs/heads/{branch} "$c" "$tip"
+"#
+        );
+        std::fs::write(&hook, script)?;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755))?;
+        Ok(())
+    }
+
     /// An empty bare repository `<name>.git` and a work tree to build commits in.
     pub fn create_repo(&self, name: &str) -> anyhow::Result<TestRepo> {
         let bare = self.root.path().join("repos").join(format!("{name}.git"));
