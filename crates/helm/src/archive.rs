@@ -121,7 +121,7 @@ fn entry_name(raw: &str) -> Result<String, Error> {
 }
 
 /// Go's `path.Clean` for relative paths.
-fn clean(p: &str) -> String {
+pub(crate) fn clean(p: &str) -> String {
     let mut out: Vec<&str> = Vec::new();
     for seg in p.split('/') {
         match seg {

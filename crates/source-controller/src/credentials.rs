@@ -21,16 +21,8 @@ pub async fn auth_for(client: &Client, repo: &GitRepository) -> Result<Auth, Rec
         return Ok(Auth::default());
     };
     let namespace = repo.namespace().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let secret = api
-        .get(&secret_ref.name)
-        .await
-        .map_err(|source| ReconcileError::GetSecret {
-            namespace: namespace.clone(),
-            name: secret_ref.name.clone(),
-            source: Box::new(source),
-        })?;
-    auth_from_data(&secret.data.unwrap_or_default()).map_err(|problem| match problem {
+    let data = secret_data(client, &namespace, &secret_ref.name).await?;
+    auth_from_data(&data).map_err(|problem| match problem {
         Problem::Invalid(problem) => ReconcileError::InvalidSecret {
             namespace,
             name: secret_ref.name.clone(),
@@ -42,6 +34,24 @@ pub async fn auth_for(client: &Client, repo: &GitRepository) -> Result<Auth, Rec
             reason: reasons::AUTHENTICATION_FAILED,
         },
     })
+}
+
+/// The data of Secret `namespace/name` (any source kind's `secretRef`).
+pub async fn secret_data(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, ByteString>, ReconcileError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api
+        .get(name)
+        .await
+        .map_err(|source| ReconcileError::GetSecret {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            source: Box::new(source),
+        })?;
+    Ok(secret.data.unwrap_or_default())
 }
 
 /// Why Secret data cannot be used.

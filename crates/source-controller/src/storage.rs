@@ -55,6 +55,18 @@ pub fn key_for<K: kube::Resource>(kind: &str, obj: &K) -> Result<ObjectKey, Reco
     })
 }
 
+/// The URL of the convenience symlink `link` (`index.yaml`, `latest.tar.gz`) of the object
+/// stored under `key`, for `status.url`.
+pub fn link_url(storage: &Storage, key: &ObjectKey, link: &str) -> Result<String, ReconcileError> {
+    let path = key
+        .artifact_path(link)
+        .map_err(|source| ReconcileError::Storage {
+            operation: "invalid storage key",
+            source: source.into(),
+        })?;
+    Ok(storage.url_for(&path))
+}
+
 /// What the stored artifact looked like.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stored {

@@ -83,7 +83,7 @@ pub fn merge_values_files(
     let mut merged_values = Values::new();
     let mut merged = Vec::new();
     for path in values_files {
-        let cleaned = clean(path);
+        let cleaned = archive::clean(path);
         let Some(file) = files.iter().find(|f| f.name == cleaned) else {
             if ignore_missing {
                 continue;
@@ -130,25 +130,6 @@ fn to_yaml(value: &Value) -> String {
     let mut text = driftless_gotemplate::yaml::to_yaml(&crate::values::to_template(value));
     text.push('\n');
     text
-}
-
-/// Go's `filepath.Clean` for the relative paths `valuesFiles` holds.
-fn clean(path: &str) -> String {
-    let mut out: Vec<&str> = Vec::new();
-    for seg in path.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|l| *l != "..") {
-                    out.pop();
-                } else {
-                    out.push("..");
-                }
-            }
-            s => out.push(s),
-        }
-    }
-    out.join("/")
 }
 
 /// A gzipped tar with every file under `<name>/`, regular files 0644, as `helm package`.

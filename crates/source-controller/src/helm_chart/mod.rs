@@ -33,7 +33,7 @@ use crate::helm_repository::client::RepoClient;
 use crate::helm_repository::error::HelmError;
 use crate::helm_repository::load_stored_index;
 use crate::reconcile::{Context, Notice, SourceKind, parse_duration};
-use crate::storage::{key_for, reconcile_storage, to_api};
+use crate::storage::{key_for, link_url, reconcile_storage, to_api};
 
 /// Ready of a HelmChart is summarised from these (Flux's `helmChartReadyCondition`).
 pub const READY_RULES: SummaryRules = SummaryRules {
@@ -159,13 +159,7 @@ impl SourceKind for HelmChart {
         draft.delete(types::BUILD_FAILED);
         status.observed_chart_name = Some(version.name.clone());
         status.observed_source_artifact_revision = Some(repo_artifact.revision.clone());
-        let link = key
-            .artifact_path(LATEST_TAR_GZ)
-            .map_err(|source| ReconcileError::Storage {
-                operation: "invalid storage key",
-                source: source.into(),
-            })?;
-        status.url = Some(ctx.storage.url_for(&link));
+        status.url = Some(link_url(&ctx.storage, &key, LATEST_TAR_GZ)?);
         Ok(notice)
     }
 

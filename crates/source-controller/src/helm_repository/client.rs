@@ -11,13 +11,12 @@ use std::time::Duration;
 use driftless_api::source::HelmRepository;
 use driftless_helm::repo::url::{redact, sends_credentials};
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
-use kube::api::Api;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use super::error::HelmError;
+use crate::credentials::secret_data;
 use crate::error::ReconcileError;
 use crate::reconcile::parse_duration;
 
@@ -75,7 +74,7 @@ impl RepoClient {
         let mut basic = None;
         let mut tls = TlsKeys::default();
         if let Some(secret_ref) = &repo.spec.secret_ref {
-            let data = read_secret(client, &namespace, &secret_ref.name).await?;
+            let data = secret_data(client, &namespace, &secret_ref.name).await?;
             basic = basic_auth(&data).map_err(|problem| ReconcileError::InvalidSecret {
                 namespace: namespace.clone(),
                 name: secret_ref.name.clone(),
@@ -84,7 +83,7 @@ impl RepoClient {
             tls = TlsKeys::from_data(&data);
         }
         if let Some(cert_ref) = &repo.spec.cert_secret_ref {
-            tls = TlsKeys::from_data(&read_secret(client, &namespace, &cert_ref.name).await?);
+            tls = TlsKeys::from_data(&secret_data(client, &namespace, &cert_ref.name).await?);
         }
         let timeout = match repo.spec.timeout.as_deref() {
             Some(value) => parse_duration("spec.timeout", value)?,
@@ -147,23 +146,6 @@ impl RepoClient {
         }
         Ok(body)
     }
-}
-
-async fn read_secret(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<BTreeMap<String, ByteString>, ReconcileError> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get(name)
-        .await
-        .map_err(|source| ReconcileError::GetSecret {
-            namespace: namespace.to_owned(),
-            name: name.to_owned(),
-            source: Box::new(source),
-        })?;
-    Ok(secret.data.unwrap_or_default())
 }
 
 /// `username`/`password`, both or neither; problems name keys, never values.

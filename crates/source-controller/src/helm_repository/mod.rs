@@ -32,7 +32,7 @@ use sha2::{Digest as _, Sha256};
 use self::client::RepoClient;
 use self::error::HelmError;
 use crate::reconcile::{Context, Notice, SourceKind, parse_duration};
-use crate::storage::{from_api, key_for, reconcile_storage, to_api};
+use crate::storage::{from_api, key_for, link_url, reconcile_storage, to_api};
 
 /// Flux's default `spec.interval` for a HelmRepository (the field is optional).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(60);
@@ -151,7 +151,13 @@ impl SourceKind for HelmRepository {
                 reason: reasons::NEW_ARTIFACT,
                 message: format!(
                     "stored fetched index of size {} from '{}'",
-                    human_size(stored.size.unwrap_or_default().try_into().unwrap_or_default()),
+                    human_size(
+                        stored
+                            .size
+                            .unwrap_or_default()
+                            .try_into()
+                            .unwrap_or_default()
+                    ),
                     driftless_helm::repo::url::redact(&self.spec.url)
                 ),
                 metadata: vec![
@@ -169,13 +175,7 @@ impl SourceKind for HelmRepository {
             reasons::SUCCEEDED,
             format!("stored artifact for revision '{}'", fetched.revision),
         );
-        let link = key.artifact_path(INDEX_YAML).map_err(|source| {
-            crate::error::ReconcileError::Storage {
-                operation: "invalid storage key",
-                source: source.into(),
-            }
-        })?;
-        status.url = Some(ctx.storage.url_for(&link));
+        status.url = Some(link_url(&ctx.storage, &key, INDEX_YAML)?);
         Ok(notice)
     }
 
