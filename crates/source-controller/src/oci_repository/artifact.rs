@@ -11,29 +11,12 @@ use driftless_runtime::draft::StatusDraft;
 
 use super::error::OciRepositoryError;
 use super::source::{Fetched, content_config_changed};
-use crate::artifact::store_locked;
+use crate::artifact::{Stored, store_locked};
 use crate::error::ReconcileError;
 use crate::storage::to_api;
 
 /// Writes the artifact file under the object's lock.
 type Write = Box<dyn FnOnce(&ObjectLock) -> Result<Artifact, ReconcileError> + Send>;
-
-/// What the artifact step did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Stored {
-    /// A new artifact was written.
-    New {
-        /// The artifact revision.
-        revision: String,
-        /// The artifact digest.
-        digest: String,
-    },
-    /// The stored artifact already has the upstream revision.
-    UpToDate {
-        /// The artifact revision.
-        revision: String,
-    },
-}
 
 /// Flux's `reconcileArtifact`.
 pub async fn reconcile_artifact(
@@ -106,6 +89,7 @@ pub async fn reconcile_artifact(
         status.artifact = Some(to_api(&stored));
         status.url = Some(url);
         Stored::New {
+            message: super::new_artifact_message(repo, status, &stored.revision),
             revision: stored.revision,
             digest: stored.digest,
         }

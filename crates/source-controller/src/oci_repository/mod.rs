@@ -19,9 +19,10 @@ use driftless_runtime::events::EventType;
 use driftless_runtime::summary::SummaryRules;
 use kube::api::Api;
 
-use self::artifact::{Stored, reconcile_artifact};
+use self::artifact::reconcile_artifact;
 use self::error::OciRepositoryError;
 use self::source::reconcile_source;
+use crate::artifact::Stored;
 use crate::reconcile::{Context, Notice, SourceKind, parse_duration};
 use crate::storage::{key_for, reconcile_storage};
 
@@ -87,10 +88,14 @@ impl SourceKind for OCIRepository {
         let stored =
             reconcile_artifact(&ctx.storage, ctx.retention, self, status, draft, fetched).await?;
         Ok(match stored {
-            Stored::New { revision, digest } => Notice {
+            Stored::New {
+                message,
+                revision,
+                digest,
+            } => Notice {
                 event_type: EventType::Normal,
                 reason: reasons::NEW_ARTIFACT,
-                message: new_artifact_message(self, status, &revision),
+                message,
                 metadata: vec![("revision", revision), ("digest", digest)],
             },
             Stored::UpToDate { revision } => Notice::up_to_date(&revision),
