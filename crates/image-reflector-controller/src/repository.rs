@@ -155,6 +155,19 @@ pub fn exclude(tags: Vec<String>, patterns: &[String]) -> Result<Vec<String>, Re
         .collect())
 }
 
+/// The tags that are valid OCI tags (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`) and how many were
+/// not. A registry that lists anything else is broken or hostile; such entries could never be
+/// pulled, and a newline in one would split it in the line-based store.
+pub fn valid_tags(tags: Vec<String>) -> (Vec<String>, usize) {
+    let before = tags.len();
+    let valid: Vec<String> = tags
+        .into_iter()
+        .filter(|t| driftless_oci::reference::valid_tag(t))
+        .collect();
+    let dropped = before - valid.len();
+    (valid, dropped)
+}
+
 /// Sorts `tags` as Flux stores them (reverse byte order) and returns the first ten.
 pub fn sort_and_latest(tags: &mut [String]) -> Vec<String> {
     tags.sort_by(|a, b| b.cmp(a));
@@ -224,6 +237,11 @@ async fn run(
                     timeout: go_duration(timeout),
                 })?
                 .map_err(|source| ReconcileError::Scan { source })?;
+            let (listed, invalid) = valid_tags(listed);
+            if invalid > 0 {
+                tracing::warn!(name = %name, namespace = %namespace, invalid,
+                    "the registry listed tags that are not valid OCI tags; they are left out");
+            }
             let mut tags = exclude(listed, &exclusions)?;
             let latest = sort_and_latest(&mut tags);
             let count = tags.len();

@@ -178,3 +178,19 @@ fn fewer_than_ten_tags_are_all_latest() {
     let mut list = tags(&["a", "c", "b"]);
     assert_eq!(sort_and_latest(&mut list), tags(&["c", "b", "a"]));
 }
+
+#[test]
+fn tags_that_are_not_oci_tags_are_left_out() {
+    let long = "x".repeat(129);
+    let (valid, dropped) = valid_tags(tags(&[
+        "1.0.0",
+        "two\nlines",
+        "",
+        ".hidden",
+        "-dash",
+        &long,
+        "ok_tag-1.2",
+    ]));
+    assert_eq!(valid, tags(&["1.0.0", "ok_tag-1.2"]));
+    assert_eq!(dropped, 5);
+}
