@@ -555,3 +555,45 @@ async fn crds_are_created_before_the_objects_that_need_them_and_replaced_only_un
         .await
         .expect("cleanup");
 }
+
+#[tokio::test]
+async fn a_release_stored_in_another_namespace_is_listed_there_with_its_own_namespace() {
+    let cluster = testkit::cluster().await.expect("cluster");
+    let target = testkit::TestNamespace::create(&cluster, "helm-target")
+        .await
+        .expect("namespace");
+    let store = testkit::TestNamespace::create(&cluster, "helm-store")
+        .await
+        .expect("namespace");
+    let (target, store) = (target.name().to_string(), store.name().to_string());
+    let helm = Helm::new(cluster.plane.kubeconfig_path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chart = driftless_helm::load(&write_chart(dir.path(), false)).expect("loads");
+    let storage = Storage::new(KubeSecrets::new(cluster.client.clone(), &store));
+    let v = Values::new();
+    release::install(
+        &storage,
+        &KubeCluster::new(cluster.client.clone()),
+        Install {
+            name: "split".into(),
+            namespace: target.clone(),
+            chart: &chart,
+            values: v.clone(),
+            rendered: render(&chart, "split", &target, &v),
+            crds: CrdPolicy::Create,
+            replace: false,
+            labels: Default::default(),
+            common: common(),
+        },
+    )
+    .await
+    .expect("installs");
+    assert_eq!(
+        greeting(&cluster.client, &target, "split-cfg").await,
+        "hello"
+    );
+    let list = helm.json(&["list", "-n", &store, "-o", "json"]);
+    assert_eq!(list[0]["name"], "split");
+    assert_eq!(list[0]["namespace"], target.as_str());
+    assert_eq!(helm.json(&["list", "-n", &target, "-o", "json"]), json!([]));
+}

@@ -89,6 +89,17 @@ pub enum Write {
     Update,
 }
 
+/// Refuses custom labels that Helm reserves for itself, with Helm's message.
+pub fn check_labels(labels: &BTreeMap<String, String>) -> Result<(), ReleaseError> {
+    if labels.keys().any(|k| SYSTEM_LABELS.contains(&k.as_str())) {
+        return Err(ReleaseError::Manifest(format!(
+            "user supplied labels contains system reserved label name. System labels: [{}]",
+            SYSTEM_LABELS.join(" ")
+        )));
+    }
+    Ok(())
+}
+
 /// The Secret holding `release`; `unix_now` is the value of the `createdAt`/`modifiedAt` label.
 pub fn to_secret(release: &Release, write: Write, unix_now: i64) -> Result<Secret, ReleaseError> {
     let data = encode(release)?;
@@ -110,7 +121,9 @@ pub fn to_secret(release: &Release, write: Write, unix_now: i64) -> Result<Secre
     Ok(Secret {
         metadata: ObjectMeta {
             name: Some(key(&release.name, release.version)),
-            namespace: Some(release.namespace.clone()),
+            // The store's namespace (Flux's storageNamespace), which need not be the
+            // release's (where its objects go).
+            namespace: None,
             labels: Some(labels),
             ..ObjectMeta::default()
         },
@@ -178,6 +191,7 @@ mod tests {
             Some("sh.helm.release.v1.web.v3")
         );
         assert_eq!(secret.type_.as_deref(), Some("helm.sh/release.v1"));
+        assert_eq!(secret.metadata.namespace, None, "the store decides");
         let labels = secret.metadata.labels.clone().unwrap_or_default();
         let want: BTreeMap<String, String> = [
             ("createdAt", "1700000000"),

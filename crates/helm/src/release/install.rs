@@ -40,6 +40,7 @@ pub async fn install<S: SecretStore, C: Cluster>(
     req: Install<'_>,
 ) -> Result<Release, ReleaseError> {
     validate_name(&req.name)?;
+    super::codec::check_labels(&req.labels)?;
     let history = storage.history(&req.name).await?;
     let mut version = 1;
     let mut replaced = None;

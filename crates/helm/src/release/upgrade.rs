@@ -61,6 +61,7 @@ pub async fn upgrade<S: SecretStore, C: Cluster>(
     req: Upgrade<'_>,
 ) -> Result<Release, ReleaseError> {
     validate_name(&req.name)?;
+    super::codec::check_labels(&req.labels)?;
     let (last, mut current) = current(storage, &req.name).await?;
     let namespace = current.namespace.clone();
     let first_deployed = current
