@@ -203,7 +203,13 @@ impl Client {
             path: &path,
             accept: ACCEPT,
         };
-        let (response, _) = self.send(reference, &request).await?;
+        // Like go-containerregistry's callers in Flux: a HEAD that fails for any reason but
+        // refused credentials falls back to GET, as does one without the digest header.
+        let response = match self.send(reference, &request).await {
+            Ok((response, _)) => response,
+            Err(e) if e.is_unauthorized() => return Err(e),
+            Err(_) => return Ok(self.get_manifest(reference).await?.digest),
+        };
         let announced = response
             .headers()
             .get("docker-content-digest")
