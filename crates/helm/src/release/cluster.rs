@@ -119,12 +119,14 @@ pub trait Cluster: Send + Sync {
         objects: &[ObjectKey],
     ) -> impl Future<Output = Result<(), ReleaseError>> + Send;
 
-    /// Server-side applies the release's objects with Helm's ownership metadata.
+    /// Server-side applies the release's objects with Helm's ownership metadata; with
+    /// `force`, an object whose immutable fields changed is deleted and created again.
     fn apply(
         &self,
         release: &str,
         namespace: &str,
         manifest: &str,
+        force: bool,
     ) -> impl Future<Output = Result<(), ReleaseError>> + Send;
 
     /// Waits until the objects of `manifest` are ready (kstatus Current).

@@ -65,7 +65,7 @@ impl Cluster for FakeCluster {
         }
     }
 
-    async fn apply(&self, _: &str, _: &str, manifest: &str) -> Result<(), ReleaseError> {
+    async fn apply(&self, _: &str, _: &str, manifest: &str, _: bool) -> Result<(), ReleaseError> {
         self.push(format!("apply {}", names(manifest)));
         match &self.apply_error {
             Some(e) => Err(ReleaseError::Cluster(e.clone())),

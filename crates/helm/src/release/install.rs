@@ -95,7 +95,7 @@ pub async fn install<S: SecretStore, C: Cluster>(
         return Err(fail(storage, &mut rel, failed(e.clone()), e).await);
     }
     if let Err(e) = cluster
-        .apply(&req.name, &req.namespace, &rel.manifest)
+        .apply(&req.name, &req.namespace, &rel.manifest, c.force)
         .await
     {
         return Err(fail(storage, &mut rel, failed(e.to_string()), e.to_string()).await);

@@ -252,6 +252,7 @@ impl Cluster for KubeCluster {
         release: &str,
         namespace: &str,
         manifest: &str,
+        force: bool,
     ) -> Result<(), ReleaseError> {
         let mut objs = decode(manifest)?;
         for o in &mut objs {
@@ -266,7 +267,18 @@ impl Cluster for KubeCluster {
         if objs.is_empty() {
             return Ok(());
         }
-        self.manager(namespace)
+        let mut manager = self.manager(namespace);
+        if force {
+            manager = ResourceManager::with_resolver(
+                self.client.clone(),
+                ApplyOptions {
+                    force: true,
+                    ..manager.options().clone()
+                },
+                self.resolver.clone(),
+            );
+        }
+        manager
             .apply_all_staged(objs)
             .await
             .map(|_| ())

@@ -56,6 +56,8 @@ pub struct Common {
     pub disable_hooks: bool,
     /// Description recorded on success instead of Helm's default.
     pub description: Option<String>,
+    /// Recreate objects whose immutable fields changed (Flux's `upgrade.force`).
+    pub force: bool,
 }
 
 impl Default for Common {
@@ -65,6 +67,7 @@ impl Default for Common {
             timeout: Duration::from_secs(300),
             disable_hooks: false,
             description: None,
+            force: false,
         }
     }
 }
@@ -133,7 +136,9 @@ async fn transition<S: SecretStore, C: Cluster>(
             &cluster::objects(old, ns)?,
             &cluster::objects(&release.manifest, ns)?,
         );
-        cluster.apply(&release.name, ns, &release.manifest).await?;
+        cluster
+            .apply(&release.name, ns, &release.manifest, common.force)
+            .await?;
         cluster.delete(&gone, None).await?;
         if common.wait {
             cluster
