@@ -597,3 +597,155 @@ async fn a_release_stored_in_another_namespace_is_listed_there_with_its_own_name
     assert_eq!(list[0]["namespace"], target.as_str());
     assert_eq!(helm.json(&["list", "-n", &target, "-o", "json"]), json!([]));
 }
+
+const DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}-web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      nodeSelector: {{ .Values.nodeSelector | toJson }}
+      containers:
+        - name: web
+          image: nginx
+"#;
+
+#[tokio::test]
+async fn wait_holds_the_release_until_ready_and_a_timeout_fails_the_upgrade() {
+    let cluster = testkit::cluster().await.expect("cluster");
+    let ns = testkit::TestNamespace::create(&cluster, "helm-wait")
+        .await
+        .expect("namespace");
+    let ns = ns.name().to_string();
+    let helm = Helm::new(cluster.plane.kubeconfig_path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = write_chart(dir.path(), false);
+    std::fs::write(root.join("templates/web.yaml"), DEPLOYMENT).expect("write");
+    let chart = driftless_helm::load(&root).expect("loads");
+    let storage = Storage::new(KubeSecrets::new(cluster.client.clone(), &ns));
+    let kube = KubeCluster::new(cluster.client.clone());
+    let waiting = |secs| Common {
+        wait: true,
+        timeout: Duration::from_secs(secs),
+        ..Common::default()
+    };
+
+    let v = values(json!({"nodeSelector": {}}));
+    release::install(
+        &storage,
+        &kube,
+        Install {
+            name: "web".into(),
+            namespace: ns.clone(),
+            chart: &chart,
+            values: v.clone(),
+            rendered: render(&chart, "web", &ns, &v),
+            crds: CrdPolicy::Create,
+            replace: false,
+            labels: Default::default(),
+            common: waiting(90),
+        },
+    )
+    .await
+    .expect("installs once the Deployment is available");
+    let deployments: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(cluster.client.clone(), &ns);
+    let ready = deployments
+        .get("web-web")
+        .await
+        .expect("deployment")
+        .status
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or_default();
+    assert_eq!(ready, 1, "wait returned before the Deployment was ready");
+
+    let v = values(json!({"nodeSelector": {"driftless.test/none": "x"}}));
+    let err = release::upgrade(
+        &storage,
+        &kube,
+        Upgrade {
+            name: "web".into(),
+            chart: &chart,
+            values: v.clone(),
+            rendered: render(&chart, "web", &ns, &v),
+            crds: CrdPolicy::Skip,
+            labels: Default::default(),
+            common: waiting(5),
+        },
+    )
+    .await
+    .expect_err("an unschedulable rollout times out");
+    assert!(err.to_string().contains("timeout waiting for"), "{err}");
+    let history = helm.json(&["history", "web", "-n", &ns, "-o", "json"]);
+    let rows: Vec<(&str, &str)> = history
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|h| {
+            (
+                h["status"].as_str().unwrap_or_default(),
+                h["description"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(rows[0], ("deployed", "Install complete"));
+    assert_eq!(rows[1].0, "failed");
+    assert!(
+        rows[1].1.starts_with("Upgrade \"web\" failed: "),
+        "{}",
+        rows[1].1
+    );
+}
+
+#[tokio::test]
+async fn a_hook_the_api_server_rejects_fails_the_install_and_helm_shows_why() {
+    let cluster = testkit::cluster().await.expect("cluster");
+    let ns = testkit::TestNamespace::create(&cluster, "helm-badhook")
+        .await
+        .expect("namespace");
+    let ns = ns.name().to_string();
+    let helm = Helm::new(cluster.plane.kubeconfig_path());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = write_chart(dir.path(), false);
+    let hook = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\n  annotations:\n    helm.sh/hook: pre-install\n";
+    std::fs::write(root.join("templates/hook.yaml"), hook).expect("write");
+    let chart = driftless_helm::load(&root).expect("loads");
+    let storage = Storage::new(KubeSecrets::new(cluster.client.clone(), &ns));
+    let v = Values::new();
+    let err = release::install(
+        &storage,
+        &KubeCluster::new(cluster.client.clone()),
+        Install {
+            name: "bad".into(),
+            namespace: ns.clone(),
+            chart: &chart,
+            values: v.clone(),
+            rendered: render(&chart, "bad", &ns, &v),
+            crds: CrdPolicy::Create,
+            replace: false,
+            labels: Default::default(),
+            common: common(),
+        },
+    )
+    .await
+    .expect_err("the hook is rejected");
+    assert!(
+        err.to_string().starts_with(
+            "failed pre-install: warning: Hook pre-install demo/templates/hook.yaml failed: "
+        ),
+        "{err}"
+    );
+    let list = helm.json(&["list", "-n", &ns, "-a", "-o", "json"]);
+    assert_eq!(list[0]["status"], "failed");
+    let cms: Api<ConfigMap> = Api::namespaced(cluster.client.clone(), &ns);
+    assert!(
+        cms.get_opt("bad-cfg").await.expect("get").is_none(),
+        "nothing applied after a failed pre-install hook"
+    );
+}
