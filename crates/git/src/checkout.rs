@@ -232,7 +232,7 @@ fn highest_match(tags: &[RemoteRef], constraint: &Constraint) -> Option<String> 
         .map(|(_, name)| name.to_string())
 }
 
-fn prepare_dest(dest: &Path) -> Result<(), GitError> {
+pub(crate) fn prepare_dest(dest: &Path) -> Result<(), GitError> {
     std::fs::create_dir_all(dest).map_err(GitError::io("creating checkout directory", dest))?;
     let mut entries =
         std::fs::read_dir(dest).map_err(GitError::io("reading checkout directory", dest))?;

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use gix::objs::tree::EntryKind;
 
-use crate::checkout::{Commit, DEFAULT_TIMEOUT, Signature};
+use crate::checkout::{Commit, DEFAULT_TIMEOUT, Signature, prepare_dest};
 use crate::error::GitError;
 use crate::reference::revision;
 use crate::remote::Session;
@@ -121,19 +121,7 @@ pub fn clone_branch(
         .and_then(|c| c.tree_id())
         .map_err(GitError::object)?
         .detach();
-    std::fs::create_dir_all(dest).map_err(GitError::io("creating clone directory", dest))?;
-    let mut entries =
-        std::fs::read_dir(dest).map_err(GitError::io("reading clone directory", dest))?;
-    if entries.next().is_some() {
-        return Err(GitError::Io {
-            operation: "cloning into",
-            path: dest.to_path_buf(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
-                "directory is not empty",
-            ),
-        });
-    }
+    prepare_dest(dest)?;
     let written = write_tree(&session.repo, tree, dest, options.limits)?;
     Ok(Clone {
         session,

@@ -37,6 +37,12 @@ pub enum ReconcileError {
         source: Box<kube::Error>,
     },
 
+    #[error("{feature} is not supported: {detail}")]
+    Unsupported {
+        feature: &'static str,
+        detail: &'static str,
+    },
+
     #[error("invalid policy selector: {reason}")]
     InvalidPolicySelector { reason: String },
 
@@ -83,6 +89,7 @@ impl Classify for ReconcileError {
             ReconcileError::CrossNamespace { .. } => ACCESS_DENIED,
             ReconcileError::SourceNotFound { .. }
             | ReconcileError::InvalidSource { .. }
+            | ReconcileError::Unsupported { .. }
             | ReconcileError::InvalidSecret { .. } => INVALID_SOURCE_CONFIGURATION,
             ReconcileError::InvalidPolicySelector { .. } => INVALID_POLICY_SELECTOR,
             ReconcileError::Git(_) | ReconcileError::Push(_) | ReconcileError::Worker => {
@@ -99,6 +106,7 @@ impl Classify for ReconcileError {
         match self {
             ReconcileError::CrossNamespace { .. }
             | ReconcileError::InvalidSource { .. }
+            | ReconcileError::Unsupported { .. }
             | ReconcileError::InvalidPolicySelector { .. }
             | ReconcileError::Template(_) => ErrorClass::Stalled,
             ReconcileError::Git(e) if e.is_stalling() => ErrorClass::Stalled,

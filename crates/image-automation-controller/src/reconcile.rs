@@ -145,7 +145,7 @@ async fn run(
             status.observed_source_revision = Some(revision);
             status.last_push_commit = Some(commit.clone());
             status.last_push_time = Some(now);
-            let destinations = push_targets(ctx, obj, &repo)?
+            let destinations = push_targets(ctx.force_push_branch, obj, &repo)?
                 .iter()
                 .map(|t| t.destination.trim_start_matches("refs/heads/").to_string())
                 .collect::<Vec<_>>()
@@ -158,7 +158,7 @@ async fn run(
 }
 
 /// The checkout branch: `spec.git.checkout.ref.branch`, else the GitRepository's.
-fn checkout_branch(
+pub fn checkout_branch(
     obj: &ImageUpdateAutomation,
     repo: &driftless_api::source::GitRepository,
 ) -> Result<String, ReconcileError> {
@@ -169,8 +169,10 @@ fn checkout_branch(
         .and_then(|g| g.checkout.as_ref())
         .map(|c| &c.reference)
         .or(repo.spec.reference.as_ref());
-    match reference.and_then(|r| r.branch.clone()) {
-        Some(branch) if !branch.is_empty() => Ok(branch),
+    match reference.map(|r| r.branch.clone()) {
+        // A GitRepository without `spec.ref` follows `master`, as source-controller does.
+        None => Ok("master".to_string()),
+        Some(Some(branch)) if !branch.is_empty() => Ok(branch),
         _ => Err(ReconcileError::InvalidSource {
             reason: "the checkout reference must name a branch (tags, semver and commits \
                      are not supported for automation yet)"
@@ -180,8 +182,8 @@ fn checkout_branch(
 }
 
 /// `spec.git.push`: the branch (the checkout branch when unset) and the refspec.
-fn push_targets(
-    ctx: &Context,
+pub fn push_targets(
+    force_push_branch: bool,
     obj: &ImageUpdateAutomation,
     repo: &driftless_api::source::GitRepository,
 ) -> Result<Vec<PushTarget>, ReconcileError> {
@@ -193,7 +195,7 @@ fn push_targets(
         .unwrap_or_else(|| checkout.clone());
     let mut target = PushTarget::branch(&branch);
     // Flux's GitForcePushBranch: a separate push branch is rebuilt from the checkout.
-    target.force = branch != checkout && ctx.force_push_branch;
+    target.force = branch != checkout && force_push_branch;
     let mut targets = vec![target];
     if let Some(spec) = push.and_then(|p| p.refspec.as_deref()) {
         targets.push(PushTarget::from_refspec(spec, &checkout)?);
@@ -216,6 +218,12 @@ fn plan(
         .ok_or_else(|| ReconcileError::InvalidSource {
             reason: "spec.git is required".into(),
         })?;
+    if git.commit.signing_key.is_some() {
+        return Err(ReconcileError::Unsupported {
+            feature: "spec.git.commit.signingKey",
+            detail: "commit signing (OpenPGP or SSH) is not implemented yet",
+        });
+    }
     let push_options = git
         .push
         .as_ref()
@@ -238,7 +246,7 @@ fn plan(
         timeout: crate::source::timeout(repo),
         shallow: ctx.shallow_clone,
         checkout_branch: checkout_branch(obj, repo)?,
-        targets: push_targets(ctx, obj, repo)?,
+        targets: push_targets(ctx.force_push_branch, obj, repo)?,
         push_options,
         update_path: clean_update_path(obj.spec.update.as_ref().and_then(|u| u.path.as_deref())),
         images: images
@@ -295,3 +303,7 @@ pub fn error_policy(
         error = %chain(err), "reconcile failed; retrying with backoff");
     Action::requeue(ctx.scheduler.failure(&object_key(obj.as_ref())))
 }
+
+#[cfg(test)]
+#[path = "reconcile_tests.rs"]
+mod tests;
