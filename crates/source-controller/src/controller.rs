@@ -7,7 +7,9 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use driftless_api::source::{GitRepository, HelmChart, HelmRepository, OCIRepository};
+use driftless_api::source::{
+    GitRepository, HelmChart, HelmChartSourceKind, HelmRepository, OCIRepository,
+};
 use driftless_artifact::Storage;
 use driftless_runtime::election::Signal;
 use driftless_runtime::events::Recorder;
@@ -21,6 +23,7 @@ use kube::runtime::{WatchStreamExt, reflector, watcher};
 use tokio::net::TcpListener;
 
 use crate::args::{Args, DEFAULT_CONCURRENT, hostname};
+use crate::helm_chart::charts_for_source;
 use crate::reconcile::{Context, METRICS_CONTROLLER, SourceKind, error_policy, reconcile};
 
 /// Why the controller process could not start or stopped with an error.
@@ -154,11 +157,30 @@ async fn run_workers(
         .for_each(log_result);
     let helm_charts = controller_for::<HelmChart>(&args, &client);
     let charts = helm_charts.store();
+    let repo_charts = charts.clone();
     let helm_charts = helm_charts
         .watches(
             namespaced_api::<HelmRepository>(&args, &client),
             watch_config(&args),
-            move |repo| crate::helm_chart::charts_for_repository(&charts, &repo),
+            move |repo| {
+                let revision = repo.status.as_ref().and_then(|s| s.artifact.as_ref());
+                let revision = revision.map(|a| a.revision.as_str());
+                charts_for_source(
+                    &repo_charts,
+                    HelmChartSourceKind::HelmRepository,
+                    &repo,
+                    revision,
+                )
+            },
+        )
+        .watches(
+            namespaced_api::<GitRepository>(&args, &client),
+            watch_config(&args),
+            move |repo| {
+                let revision = repo.status.as_ref().and_then(|s| s.artifact.as_ref());
+                let revision = revision.map(|a| a.revision.as_str());
+                charts_for_source(&charts, HelmChartSourceKind::GitRepository, &repo, revision)
+            },
         )
         .graceful_shutdown_on(signals.listener())
         .run(reconcile::<HelmChart>, error_policy::<HelmChart>, ctx)

@@ -11,7 +11,7 @@ pub mod select;
 pub mod url;
 
 pub use index::{ChartVersion, Index};
-pub use package::{Packaged, merge_values_files};
+pub use package::{Packaged, merge_values, merge_values_files, repackage};
 pub use select::verify_digest;
 
 /// Flux's `--helm-index-max-size` default: 50 MiB.

@@ -2,7 +2,8 @@
 //! listed files (paths inside the chart; `values.yaml` is the chart's own defaults) merged in
 //! order, maps key by key and anything else replaced, become the chart's `values.yaml`; the
 //! version takes build metadata (Flux uses the HelmChart's generation, so a consumer notices
-//! the change); the chart is packaged again as `<name>/…` in a gzipped tar.
+//! the change); the chart is packaged again as `<name>/…` in a gzipped tar. The merge and the
+//! packaging are also used for charts built from a source directory (GitRepository, Bucket).
 
 use std::io::Write as _;
 
@@ -38,15 +39,62 @@ pub fn effective_values_files(files: &[String]) -> &[String] {
     }
 }
 
-/// Rebuilds `packaged` with `values_files` merged into `values.yaml` and `+<metadata>` added
-/// to the version. A missing file is an error unless `ignore_missing`.
+/// Rebuilds `packaged` with `values_files` (paths inside the chart) merged into `values.yaml`
+/// and `+<metadata>` added to the version. A missing file is an error unless `ignore_missing`.
 pub fn merge_values_files(
     packaged: &[u8],
     values_files: &[String],
     ignore_missing: bool,
     version_metadata: &str,
 ) -> Result<Packaged, RepoError> {
-    let mut files = archive::files(packaged)?;
+    let files = archive::files(packaged)?;
+    let (values, merged) = merge_values(values_files, ignore_missing, |path| {
+        let cleaned = archive::clean(path);
+        files
+            .iter()
+            .find(|f| f.name == cleaned)
+            .map(|f| f.data.clone())
+    })?;
+    let mut packaged = repackage(files, Some(values), Some(version_metadata))?;
+    packaged.merged = merged;
+    Ok(packaged)
+}
+
+/// Merges the values files in order (maps key by key, anything else replaced), reading each
+/// with `read`; a file `read` cannot find is skipped with `ignore_missing`, an error
+/// otherwise. Returns the values and the files that were merged.
+pub fn merge_values(
+    values_files: &[String],
+    ignore_missing: bool,
+    read: impl Fn(&str) -> Option<Vec<u8>>,
+) -> Result<(Values, Vec<String>), RepoError> {
+    let mut merged_values = Values::new();
+    let mut merged = Vec::new();
+    for path in values_files {
+        let Some(data) = read(path) else {
+            if ignore_missing {
+                continue;
+            }
+            return Err(RepoError::MissingValuesFile(path.clone()));
+        };
+        let values =
+            crate::values::parse_values(&data).map_err(|message| RepoError::ValuesParse {
+                file: path.clone(),
+                message,
+            })?;
+        merged_values = crate::values::merge_maps(merged_values, values);
+        merged.push(path.clone());
+    }
+    Ok((merged_values, merged))
+}
+
+/// Packages a chart's files as `<name>/…`, with `values` as its `values.yaml` when given and
+/// `+<metadata>` added to the Chart.yaml version when given.
+pub fn repackage(
+    mut files: Vec<File>,
+    values: Option<Values>,
+    version_metadata: Option<&str>,
+) -> Result<Packaged, RepoError> {
     let chart_yaml = files
         .iter()
         .find(|f| f.name == "Chart.yaml")
@@ -72,56 +120,40 @@ pub fn merge_values_files(
     let mut version = driftless_semver::parse_version(&version_text).ok_or_else(|| {
         RepoError::Package(format!("chart version '{version_text}' is not semver"))
     })?;
-    version.build = semver::BuildMetadata::new(version_metadata).map_err(|e| {
-        RepoError::Package(format!(
-            "invalid version metadata '{version_metadata}': {e}"
-        ))
-    })?;
-    let version = version.to_string();
-    metadata.insert("version".to_owned(), Value::String(version.clone()));
-
-    let mut merged_values = Values::new();
-    let mut merged = Vec::new();
-    for path in values_files {
-        let cleaned = archive::clean(path);
-        let Some(file) = files.iter().find(|f| f.name == cleaned) else {
-            if ignore_missing {
-                continue;
-            }
-            return Err(RepoError::MissingValuesFile(path.clone()));
-        };
-        let values =
-            crate::values::parse_values(&file.data).map_err(|message| RepoError::ValuesParse {
-                file: path.clone(),
-                message,
-            })?;
-        merged_values = crate::values::merge_maps(merged_values, values);
-        merged.push(path.clone());
+    if let Some(meta) = version_metadata {
+        version.build = semver::BuildMetadata::new(meta)
+            .map_err(|e| RepoError::Package(format!("invalid version metadata '{meta}': {e}")))?;
     }
-
-    let values_yaml = to_yaml(&Value::Object(merged_values));
-    let chart_yaml = to_yaml(&Value::Object(metadata));
-    files.retain(|f| f.name != "Chart.yaml" && f.name != VALUES_FILE);
-    files.insert(
-        0,
-        File {
-            name: VALUES_FILE.to_owned(),
-            data: values_yaml.into_bytes(),
-        },
-    );
-    files.insert(
-        0,
-        File {
-            name: "Chart.yaml".to_owned(),
-            data: chart_yaml.into_bytes(),
-        },
-    );
+    let version = version.to_string();
+    if version_metadata.is_some() {
+        metadata.insert("version".to_owned(), Value::String(version.clone()));
+        let chart_yaml = to_yaml(&Value::Object(metadata));
+        files.retain(|f| f.name != "Chart.yaml");
+        files.insert(
+            0,
+            File {
+                name: "Chart.yaml".to_owned(),
+                data: chart_yaml.into_bytes(),
+            },
+        );
+    }
+    if let Some(values) = values {
+        let values_yaml = to_yaml(&Value::Object(values));
+        files.retain(|f| f.name != VALUES_FILE);
+        files.insert(
+            1,
+            File {
+                name: VALUES_FILE.to_owned(),
+                data: values_yaml.into_bytes(),
+            },
+        );
+    }
     let data = write_tgz(&name, &files)?;
     Ok(Packaged {
         data,
         name,
         version,
-        merged,
+        merged: Vec::new(),
     })
 }
 

@@ -4,13 +4,15 @@
 //! artifact, pull the chart (digest checked), repackage it with `spec.valuesFiles`, and store
 //! it as `<name>-<version>.tgz` with `latest.tar.gz` for `status.url`. Ready reads
 //! `pulled|packaged '<name>' chart with version '<version>'` with reason
-//! `ChartPullSucceeded`/`ChartPackageSucceeded`. Charts from GitRepository and Bucket sources
-//! and `spec.verify` stall with a message saying they are not implemented yet.
+//! `ChartPullSucceeded`/`ChartPackageSucceeded`. Charts from a GitRepository or Bucket artifact
+//! are packaged from the chart directory ([`local`]). `spec.verify` stalls with a message
+//! saying it is not implemented yet.
 //!
-//! A HelmRepository that gets a new artifact revision requeues its HelmCharts
-//! ([`charts_for_repository`], used by the controller's watch).
+//! A source that gets a new artifact revision requeues its HelmCharts ([`charts_for_source`],
+//! used by the controller's watches).
 
 pub mod build;
+pub mod local;
 
 use std::time::Duration;
 
@@ -94,71 +96,15 @@ impl SourceKind for HelmChart {
         )
         .await?;
         check_supported(self)?;
-        let repo = source_repository(ctx, self).await?;
-        let Some(repo_artifact) = repo.status.as_ref().and_then(|s| s.artifact.clone()) else {
-            return Err(HelmError::NoSourceArtifact {
-                kind: "HelmRepository",
-                name: self.spec.source_ref.name.clone(),
-            });
-        };
-        let index = load_stored_index(&ctx.storage, &repo_artifact).await?;
-        draft.delete(types::FETCH_FAILED);
-        let version = resolve(&index, self)?;
-        let revision = revision_for(self, version);
-        let current = status.artifact.as_ref().map(|a| a.revision.clone());
-        let up_to_date = current.as_deref() == Some(revision.as_str())
-            && status.observed_chart_name.as_deref() == Some(version.name.as_str());
-        let notice = if up_to_date {
-            let merged = status
-                .observed_values_files
-                .clone()
-                .unwrap_or_else(|| values_files(self).to_vec());
-            let packaged = !values_files(self).is_empty();
-            let text = summary(
-                &version.name,
-                &revision,
-                packaged,
-                if packaged { &merged } else { &[] },
-            );
-            mark_stored(draft, packaged, &text);
-            Notice::up_to_date(&revision)
-        } else {
-            let planned = summary(
-                &version.name,
-                &revision,
-                !values_files(self).is_empty(),
-                values_files(self),
-            );
-            draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
-            draft.progressing(format!("building artifact: {planned}"));
-            let http = RepoClient::for_repository(&ctx.client, &repo).await?;
-            let built = build::build(&http, &repo.spec.url, self, version).await?;
-            draft.delete(types::BUILD_FAILED);
-            let text = summary(
-                &built.name,
-                &built.version,
-                built.packaged,
-                &built.values_files,
-            );
-            let reason = success_reason(built.packaged);
-            let stored = store_chart(ctx, key.clone(), &built).await?;
-            status.artifact = Some(to_api(&stored));
-            status.observed_values_files =
-                Some(built.values_files.clone()).filter(|files| !files.is_empty());
-            mark_stored(draft, built.packaged, &text);
-            Notice {
-                event_type: EventType::Normal,
-                reason,
-                message: text,
-                metadata: vec![
-                    ("revision", stored.revision.clone()),
-                    ("digest", stored.digest.clone()),
-                ],
+        let notice = match self.spec.source_ref.kind {
+            HelmChartSourceKind::HelmRepository => {
+                from_repository(self, ctx, status, draft, &key).await?
+            }
+            HelmChartSourceKind::GitRepository | HelmChartSourceKind::Bucket => {
+                from_source_artifact(self, ctx, status, draft, &key).await?
             }
         };
         draft.delete(types::BUILD_FAILED);
-        status.observed_chart_name = Some(version.name.clone());
-        status.observed_source_artifact_revision = Some(repo_artifact.revision.clone());
         status.url = Some(link_url(&ctx.storage, &key, LATEST_TAR_GZ)?);
         Ok(notice)
     }
@@ -166,6 +112,138 @@ impl SourceKind for HelmChart {
     async fn finalize(&self, ctx: &Context, api: &Api<Self>) -> Result<(), HelmError> {
         Ok(crate::finalize::finalize(ctx, api, self, object_key(self)?).await?)
     }
+}
+
+/// A chart from a HelmRepository: resolved in the stored index, pulled when its revision is new.
+async fn from_repository(
+    chart: &HelmChart,
+    ctx: &Context,
+    status: &mut HelmChartStatus,
+    draft: &mut StatusDraft,
+    key: &ObjectKey,
+) -> Result<Notice, HelmError> {
+    let repo = source_repository(ctx, chart).await?;
+    let Some(repo_artifact) = repo.status.as_ref().and_then(|s| s.artifact.clone()) else {
+        return Err(HelmError::NoSourceArtifact {
+            kind: "HelmRepository",
+            name: chart.spec.source_ref.name.clone(),
+        });
+    };
+    let index = load_stored_index(&ctx.storage, &repo_artifact).await?;
+    draft.delete(types::FETCH_FAILED);
+    let version = resolve(&index, chart)?;
+    let revision = revision_for(chart, version);
+    let current = status.artifact.as_ref().map(|a| a.revision.clone());
+    let packaged = !values_files(chart).is_empty();
+    let notice = if current.as_deref() == Some(revision.as_str())
+        && status.observed_chart_name.as_deref() == Some(version.name.as_str())
+    {
+        let merged = status
+            .observed_values_files
+            .clone()
+            .unwrap_or_else(|| values_files(chart).to_vec());
+        up_to_date(draft, &version.name, &revision, packaged, &merged)
+    } else {
+        let planned = summary(&version.name, &revision, packaged, values_files(chart));
+        draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
+        draft.progressing(format!("building artifact: {planned}"));
+        let http = RepoClient::for_repository(&ctx.client, &repo).await?;
+        let built = build::build(&http, &repo.spec.url, chart, version).await?;
+        store_build(ctx, key, status, draft, &built).await?
+    };
+    status.observed_chart_name = Some(version.name.clone());
+    status.observed_source_artifact_revision = Some(repo_artifact.revision.clone());
+    Ok(notice)
+}
+
+/// A chart from a GitRepository or Bucket artifact: rebuilt when the source revision or the
+/// generation changed, stored when the built version differs from the artifact's.
+async fn from_source_artifact(
+    chart: &HelmChart,
+    ctx: &Context,
+    status: &mut HelmChartStatus,
+    draft: &mut StatusDraft,
+    key: &ObjectKey,
+) -> Result<Notice, HelmError> {
+    let artifact = local::source_artifact(ctx, chart).await?;
+    draft.delete(types::FETCH_FAILED);
+    let current = status.artifact.as_ref().map(|a| a.revision.clone());
+    let merged_before = status.observed_values_files.clone().unwrap_or_default();
+    let unchanged = status.observed_source_artifact_revision.as_deref()
+        == Some(artifact.revision.as_str())
+        && status.observed_generation == chart.metadata.generation;
+    let notice = match (current, status.observed_chart_name.clone()) {
+        (Some(revision), Some(name)) if unchanged => {
+            up_to_date(draft, &name, &revision, true, &merged_before)
+        }
+        (current, name) => {
+            let built = local::build(&ctx.storage, chart, &artifact).await?;
+            if current.as_deref() == Some(built.version.as_str())
+                && name.as_deref() == Some(built.name.as_str())
+            {
+                up_to_date(
+                    draft,
+                    &built.name,
+                    &built.version,
+                    true,
+                    &built.values_files,
+                )
+            } else {
+                let planned = summary(&built.name, &built.version, true, &built.values_files);
+                draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
+                draft.progressing(format!("building artifact: {planned}"));
+                let notice = store_build(ctx, key, status, draft, &built).await?;
+                status.observed_chart_name = Some(built.name.clone());
+                notice
+            }
+        }
+    };
+    status.observed_source_artifact_revision = Some(artifact.revision.clone());
+    Ok(notice)
+}
+
+/// The artifact already has the build's revision.
+fn up_to_date(
+    draft: &mut StatusDraft,
+    name: &str,
+    revision: &str,
+    packaged: bool,
+    merged: &[String],
+) -> Notice {
+    let merged = if packaged { merged } else { &[] };
+    mark_stored(draft, packaged, &summary(name, revision, packaged, merged));
+    Notice::up_to_date(revision)
+}
+
+/// Stores a new build and records it in the status.
+async fn store_build(
+    ctx: &Context,
+    key: &ObjectKey,
+    status: &mut HelmChartStatus,
+    draft: &mut StatusDraft,
+    built: &Build,
+) -> Result<Notice, HelmError> {
+    draft.delete(types::BUILD_FAILED);
+    let text = summary(
+        &built.name,
+        &built.version,
+        built.packaged,
+        &built.values_files,
+    );
+    let stored = store_chart(ctx, key.clone(), built).await?;
+    status.artifact = Some(to_api(&stored));
+    status.observed_values_files =
+        Some(built.values_files.clone()).filter(|files| !files.is_empty());
+    mark_stored(draft, built.packaged, &text);
+    Ok(Notice {
+        event_type: EventType::Normal,
+        reason: success_reason(built.packaged),
+        message: text,
+        metadata: vec![
+            ("revision", stored.revision.clone()),
+            ("digest", stored.digest.clone()),
+        ],
+    })
 }
 
 fn success_reason(packaged: bool) -> &'static str {
@@ -196,15 +274,7 @@ fn check_supported(chart: &HelmChart) -> Result<(), HelmError> {
             detail: "chart signature verification (cosign/notation) is not implemented",
         });
     }
-    match chart.spec.source_ref.kind {
-        HelmChartSourceKind::HelmRepository => Ok(()),
-        HelmChartSourceKind::GitRepository | HelmChartSourceKind::Bucket => {
-            Err(HelmError::Unsupported {
-                feature: "spec.sourceRef.kind",
-                detail: "charts from GitRepository and Bucket sources are not implemented yet; use a HelmRepository",
-            })
-        }
-    }
+    Ok(())
 }
 
 /// The HelmRepository the chart pulls from (same namespace).
@@ -257,28 +327,28 @@ async fn store_chart(
     Ok(stored)
 }
 
-/// The HelmCharts to requeue when `repo` changed: those in its namespace that pull from it
-/// and were not built from its current artifact revision (Flux's
-/// `requestsForHelmRepositoryChange`).
-pub fn charts_for_repository(
+/// The HelmCharts to requeue when a source of theirs changed: those in its namespace that
+/// reference it and were not built from its current artifact revision (Flux's
+/// `requestsForHelmRepositoryChange` / `requestsForGitRepositoryChange`).
+pub fn charts_for_source<S>(
     charts: &Store<HelmChart>,
-    repo: &HelmRepository,
-) -> Vec<ObjectRef<HelmChart>> {
-    let Some(revision) = repo
-        .status
-        .as_ref()
-        .and_then(|s| s.artifact.as_ref())
-        .map(|a| a.revision.as_str())
-    else {
+    kind: HelmChartSourceKind,
+    source: &S,
+    revision: Option<&str>,
+) -> Vec<ObjectRef<HelmChart>>
+where
+    S: kube::Resource,
+{
+    let Some(revision) = revision else {
         return Vec::new();
     };
     charts
         .state()
         .iter()
         .filter(|chart| {
-            chart.spec.source_ref.kind == HelmChartSourceKind::HelmRepository
-                && chart.spec.source_ref.name == repo.name_any()
-                && chart.namespace() == repo.namespace()
+            chart.spec.source_ref.kind == kind
+                && chart.spec.source_ref.name == source.name_any()
+                && chart.namespace() == source.namespace()
                 && chart
                     .status
                     .as_ref()

@@ -25,6 +25,8 @@ pub enum BuildReason {
     ChartPackage,
     /// A values file is missing or does not parse.
     ValuesFiles,
+    /// The chart's dependencies cannot be provided.
+    DependencyBuild,
 }
 
 impl BuildReason {
@@ -35,6 +37,7 @@ impl BuildReason {
             BuildReason::ChartPull => "ChartPullError",
             BuildReason::ChartPackage => "ChartPackageError",
             BuildReason::ValuesFiles => "ValuesFilesError",
+            BuildReason::DependencyBuild => "DependencyBuildError",
         }
     }
 
@@ -45,6 +48,7 @@ impl BuildReason {
             BuildReason::ChartPull => "chart pull error",
             BuildReason::ChartPackage => "chart package error",
             BuildReason::ValuesFiles => "values files merge error",
+            BuildReason::DependencyBuild => "dependency build error",
         }
     }
 }
