@@ -327,3 +327,11 @@ pub fn latest_tag(policy: &ImagePolicy) -> Option<&str> {
         .and_then(|s| s.latest_ref.as_ref())
         .map(|r| r.tag.as_str())
 }
+
+/// The tag count of a repository's last scan, if it scanned.
+pub fn scanned_count(repo: &ImageRepository) -> Option<i64> {
+    repo.status
+        .as_ref()
+        .and_then(|s| s.last_scan_result.as_ref())
+        .map(|r| r.tag_count)
+}
