@@ -300,3 +300,119 @@ async fn a_new_latest_image_is_committed_and_pushed_with_the_templated_message_a
     assert!(show("apps/podinfo.yaml")?.contains("\"registry.example/podinfo:1.2.5\" # {"));
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_from_the_gitrepository_secret_are_used_to_push_and_a_wrong_password_fails_without_leaking()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "iac-auth").await?;
+    let namespace = ns.name().to_string();
+    let git = GitServer::start(GitAuth::Basic {
+        username: "bot".into(),
+        password: "s3cret-pw".into(),
+    })
+    .await?;
+    let repo = git.create_repo("fleet")?;
+    let deployment = DEPLOYMENT.replace("NS", &namespace);
+    let base = repo.commit_files("main", &[("podinfo.yaml", deployment.as_str())], "base")?;
+
+    let client = cluster.client.clone();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &namespace);
+    create(
+        &secrets,
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "git-auth"},
+            "stringData": {"username": "bot", "password": "wrong-pw"},
+        }),
+    )
+    .await?;
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), &namespace);
+    create(
+        &repos,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "fleet"},
+            "spec": {"url": git.url("fleet"), "interval": "1h", "ref": {"branch": "main"},
+                     "secretRef": {"name": "git-auth"}},
+        }),
+    )
+    .await?;
+    let policies: Api<ImagePolicy> = Api::namespaced(client.clone(), &namespace);
+    create(
+        &policies,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+            "metadata": {"name": "podinfo"},
+            "spec": {"imageRepositoryRef": {"name": "podinfo"}, "policy": {"semver": {"range": "1.x"}}},
+        }),
+    )
+    .await?;
+    set_latest(&policies, "podinfo", "1.2.4").await?;
+    let _stop = start_controller(&cluster, &namespace).await?;
+    let automations: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), &namespace);
+    create(
+        &automations,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "auto", "labels": {SHARD_LABEL: namespace}},
+            "spec": {
+                "interval": "1h",
+                "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                "git": {"commit": {"author": {"email": "bot@example.invalid"}}},
+            },
+        }),
+    )
+    .await?;
+
+    let failed = testkit::wait::object(&automations, "auto", WAIT, "an auth failure", |a| {
+        ready(a).is_some_and(|c| c.status == "False")
+    })
+    .await?;
+    let condition = ready(&failed).context("Ready")?;
+    assert_eq!(condition.reason, "GitOperationFailed", "{condition:?}");
+    assert!(
+        condition.message.contains("authentication"),
+        "{condition:?}"
+    );
+    assert!(!condition.message.contains("wrong-pw"), "{condition:?}");
+
+    secrets
+        .patch(
+            "git-auth",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"stringData": {"password": "s3cret-pw"}})),
+        )
+        .await?;
+    automations
+        .patch(
+            "auto",
+            &PatchParams::default(),
+            &Patch::Merge(
+                json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "fixed"}}}),
+            ),
+        )
+        .await?;
+    let pushed = testkit::wait::object(&automations, "auto", WAIT, "a push", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.last_push_commit.is_some())
+    })
+    .await?;
+    let head = git.git_in_repo("fleet", &["rev-parse", "main"])?;
+    assert_ne!(head.trim(), base);
+    assert_eq!(
+        pushed
+            .status
+            .as_ref()
+            .and_then(|s| s.last_push_commit.as_deref()),
+        Some(head.trim())
+    );
+    assert_eq!(
+        git.git_in_repo("fleet", &["log", "-1", "--format=%s", "main"])?
+            .trim(),
+        "Update from image update automation"
+    );
+    Ok(())
+}
