@@ -393,6 +393,53 @@ async fn values_files_are_merged_into_a_repackaged_chart_versioned_by_generation
     controller.stop().await
 }
 
+#[tokio::test]
+async fn an_unreadable_index_fails_indexation_and_an_oci_repository_stays_static()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_helm_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "sc-helm-index").await?;
+    let server = HelmRepoServer::start(None).await?;
+    server.set_raw_index(b"entries:\n  podinfo: []\n".to_vec());
+    let controller = RunningController::start(&cluster, ns.name()).await?;
+    let repos: Api<HelmRepository> = Api::namespaced(cluster.client.clone(), ns.name());
+    create_repository(&repos, "broken", ns.name(), &server.url(), json!({})).await?;
+    let repo = repo_ready(&repos, "broken", "False", "IndexationFailed").await?;
+    let conditions = repo.status.and_then(|s| s.conditions).unwrap_or_default();
+    assert_eq!(
+        find(Some(&conditions), "FetchFailed").map(|c| c.message.as_str()),
+        Some("failed to load Helm repository from index YAML: no API version specified")
+    );
+
+    // An OCI HelmRepository is a pointer only: no finalizer, no artifact, no conditions.
+    create_repository(
+        &repos,
+        "oci",
+        ns.name(),
+        "oci://ghcr.io/stefanprodan/charts",
+        json!({"type": "oci"}),
+    )
+    .await?;
+    // The broken repository's next events prove the controller has seen both objects.
+    request_reconcile_helm(&repos, "oci", "seen").await?;
+    request_reconcile_helm(&repos, "broken", "after-oci").await?;
+    testkit::wait::object(&repos, "broken", WAIT, "broken reconciled again", |r| {
+        r.status
+            .as_ref()
+            .and_then(|s| s.last_handled_reconcile_at.as_deref())
+            == Some("after-oci")
+    })
+    .await?;
+    let oci = repos.get("oci").await?;
+    assert!(oci.metadata.finalizers.unwrap_or_default().is_empty());
+    assert!(
+        oci.status
+            .is_none_or(|s| s.artifact.is_none() && s.conditions.is_none_or(|c| c.is_empty())),
+        "an oci HelmRepository gets no status"
+    );
+    controller.stop().await
+}
+
 /// Sets `reconcile.fluxcd.io/requestedAt` on a HelmRepository.
 async fn request_reconcile_helm(
     api: &Api<HelmRepository>,
