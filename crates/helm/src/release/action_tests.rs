@@ -307,6 +307,37 @@ fn a_failed_upgrade_leaves_the_deployed_revision_deployed_and_a_later_upgrade_st
 }
 
 #[test]
+fn cleanup_on_fail_deletes_only_what_the_failed_upgrade_created() {
+    block(async {
+        let storage = Storage::new(MemoryStore::default());
+        let c = chart();
+        install(
+            &storage,
+            &FakeCluster::default(),
+            install_req(&c, &[cm("a")]),
+        )
+        .await
+        .expect("installs");
+        let failing = FakeCluster {
+            wait_error: Some("timeout waiting for: [ConfigMap/ns/new-b]".into()),
+            ..FakeCluster::default()
+        };
+        let mut req = upgrade_req(&c, &[cm("a"), cm("new-b")]);
+        req.common.wait = true;
+        req.common.cleanup_on_fail = true;
+        upgrade(&storage, &failing, req)
+            .await
+            .expect_err("wait fails");
+        assert_eq!(
+            failing.log(),
+            vec!["apply a,new-b", "wait a,new-b", "delete new-b"]
+        );
+        let last = storage.last("app").await.expect("last").expect("stored");
+        assert_eq!(last.status(), Status::Failed);
+    });
+}
+
+#[test]
 fn a_pending_release_refuses_an_upgrade_with_helms_message() {
     block(async {
         let storage = Storage::new(MemoryStore::default());

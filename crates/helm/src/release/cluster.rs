@@ -121,13 +121,14 @@ pub trait Cluster: Send + Sync {
 
     /// Server-side applies the release's objects with Helm's ownership metadata; with
     /// `force`, an object whose immutable fields changed is deleted and created again.
+    /// Returns the objects that did not exist before.
     fn apply(
         &self,
         release: &str,
         namespace: &str,
         manifest: &str,
         force: bool,
-    ) -> impl Future<Output = Result<(), ReleaseError>> + Send;
+    ) -> impl Future<Output = Result<Vec<ObjectKey>, ReleaseError>> + Send;
 
     /// Waits until the objects of `manifest` are ready (kstatus Current).
     fn wait_ready(

@@ -15,6 +15,8 @@ pub struct FakeCluster {
     pub failing_hooks: Vec<String>,
     /// Make `apply` fail with this message.
     pub apply_error: Option<String>,
+    /// Make `wait_ready` fail with this message.
+    pub wait_error: Option<String>,
 }
 
 impl FakeCluster {
@@ -65,17 +67,30 @@ impl Cluster for FakeCluster {
         }
     }
 
-    async fn apply(&self, _: &str, _: &str, manifest: &str, _: bool) -> Result<(), ReleaseError> {
+    /// Objects named `new-…` count as created.
+    async fn apply(
+        &self,
+        _: &str,
+        _: &str,
+        manifest: &str,
+        _: bool,
+    ) -> Result<Vec<ObjectKey>, ReleaseError> {
         self.push(format!("apply {}", names(manifest)));
         match &self.apply_error {
             Some(e) => Err(ReleaseError::Cluster(e.clone())),
-            None => Ok(()),
+            None => Ok(objects(manifest, "")?
+                .into_iter()
+                .filter(|o| o.name.starts_with("new-"))
+                .collect()),
         }
     }
 
     async fn wait_ready(&self, _: &str, manifest: &str, _: Duration) -> Result<(), ReleaseError> {
         self.push(format!("wait {}", names(manifest)));
-        Ok(())
+        match &self.wait_error {
+            Some(e) => Err(ReleaseError::Cluster(e.clone())),
+            None => Ok(()),
+        }
     }
 
     async fn delete(&self, objects: &[ObjectKey], _: Option<Duration>) -> Result<(), ReleaseError> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use driftless_ssa::error::{api_message, is_not_found};
 use driftless_ssa::resolve::Resolver;
 use driftless_ssa::wait::Target;
-use driftless_ssa::{ApplyOptions, ObjMetadata, ResourceManager};
+use driftless_ssa::{Action, ApplyOptions, ObjMetadata, ResourceManager};
 use kube::api::{Api, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::Value;
 
@@ -177,17 +177,14 @@ impl Cluster for KubeCluster {
         }
         let mut wanted = Vec::new();
         for (_, doc) in crds {
-            for object in decode(doc)? {
-                let key = objects(&serde_json::to_string(&object).map_err(cluster_err)?, "")?;
-                let exists = match key.first() {
-                    Some(k) => match self.api(k).await {
-                        Some((api, _)) => api
-                            .get_opt(&k.name)
-                            .await
-                            .map_err(|e| cluster_err(api_message(&e)))?
-                            .is_some(),
-                        None => false,
-                    },
+            let keys = objects(doc, "")?;
+            for (object, key) in decode(doc)?.into_iter().zip(&keys) {
+                let exists = match self.api(key).await {
+                    Some((api, _)) => api
+                        .get_opt(&key.name)
+                        .await
+                        .map_err(|e| cluster_err(api_message(&e)))?
+                        .is_some(),
                     None => false,
                 };
                 if policy == CrdPolicy::CreateReplace || !exists {
@@ -253,7 +250,7 @@ impl Cluster for KubeCluster {
         namespace: &str,
         manifest: &str,
         force: bool,
-    ) -> Result<(), ReleaseError> {
+    ) -> Result<Vec<ObjectKey>, ReleaseError> {
         let mut objs = decode(manifest)?;
         for o in &mut objs {
             let meta = &mut o.metadata;
@@ -265,7 +262,7 @@ impl Cluster for KubeCluster {
             annotations.insert(RELEASE_NAMESPACE_ANNOTATION.into(), namespace.into());
         }
         if objs.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut manager = self.manager(namespace);
         if force {
@@ -278,11 +275,20 @@ impl Cluster for KubeCluster {
                 self.resolver.clone(),
             );
         }
-        manager
-            .apply_all_staged(objs)
-            .await
-            .map(|_| ())
-            .map_err(cluster_err)
+        let changes = manager.apply_all_staged(objs).await.map_err(cluster_err)?;
+        Ok(changes
+            .entries
+            .iter()
+            .filter(|e| e.action == Action::Created)
+            .map(|e| ObjectKey {
+                group: e.object.group.clone(),
+                version: e.version.clone(),
+                kind: e.object.kind.clone(),
+                namespace: e.object.namespace.clone(),
+                name: e.object.name.clone(),
+                keep: false,
+            })
+            .collect())
     }
 
     async fn wait_ready(

@@ -58,6 +58,8 @@ pub struct Common {
     pub description: Option<String>,
     /// Recreate objects whose immutable fields changed (Flux's `upgrade.force`).
     pub force: bool,
+    /// Delete the objects a failed upgrade created (`--cleanup-on-fail`).
+    pub cleanup_on_fail: bool,
 }
 
 impl Default for Common {
@@ -68,6 +70,7 @@ impl Default for Common {
             disable_hooks: false,
             description: None,
             force: false,
+            cleanup_on_fail: false,
         }
     }
 }
@@ -109,11 +112,11 @@ async fn run_hooks<S: SecretStore, C: Cluster>(
     hooks::run(storage, cluster, release, event, common.timeout).await
 }
 
-/// Which step of [`transition`] failed.
+/// Which step of [`transition`] failed, with the objects it had created by then.
 enum Step {
     PreHooks(ReleaseError),
-    Objects(ReleaseError),
-    PostHooks(ReleaseError),
+    Objects(ReleaseError, Vec<ObjectKey>),
+    PostHooks(ReleaseError, Vec<ObjectKey>),
 }
 
 /// An upgrade's or rollback's work once its revision is recorded: the `pre` hooks; the
@@ -130,27 +133,33 @@ async fn transition<S: SecretStore, C: Cluster>(
     run_hooks(storage, cluster, release, pre, common)
         .await
         .map_err(Step::PreHooks)?;
-    let objects = async {
-        let ns = &release.namespace;
-        let gone = cluster::stale(
-            &cluster::objects(old, ns)?,
-            &cluster::objects(&release.manifest, ns)?,
-        );
-        cluster
-            .apply(&release.name, ns, &release.manifest, common.force)
-            .await?;
+    let ns = release.namespace.clone();
+    let keys = cluster::objects(old, &ns).and_then(|old| {
+        Ok(cluster::stale(
+            &old,
+            &cluster::objects(&release.manifest, &ns)?,
+        ))
+    });
+    let gone = keys.map_err(|e| Step::Objects(e, Vec::new()))?;
+    let created = cluster
+        .apply(&release.name, &ns, &release.manifest, common.force)
+        .await
+        .map_err(|e| Step::Objects(e, Vec::new()))?;
+    let rest = async {
         cluster.delete(&gone, None).await?;
         if common.wait {
             cluster
-                .wait_ready(ns, &release.manifest, common.timeout)
+                .wait_ready(&ns, &release.manifest, common.timeout)
                 .await?;
         }
         Ok(())
     };
-    objects.await.map_err(Step::Objects)?;
+    if let Err(e) = rest.await {
+        return Err(Step::Objects(e, created));
+    }
     run_hooks(storage, cluster, release, post, common)
         .await
-        .map_err(Step::PostHooks)
+        .map_err(|e| Step::PostHooks(e, created))
 }
 
 /// Records `release` as failed with `description`, then returns `error` (the storage error

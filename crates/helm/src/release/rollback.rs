@@ -80,13 +80,13 @@ pub async fn rollback<S: SecretStore, C: Cluster>(
     let events = (HookEvent::PreRollback, HookEvent::PostRollback);
     if let Err(step) = transition(storage, cluster, &mut rel, &current.manifest, events, c).await {
         let e = match step {
-            Step::Objects(e) => {
+            Step::Objects(e, _) => {
                 // Helm supersedes the revision it rolled back from even when the apply fails.
                 current.info.get_or_insert_with(Info::default).status = Status::Superseded;
                 storage.update(&current).await?;
                 e.to_string()
             }
-            Step::PreHooks(e) | Step::PostHooks(e) => e.to_string(),
+            Step::PreHooks(e) | Step::PostHooks(e, _) => e.to_string(),
         };
         return Err(fail(storage, &mut rel, failed(&e), e).await);
     }

@@ -111,12 +111,21 @@ pub async fn upgrade<S: SecretStore, C: Cluster>(
     let failed = |e: &str| format!("Upgrade {:?} failed: {e}", req.name);
     let events = (HookEvent::PreUpgrade, HookEvent::PostUpgrade);
     if let Err(step) = transition(storage, cluster, &mut rel, &current.manifest, events, c).await {
-        let e = match step {
-            Step::PreHooks(e) => format!("pre-upgrade hooks failed: {e}"),
-            Step::Objects(e) => e.to_string(),
-            Step::PostHooks(e) => format!("post-upgrade hooks failed: {e}"),
+        let (e, created) = match step {
+            Step::PreHooks(e) => (format!("pre-upgrade hooks failed: {e}"), Vec::new()),
+            Step::Objects(e, created) => (e.to_string(), created),
+            Step::PostHooks(e, created) => (format!("post-upgrade hooks failed: {e}"), created),
         };
-        return Err(fail(storage, &mut rel, failed(&e), e).await);
+        let recorded = fail(storage, &mut rel, failed(&e), e.clone()).await;
+        if c.cleanup_on_fail
+            && !created.is_empty()
+            && let Err(d) = cluster.delete(&created, None).await
+        {
+            return Err(ReleaseError::Failed(format!(
+                "an error occurred while cleaning up resources. original upgrade error: {e}: unable to cleanup resources: {d}"
+            )));
+        }
+        return Err(recorded);
     }
     current.info.get_or_insert_with(Info::default).status = Status::Superseded;
     storage.update(&current).await?;
