@@ -10,7 +10,7 @@ use base64::Engine as _;
 use common::{RunningController, SHARD_LABEL, WAIT, wait_event};
 use driftless_api::source::OCIRepository;
 use k8s_openapi::ByteString;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
@@ -274,9 +274,21 @@ async fn wrong_credentials_fail_with_fluxs_reason_and_are_never_shown() -> anyho
             &docker_secret(&registry, "right", "right-password"),
         )
         .await?;
+    let accounts: Api<ServiceAccount> = Api::namespaced(cluster.client.clone(), ns.name());
+    let account: ServiceAccount = serde_json::from_value(json!({
+        "metadata": {"name": "puller"}, "imagePullSecrets": [{"name": "right"}],
+    }))?;
+    accounts.create(&PostParams::default(), &account).await?;
     let controller = RunningController::start(&cluster, ns.name()).await?;
     let api: Api<OCIRepository> = Api::namespaced(cluster.client.clone(), ns.name());
     let url = registry.oci_url("private/app");
+    create(
+        &api,
+        "via-account",
+        &controller.shard,
+        json!({"url": url, "ref": {"tag": "v1"}, "insecure": true, "serviceAccountName": "puller"}),
+    )
+    .await?;
     create(
         &api,
         "denied",
@@ -308,6 +320,7 @@ async fn wrong_credentials_fail_with_fluxs_reason_and_are_never_shown() -> anyho
         Some("OCIArtifactPullFailed")
     );
     wait_ready(&api, "allowed").await?;
+    wait_ready(&api, "via-account").await?;
     let objects = serde_json::to_string(&api.list(&ListParams::default()).await?.items)?;
     assert!(!objects.contains("hunter2") && !objects.contains("right-password"));
     let (_, events) = wait_event(

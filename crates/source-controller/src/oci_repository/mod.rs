@@ -13,7 +13,7 @@ use std::time::Duration;
 use driftless_api::conditions::{reasons, types};
 use driftless_api::source::{OCIRepository, OCIRepositoryStatus};
 use driftless_artifact::ObjectKey;
-use driftless_artifact::layout::KIND_OCI_REPOSITORY;
+use driftless_artifact::layout::{KIND_OCI_REPOSITORY, LATEST_TAR_GZ};
 use driftless_runtime::draft::StatusDraft;
 use driftless_runtime::events::EventType;
 use driftless_runtime::summary::SummaryRules;
@@ -81,9 +81,15 @@ impl SourceKind for OCIRepository {
             draft,
         )
         .await?;
-        if status.artifact.is_none() {
-            status.url = None;
-        }
+        // Flux rewrites `status.url` with the current storage address too, or drops it with
+        // the artifact.
+        status.url = match (&status.artifact, &status.url) {
+            (Some(artifact), Some(_)) => artifact
+                .path
+                .rsplit_once('/')
+                .map(|(dir, _)| ctx.storage.url_for(&format!("{dir}/{LATEST_TAR_GZ}"))),
+            _ => None,
+        };
         let fetched = reconcile_source(&ctx.client, self, status, draft).await?;
         let stored =
             reconcile_artifact(&ctx.storage, ctx.retention, self, status, draft, fetched).await?;
