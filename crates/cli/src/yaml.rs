@@ -68,6 +68,31 @@ pub fn stream<T: Serialize>(objects: &[T]) -> Result<String, YamlError> {
     Ok(out)
 }
 
+/// One object as the `flux` CLI prints it: `sigs.k8s.io/yaml` goes through JSON and go-yaml
+/// v2, so keys follow v2's order, strings are quoted only when YAML 1.1 would read them as
+/// another type (`tag: 6.3.5` stays plain, `'>6.0.0'` takes single quotes) and long scalars
+/// fold at column 80. The printer is crates/kustomize's, proven against kustomize, which
+/// prints through the same path.
+pub fn go_document<T: Serialize>(object: &T) -> Result<String, YamlError> {
+    let value = serde_json::to_value(object).map_err(|source| YamlError::ToJson {
+        what: describe(object),
+        source,
+    })?;
+    Ok(driftless_kustomize::yaml::emit::to_yaml(
+        &driftless_kustomize::yaml::from_json(&value),
+    ))
+}
+
+/// Objects as the `flux` CLI prints a stream: each [`go_document`] introduced by `---`.
+pub fn go_stream<T: Serialize>(objects: &[T]) -> Result<String, YamlError> {
+    let mut out = String::new();
+    for object in objects {
+        out.push_str("---\n");
+        out.push_str(&go_document(object)?);
+    }
+    Ok(out)
+}
+
 /// `Kind/name` of a Kubernetes object, for error messages; `object` otherwise.
 fn describe<T: Serialize>(object: &T) -> String {
     let value = serde_json::to_value(object).unwrap_or(Value::Null);

@@ -218,7 +218,7 @@ pub fn sync_files(
     );
     let sync = format!(
         "{GENERATED}\n{}",
-        yaml::stream(&sync_objects(git, namespace, path))?
+        yaml::go_stream(&sync_objects(git, namespace, path))?
     );
     let kustomization = "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
                          resources:\n- gotk-components.yaml\n- gotk-sync.yaml\n"

@@ -293,7 +293,7 @@ fn mask_sops(object: &mut Value) {
 pub fn manifests(objects: &[Value]) -> Result<String, CommandError> {
     let mut out = String::new();
     for object in objects {
-        out.push_str(&yaml::document(object)?);
+        out.push_str(&yaml::go_document(object)?);
         out.push_str("---\n");
     }
     Ok(out)

@@ -72,7 +72,7 @@ pub async fn export(
         vec![fetch(client, kind, namespace, name).await?]
     };
     let exported: Vec<Value> = objects.iter().map(|o| clean(kind, o)).collect();
-    printer.print(&yaml::stream(&exported)?)
+    printer.print(&yaml::go_stream(&exported)?)
 }
 
 /// The exportable part of `object`.
@@ -139,7 +139,7 @@ mod tests {
                 "sourceRef": {"kind": "GitRepository", "name": "flux-system"}},
             "status": {"observedGeneration": 2}
         });
-        let text = yaml::stream(&[clean(kinds::KUSTOMIZATION, &live)]).expect("renders");
+        let text = yaml::go_stream(&[clean(kinds::KUSTOMIZATION, &live)]).expect("renders");
         assert_eq!(
             text,
             "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  labels:\n    team: a\n  name: apps\n  namespace: flux-system\nspec:\n  interval: 5m0s\n  path: ./apps\n  prune: true\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n"

@@ -8,4 +8,4 @@ pub mod value;
 
 pub use node::{Flow, Mapping, Node, Scalar, Style};
 pub use parse::{YamlError, parse_documents};
-pub use value::{to_json, to_value};
+pub use value::{from_json, to_json, to_value};

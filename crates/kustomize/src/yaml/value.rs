@@ -32,6 +32,29 @@ impl Value {
     }
 }
 
+/// A JSON value as a node, for printing with [`super::emit::to_yaml`] exactly as
+/// `sigs.k8s.io/yaml` prints a Go object (which also goes through JSON).
+pub fn from_json(value: &serde_json::Value) -> Node {
+    use super::node::{Flow, Mapping};
+    use serde_json::Value as J;
+    match value {
+        J::Null => Node::Scalar(Scalar::plain("null")),
+        J::Bool(b) => Node::Scalar(Scalar::plain(b.to_string())),
+        J::Number(n) => Node::Scalar(Scalar::plain(n.to_string())),
+        J::String(s) => Node::Scalar(Scalar::string(s.clone())),
+        J::Array(items) => Node::Seq(items.iter().map(from_json).collect(), Flow::Block),
+        J::Object(map) => Node::Map(
+            Mapping {
+                entries: map
+                    .iter()
+                    .map(|(k, v)| (Scalar::string(k.clone()), from_json(v)))
+                    .collect(),
+            },
+            Flow::Block,
+        ),
+    }
+}
+
 /// The node as JSON, for decoding typed configuration (kustomization files).
 pub fn to_json(node: &Node) -> serde_json::Value {
     use serde_json::Value as J;

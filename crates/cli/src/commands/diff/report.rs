@@ -117,7 +117,7 @@ fn indented(value: &Value, prefix: &str) -> String {
         Value::String(s) => s.clone(),
         Value::Null => "<nil>".to_owned(),
         Value::Bool(_) | Value::Number(_) => value.to_string(),
-        _ => yaml::document(value).unwrap_or_else(|_| value.to_string()),
+        _ => yaml::go_document(value).unwrap_or_else(|_| value.to_string()),
     };
     text.lines().map(|l| format!("{prefix}{l}\n")).collect()
 }
