@@ -85,7 +85,13 @@ pub async fn run(
         metrics: metrics.clone(),
         requeue_dependency: args.requeue_dependency(),
         no_cross_namespace_refs: args.runtime.no_cross_namespace_refs,
+        store_bytes: metrics
+            .as_ref()
+            .map(|m| crate::reconcile::store_gauge(m.registry()))
+            .transpose()
+            .map_err(ProcessError::Metrics)?,
     });
+    ctx.record_store_size();
     let runtime_args = args.runtime.clone();
     process::supervise(
         client.clone(),

@@ -44,6 +44,29 @@ pub struct Context {
     pub requeue_dependency: Duration,
     /// `--no-cross-namespace-refs`.
     pub no_cross_namespace_refs: bool,
+    /// `driftless_image_tag_store_bytes`, when `--metrics-addr` is enabled.
+    pub store_bytes: Option<prometheus::IntGauge>,
+}
+
+/// The gauge of the tag store's size: what the caps bound, for alerting before they bite.
+pub fn store_gauge(
+    registry: &prometheus::Registry,
+) -> Result<prometheus::IntGauge, prometheus::Error> {
+    let gauge = prometheus::IntGauge::new(
+        "driftless_image_tag_store_bytes",
+        "Bytes of image tags held in the tag store under --storage-path.",
+    )?;
+    registry.register(Box::new(gauge.clone()))?;
+    Ok(gauge)
+}
+
+impl Context {
+    /// Publishes the store's size after it changed.
+    pub fn record_store_size(&self) {
+        if let Some(gauge) = &self.store_bytes {
+            gauge.set(i64::try_from(self.store.total_bytes()).unwrap_or(i64::MAX));
+        }
+    }
 }
 
 /// The scheduler key of `obj`: kind and `namespace/name`, so an ImageRepository and an

@@ -83,7 +83,9 @@ async fn remove_entry(ctx: &Context, namespace: &str, name: &str) -> Result<(), 
         .map_err(|e| ReconcileError::Task {
             message: e.to_string(),
         })?
-        .map_err(|source| ReconcileError::StoreRemove { source })
+        .map_err(|source| ReconcileError::StoreRemove { source })?;
+    ctx.record_store_size();
+    Ok(())
 }
 
 /// `spec.exclusionList`, or Flux's default when unset.
@@ -256,6 +258,7 @@ async fn run(
                     canonical: canonical.clone(),
                     source,
                 })?;
+            ctx.record_store_size();
             let same = old_revision.as_deref() == Some(revision.as_str());
             status.last_scan_result = Some(ScanResult {
                 latest_tags: (!latest.is_empty()).then_some(latest),

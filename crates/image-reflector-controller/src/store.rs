@@ -7,7 +7,9 @@
 //! tags) or would take the whole store past its total cap (`--storage-max-size`, 256 MiB) is
 //! refused with an error on the ImageRepository, and an entry is removed with its
 //! ImageRepository (finalizer) or, for ones deleted while the controller was down, by the sweep
-//! at start-up. The store is a rebuildable cache: losing it costs one scan per repository.
+//! at start-up (`--gc-interval` minutes apart after that). Its size is published as
+//! `driftless_image_tag_store_bytes`. The store is a rebuildable cache: losing it costs one scan
+//! per repository.
 
 use std::collections::HashMap;
 use std::fs;

@@ -9,12 +9,37 @@ use testkit::oci_registry::RegistryAuth;
 #[tokio::test]
 async fn a_repository_over_the_store_cap_fails_its_scan_with_a_clear_message() -> anyhow::Result<()>
 {
+    let metrics_addr = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        format!("127.0.0.1:{}", listener.local_addr()?.port())
+    };
+    let metrics_flag = format!("--metrics-addr={metrics_addr}");
     let f = fixture_with(
         "bounds-cap",
         RegistryAuth::None,
-        &["--storage-max-repository-size=100"],
+        &["--storage-max-repository-size=100", &metrics_flag],
     )
     .await?;
+    // A repository that fits, so the store-size gauge has something to show.
+    f.registry.push_image("small", "1.0.0");
+    f.create_repository(
+        "small",
+        json!({"image": f.image("small"), "interval": "1h", "insecure": true}),
+    )
+    .await?;
+    f.wait_repository("small", "a scan", |r| r.is("Ready", "True"))
+        .await?;
+    let url = format!("http://{metrics_addr}/metrics");
+    testkit::wait::until(common::WAIT, "the store size on /metrics", || {
+        let url = url.clone();
+        async move {
+            let (code, body) = testkit::http_get(&url).await.map_err(|e| e.to_string())?;
+            let text = String::from_utf8_lossy(&body).into_owned();
+            Ok((code == 200 && text.contains("driftless_image_tag_store_bytes 6")).then_some(()))
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
     let digest = f.registry.push_image("many", "0");
     f.registry
         .tag_many("many", (1..50).map(|i| i.to_string()), &digest);

@@ -78,11 +78,13 @@ impl RunningController {
             "--requeue-dependency=2s".to_owned(),
             format!("--storage-path={}", storage.path().display()),
         ];
-        let args = Cli::try_parse_from(
-            argv.into_iter()
-                .chain(extra.iter().map(|a| (*a).to_owned())),
-        )?
-        .args;
+        let flag_name = |arg: &str| arg.split('=').next().unwrap_or_default().to_owned();
+        let overridden: Vec<String> = extra.iter().map(|a| flag_name(a)).collect();
+        let argv = argv
+            .into_iter()
+            .filter(|a| !overridden.contains(&flag_name(a)))
+            .chain(extra.iter().map(|a| (*a).to_owned()));
+        let args = Cli::try_parse_from(argv)?.args;
         let config = cluster.plane.config().await?;
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(driftless_image_reflector_controller::run(
