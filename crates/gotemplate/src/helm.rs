@@ -235,7 +235,22 @@ pub fn render_scoped(
     seed: Option<u64>,
     now: Option<i64>,
 ) -> Result<BTreeMap<String, String>, Error> {
-    let mut t = Templates::helm();
+    render_scoped_with(files, data_for, seed, now, FuncMap::new())
+}
+
+/// [`render_scoped`] with `extra` functions added to Helm's (replacing any
+/// of the same name): another Helm release's function set.
+pub fn render_scoped_with(
+    files: &[(String, String)],
+    data_for: &dyn Fn(&str) -> Value,
+    seed: Option<u64>,
+    now: Option<i64>,
+    extra: FuncMap,
+) -> Result<BTreeMap<String, String>, Error> {
+    let mut all = funcs();
+    all.extend(extra);
+    let mut t = Templates::with_funcs("gotpl", all);
+    t.options.missing_key = crate::MissingKey::Zero;
     t.options.seed = seed;
     t.options.now = now;
     let texts: BTreeMap<String, String> = files.iter().cloned().collect();

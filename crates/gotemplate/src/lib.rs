@@ -20,7 +20,7 @@ mod literal;
 mod node;
 mod parse;
 pub mod sprig;
-mod tomlenc;
+pub mod tomlenc;
 mod value;
 pub mod yaml;
 

@@ -13,11 +13,14 @@ const NO_KEY: &str = "toml: top-level values must be Go maps or structs";
 /// The encoded document, or the encoder's error text (which Helm returns
 /// as the function's result).
 pub fn to_toml(v: &Value) -> String {
+    try_to_toml(v).unwrap_or_else(|e| e)
+}
+
+/// The encoded document, or the encoder's error (Helm 4's `mustToToml`
+/// fails the render with it).
+pub fn try_to_toml(v: &Value) -> Result<String, String> {
     let mut enc = Encoder::default();
-    match enc.top(v) {
-        Ok(()) => enc.out,
-        Err(e) => e,
-    }
+    enc.top(v).map(|()| enc.out)
 }
 
 /// What the encoder decides a value is: it routes tables and arrays of

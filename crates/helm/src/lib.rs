@@ -17,6 +17,7 @@ pub mod conformance;
 pub mod deps;
 mod error;
 mod exectrace;
+pub mod funcs_v4;
 pub mod files;
 pub mod glob;
 pub mod ignore;

@@ -130,11 +130,16 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
     let root_values = Value::map(map_to_template(&values));
     chart.full_path = chart.name().to_string();
     collect(&chart, root_values, true, &top, &mut texts, &mut data);
-    let rendered = driftless_gotemplate::helm::render_scoped(
+    let extra = match opts.helm_version {
+        HelmVersion::V3 => driftless_gotemplate::FuncMap::new(),
+        HelmVersion::V4 => crate::funcs_v4::funcs(),
+    };
+    let rendered = driftless_gotemplate::helm::render_scoped_with(
         &texts,
         &|name| data.get(name).cloned().unwrap_or(Value::Nil),
         opts.seed,
         opts.now,
+        extra,
     )
     .map_err(|e| Error::Template(template_error(e, opts.helm_version)))?;
     let files: BTreeMap<String, String> = rendered
