@@ -12,6 +12,10 @@
 //! and checkout, `reconcileSource`), [`artifact`] (archive, store, GC, `reconcileArtifact`),
 //! [`finalize`] (deletion), [`controller`] (watch, predicates, the artifact server); the process
 //! around it (admin servers, leader election, shutdown) is `driftless_runtime::process`.
+//!
+//! Other kinds plug into the same driver ([`reconcile::SourceKind`]): [`helm_repository`]
+//! (HelmRepository: the HTTP index as an artifact; its client and the Helm errors) and
+//! [`helm_chart`] (HelmChart from a HelmRepository, GitRepository or Bucket).
 
 pub mod args;
 pub mod artifact;
