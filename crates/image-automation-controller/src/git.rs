@@ -33,6 +33,10 @@ pub struct Plan {
     pub author_name: String,
     pub author_email: String,
     pub message: MessageInput,
+    /// The `observedSourceRevision` of the last run, set only when the policies and the
+    /// generation are unchanged since: if the checkout branch still points there, the run
+    /// is skipped after one ref listing (Flux's shortcut), without a clone.
+    pub unchanged_since: Option<String>,
 }
 
 /// The inputs of the commit message template.
@@ -71,6 +75,17 @@ pub fn run(plan: &Plan) -> Result<Outcome, ReconcileError> {
 }
 
 fn run_once(plan: &Plan) -> Result<Outcome, ReconcileError> {
+    if let Some(observed) = &plan.unchanged_since {
+        let refs = driftless_git::ls_remote(&plan.url, &plan.auth, plan.timeout)?;
+        let full = format!("refs/heads/{}", plan.checkout_branch);
+        if let Some(tip) = refs.iter().find(|r| r.name == full) {
+            let revision =
+                driftless_git::reference::revision(Some(&plan.checkout_branch), tip.commit());
+            if &revision == observed {
+                return Ok(Outcome::UpToDate { revision });
+            }
+        }
+    }
     let dir = tempfile::Builder::new()
         .prefix("image-automation-")
         .tempdir()

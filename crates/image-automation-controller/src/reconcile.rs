@@ -129,7 +129,12 @@ async fn run(
     let auth = crate::source::auth(&ctx.client, &repo).await?;
     let images = crate::source::latest_images(&ctx.client, obj).await?;
     let namespace = obj.namespace().unwrap_or_default();
-    let plan = plan(ctx, obj, &repo, auth, &images, &namespace)?;
+    let mut plan = plan(ctx, obj, &repo, auth, &images, &namespace)?;
+    let policies_unchanged = status.observed_policies.as_ref() == Some(&images);
+    let generation_unchanged = status.observed_generation == obj.metadata.generation;
+    if policies_unchanged && generation_unchanged {
+        plan.unchanged_since = status.observed_source_revision.clone();
+    }
     let outcome = tokio::task::spawn_blocking(move || crate::git::run(&plan))
         .await
         .map_err(|_| ReconcileError::Worker)??;
@@ -265,6 +270,7 @@ fn plan(
                 .clone()
                 .unwrap_or_default(),
         },
+        unchanged_since: None,
     })
 }
 

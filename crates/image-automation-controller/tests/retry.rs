@@ -34,6 +34,7 @@ fn plan(url: String, tag: &str) -> Plan {
         author_name: "bot".into(),
         author_email: "bot@example.invalid".into(),
         message: MessageInput::default(),
+        unchanged_since: None,
     }
 }
 
@@ -87,5 +88,33 @@ async fn an_up_to_date_repository_is_not_committed_to() -> anyhow::Result<()> {
         server.git_in_repo("fleet", &["rev-parse", "main"])?.trim(),
         base
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unchanged_source_and_policies_skip_the_clone_after_one_ref_listing()
+-> anyhow::Result<()> {
+    let server = GitServer::start(GitAuth::None).await?;
+    let repo = server.create_repo("fleet")?;
+    server.allow_push("fleet")?;
+    let base = repo.commit_files("main", &[("app.yaml", MANIFEST)], "base")?;
+    // The image differs, but the caller says nothing changed since `base`: no commit.
+    let mut skipped = plan(server.url("fleet"), "1.0.1");
+    skipped.unchanged_since = Some(format!("main@sha1:{base}"));
+    let outcome = tokio::task::block_in_place(|| run(&skipped))?;
+    assert_eq!(
+        outcome,
+        Outcome::UpToDate {
+            revision: format!("main@sha1:{base}")
+        }
+    );
+    assert_eq!(
+        server.git_in_repo("fleet", &["rev-parse", "main"])?.trim(),
+        base
+    );
+    // Once the branch moves, the run goes ahead.
+    repo.commit_files("main", &[("other.txt", "x\n")], "someone else")?;
+    let outcome = tokio::task::block_in_place(|| run(&skipped))?;
+    assert!(matches!(outcome, Outcome::Pushed { .. }), "{outcome:?}");
     Ok(())
 }
