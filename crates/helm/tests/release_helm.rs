@@ -265,6 +265,31 @@ async fn helm_lists_shows_and_rolls_back_our_releases_and_we_read_its_rollback()
     assert_eq!(rolled.config, Some(v1));
     assert_eq!(rolled.manifest, installed.manifest);
 
+    // Our rollback, on top of helm's, as helm sees it.
+    release::rollback(
+        &storage,
+        &kube,
+        release::Rollback {
+            name: "demo".into(),
+            version: 2,
+            common: common(),
+        },
+    )
+    .await
+    .expect("rolls back to 2");
+    assert_eq!(greeting(&cluster.client, &ns, "demo-cfg").await, "hi");
+    let history = helm.json(&["history", "demo", "-n", &ns, "-o", "json"]);
+    let last = &history[3];
+    assert_eq!(
+        (&last["revision"], &last["status"], &last["description"]),
+        (&json!(4), &json!("deployed"), &json!("Rollback to 2"))
+    );
+    assert_eq!(history[2]["status"], "superseded");
+    assert_eq!(
+        helm.json(&["get", "values", "demo", "-n", &ns, "-o", "json"]),
+        json!({"greeting": "hi"})
+    );
+
     release::uninstall(
         &storage,
         &kube,
