@@ -4,7 +4,7 @@
 //! comments) and pushes a commit to the loopback git server, source-controller fetches it and
 //! kustomize-controller rolls the Deployment to the new image.
 
-#[allow(unused_imports, dead_code)]
+#[allow(unused_imports)]
 #[path = "../../image-reflector-controller/tests/common/mod.rs"]
 mod irc;
 #[path = "../../kustomize-controller/tests/common/mod.rs"]
