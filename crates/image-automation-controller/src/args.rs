@@ -58,6 +58,22 @@ mod tests {
     }
 
     #[test]
+    fn the_args_of_the_install_manifests_deployment_parse() {
+        let args = Cli::try_parse_from([
+            "image-automation-controller",
+            "--events-addr=http://notification-controller.flux-system.svc.cluster.local./",
+            "--watch-all-namespaces=true",
+            "--log-level=info",
+            "--log-encoding=json",
+            "--enable-leader-election",
+        ])
+        .expect("manifest args parse")
+        .args;
+        assert_eq!(args.runtime.concurrency(DEFAULT_CONCURRENT), 4);
+        assert_eq!(args.runtime.watch_namespace(), None);
+    }
+
+    #[test]
     fn git_gates_default_on_and_can_be_turned_off() {
         let args = Cli::try_parse_from(["iac"]).expect("defaults").args;
         assert!(args.shallow_clone() && args.force_push_branch());
