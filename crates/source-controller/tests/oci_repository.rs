@@ -436,3 +436,30 @@ async fn copy_keeps_the_layer_verify_stalls_and_a_tagged_url_is_invalid() -> any
     );
     controller.stop().await
 }
+
+#[tokio::test]
+async fn an_unresponsive_registry_fails_within_spec_timeout() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crd(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "oci-silent").await?;
+    let silent = testkit::git_server::SilentServer::start().await?;
+    let controller = RunningController::start(&cluster, ns.name()).await?;
+    let api: Api<OCIRepository> = Api::namespaced(cluster.client.clone(), ns.name());
+    let url = format!("oci://{}/app", silent.addr);
+    create(
+        &api,
+        "app",
+        &controller.shard,
+        json!({"url": url, "ref": {"tag": "v1"}, "insecure": true, "timeout": "1s"}),
+    )
+    .await?;
+    let failed = wait_failing(&api, "app", "OCIArtifactPullFailed").await?;
+    let message = condition(&failed, "Ready")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        message,
+        format!("failed to pull artifact from '{url}': timed out after 1s (spec.timeout)")
+    );
+    controller.stop().await
+}

@@ -63,6 +63,14 @@ pub enum OciRepositoryError {
         #[source]
         source: OciError,
     },
+    /// The registry work took longer than `spec.timeout`.
+    #[error("failed to pull artifact from '{url}': timed out after {after:?} (spec.timeout)")]
+    Timeout {
+        /// `spec.url`.
+        url: String,
+        /// `spec.timeout`.
+        after: std::time::Duration,
+    },
     /// The artifact has no usable layer, or the layer could not be extracted.
     #[error("{detail}")]
     Layer {
@@ -79,7 +87,9 @@ impl Classify for OciRepositoryError {
             Self::InvalidUrl { .. } => reasons::URL_INVALID,
             Self::Tag { .. } => reasons::READ_OPERATION_FAILED,
             // Flux reports a refused pull as a pull failure too; the message says UNAUTHORIZED.
-            Self::Digest { .. } | Self::Pull { .. } => reasons::OCI_ARTIFACT_PULL_FAILED,
+            Self::Digest { .. } | Self::Pull { .. } | Self::Timeout { .. } => {
+                reasons::OCI_ARTIFACT_PULL_FAILED
+            }
             Self::Layer { .. } => reasons::OCI_ARTIFACT_LAYER_OPERATION_FAILED,
         }
     }

@@ -98,7 +98,28 @@ pub async fn reconcile_source(
         url: url.clone(),
         detail,
     })?;
-    let reference = artifact_reference(&client, repo, &repository).await?;
+    // spec.timeout bounds the registry work as a whole (tags, digest, manifest, layer), as
+    // Flux's context deadline does, not only each request.
+    let timeout = client.options().timeout;
+    match tokio::time::timeout(timeout, fetch(&client, repo, &repository, status, draft)).await {
+        Ok(result) => result,
+        Err(_) => Err(OciRepositoryError::Timeout {
+            url: url.clone(),
+            after: timeout,
+        }),
+    }
+}
+
+/// Everything `reconcile_source` asks of the registry, once the client and URL are known.
+async fn fetch(
+    client: &Client,
+    repo: &OCIRepository,
+    repository: &Reference,
+    status: &OCIRepositoryStatus,
+    draft: &mut StatusDraft,
+) -> Result<Fetched, OciRepositoryError> {
+    let url = &repo.spec.url;
+    let reference = artifact_reference(client, repo, repository).await?;
     let digest = client
         .resolve_digest(&reference)
         .await
@@ -125,9 +146,9 @@ pub async fn reconcile_source(
         url: url.clone(),
         source,
     };
-    let manifest = image_manifest(&client, &pinned).await.map_err(pull)?;
+    let manifest = image_manifest(client, &pinned).await.map_err(pull)?;
     let layer = select_layer(repo, &manifest)?;
-    let file = download(&client, &pinned, layer).await?;
+    let file = download(client, &pinned, layer).await?;
     let annotations = manifest.annotations;
     let operation = repo
         .spec
