@@ -2,6 +2,7 @@
 //! `IsRoot`, so fields read by their Go names, an unknown field is an
 //! error, `%v` prints the struct, and `toYaml`/`toJson` use the JSON tags.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use driftless_gotemplate::{Map, Object, Value};
@@ -87,66 +88,18 @@ impl Object for ChartObject {
 
 /// `.Chart`: Helm's chart.Metadata fields by their Go names, plus IsRoot.
 pub fn chart_value(c: &Chart, is_root: bool) -> Value {
-    let md = &c.metadata;
-    let s = |x: &str| Value::str(x);
-    let strs = |v: &[String]| Value::StrList(Arc::new(v.to_vec()));
-    let mut m = Map::new();
-    m.insert("Name".into(), s(&md.name));
-    m.insert("Home".into(), s(&md.home));
-    m.insert("Sources".into(), strs(&md.sources));
-    m.insert("Version".into(), s(&md.version));
-    m.insert("Description".into(), s(&md.description));
-    m.insert("Keywords".into(), strs(&md.keywords));
-    let maintainers = md
-        .maintainers
-        .iter()
-        .map(|x| {
-            let mut mm = Map::new();
-            mm.insert("Name".into(), s(&x.name));
-            mm.insert("Email".into(), s(&x.email));
-            mm.insert("URL".into(), s(&x.url));
-            Value::map(mm)
-        })
-        .collect();
-    m.insert("Maintainers".into(), Value::list(maintainers));
-    m.insert("Icon".into(), s(&md.icon));
-    m.insert("APIVersion".into(), s(&md.api_version));
-    m.insert("Condition".into(), s(&md.condition));
-    m.insert("Tags".into(), s(&md.tags));
-    m.insert("AppVersion".into(), s(&md.app_version));
-    m.insert("Deprecated".into(), Value::Bool(md.deprecated));
-    m.insert(
-        "Annotations".into(),
-        Value::map(
-            md.annotations
-                .iter()
-                .map(|(k, v)| (k.clone(), s(v)))
-                .collect(),
-        ),
+    let fields = metadata_fields(
+        c,
+        |v| Value::StrList(Arc::new(v.to_vec())),
+        |a| {
+            Value::map(
+                a.iter()
+                    .map(|(k, v)| (k.clone(), Value::str(v.as_str())))
+                    .collect(),
+            )
+        },
     );
-    m.insert("KubeVersion".into(), s(&md.kube_version));
-    let deps = md
-        .dependencies
-        .iter()
-        .map(|d| {
-            let mut dm = Map::new();
-            dm.insert("Name".into(), s(&d.name));
-            dm.insert("Version".into(), s(&d.version));
-            dm.insert("Repository".into(), s(&d.repository));
-            dm.insert("Condition".into(), s(&d.condition));
-            dm.insert("Tags".into(), strs(&d.tags));
-            dm.insert("Enabled".into(), Value::Bool(d.enabled));
-            dm.insert(
-                "ImportValues".into(),
-                to_template(&Json::Array(d.import_values.clone())),
-            );
-            dm.insert("Alias".into(), s(&d.alias));
-            Value::map(dm)
-        })
-        .collect();
-    m.insert("Dependencies".into(), Value::list(deps));
-    m.insert("Type".into(), s(&md.chart_type));
-    Value::Object(Arc::new(ChartObject { fields: m, is_root }))
+    Value::Object(Arc::new(ChartObject { fields, is_root }))
 }
 
 /// `.Chart` as Helm 4 hands it to templates: a `map[string]interface{}`
@@ -155,9 +108,25 @@ pub fn chart_value(c: &Chart, is_root: bool) -> Value {
 /// maintainers and dependencies are maps of their own fields, annotations
 /// stay a `map[string]string` (nil when unset), and IsRoot is one more key.
 pub fn chart_map_v4(c: &Chart, is_root: bool) -> Value {
+    let mut m = metadata_fields(
+        c,
+        |v| Value::list(v.iter().map(|x| Value::str(x.as_str())).collect()),
+        |a| Value::Object(Arc::new(StringMap(a.clone()))),
+    );
+    m.insert("IsRoot".into(), Value::Bool(is_root));
+    Value::map(m)
+}
+
+/// chart.Metadata's fields by Go name; how a `[]string` and the
+/// annotations map become template values is the caller's (Helm 3 and 4
+/// differ there).
+fn metadata_fields(
+    c: &Chart,
+    strs: fn(&[String]) -> Value,
+    annotations: fn(&BTreeMap<String, String>) -> Value,
+) -> Map {
     let md = &c.metadata;
     let s = |x: &str| Value::str(x);
-    let strs = |v: &[String]| Value::list(v.iter().map(|x| Value::str(x.as_str())).collect());
     let mut m = Map::new();
     m.insert("Name".into(), s(&md.name));
     m.insert("Home".into(), s(&md.home));
@@ -183,15 +152,7 @@ pub fn chart_map_v4(c: &Chart, is_root: bool) -> Value {
     m.insert("Tags".into(), s(&md.tags));
     m.insert("AppVersion".into(), s(&md.app_version));
     m.insert("Deprecated".into(), Value::Bool(md.deprecated));
-    m.insert(
-        "Annotations".into(),
-        Value::Object(Arc::new(StringMap(
-            md.annotations
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-        ))),
-    );
+    m.insert("Annotations".into(), annotations(&md.annotations));
     m.insert("KubeVersion".into(), s(&md.kube_version));
     let deps = md
         .dependencies
@@ -214,15 +175,14 @@ pub fn chart_map_v4(c: &Chart, is_root: bool) -> Value {
         .collect();
     m.insert("Dependencies".into(), Value::list(deps));
     m.insert("Type".into(), s(&md.chart_type));
-    m.insert("IsRoot".into(), Value::Bool(is_root));
-    Value::map(m)
+    m
 }
 
 /// A Go `map[string]string`; empty means nil (Chart.yaml without the key),
 /// which toJson/toYaml write as `null`. A missing key reads as "" (Helm's
 /// `missingkey=zero`).
 #[derive(Debug)]
-struct StringMap(std::collections::BTreeMap<String, String>);
+struct StringMap(BTreeMap<String, String>);
 
 impl Object for StringMap {
     fn type_name(&self) -> &'static str {
