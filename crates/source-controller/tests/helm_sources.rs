@@ -150,6 +150,38 @@ async fn a_helmrepository_stores_its_index_and_a_helmchart_follows_the_newest_ma
         "Stalled",
     );
     assert_eq!(stalled.map(|c| c.status.as_str()), Some("True"));
+
+    // Deleting both removes their stored artifacts before the objects go.
+    let storage = controller.storage.path().to_path_buf();
+    let dirs = [
+        storage.join("helmchart").join(ns.name()).join("podinfo"),
+        storage
+            .join("helmrepository")
+            .join(ns.name())
+            .join("podinfo"),
+    ];
+    assert!(dirs.iter().all(|d| d.is_dir()), "{dirs:?}");
+    charts.delete("podinfo", &Default::default()).await?;
+    repos.delete("podinfo", &Default::default()).await?;
+    testkit::wait::until(WAIT, "both objects gone", || {
+        let (charts, repos) = (charts.clone(), repos.clone());
+        async move {
+            let gone = charts
+                .get_opt("podinfo")
+                .await
+                .map_err(|e| e.to_string())?
+                .is_none()
+                && repos
+                    .get_opt("podinfo")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_none();
+            Ok(gone.then_some(()))
+        }
+    })
+    .await
+    .map_err(anyhow::Error::msg)?;
+    assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
     controller.stop().await
 }
 
