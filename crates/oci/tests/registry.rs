@@ -261,3 +261,28 @@ async fn a_million_tags_are_listed() -> anyhow::Result<()> {
     assert_eq!(tags.len(), 1_000_001);
     Ok(())
 }
+
+#[tokio::test]
+async fn an_identity_token_is_exchanged_with_a_refresh_token_grant() -> anyhow::Result<()> {
+    let registry = OciRegistry::start(RegistryAuth::Token {
+        username: "bot".into(),
+        password: "refresh123".into(),
+    })
+    .await?;
+    registry.push_image("app", "1.0.0");
+    let json = format!(
+        r#"{{"auths":{{"{}":{{"username":"bot","identitytoken":"refresh123"}}}}}}"#,
+        registry.host()
+    );
+    let client = Client::new(insecure(), DockerConfig::parse(json.as_bytes())?)?;
+    assert_eq!(
+        client.list_tags(&reference(&registry, "app")).await?,
+        ["1.0.0"]
+    );
+    assert!(
+        registry.requests().iter().any(|r| r == "POST /token"),
+        "{:?}",
+        registry.requests()
+    );
+    Ok(())
+}

@@ -23,6 +23,15 @@ pub(super) async fn handle(State(state): State<Arc<ServerState>>, request: Reque
     } else {
         format!("{method} {path}?{query}")
     });
+    if path == "/token" && method == Method::POST {
+        // An OAuth2 refresh-token grant (a `.dockerconfigjson` `identitytoken`); the password
+        // stands in for the refresh token.
+        let body = match request.into_body().collect().await {
+            Ok(collected) => String::from_utf8_lossy(&collected.to_bytes()).into_owned(),
+            Err(_) => return error(StatusCode::BAD_REQUEST, "UNSUPPORTED", "bad body"),
+        };
+        return refresh_token(&state, &parse_query(&body));
+    }
     if path == "/token" {
         return issue_token(&state, request.headers());
     }
@@ -269,6 +278,25 @@ fn issue_token(state: &ServerState, headers: &HeaderMap) -> Response {
     json(
         StatusCode::OK,
         serde_json::json!({"token": state.token, "expires_in": 300}).to_string(),
+    )
+}
+
+fn refresh_token(state: &ServerState, form: &HashMap<String, String>) -> Response {
+    let RegistryAuth::Token { password, .. } = &state.auth else {
+        return error(StatusCode::NOT_FOUND, "NOT_FOUND", "no token service");
+    };
+    let granted = form.get("grant_type").map(String::as_str) == Some("refresh_token")
+        && form.get("refresh_token") == Some(password);
+    if !granted {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "UNAUTHORIZED",
+            "bad refresh token",
+        );
+    }
+    json(
+        StatusCode::OK,
+        serde_json::json!({"access_token": state.token, "expires_in": 300}).to_string(),
     )
 }
 
