@@ -333,4 +333,20 @@ async fn a_release_stored_in_another_namespace_is_listed_there_with_its_own_name
     assert_eq!(list[0]["name"], "split");
     assert_eq!(list[0]["namespace"], target.as_str());
     assert_eq!(helm.json(&["list", "-n", &target, "-o", "json"]), json!([]));
+
+    release::uninstall(
+        &storage,
+        &KubeCluster::new(cluster.client.clone()),
+        Uninstall {
+            name: "split".into(),
+            keep_history: true,
+            common: common(),
+        },
+    )
+    .await
+    .expect("uninstalls, keeping history");
+    let list = helm.json(&["list", "-n", &store, "--uninstalled", "-o", "json"]);
+    assert_eq!(list[0]["status"], "uninstalled");
+    let history = helm.json(&["history", "split", "-n", &store, "-o", "json"]);
+    assert_eq!(history[0]["description"], "Uninstallation complete");
 }
