@@ -13,7 +13,7 @@ use crate::reference::{Reference, Strategy, revision};
 use crate::remote::{RemoteRef, Session};
 use crate::semver::{Constraint, parse_version};
 use crate::transport::Auth;
-use crate::tree::{Limits, Written, write_tree};
+use crate::tree::{Limits, Written, write_checkout};
 use crate::url::RepoUrl;
 
 /// Flux's default `spec.timeout`.
@@ -32,6 +32,8 @@ pub struct CheckoutOptions {
     pub last_observed_revision: Option<String>,
     /// `spec.recurseSubmodules`: not supported yet, reported as such.
     pub recurse_submodules: bool,
+    /// `spec.sparseCheckout`: only these directories are written (all when empty).
+    pub sparse_checkout: Vec<String>,
 }
 
 impl Default for CheckoutOptions {
@@ -43,6 +45,7 @@ impl Default for CheckoutOptions {
             limits: Limits::default(),
             last_observed_revision: None,
             recurse_submodules: false,
+            sparse_checkout: Vec::new(),
         }
     }
 }
@@ -138,7 +141,7 @@ pub fn checkout(url: &str, dest: &Path, options: &CheckoutOptions) -> Result<Out
         },
     };
     prepare_dest(dest)?;
-    let written = write_tree(repo, tree, dest, options.limits)?;
+    let written = write_checkout(repo, tree, dest, &options.sparse_checkout, options.limits)?;
     Ok(Outcome::CheckedOut {
         commit: info,
         written,

@@ -49,6 +49,9 @@ pub enum GitError {
     #[error("unable to resolve {what} in '{url}': not found")]
     RefNotFound { url: String, what: String },
 
+    #[error("sparse checkout directory '{path}' does not exist in the commit")]
+    SparsePathNotFound { path: String },
+
     #[error("no tag in '{url}' matches semver constraint '{constraint}'")]
     NoSemverMatch { url: String, constraint: String },
 

@@ -42,6 +42,65 @@ pub struct Written {
     pub bytes: u64,
 }
 
+/// Writes `tree`, or with `sparse` directories (`spec.sparseCheckout`) only those: each must
+/// be a directory of the commit and lands at its own path, so the artifact keeps the layout.
+pub(crate) fn write_checkout(
+    repo: &gix::Repository,
+    tree: gix::ObjectId,
+    dest: &Path,
+    sparse: &[String],
+    limits: Limits,
+) -> Result<Written, GitError> {
+    if sparse.is_empty() {
+        return write_tree(repo, tree, dest, limits);
+    }
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    for dir in sparse {
+        let clean = dir.trim_start_matches("./").trim_matches('/');
+        let rel = PathBuf::from(clean);
+        if clean.is_empty() {
+            // The repository root: everything.
+            return write_tree(repo, tree, dest, limits);
+        }
+        for component in rel.components() {
+            match component {
+                Component::Normal(name) => check_name(name.as_bytes(), &rel)?,
+                _ => {
+                    return Err(unsafe_path(
+                        &rel,
+                        "sparse checkout paths stay inside the repository",
+                    ));
+                }
+            }
+        }
+        dirs.push(rel);
+    }
+    dirs.sort();
+    // A directory inside another listed one is already written with it.
+    dirs.dedup_by(|later, earlier| later.starts_with(&*earlier));
+    let root = repo.find_tree(tree).map_err(GitError::object)?;
+    let mut total = Written::default();
+    for rel in dirs {
+        let entry = root
+            .lookup_entry_by_path(&rel)
+            .map_err(GitError::object)?
+            .filter(|e| e.mode().is_tree())
+            .ok_or_else(|| GitError::SparsePathNotFound {
+                path: rel.display().to_string(),
+            })?;
+        let target = dest.join(&rel);
+        std::fs::create_dir_all(&target).map_err(GitError::io("creating directory", &target))?;
+        let remaining = Limits {
+            max_checkout_bytes: limits.max_checkout_bytes.saturating_sub(total.bytes),
+            ..limits
+        };
+        let written = write_tree(repo, entry.object_id(), &target, remaining)?;
+        total.files += written.files;
+        total.bytes += written.bytes;
+    }
+    Ok(total)
+}
+
 pub(crate) fn write_tree(
     repo: &gix::Repository,
     tree: gix::ObjectId,

@@ -86,6 +86,52 @@ async fn cloning_a_branch_gives_flux_revision_and_files() -> anyhow::Result<()> 
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_sparse_checkout_writes_only_the_listed_directories_at_their_paths() -> anyhow::Result<()>
+{
+    let (server, repo) = server_with_repo(GitAuth::None).await?;
+    repo.commit_files(
+        "main",
+        &[
+            ("apps/prod/app.yaml", "kind: ConfigMap\n"),
+            ("infra/db.yaml", "kind: Secret\n"),
+            ("docs/big.md", "not wanted\n"),
+            ("README.md", "hello\n"),
+        ],
+        "tree",
+    )?;
+    let dest = tempfile::tempdir()?;
+    let mut options = with_ref(Reference::branch("main"));
+    options.sparse_checkout = vec!["./apps".into(), "infra/".into(), "apps/prod".into()];
+    checked_out(run(server.url("fleet"), options.clone(), dest.path()).await?);
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("apps/prod/app.yaml"))?,
+        "kind: ConfigMap\n"
+    );
+    assert!(dest.path().join("infra/db.yaml").exists());
+    assert!(!dest.path().join("docs").exists());
+    assert!(!dest.path().join("README.md").exists());
+
+    // A directory the commit lacks is an error naming it; so is one climbing out.
+    let missing = tempfile::tempdir()?;
+    options.sparse_checkout = vec!["apps".into(), "nowhere".into()];
+    let err = run(server.url("fleet"), options.clone(), missing.path())
+        .await
+        .expect_err("missing directory");
+    assert_eq!(
+        err.to_string(),
+        "sparse checkout directory 'nowhere' does not exist in the commit"
+    );
+    let outside = tempfile::tempdir()?;
+    options.sparse_checkout = vec!["../etc".into()];
+    assert!(
+        run(server.url("fleet"), options, outside.path())
+            .await
+            .is_err()
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_empty_ref_checks_out_master() -> anyhow::Result<()> {
     let (server, repo) = server_with_repo(GitAuth::None).await?;
     let sha = repo.commit_files("master", &[("a", "1")], "m")?;

@@ -85,13 +85,6 @@ pub fn check_supported(repo: &GitRepository) -> Result<(), ReconcileError> {
             types::INCLUDE_UNAVAILABLE,
         );
     }
-    if non_empty(spec.sparse_checkout.as_deref()).is_some() {
-        return unsupported(
-            "spec.sparseCheckout",
-            "sparse checkout is not implemented; use spec.ignore to exclude directories",
-            reasons::GIT_OPERATION_FAILED,
-        );
-    }
     if spec.proxy_secret_ref.is_some() {
         return unsupported(
             "spec.proxySecretRef",
@@ -161,6 +154,7 @@ pub async fn reconcile_source(
         timeout: timeout(repo)?,
         last_observed_revision,
         recurse_submodules: repo.spec.recurse_submodules.unwrap_or(false),
+        sparse_checkout: repo.spec.sparse_checkout.clone().unwrap_or_default(),
         ..CheckoutOptions::default()
     };
     let url = repo.spec.url.clone();

@@ -518,3 +518,47 @@ async fn metrics_show_the_reconcile_duration_of_the_object_after_one_reconcile()
     delete_all(&api).await?;
     controller.stop().await
 }
+
+#[tokio::test]
+async fn a_sparse_checkout_artifact_holds_only_the_listed_directories() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crd(&cluster.client).await?;
+    let ns = testkit::TestNamespace::create(&cluster, "sc-sparse").await?;
+    let git = testkit::git_server::GitServer::start(testkit::git_server::GitAuth::None).await?;
+    let repo = git.create_repo("fleet")?;
+    repo.commit_files(
+        "main",
+        &[
+            ("clusters/prod/apps.yaml", "kind: ConfigMap\n"),
+            ("clusters/staging/apps.yaml", "kind: ConfigMap\n"),
+            ("infra/db.yaml", "kind: Secret\n"),
+        ],
+        "tree",
+    )?;
+    let controller = RunningController::start(&cluster, ns.name()).await?;
+    let api: kube::Api<driftless_api::source::GitRepository> =
+        kube::Api::namespaced(cluster.client.clone(), ns.name());
+    let spec = serde_json::json!({"ref": {"branch": "main"},
+        "sparseCheckout": ["clusters/prod", "infra"]});
+    create(
+        &api,
+        &git_repository("fleet", &controller.shard, &git.url("fleet"), spec)?,
+    )
+    .await?;
+    let ready = wait_ready(&api, "fleet", "True", "Succeeded").await?;
+    let status = ready.status.expect("status");
+    assert_eq!(
+        status.observed_sparse_checkout,
+        Some(vec!["clusters/prod".to_owned(), "infra".to_owned()])
+    );
+    let artifact = status.artifact.expect("artifact");
+    let out = tempfile::tempdir()?;
+    driftless_artifact::Fetcher::new(driftless_artifact::FetchOptions::default())?
+        .fetch(&artifact.url, &artifact.digest, out.path())
+        .await?;
+    assert_eq!(
+        files_under(out.path())?,
+        ["clusters/prod/apps.yaml", "infra/db.yaml"]
+    );
+    controller.stop().await
+}
