@@ -116,3 +116,55 @@ async fn a_chart_directory_in_git_is_packaged_with_values_files_and_follows_new_
     );
     controller.stop().await
 }
+
+#[tokio::test]
+async fn a_chart_waits_for_a_missing_source_and_builds_once_it_has_an_artifact()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crd(&cluster.client).await?;
+    install_helm_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "sc-helm-wait").await?;
+    let git = GitServer::start(GitAuth::None).await?;
+    let repo = git.create_repo("charts")?;
+    repo.commit_files("master", &[("podinfo/Chart.yaml", CHART_YAML)], "Add chart")?;
+    let controller = RunningController::start(&cluster, ns.name()).await?;
+    let repos: Api<GitRepository> = Api::namespaced(cluster.client.clone(), ns.name());
+    let charts: Api<HelmChart> = Api::namespaced(cluster.client.clone(), ns.name());
+    let chart: HelmChart = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmChart",
+        "metadata": {"name": "podinfo", "labels": {SHARD_LABEL: ns.name()}},
+        "spec": {
+            "chart": "podinfo",
+            "interval": "1h0m0s",
+            "sourceRef": {"kind": "GitRepository", "name": "charts"},
+        },
+    }))?;
+    charts.create(&PostParams::default(), &chart).await?;
+    let waiting = chart_ready_is(&charts, "podinfo", "False", "SourceUnavailable").await?;
+    assert_eq!(
+        chart_ready(&waiting).map(|c| c.message.as_str()),
+        Some("failed to get source: GitRepository.source.toolkit.fluxcd.io \"charts\" not found")
+    );
+    // The source appears; its artifact reaches the chart through the GitRepository watch.
+    create(
+        &repos,
+        &git_repository(
+            "charts",
+            ns.name(),
+            &git.url("charts"),
+            json!({"ref": {"branch": "master"}}),
+        )?,
+    )
+    .await?;
+    let chart = chart_ready_is(&charts, "podinfo", "True", "ChartPackageSucceeded").await?;
+    assert_eq!(
+        chart
+            .status
+            .and_then(|s| s.artifact)
+            .map(|a| a.revision)
+            .as_deref(),
+        Some("6.5.0")
+    );
+    controller.stop().await
+}
