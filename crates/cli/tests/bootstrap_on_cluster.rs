@@ -4,6 +4,7 @@
 //! Kustomization applies the cluster path, and a second run commits nothing.
 
 mod commands_common;
+mod common;
 #[path = "../../kustomize-controller/tests/common/mod.rs"]
 mod kc;
 #[allow(unused_imports)]
@@ -17,7 +18,6 @@ use driftless_cli::commands::kinds;
 use driftless_cli::manifests::Install;
 use driftless_runtime::flags::GoDuration;
 use k8s_openapi::api::core::v1::ConfigMap;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
 use testkit::git_server::{GitAuth, GitServer};
@@ -178,18 +178,7 @@ async fn bootstrap_pushes_the_manifests_and_the_cluster_follows_the_repository()
         namespace: shard.clone(),
         ..Install::default()
     };
-    let roles: Api<ClusterRole> = Api::all(client.clone());
-    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
-    for base in ["crd-controller", "flux-edit", "flux-view"] {
-        let _ = roles
-            .delete(&install.cluster_name(base), &DeleteParams::default())
-            .await;
-    }
-    for base in ["crd-controller", "cluster-reconciler"] {
-        let _ = bindings
-            .delete(&install.cluster_name(base), &DeleteParams::default())
-            .await;
-    }
+    common::delete_cluster_rbac(&cluster, &install).await;
     appliers.stop().await.expect("kustomize-controller stops");
     sources.stop().await.expect("source-controller stops");
 }

@@ -4,13 +4,12 @@
 mod common;
 
 use common::{
-    CONVERGE, apply, first_difference, install_crds, integral_floats_as_integers, kubectl,
-    repo_root, yaml_documents,
+    CONVERGE, apply, delete_cluster_rbac, first_difference, install_crds,
+    integral_floats_as_integers, kubectl, repo_root, yaml_documents,
 };
 use driftless_cli::manifests::{CONTROLLERS, Install};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
-use kube::api::{Api, DeleteParams};
+use kube::api::Api;
 use serde_json::Value;
 use testkit::{TestCluster, TestNamespace, cluster, wait};
 
@@ -55,22 +54,6 @@ async fn kustomize_builds_config_default_into_exactly_the_install_manifest() {
     let built = integral_floats_as_integers(Value::Array(sorted(built)));
     let install = integral_floats_as_integers(Value::Array(sorted(install)));
     assert_eq!(first_difference(&built, &install, String::new()), None);
-}
-
-/// Cluster-scoped RBAC of a test install, removed whether the test passes or not.
-async fn delete_cluster_rbac(cluster: &TestCluster, install: &Install) {
-    let roles: Api<ClusterRole> = Api::all(cluster.client.clone());
-    let bindings: Api<ClusterRoleBinding> = Api::all(cluster.client.clone());
-    for base in ["crd-controller", "flux-edit", "flux-view"] {
-        let _ = roles
-            .delete(&install.cluster_name(base), &DeleteParams::default())
-            .await;
-    }
-    for base in ["crd-controller", "cluster-reconciler"] {
-        let _ = bindings
-            .delete(&install.cluster_name(base), &DeleteParams::default())
-            .await;
-    }
 }
 
 async fn install_and_wait_for_deployments(

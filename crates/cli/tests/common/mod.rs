@@ -179,3 +179,29 @@ pub fn first_difference(a: &Value, b: &Value, path: String) -> Option<String> {
         _ => (a != b).then(|| format!("{path}: {a} != {b}")),
     }
 }
+
+/// Cluster-scoped RBAC of a test install, removed whether the test passes or not.
+pub async fn delete_cluster_rbac(
+    cluster: &TestCluster,
+    install: &driftless_cli::manifests::Install,
+) {
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(cluster.client.clone());
+    let bindings: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> =
+        Api::all(cluster.client.clone());
+    for base in ["crd-controller", "flux-edit", "flux-view"] {
+        let _ = roles
+            .delete(
+                &install.cluster_name(base),
+                &kube::api::DeleteParams::default(),
+            )
+            .await;
+    }
+    for base in ["crd-controller", "cluster-reconciler"] {
+        let _ = bindings
+            .delete(
+                &install.cluster_name(base),
+                &kube::api::DeleteParams::default(),
+            )
+            .await;
+    }
+}
