@@ -47,18 +47,17 @@ async fn a_chart_directory_in_git_is_packaged_with_values_files_and_follows_new_
         )?,
     )
     .await?;
-    let chart: HelmChart = serde_json::from_value(json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "HelmChart",
-        "metadata": {"name": "podinfo", "labels": {SHARD_LABEL: ns.name()}},
-        "spec": {
+    let chart = chart_object(
+        "podinfo",
+        ns.name(),
+        json!({
             "chart": "./charts/podinfo",
             "interval": "1h0m0s",
             "reconcileStrategy": "Revision",
             "sourceRef": {"kind": "GitRepository", "name": "charts"},
             "valuesFiles": ["charts/podinfo/values.yaml", "env/prod.yaml"],
-        },
-    }))?;
+        }),
+    )?;
     charts.create(&PostParams::default(), &chart).await?;
     let expected = format!("6.5.0+{}.1", &first[..12]);
     let chart = chart_ready_is(&charts, "podinfo", "True", "ChartPackageSucceeded").await?;
@@ -102,13 +101,7 @@ async fn a_chart_directory_in_git_is_packaged_with_values_files_and_follows_new_
     .await?;
 
     // A path that is not in the source is a chart reference error.
-    charts
-        .patch(
-            "podinfo",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(json!({"spec": {"chart": "./charts/absent"}})),
-        )
-        .await?;
+    merge_spec(&charts, "podinfo", json!({"chart": "./charts/absent"})).await?;
     let chart = chart_ready_is(&charts, "podinfo", "False", "InvalidChartReference").await?;
     assert_eq!(
         chart_ready(&chart).map(|c| c.message.as_str()),
@@ -130,16 +123,15 @@ async fn a_chart_waits_for_a_missing_source_and_builds_once_it_has_an_artifact()
     let controller = RunningController::start(&cluster, ns.name()).await?;
     let repos: Api<GitRepository> = Api::namespaced(cluster.client.clone(), ns.name());
     let charts: Api<HelmChart> = Api::namespaced(cluster.client.clone(), ns.name());
-    let chart: HelmChart = serde_json::from_value(json!({
-        "apiVersion": "source.toolkit.fluxcd.io/v1",
-        "kind": "HelmChart",
-        "metadata": {"name": "podinfo", "labels": {SHARD_LABEL: ns.name()}},
-        "spec": {
+    let chart = chart_object(
+        "podinfo",
+        ns.name(),
+        json!({
             "chart": "podinfo",
             "interval": "1h0m0s",
             "sourceRef": {"kind": "GitRepository", "name": "charts"},
-        },
-    }))?;
+        }),
+    )?;
     charts.create(&PostParams::default(), &chart).await?;
     let waiting = chart_ready_is(&charts, "podinfo", "False", "SourceUnavailable").await?;
     assert_eq!(

@@ -131,13 +131,7 @@ async fn a_helmrepository_stores_its_index_and_a_helmchart_follows_the_newest_ma
     assert_eq!(chart_ready(&chart).map(|c| c.status.as_str()), Some("True"));
 
     // A constraint nothing satisfies stalls with Flux's message.
-    charts
-        .patch(
-            "podinfo",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(json!({"spec": {"version": "9.*"}})),
-        )
-        .await?;
+    merge_spec(&charts, "podinfo", json!({"version": "9.*"})).await?;
     let chart = chart_ready_is(&charts, "podinfo", "False", "InvalidChartReference").await?;
     assert_eq!(
         chart_ready(&chart).map(|c| c.message.as_str()),
@@ -408,13 +402,12 @@ async fn values_files_are_merged_into_a_repackaged_chart_versioned_by_generation
     );
 
     // Without ignoreMissingValuesFiles the absent file is an error naming it.
-    charts
-        .patch(
-            "podinfo",
-            &kube::api::PatchParams::default(),
-            &kube::api::Patch::Merge(json!({"spec": {"ignoreMissingValuesFiles": false}})),
-        )
-        .await?;
+    merge_spec(
+        &charts,
+        "podinfo",
+        json!({"ignoreMissingValuesFiles": false}),
+    )
+    .await?;
     let chart = chart_ready_is(&charts, "podinfo", "False", "ValuesFilesError").await?;
     assert_eq!(
         chart_ready(&chart).map(|c| c.message.as_str()),
@@ -470,21 +463,4 @@ async fn an_unreadable_index_fails_indexation_and_an_oci_repository_stays_static
         "an oci HelmRepository gets no status"
     );
     controller.stop().await
-}
-
-/// Sets `reconcile.fluxcd.io/requestedAt` on a HelmRepository.
-async fn request_reconcile_helm(
-    api: &Api<HelmRepository>,
-    name: &str,
-    token: &str,
-) -> anyhow::Result<()> {
-    api.patch(
-        name,
-        &kube::api::PatchParams::default(),
-        &kube::api::Patch::Merge(
-            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}),
-        ),
-    )
-    .await?;
-    Ok(())
 }

@@ -52,6 +52,46 @@ pub async fn create_repository(
     Ok(api.create(&PostParams::default(), &repo).await?)
 }
 
+/// A HelmChart in the test's shard with `spec` as given.
+pub fn chart_object(name: &str, shard: &str, spec: Value) -> anyhow::Result<HelmChart> {
+    Ok(serde_json::from_value(with_spec(
+        "HelmChart",
+        name,
+        shard,
+        spec,
+    ))?)
+}
+
+/// Merges `spec` into the object's spec.
+pub async fn merge_spec<K>(api: &Api<K>, name: &str, spec: Value) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + k8s_openapi::serde::de::DeserializeOwned,
+{
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(json!({ "spec": spec })),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Sets `reconcile.fluxcd.io/requestedAt` on a Helm source, as `flux reconcile source helm`.
+pub async fn request_reconcile_helm<K>(api: &Api<K>, name: &str, token: &str) -> anyhow::Result<()>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + k8s_openapi::serde::de::DeserializeOwned,
+{
+    api.patch(
+        name,
+        &kube::api::PatchParams::default(),
+        &kube::api::Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}}),
+        ),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Creates a HelmChart of `chart` from HelmRepository `repo` with `extra` spec fields.
 pub async fn create_chart(
     api: &Api<HelmChart>,
@@ -69,8 +109,9 @@ pub async fn create_chart(
     if let (Some(base), Some(more)) = (spec.as_object_mut(), extra.as_object()) {
         base.extend(more.clone());
     }
-    let chart: HelmChart = serde_json::from_value(with_spec("HelmChart", name, shard, spec))?;
-    Ok(api.create(&PostParams::default(), &chart).await?)
+    Ok(api
+        .create(&PostParams::default(), &chart_object(name, shard, spec)?)
+        .await?)
 }
 
 /// The condition `type_` in `conditions`.
