@@ -132,7 +132,7 @@ impl Case {
         opts.release_name = RELEASE.into();
         opts.helm_version = version;
         let render = || -> Result<String, crate::Error> {
-            let user = values.merge()?;
+            let user = values.merge_as(opts.helm_version)?;
             let chart = crate::load(&self.chart)?;
             crate::template(chart, user, &opts)
         };

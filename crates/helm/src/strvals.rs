@@ -34,14 +34,21 @@ pub struct ValueOptions {
 impl ValueOptions {
     /// Merges everything into one map, in Helm's order.
     pub fn merge(&self) -> Result<Values, Error> {
+        self.merge_as(crate::HelmVersion::V3)
+    }
+
+    /// [`ValueOptions::merge`] with values files read as the given Helm
+    /// release reads them (Helm 4 merges every YAML document of a file).
+    pub fn merge_as(&self, version: crate::HelmVersion) -> Result<Values, Error> {
         let mut base = Values::new();
         for f in &self.value_files {
             let data = std::fs::read(f).map_err(|e| Error::go_read(f, &e))?;
-            let current =
-                crate::values::parse_values(&data).map_err(|message| Error::ValuesFile {
+            let current = crate::values::parse_values_as(&data, version).map_err(|message| {
+                Error::ValuesFile {
                     file: f.display().to_string(),
                     message,
-                })?;
+                }
+            })?;
             base = crate::values::merge_maps(base, current);
         }
         for (flag, list, kind) in [

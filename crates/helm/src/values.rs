@@ -20,9 +20,10 @@ pub fn parse_yaml(text: &str) -> Result<Json, String> {
     Ok(to_json(&v))
 }
 
-/// A values document: a map, or nothing (empty file).
+/// A values document: a map, or nothing (empty file). Like Go's YAML
+/// decoder, only the first document of a stream counts.
 pub fn parse_values(data: &[u8]) -> Result<Values, String> {
-    match parse_yaml(&String::from_utf8_lossy(data))? {
+    match parse_yaml(first_document(&String::from_utf8_lossy(data)))? {
         Json::Object(m) => Ok(m),
         Json::Null => Ok(Values::new()),
         other => Err(format!(
@@ -30,6 +31,71 @@ pub fn parse_values(data: &[u8]) -> Result<Values, String> {
             json_kind(&other)
         )),
     }
+}
+
+/// A values file as the given Helm release reads it. Helm 3 decodes the
+/// first YAML document; Helm 4 merges every document (split at lines that
+/// are `---` and blanks, as k8s.io's YAMLReader splits them), later ones
+/// winning key by key, and words a bad one `cannot unmarshal yaml document`.
+pub fn parse_values_as(data: &[u8], version: HelmVersion) -> Result<Values, String> {
+    if version == HelmVersion::V3 {
+        return parse_values(data);
+    }
+    let text = String::from_utf8_lossy(data);
+    let mut out = Values::new();
+    for doc in yaml_reader_documents(&text) {
+        let current = parse_values(doc.as_bytes())
+            .map_err(|e| format!("cannot unmarshal yaml document: {e}"))?;
+        out = merge_maps(out, current);
+    }
+    Ok(out)
+}
+
+/// The first YAML document of a stream: up to the `---` or `...` marker
+/// (at a line start, then a blank or the line end) that follows its
+/// content or its own start marker. YAML forbids such lines inside
+/// content, so a line scan finds them.
+fn first_document(text: &str) -> &str {
+    let marker = |line: &str, m: &str| {
+        line.strip_prefix(m)
+            .is_some_and(|r| r.is_empty() || r.starts_with([' ', '\t', '\r', '\n']))
+    };
+    let mut started = false;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let is_start = marker(line, "---");
+        if (is_start || marker(line, "...")) && started {
+            return &text[..offset];
+        }
+        let t = line.trim();
+        if is_start || !(t.is_empty() || t.starts_with('#') || t.starts_with('%')) {
+            started = true;
+        }
+        offset += line.len();
+    }
+    text
+}
+
+/// k8s.io's YAMLReader: documents end at a line starting with `---` and
+/// nothing but blanks after it; empty documents are skipped.
+fn yaml_reader_documents(text: &str) -> Vec<String> {
+    let mut docs = Vec::new();
+    let mut buf = String::new();
+    for line in text.split_inclusive('\n') {
+        if let Some(rest) = line.strip_prefix("---")
+            && rest.trim_end().is_empty()
+        {
+            if !buf.is_empty() {
+                docs.push(std::mem::take(&mut buf));
+            }
+            continue;
+        }
+        buf.push_str(line);
+    }
+    if !buf.is_empty() {
+        docs.push(buf);
+    }
+    docs
 }
 
 /// JSON's name for a value's kind, as Go's decoder words type errors.
@@ -354,6 +420,36 @@ mod tests {
         };
         let v4 = coalesce_as(&chart, Values::new(), true, HelmVersion::V4).expect("merges");
         assert_eq!(Json::Object(v4), json!({"gone": null}));
+    }
+
+    #[test]
+    fn helm_4_merges_every_document_of_a_values_file() {
+        // `--- # c` does not split for the reader, so `c: 3` is the second
+        // YAML document of a chunk, which the decoder ignores (as helm 4 does).
+        let text = b"a: 1\nm:\n  x: 1\n---\n---  \nb: 2\nm:\n  z: 2\n--- # not a separator\nc: 3\n";
+        let v3 = parse_values_as(text, HelmVersion::V3);
+        assert_eq!(v3.map(Json::Object), Ok(json!({"a": 1.0, "m": {"x": 1.0}})));
+        let v4 = parse_values_as(text, HelmVersion::V4).expect("parses");
+        assert_eq!(
+            Json::Object(v4),
+            json!({"a": 1.0, "b": 2.0, "m": {"x": 1.0, "z": 2.0}})
+        );
+        let bad = parse_values_as(b"a: 1\n---\n- x\n", HelmVersion::V4).expect_err("fails");
+        assert!(
+            bad.starts_with("cannot unmarshal yaml document: error unmarshaling JSON"),
+            "{bad}"
+        );
+    }
+
+    #[test]
+    fn only_the_first_document_of_a_values_stream_counts() {
+        assert_eq!(first_document("a: 1\n---\nb: 2\n"), "a: 1\n");
+        assert_eq!(
+            first_document("# c\n---\na: 1\n--- x\nb\n"),
+            "# c\n---\na: 1\n"
+        );
+        assert_eq!(first_document("a: |\n  ---x\n...\nb\n"), "a: |\n  ---x\n");
+        assert_eq!(first_document("a: 1\n----\n"), "a: 1\n----\n");
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub fn template(t: &TemplateArgs) -> Result<String, String> {
         ..driftless_helm::Options::default()
     };
     let render = || -> Result<String, driftless_helm::Error> {
-        let user = values.merge()?;
+        let user = values.merge_as(opts.helm_version)?;
         let chart = driftless_helm::load(&t.chart)?;
         driftless_helm::template(chart, user, &opts)
     };
