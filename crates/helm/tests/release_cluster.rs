@@ -37,17 +37,7 @@ async fn an_object_another_release_owns_is_not_taken_over() {
     let err = release::install(
         &storage,
         &KubeCluster::new(cluster.client.clone()),
-        Install {
-            name: "demo".into(),
-            namespace: ns.clone(),
-            chart: &chart,
-            values: v.clone(),
-            rendered: render(&chart, "demo", &ns, &v),
-            crds: CrdPolicy::Create,
-            replace: false,
-            labels: Default::default(),
-            common: common(),
-        },
+        install_req("demo", &ns, &chart, &v, common()),
     )
     .await
     .expect_err("refused");
@@ -233,17 +223,7 @@ async fn wait_holds_the_release_until_ready_and_a_timeout_fails_the_upgrade() {
     release::install(
         &storage,
         &kube,
-        Install {
-            name: "web".into(),
-            namespace: ns.clone(),
-            chart: &chart,
-            values: v.clone(),
-            rendered: render(&chart, "web", &ns, &v),
-            crds: CrdPolicy::Create,
-            replace: false,
-            labels: Default::default(),
-            common: waiting(90),
-        },
+        install_req("web", &ns, &chart, &v, waiting(90)),
     )
     .await
     .expect("installs once the Deployment is available");
@@ -262,15 +242,7 @@ async fn wait_holds_the_release_until_ready_and_a_timeout_fails_the_upgrade() {
     let err = release::upgrade(
         &storage,
         &kube,
-        Upgrade {
-            name: "web".into(),
-            chart: &chart,
-            values: v.clone(),
-            rendered: render(&chart, "web", &ns, &v),
-            crds: CrdPolicy::Skip,
-            labels: Default::default(),
-            common: waiting(5),
-        },
+        upgrade_req("web", &ns, &chart, &v, waiting(5)),
     )
     .await
     .expect_err("an unschedulable rollout times out");
@@ -314,17 +286,7 @@ async fn a_hook_the_api_server_rejects_fails_the_install_and_helm_shows_why() {
     let err = release::install(
         &storage,
         &KubeCluster::new(cluster.client.clone()),
-        Install {
-            name: "bad".into(),
-            namespace: ns.clone(),
-            chart: &chart,
-            values: v.clone(),
-            rendered: render(&chart, "bad", &ns, &v),
-            crds: CrdPolicy::Create,
-            replace: false,
-            labels: Default::default(),
-            common: common(),
-        },
+        install_req("bad", &ns, &chart, &v, common()),
     )
     .await
     .expect_err("the hook is rejected");

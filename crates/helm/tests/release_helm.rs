@@ -4,9 +4,7 @@
 //! it wrote, including a release it installed itself.
 
 use driftless_helm::Values;
-use driftless_helm::release::{
-    self, Common, CrdPolicy, Install, KubeCluster, KubeSecrets, Status, Storage, Uninstall, Upgrade,
-};
+use driftless_helm::release::{self, Common, KubeCluster, KubeSecrets, Status, Storage, Uninstall};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -33,20 +31,16 @@ async fn helm_lists_shows_and_rolls_back_our_releases_and_we_read_its_rollback()
     let installed = release::install(
         &storage,
         &kube,
-        Install {
-            name: "demo".into(),
-            namespace: ns.clone(),
-            chart: &chart,
-            values: v1.clone(),
-            rendered: render(&chart, "demo", &ns, &v1),
-            crds: CrdPolicy::Create,
-            replace: false,
-            labels: Default::default(),
-            common: Common {
+        install_req(
+            "demo",
+            &ns,
+            &chart,
+            &v1,
+            Common {
                 wait: true,
                 ..common()
             },
-        },
+        ),
     )
     .await
     .expect("installs");
@@ -73,15 +67,7 @@ async fn helm_lists_shows_and_rolls_back_our_releases_and_we_read_its_rollback()
     release::upgrade(
         &storage,
         &kube,
-        Upgrade {
-            name: "demo".into(),
-            chart: &chart,
-            values: v2.clone(),
-            rendered: render(&chart, "demo", &ns, &v2),
-            crds: CrdPolicy::Skip,
-            labels: Default::default(),
-            common: common(),
-        },
+        upgrade_req("demo", &ns, &chart, &v2, common()),
     )
     .await
     .expect("upgrades");
@@ -236,15 +222,7 @@ async fn a_release_helm_installed_is_decoded_and_upgraded_by_us() {
     release::upgrade(
         &storage,
         &KubeCluster::new(cluster.client.clone()),
-        Upgrade {
-            name: "theirs".into(),
-            chart: &chart,
-            values: v.clone(),
-            rendered: render(&chart, "theirs", &ns, &v),
-            crds: CrdPolicy::Skip,
-            labels: Default::default(),
-            common: common(),
-        },
+        upgrade_req("theirs", &ns, &chart, &v, common()),
     )
     .await
     .expect("upgrades a release helm made");
@@ -311,17 +289,7 @@ async fn a_release_stored_in_another_namespace_is_listed_there_with_its_own_name
     release::install(
         &storage,
         &KubeCluster::new(cluster.client.clone()),
-        Install {
-            name: "split".into(),
-            namespace: target.clone(),
-            chart: &chart,
-            values: v.clone(),
-            rendered: render(&chart, "split", &target, &v),
-            crds: CrdPolicy::Create,
-            replace: false,
-            labels: Default::default(),
-            common: common(),
-        },
+        install_req("split", &target, &chart, &v, common()),
     )
     .await
     .expect("installs");

@@ -74,6 +74,16 @@ fn upgrade_req<'a>(chart: &'a Chart, docs: &[String]) -> Upgrade<'a> {
     }
 }
 
+/// A store holding revision 1 of `app` installed from `docs`, and the chart.
+async fn installed(docs: &[String]) -> (Storage<MemoryStore>, Chart) {
+    let storage = Storage::new(MemoryStore::default());
+    let c = chart();
+    install(&storage, &FakeCluster::default(), install_req(&c, docs))
+        .await
+        .expect("installs");
+    (storage, c)
+}
+
 async fn statuses(storage: &Storage<MemoryStore>) -> Vec<(u32, String, String)> {
     storage
         .history("app")
@@ -269,15 +279,7 @@ fn an_upgrade_supersedes_the_deployed_revision_and_deletes_what_it_dropped() {
 #[test]
 fn a_failed_upgrade_leaves_the_deployed_revision_deployed_and_a_later_upgrade_starts_from_it() {
     block(async {
-        let storage = Storage::new(MemoryStore::default());
-        let c = chart();
-        install(
-            &storage,
-            &FakeCluster::default(),
-            install_req(&c, &[cm("a")]),
-        )
-        .await
-        .expect("installs");
+        let (storage, c) = installed(&[cm("a")]).await;
         let failing = FakeCluster {
             apply_error: Some("admission denied".into()),
             ..FakeCluster::default()
@@ -309,15 +311,7 @@ fn a_failed_upgrade_leaves_the_deployed_revision_deployed_and_a_later_upgrade_st
 #[test]
 fn cleanup_on_fail_deletes_only_what_the_failed_upgrade_created() {
     block(async {
-        let storage = Storage::new(MemoryStore::default());
-        let c = chart();
-        install(
-            &storage,
-            &FakeCluster::default(),
-            install_req(&c, &[cm("a")]),
-        )
-        .await
-        .expect("installs");
+        let (storage, c) = installed(&[cm("a")]).await;
         let failing = FakeCluster {
             wait_error: Some("timeout waiting for: [ConfigMap/ns/new-b]".into()),
             ..FakeCluster::default()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use driftless_helm::release::{Common, Rendered};
+use driftless_helm::release::{Common, CrdPolicy, Install, Rendered, Upgrade};
 use driftless_helm::{Chart, Options, Values};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -122,4 +122,44 @@ pub async fn greeting(client: &kube::Client, ns: &str, name: &str) -> String {
         .get("greeting")
         .cloned()
         .unwrap_or_default()
+}
+
+/// Installing release `name` of `chart` into `ns` with `values`, rendered here.
+pub fn install_req<'a>(
+    name: &str,
+    ns: &str,
+    chart: &'a Chart,
+    values: &Values,
+    common: Common,
+) -> Install<'a> {
+    Install {
+        name: name.into(),
+        namespace: ns.into(),
+        chart,
+        values: values.clone(),
+        rendered: render(chart, name, ns, values),
+        crds: CrdPolicy::Create,
+        replace: false,
+        labels: Default::default(),
+        common,
+    }
+}
+
+/// Upgrading release `name` (in `ns`) to `chart` with `values`, rendered here.
+pub fn upgrade_req<'a>(
+    name: &str,
+    ns: &str,
+    chart: &'a Chart,
+    values: &Values,
+    common: Common,
+) -> Upgrade<'a> {
+    Upgrade {
+        name: name.into(),
+        chart,
+        values: values.clone(),
+        rendered: render(chart, name, ns, values),
+        crds: CrdPolicy::Skip,
+        labels: Default::default(),
+        common,
+    }
 }
