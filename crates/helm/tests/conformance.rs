@@ -90,7 +90,9 @@ fn regenerate(cases: &[Case], version: HelmVersion, tool: &str, binary: &str) {
 fn dump(cases: &[Case], version: HelmVersion, dir: &Path) {
     std::fs::create_dir_all(dir).expect("dump directory");
     for c in cases {
-        let text = c.ours_as(version).unwrap_or_else(|e| format!("ERROR:\n{e}\n"));
+        let text = c
+            .ours_as(version)
+            .unwrap_or_else(|e| format!("ERROR:\n{e}\n"));
         let file = dir.join(format!("{}.{version:?}", c.name));
         std::fs::write(file, text).expect("write dump");
     }
