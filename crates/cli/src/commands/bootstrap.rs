@@ -429,10 +429,12 @@ async fn apply_secret(
     git: &GitBootstrap,
     namespace: &str,
 ) -> Result<(), ClusterError> {
-    let data = match (&git.password, git.token_auth) {
-        (Some(token), true) => json!({"bearerToken": token}),
-        (Some(password), false) => json!({"username": git.username, "password": password}),
-        (None, _) => return Ok(()),
+    // The same credentials the clone used, in the keys source-controller reads.
+    let auth = git.auth();
+    let data = match (auth.bearer_token, auth.basic) {
+        (Some(token), _) => json!({"bearerToken": token}),
+        (None, Some(basic)) => json!({"username": basic.username, "password": basic.password}),
+        (None, None) => return Ok(()),
     };
     let secret = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": git.secret_name, "namespace": namespace}, "stringData": data});
