@@ -7,6 +7,7 @@
 
 pub mod cache;
 pub mod controlplane;
+mod finalizers;
 mod fsutil;
 pub mod git_server;
 mod gomod;

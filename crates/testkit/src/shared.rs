@@ -10,10 +10,10 @@ use serde_json::json;
 
 use crate::controlplane::{ControlPlane, ControlPlaneError};
 
-/// Label every test namespace carries, so leftovers can be found and swept.
 /// How long a CRD may take to become Established and served.
 const CRD_READY: Duration = Duration::from_secs(90);
 
+/// Label every test namespace carries, so leftovers can be found and swept.
 pub const TEST_NAMESPACE_LABEL: &str = "testkit.driftless.dev/test";
 
 /// The shared control plane as a test sees it.
@@ -181,7 +181,9 @@ impl Drop for TestNamespace {
     fn drop(&mut self) {
         // Drop cannot await, and the test's runtime may be shutting down: delete
         // from a short-lived thread with a runtime of its own, and wait for the
-        // request (not for finalization) so the process does not exit first.
+        // requests (not for finalization) so the process does not exit first.
+        // The namespace's Flux objects are released too: their controller has
+        // usually been stopped already (see `finalizers`).
         let name = self.name.clone();
         let plane = self.plane.clone();
         let handle = std::thread::spawn(move || {
@@ -193,8 +195,9 @@ impl Drop for TestNamespace {
             };
             rt.block_on(async move {
                 if let Ok(client) = plane.client().await {
-                    let namespaces: Api<Namespace> = Api::all(client);
+                    let namespaces: Api<Namespace> = Api::all(client.clone());
                     let _ = namespaces.delete(&name, &DeleteParams::background()).await;
+                    crate::finalizers::release_flux_objects(&client, &name).await;
                 }
             });
         });
