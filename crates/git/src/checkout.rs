@@ -68,6 +68,8 @@ pub struct Commit {
     pub revision: String,
     pub message: String,
     pub author: Signature,
+    /// The raw commit (and tag) objects, for `spec.verify`; empty for commits made here.
+    pub signed: crate::verify::SignedObjects,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +92,8 @@ pub fn checkout(url: &str, dest: &Path, options: &CheckoutOptions) -> Result<Out
     }
     let strategy = options.reference.strategy()?;
     let session = Session::open(url, &options.auth, options.timeout)?;
+    // The tag a checkout goes through, kept so its signature can be verified.
+    let mut tag_ref = None;
     let resolved = match strategy {
         Strategy::Branch(branch) => fetch_ref(
             &session,
@@ -98,20 +102,27 @@ pub fn checkout(url: &str, dest: &Path, options: &CheckoutOptions) -> Result<Out
             Some(&branch),
             "branch",
         )?,
-        Strategy::Tag(tag) => fetch_ref(
-            &session,
-            options,
-            &format!("refs/tags/{tag}"),
-            Some(&tag),
-            "tag",
-        )?,
-        Strategy::RefName(name) => fetch_ref(&session, options, &name, Some(&name), "reference")?,
+        Strategy::Tag(tag) => {
+            tag_ref = Some(format!("refs/tags/{tag}"));
+            fetch_ref(
+                &session,
+                options,
+                &format!("refs/tags/{tag}"),
+                Some(&tag),
+                "tag",
+            )?
+        }
+        Strategy::RefName(name) => {
+            tag_ref = name.starts_with("refs/tags/").then(|| name.clone());
+            fetch_ref(&session, options, &name, Some(&name), "reference")?
+        }
         Strategy::SemVer(constraint) => {
             let tags = session.list(&["+refs/tags/*:refs/tags/*".to_string()], true)?;
             let tag = highest_match(&tags, &constraint).ok_or_else(|| GitError::NoSemverMatch {
                 url: session.url.sanitized.clone(),
                 constraint: constraint.as_str().to_string(),
             })?;
+            tag_ref = Some(format!("refs/tags/{tag}"));
             fetch_ref(
                 &session,
                 options,
@@ -138,6 +149,12 @@ pub fn checkout(url: &str, dest: &Path, options: &CheckoutOptions) -> Result<Out
             name: author.name.to_string(),
             email: author.email.to_string(),
             time: author.time().map(|t| t.seconds).unwrap_or_default(),
+        },
+        signed: crate::verify::SignedObjects {
+            commit: commit.data.clone(),
+            tag: tag_ref
+                .map(|name| crate::verify::read_tag(repo, &name))
+                .transpose()?,
         },
     };
     prepare_dest(dest)?;

@@ -152,6 +152,16 @@ impl Clone {
         changes: &[FileChange],
         message: &CommitMessage,
     ) -> Result<Option<Commit>, GitError> {
+        self.commit_signed(changes, message, None)
+    }
+
+    /// [`Clone::commit`], signing the commit with `signer` (a `gpgsig` header) when given.
+    pub fn commit_signed(
+        &mut self,
+        changes: &[FileChange],
+        message: &CommitMessage,
+        signer: Option<&crate::sign::SigningKey>,
+    ) -> Result<Option<Commit>, GitError> {
         let repo = &self.session.repo;
         let parent = repo.find_commit(self.tip).map_err(GitError::object)?;
         let old_tree = parent.tree_id().map_err(GitError::object)?.detach();
@@ -179,7 +189,7 @@ impl Clone {
         if new_tree == old_tree {
             return Ok(None);
         }
-        let commit = gix::objs::Commit {
+        let mut commit = gix::objs::Commit {
             tree: new_tree,
             parents: std::iter::once(self.tip).collect(),
             author: actor(&message.author),
@@ -188,6 +198,16 @@ impl Clone {
             message: message.message.clone().into(),
             extra_headers: Vec::new(),
         };
+        if let Some(signer) = signer {
+            let mut unsigned = Vec::new();
+            gix::objs::WriteTo::write_to(&commit, &mut unsigned).map_err(GitError::object)?;
+            let signature = signer
+                .detached(&unsigned, message.committer.time)
+                .map_err(GitError::object)?;
+            commit
+                .extra_headers
+                .push(("gpgsig".into(), signature.trim_end().into()));
+        }
         let id = repo
             .write_object(&commit)
             .map_err(GitError::object)?
@@ -221,6 +241,7 @@ fn describe(repo: &gix::Repository, id: gix::ObjectId, branch: &str) -> Result<C
             email: author.email.to_string(),
             time: author.time().map(|t| t.seconds).unwrap_or_default(),
         },
+        signed: crate::verify::SignedObjects::default(),
     })
 }
 

@@ -171,6 +171,7 @@ mod tests {
                 email: "e".into(),
                 time: 0,
             },
+            signed: Default::default(),
         }
     }
 
