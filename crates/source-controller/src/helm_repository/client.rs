@@ -165,16 +165,16 @@ pub fn basic_auth(data: &BTreeMap<String, ByteString>) -> Result<Option<(String,
     }
 }
 
-/// PEM blocks for the TLS client.
+/// PEM blocks for the TLS client (also a Bucket's `certSecretRef`).
 #[derive(Default)]
-struct TlsKeys {
+pub(crate) struct TlsKeys {
     ca: Option<Vec<u8>>,
     cert: Option<Vec<u8>>,
     key: Option<Vec<u8>>,
 }
 
 impl TlsKeys {
-    fn from_data(data: &BTreeMap<String, ByteString>) -> TlsKeys {
+    pub(crate) fn from_data(data: &BTreeMap<String, ByteString>) -> TlsKeys {
         let get = |keys: &[&str]| keys.iter().find_map(|k| data.get(*k)).map(|v| v.0.clone());
         TlsKeys {
             ca: get(&["ca.crt", "caFile"]),
@@ -185,7 +185,7 @@ impl TlsKeys {
 }
 
 /// System roots plus `ca.crt`; a client certificate when both `tls.crt` and `tls.key` are set.
-fn tls_config(keys: &TlsKeys) -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config(keys: &TlsKeys) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
     if let Some(pem) = &keys.ca {
