@@ -18,7 +18,7 @@ mod patch;
 mod replacements;
 pub mod resource;
 mod selector;
-mod smp;
+pub mod smp;
 mod tconfig;
 mod transform;
 mod vars;

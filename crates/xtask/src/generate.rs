@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 mod chart;
+mod smp;
 mod tree;
 
 use anyhow::{Context, bail};
@@ -61,6 +62,7 @@ pub fn files() -> anyhow::Result<Vec<GeneratedFile>> {
         path: PathBuf::from("deploy/install.yaml"),
         contents: install.to_yaml()?,
     });
+    files.push(smp::file(&repo_root())?);
     Ok(files)
 }
 
