@@ -24,6 +24,8 @@ pub enum Command {
     /// Run kustomize-controller: build, decrypt, substitute, apply, prune and health-check
     /// Kustomizations.
     KustomizeController(Box<driftless_kustomize_controller::Args>),
+    /// Run helm-controller: install, upgrade, test, remediate and uninstall HelmReleases.
+    HelmController(Box<driftless_helm_controller::Args>),
     /// Run notification-controller: forward events to alert providers and serve webhook
     /// Receivers.
     NotificationController(Box<driftless_notification_controller::Args>),
@@ -80,6 +82,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Command::KustomizeController(args) => {
             Ok(driftless_kustomize_controller::run_blocking(*args)?)
         }
+        Command::HelmController(args) => Ok(driftless_helm_controller::run_blocking(*args)?),
         Command::NotificationController(args) => {
             Ok(driftless_notification_controller::run_blocking(*args)?)
         }

@@ -38,6 +38,9 @@ pub enum CommandError {
     /// `driftless kustomize-controller` stopped with an error.
     #[error(transparent)]
     KustomizeController(#[from] driftless_kustomize_controller::RunError),
+    /// `driftless helm-controller` stopped with an error.
+    #[error(transparent)]
+    HelmController(#[from] driftless_helm_controller::RunError),
     /// `driftless notification-controller` stopped with an error.
     #[error(transparent)]
     NotificationController(#[from] driftless_notification_controller::RunError),
