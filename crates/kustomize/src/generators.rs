@@ -255,7 +255,9 @@ fn place(kfile: &Path, field: &str, new: Resource, res: &mut Vec<Resource>) -> R
                     }
                 }
             }
-            old.needs_hash = old.needs_hash || new.needs_hash;
+            // The merged object keeps the existing one's build annotations:
+            // a plain ConfigMap merged with a generator stays unhashed
+            // (checked against the oracle).
         }
         (Behavior::Replace, Some(i)) => {
             let orig = res[i].orig_name.clone();

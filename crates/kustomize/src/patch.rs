@@ -140,18 +140,21 @@ fn smp_patch(kfile: &Path, p: &Patch, node: &Node, res: &mut Vec<Resource>) -> R
 }
 
 /// A compiled patch target. Name and namespace are anchored regular
-/// expressions in kustomize (`name: web-.*`); group, version and kind match
-/// exactly; an object is selected by its current or its original name.
-pub struct Target<'s> {
-    selector: &'s Selector,
+/// expressions in kustomize (`name: web-.*`), and so are group, version and
+/// kind (`kind: Config.*`); an object is selected by its current or its
+/// original name.
+pub struct Target {
+    group: Option<regex::Regex>,
+    version: Option<regex::Regex>,
+    kind: Option<regex::Regex>,
     name: Option<regex::Regex>,
     namespace: Option<regex::Regex>,
     labels: crate::selector::Selector,
     annotations: crate::selector::Selector,
 }
 
-impl<'s> Target<'s> {
-    pub fn new(kfile: &Path, selector: &'s Selector) -> Result<Self, Error> {
+impl Target {
+    pub fn new(kfile: &Path, selector: &Selector) -> Result<Self, Error> {
         let compile = |field: &str, pattern: &Option<String>| {
             pattern
                 .as_deref()
@@ -171,7 +174,9 @@ impl<'s> Target<'s> {
                 .map_err(|e| patch_err(kfile, format!("target {field}: {e}")))
         };
         Ok(Self {
-            selector,
+            group: compile("group", &selector.group)?,
+            version: compile("version", &selector.version)?,
+            kind: compile("kind", &selector.kind)?,
             labels: parse("labelSelector", &selector.label_selector)?,
             annotations: parse("annotationSelector", &selector.annotation_selector)?,
             name: compile("name", &selector.name)?,
@@ -180,19 +185,15 @@ impl<'s> Target<'s> {
     }
 
     pub fn selects(&self, r: &Resource) -> bool {
-        let s = self.selector;
         let (group, version) = r.group_version();
-        let eq = |want: &Option<String>, have: &str| {
-            want.as_deref().is_none_or(|w| w.is_empty() || w == have)
-        };
         let re = |pattern: &Option<regex::Regex>, now: &str, orig: &str| {
             pattern
                 .as_ref()
                 .is_none_or(|p| p.is_match(now) || p.is_match(orig))
         };
-        eq(&s.group, group)
-            && eq(&s.version, version)
-            && eq(&s.kind, r.kind())
+        re(&self.group, group, group)
+            && re(&self.version, version, version)
+            && re(&self.kind, r.kind(), r.kind())
             && re(&self.name, r.name(), &r.orig_name)
             && re(&self.namespace, r.namespace(), &r.orig_namespace)
             && self.labels.matches(&r.labels())
