@@ -19,7 +19,8 @@ pub struct Cli {
 pub enum Command {
     /// Print the CustomResourceDefinition of every kind driftless serves, as YAML.
     Crds(commands::crds::CrdsArgs),
-    /// Run source-controller: reconcile GitRepositories into artifacts and serve them.
+    /// Run source-controller: reconcile GitRepositories, HelmRepositories, HelmCharts,
+    /// OCIRepositories and Buckets into artifacts and serve them.
     SourceController(Box<driftless_source_controller::Args>),
     /// Run kustomize-controller: build, decrypt, substitute, apply, prune and health-check
     /// Kustomizations.

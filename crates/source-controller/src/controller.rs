@@ -8,7 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use driftless_api::source::{
-    GitRepository, HelmChart, HelmChartSourceKind, HelmRepository, OCIRepository,
+    Bucket, GitRepository, HelmChart, HelmChartSourceKind, HelmRepository, OCIRepository,
 };
 use driftless_artifact::Storage;
 use driftless_runtime::election::Signal;
@@ -88,6 +88,7 @@ pub async fn run(
     if let Some(metrics) = &metrics {
         metrics.register_controller(HelmRepository::METRICS, concurrency);
         metrics.register_controller(HelmChart::METRICS, concurrency);
+        metrics.register_controller(Bucket::METRICS, concurrency);
     }
     let recorder = Recorder::new(
         client.clone(),
@@ -155,9 +156,14 @@ async fn run_workers(
             ctx.clone(),
         )
         .for_each(log_result);
+    let buckets = controller_for::<Bucket>(&args, &client)
+        .graceful_shutdown_on(signals.listener())
+        .run(reconcile::<Bucket>, error_policy::<Bucket>, ctx.clone())
+        .for_each(log_result);
     let helm_charts = controller_for::<HelmChart>(&args, &client);
     let charts = helm_charts.store();
     let repo_charts = charts.clone();
+    let git_charts = charts.clone();
     let helm_charts = helm_charts
         .watches(
             namespaced_api::<HelmRepository>(&args, &client),
@@ -179,7 +185,21 @@ async fn run_workers(
             move |repo| {
                 let revision = repo.status.as_ref().and_then(|s| s.artifact.as_ref());
                 let revision = revision.map(|a| a.revision.as_str());
-                charts_for_source(&charts, HelmChartSourceKind::GitRepository, &repo, revision)
+                charts_for_source(
+                    &git_charts,
+                    HelmChartSourceKind::GitRepository,
+                    &repo,
+                    revision,
+                )
+            },
+        )
+        .watches(
+            namespaced_api::<Bucket>(&args, &client),
+            watch_config(&args),
+            move |bucket| {
+                let revision = bucket.status.as_ref().and_then(|s| s.artifact.as_ref());
+                let revision = revision.map(|a| a.revision.as_str());
+                charts_for_source(&charts, HelmChartSourceKind::Bucket, &bucket, revision)
             },
         )
         .graceful_shutdown_on(signals.listener())
@@ -188,11 +208,12 @@ async fn run_workers(
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     tracing::info!(storage = %storage.root().display(), advertised = storage.advertised_address(),
         concurrency, "starting source-controller workers");
-    let (artifacts, (), (), (), ()) = tokio::join!(
+    let (artifacts, (), (), (), (), ()) = tokio::join!(
         artifact_server,
         git_repositories,
         helm_repositories,
         oci_repositories,
+        buckets,
         helm_charts
     );
     artifacts.map_err(RunError::Storage)

@@ -15,10 +15,12 @@
 //!
 //! Other kinds plug into the same driver ([`reconcile::SourceKind`]): [`helm_repository`]
 //! (HelmRepository: the HTTP index as an artifact; its client and the Helm errors) and
-//! [`helm_chart`] (HelmChart from a HelmRepository, GitRepository or Bucket).
+//! [`helm_chart`] (HelmChart from a HelmRepository, GitRepository or Bucket), [`oci_repository`]
+//! and [`bucket`] (S3-compatible object storage, through `driftless-s3`).
 
 pub mod args;
 pub mod artifact;
+pub mod bucket;
 pub mod controller;
 pub mod credentials;
 pub mod error;
