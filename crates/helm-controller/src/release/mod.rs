@@ -150,26 +150,37 @@ pub async fn reconcile(
         name: &name,
         desired: &desired,
     };
-    match need(stored.last(), desired.chart, &desired.values) {
-        Need::InSync => {
-            in_sync_conditions(draft, stored.last(), hr);
-        }
-        Need::Install => {
-            let remediation = settings::install_remediation(hr);
-            let failures = status.install_failures.unwrap_or(0);
-            if failures > 0 && remediation.exhausted(failures) {
-                return Err(exceeded("install", failures));
-            }
-            run.install(status, draft, events, stored.last()).await?;
-        }
-        Need::Upgrade => {
-            let remediation = settings::upgrade_remediation(hr);
-            let failures = status.upgrade_failures.unwrap_or(0);
-            if failures > 0 && remediation.exhausted(failures) {
-                return Err(exceeded("upgrade", failures));
-            }
-            run.upgrade(status, draft, events).await?;
-        }
+    let need = need(stored.last(), desired.chart, &desired.values);
+    if need != Need::InSync {
+        check_retries(hr, status)?;
+    }
+    match need {
+        Need::InSync => in_sync_conditions(draft, stored.last(), hr),
+        Need::Install => run.install(status, draft, events, stored.last()).await?,
+        Need::Upgrade => run.upgrade(status, draft, events).await?,
+    }
+    Ok(())
+}
+
+/// Stalls when the last attempted action used up its retries: nothing changed since (the
+/// counters reset on any change), so another attempt would fail the same way.
+fn check_retries(hr: &HelmRelease, status: &HelmReleaseStatus) -> Result<(), ReconcileError> {
+    let (action, remediation, failures) = match status.last_attempted_release_action {
+        Some(ReleaseAction::Install) => (
+            "install",
+            settings::install_remediation(hr),
+            status.install_failures,
+        ),
+        Some(ReleaseAction::Upgrade) => (
+            "upgrade",
+            settings::upgrade_remediation(hr),
+            status.upgrade_failures,
+        ),
+        None => return Ok(()),
+    };
+    let failures = failures.unwrap_or(0);
+    if failures > 0 && remediation.exhausted(failures) {
+        return Err(exceeded(action, failures));
     }
     Ok(())
 }
