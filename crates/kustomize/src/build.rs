@@ -213,6 +213,9 @@ pub fn parse_objects(path: &Path, text: &str) -> Result<Vec<Resource>, Error> {
         if node.as_map().is_none() {
             return Err(bad("a resource must be a mapping"));
         }
+        if let Some(value) = yaml::value::non_finite_float(&node) {
+            return Err(bad(&format!("json: unsupported value: {value}")));
+        }
         if node.str_at(&["kind"]).is_some_and(|k| k.ends_with("List"))
             && let Some(items) = node.at(&["items"]).and_then(Node::as_seq)
         {

@@ -94,6 +94,23 @@ pub fn to_value(node: &Node) -> Value {
     }
 }
 
+/// The first float that is infinite or not a number, as Go prints it
+/// (`+Inf`, `-Inf`, `NaN`). kustomize refuses such a resource: JSON has no
+/// spelling for it and every resource goes through JSON on load.
+pub fn non_finite_float(node: &Node) -> Option<String> {
+    match node {
+        Node::Scalar(s) => match scalar_value(s) {
+            Value::Float(f) if f.is_nan() => Some("NaN".into()),
+            Value::Float(f) if f.is_infinite() => {
+                Some(if f > 0.0 { "+Inf" } else { "-Inf" }.into())
+            }
+            _ => None,
+        },
+        Node::Seq(items, _) => items.iter().find_map(non_finite_float),
+        Node::Map(map, _) => map.entries.iter().find_map(|(_, v)| non_finite_float(v)),
+    }
+}
+
 fn scalar_value(s: &Scalar) -> Value {
     let kind = match s.tag.as_deref() {
         Some("!!binary") => return binary_value(&s.value),
