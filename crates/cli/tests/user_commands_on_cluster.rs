@@ -180,6 +180,7 @@ async fn a_kustomization_is_listed_reconciled_suspended_resumed_traced_exported_
     let tree_args = TreeArgs {
         kube: kube(&ns),
         compact: false,
+        output: String::new(),
         what: TreeWhat::Kustomization {
             name: "apps".into(),
         },
@@ -410,6 +411,7 @@ async fn tree_expands_a_kustomization_applied_by_another() {
     let mut args = TreeArgs {
         kube: kube(&ns),
         compact: false,
+        output: String::new(),
         what: TreeWhat::Kustomization {
             name: "parent".into(),
         },
@@ -422,6 +424,26 @@ async fn tree_expands_a_kustomization_applied_by_another() {
             "Kustomization/{ns}/parent\n└── Kustomization/{ns}/child\n    └── ConfigMap/{ns}/leaf\n\n"
         )
     );
+    args.output = "json".into();
+    let run = capture(async |p| tree(&client, &args, p).await).await;
+    run.result.expect("tree -o json");
+    let parsed: serde_json::Value = serde_json::from_str(&run.out).expect("tree -o json is JSON");
+    assert_eq!(
+        parsed["resources"][0]["resources"][0]["resource"],
+        json!({"Namespace": ns, "Name": "leaf", "GroupKind": {"Group": "", "Kind": "ConfigMap"}})
+    );
+    assert!(run.out.ends_with("}\n"), "{}", run.out);
+    args.output = "yaml".into();
+    let run = capture(async |p| tree(&client, &args, p).await).await;
+    run.result.expect("tree -o yaml");
+    assert!(
+        run.out.starts_with(&format!(
+            "resource:\n  GroupKind:\n    Group: kustomize.toolkit.fluxcd.io\n    Kind: Kustomization\n  Name: parent\n  Namespace: {ns}\nresources:\n- resource:\n"
+        )),
+        "{}",
+        run.out
+    );
+    args.output = String::new();
     args.compact = true;
     let run = capture(async |p| tree(&client, &args, p).await).await;
     run.result.expect("tree --compact");

@@ -1,5 +1,9 @@
-//! `driftless tree kustomization <name> [--compact]`: what a Kustomization applied, read from
-//! `status.inventory`, with the Kustomizations it applied expanded beneath them.
+//! `driftless tree kustomization <name> [--compact] [-o json|yaml]`: what a Kustomization
+//! applied, read from `status.inventory`, with the Kustomizations it applied expanded beneath
+//! them and the HelmReleases it applied expanded into the objects of their Helm release.
+
+mod format;
+mod helm;
 
 use clap::{Args, Subcommand};
 use serde_json::Value;
@@ -18,6 +22,10 @@ pub struct TreeArgs {
     /// Show only Flux objects.
     #[arg(long, global = true)]
     pub compact: bool,
+    /// The format in which the tree should be printed: 'json' or 'yaml' (anything else
+    /// prints the tree, as flux does).
+    #[arg(short, long, global = true, default_value = "")]
+    pub output: String,
     #[command(subcommand)]
     pub what: TreeWhat,
 }
@@ -69,10 +77,19 @@ impl Entry {
 }
 
 /// A node of the printed tree.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Node {
-    pub label: String,
+    pub entry: Entry,
     pub children: Vec<Node>,
+}
+
+impl Node {
+    fn leaf(entry: Entry) -> Self {
+        Node {
+            entry,
+            children: Vec::new(),
+        }
+    }
 }
 
 /// Runs `driftless tree`.
@@ -92,13 +109,20 @@ pub async fn tree(
     let TreeWhat::Kustomization { name } = &args.what;
     let namespace = &args.kube.namespace;
     let root = fetch(client, kinds::KUSTOMIZATION, namespace, name).await?;
-    let mut node = Node {
-        label: format!("Kustomization/{namespace}/{name}"),
-        children: Vec::new(),
-    };
+    let mut node = Node::leaf(Entry {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        group: kinds::KUSTOMIZATION.group.to_owned(),
+        kind: kinds::KUSTOMIZATION.kind.to_owned(),
+    });
     expand(client, &root, args.compact, &mut node, 0).await?;
-    // flux ends the tree with an empty line.
-    printer.print(&format!("{}\n", render(&node)))
+    // flux prints each form with Println: one more line end after the text.
+    let text = match args.output.as_str() {
+        "json" => format::json(&node),
+        "yaml" => format::yaml(&node).map_err(|e| ClusterError::Failed(e.to_string()))?,
+        _ => format::render(&node),
+    };
+    printer.print(&format!("{text}\n"))
 }
 
 /// Nested Kustomizations are at most this deep, so a Kustomization that applies itself
@@ -123,6 +147,9 @@ async fn expand(
     let self_ns = kustomization
         .pointer("/metadata/namespace")
         .and_then(Value::as_str);
+    let remote = kustomization
+        .pointer("/spec/kubeConfig")
+        .is_some_and(|v| !v.is_null());
     for entry in entries
         .iter()
         .filter_map(|e| e.get("id").and_then(Value::as_str))
@@ -131,17 +158,32 @@ async fn expand(
         if compact && !entry.is_flux() {
             continue;
         }
-        let mut child = Node {
-            label: entry.label(),
-            children: Vec::new(),
-        };
-        let is_self =
-            Some(entry.name.as_str()) == self_name && Some(entry.namespace.as_str()) == self_ns;
-        if entry.kind == kinds::KUSTOMIZATION.kind
-            && entry.group == kinds::KUSTOMIZATION.group
-            && !is_self
-            && depth < MAX_DEPTH
+        let is_kustomization =
+            entry.kind == kinds::KUSTOMIZATION.kind && entry.group == kinds::KUSTOMIZATION.group;
+        // A Kustomization that applies itself (flux-system) is left out of its own tree.
+        if is_kustomization
+            && Some(entry.name.as_str()) == self_name
+            && Some(entry.namespace.as_str()) == self_ns
         {
+            continue;
+        }
+        let mut child = Node::leaf(entry.clone());
+        if entry.kind == kinds::HELM_RELEASE.kind && entry.group == kinds::HELM_RELEASE.group {
+            // A release that is gone (pruned since) is shown without children.
+            if let Ok(release) =
+                fetch(client, kinds::HELM_RELEASE, &entry.namespace, &entry.name).await
+            {
+                let objects = helm::inventory(client, &release).await?;
+                child.children.extend(
+                    objects
+                        .into_iter()
+                        .filter(|o| !compact || o.is_flux())
+                        .map(Node::leaf),
+                );
+            }
+        }
+        // Objects of a Kustomization applied to a remote cluster are not on this one.
+        if is_kustomization && !remote && depth < MAX_DEPTH {
             // A nested Kustomization that is gone (pruned since) is shown without children.
             if let Ok(nested) =
                 fetch(client, kinds::KUSTOMIZATION, &entry.namespace, &entry.name).await
@@ -152,26 +194,6 @@ async fn expand(
         node.children.push(child);
     }
     Ok(())
-}
-
-/// The tree in flux's box-drawing layout.
-pub fn render(root: &Node) -> String {
-    let mut out = format!("{}\n", root.label);
-    render_children(&root.children, "", &mut out);
-    out
-}
-
-fn render_children(children: &[Node], prefix: &str, out: &mut String) {
-    for (i, child) in children.iter().enumerate() {
-        let last = i + 1 == children.len();
-        let (branch, indent) = if last {
-            ("└── ", "    ")
-        } else {
-            ("├── ", "│   ")
-        };
-        out.push_str(&format!("{prefix}{branch}{}\n", child.label));
-        render_children(&child.children, &format!("{prefix}{indent}"), out);
-    }
 }
 
 /// The kind of a Flux object named by an inventory entry, if it is one the commands know.
@@ -196,36 +218,5 @@ mod tests {
             .expect("parses");
         assert_eq!(role.name, "system:controller");
         assert!(Entry::parse("nonsense").is_none());
-    }
-
-    #[test]
-    fn the_tree_is_drawn_like_flux_tree() {
-        let leaf = |l: &str| Node {
-            label: l.to_owned(),
-            children: Vec::new(),
-        };
-        let root = Node {
-            label: "Kustomization/flux-system/flux-system".into(),
-            children: vec![
-                leaf("Namespace/flux-system"),
-                Node {
-                    label: "Kustomization/flux-system/infrastructure".into(),
-                    children: vec![
-                        leaf("Namespace/cert-manager"),
-                        leaf("HelmRepository/cert-manager/cert-manager"),
-                    ],
-                },
-                leaf("GitRepository/flux-system/flux-system"),
-            ],
-        };
-        assert_eq!(
-            render(&root),
-            "Kustomization/flux-system/flux-system\n\
-             ├── Namespace/flux-system\n\
-             ├── Kustomization/flux-system/infrastructure\n\
-             │   ├── Namespace/cert-manager\n\
-             │   └── HelmRepository/cert-manager/cert-manager\n\
-             └── GitRepository/flux-system/flux-system\n"
-        );
     }
 }
