@@ -127,14 +127,13 @@ fn generate(
     obj.insert("metadata", Node::Map(metadata, Default::default()));
     let mut data = Mapping::default();
     let mut binary = Mapping::default();
-    let b64 = base64::engine::general_purpose::STANDARD;
     for (key, value) in pairs {
         if kind == "Secret" {
-            data.insert(&key, Node::string(b64.encode(&value)));
+            data.insert(&key, Node::string(wrapped_base64(&value)));
         } else {
             match String::from_utf8(value) {
                 Ok(text) => data.insert(&key, Node::string(text)),
-                Err(e) => binary.insert(&key, Node::string(b64.encode(e.as_bytes()))),
+                Err(e) => binary.insert(&key, Node::string(wrapped_base64(e.as_bytes()))),
             }
         }
     }
@@ -154,6 +153,7 @@ fn generate(
         obj.insert("immutable", Node::Scalar(Scalar::plain("true")));
     }
     let mut r = Resource::new(Node::Map(obj, Default::default()));
+    r.origin = Some(crate::origin::Origin::builtin(kfile, &format!("{kind}Generator")));
     r.needs_hash = options.disable_name_suffix_hash != Some(true);
     r.behavior = match g.behavior.as_deref() {
         Some("merge") => Behavior::Merge,
@@ -362,5 +362,22 @@ fn go_json_str(s: &str) -> String {
         }
     }
     out.push('"');
+    out
+}
+
+/// Base64 as kustomize's generators write it: an encoding of 70 characters or more is cut into
+/// lines of 70, each ending in a newline (so it prints as a block scalar and the name hash
+/// covers the newlines); a shorter one stays on one line.
+fn wrapped_base64(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(&String::from_utf8_lossy(chunk));
+        out.push('\n');
+    }
     out
 }
