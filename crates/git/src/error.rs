@@ -32,6 +32,9 @@ pub enum GitError {
     #[error("authentication to '{url}' failed: {detail}")]
     Authentication { url: String, detail: String },
 
+    #[error("SSH host key verification for '{url}' failed: {detail}")]
+    HostKey { url: String, detail: String },
+
     #[error("timeout of {timeout:?} exceeded while {operation} '{url}'")]
     Timeout {
         url: String,

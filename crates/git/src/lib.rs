@@ -15,6 +15,7 @@ pub mod push;
 pub mod reference;
 pub mod remote;
 pub mod sign;
+mod ssh;
 pub use driftless_semver as semver;
 pub mod transport;
 pub mod tree;

@@ -1,4 +1,4 @@
-//! Push over smart HTTP (`git-receive-pack`), which gix does not implement.
+//! Push (`git-receive-pack`) over smart HTTP or SSH, which gix does not implement.
 //!
 //! One conversation: the ref advertisement (through gix's HTTP transport, so credentials,
 //! TLS and timeouts are exactly the checkout's), our decisions per destination (compare
@@ -22,7 +22,9 @@ use crate::commit::Clone;
 use crate::error::GitError;
 use crate::pktline;
 use crate::remote::Session;
+use crate::ssh::SshTransport;
 use crate::transport;
+use crate::url::Scheme;
 
 /// One destination of a push.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -194,9 +196,15 @@ pub fn push(
         version: gix::protocol::transport::Protocol::V1,
         ..Default::default()
     };
-    let mut conn = client::connect::connect(gix_url, connect).map_err(classify)?;
-    let http = transport::http_options(&session.url, auth, options.timeout)?;
-    conn.configure(&http).map_err(classify)?;
+    // The same receive-pack conversation runs over HTTP or over an SSH channel.
+    let mut conn: Box<dyn client::Transport + Send> = if session.url.scheme == Scheme::Ssh {
+        Box::new(SshTransport::connect(&session.url, auth, options.timeout)?)
+    } else {
+        let mut conn = client::connect::connect(gix_url, connect).map_err(classify)?;
+        let http = transport::http_options(&session.url, auth, options.timeout)?;
+        conn.configure(&http).map_err(classify)?;
+        conn
+    };
 
     let (report_status, push_options_supported, advertised) = {
         let handshake = conn

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use gix::remote::Direction;
 
 use crate::error::GitError;
+use crate::ssh::SshTransport;
 use crate::transport::{self, Auth};
-use crate::url::{RepoUrl, redact};
+use crate::url::{RepoUrl, Scheme, redact};
 
 /// One reference as the remote advertises it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -179,6 +180,14 @@ impl Session {
         >,
         GitError,
     > {
+        if self.url.scheme == Scheme::Ssh {
+            let ssh = SshTransport::connect(&self.url, &self.auth, remaining)?;
+            let boxed: Box<dyn gix::protocol::transport::client::blocking_io::Transport + Send> =
+                Box::new(ssh);
+            return Ok(remote
+                .to_connection_with_transport(boxed)
+                .with_credentials(transport::no_credentials));
+        }
         let options = transport::http_options(&self.url, &self.auth, remaining)?;
         let conn = remote
             .connect(Direction::Fetch)

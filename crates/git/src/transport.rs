@@ -25,8 +25,12 @@ pub struct Auth {
     pub bearer_token: Option<String>,
     /// `ca.crt` (or legacy `caFile`): PEM certificates trusted in addition to the system roots.
     pub ca_pem: Option<Vec<u8>>,
-    /// `identity` + `known_hosts`: SSH (not supported yet, see [`Auth::check`]).
+    /// `identity`: the SSH private key (OpenSSH or PEM; ed25519, ECDSA or RSA).
     pub ssh_identity: Option<Vec<u8>>,
+    /// `password` next to `identity`: the passphrase of an encrypted identity.
+    pub ssh_password: Option<String>,
+    /// `known_hosts`: the only host keys an SSH server may present (no trust on first use).
+    pub ssh_known_hosts: Option<Vec<u8>>,
 }
 
 #[derive(Clone)]
@@ -43,6 +47,11 @@ impl std::fmt::Debug for Auth {
             .field("bearer_token", &self.bearer_token.as_ref().map(|_| "***"))
             .field("ca_pem", &self.ca_pem.as_ref().map(Vec::len))
             .field("ssh_identity", &self.ssh_identity.as_ref().map(|_| "***"))
+            .field("ssh_password", &self.ssh_password.as_ref().map(|_| "***"))
+            .field(
+                "ssh_known_hosts",
+                &self.ssh_known_hosts.as_ref().map(Vec::len),
+            )
             .finish()
     }
 }
@@ -53,6 +62,7 @@ impl Auth {
         let mut secrets = url.secrets();
         secrets.extend(self.basic.iter().map(|b| b.password.clone()));
         secrets.extend(self.bearer_token.iter().cloned());
+        secrets.extend(self.ssh_password.iter().cloned());
         secrets
     }
 
@@ -63,12 +73,17 @@ impl Auth {
             reason: reason.to_string(),
         };
         if url.scheme == Scheme::Ssh {
-            // gix speaks SSH only by spawning an external `ssh` program; the product image
-            // carries none, so SSH is reported rather than half-working.
-            return Err(GitError::Unsupported {
-                feature: "SSH transport",
-                reason: "gix has no native SSH client; use an https:// URL",
-            });
+            // The same keys Flux requires for SSH; checked before connecting.
+            if self.ssh_identity.is_none() {
+                return Err(invalid("'identity' is required for an ssh:// URL"));
+            }
+            if self.ssh_known_hosts.is_none() {
+                return Err(invalid("'known_hosts' is required for an ssh:// URL"));
+            }
+            if self.bearer_token.is_some() {
+                return Err(invalid("a bearer token cannot be used with an ssh:// URL"));
+            }
+            return Ok(());
         }
         if self.ssh_identity.is_some() {
             return Err(invalid(

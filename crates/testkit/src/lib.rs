@@ -18,6 +18,7 @@ pub mod oci_registry;
 pub mod pki;
 pub mod s3_server;
 mod shared;
+pub mod ssh_server;
 pub mod wait;
 
 pub use cache::Cache;
