@@ -9,7 +9,7 @@ use crate::error::Error;
 use crate::fsys::Loader;
 use crate::kustomization::{Kustomization, Patch, Selector};
 use crate::resource::Resource;
-use crate::smp::smp;
+use crate::smp::{Schema, apply_kustomize};
 use crate::yaml::{self, Node};
 
 fn patch_err(kfile: &Path, message: String) -> Error {
@@ -53,7 +53,8 @@ fn apply_smp_by_id(kfile: &Path, patch: &Node, res: &mut Vec<Resource>) -> Resul
         res.retain(|r| !selected(r));
     } else {
         for r in res.iter_mut().filter(|r| selected(r)) {
-            smp(&mut r.node, patch);
+            apply_kustomize(&mut r.node, patch, &Schema::kubernetes())
+                .map_err(|e| patch_err(kfile, e.to_string()))?;
         }
     }
     if hit {
@@ -134,7 +135,8 @@ fn smp_patch(kfile: &Path, p: &Patch, node: &Node, res: &mut Vec<Resource>) -> R
     let keep = (option("allowNameChange"), option("allowKindChange"));
     for r in res.iter_mut().filter(|r| target.selects(r)) {
         let own = with_identity_of(node, r, keep);
-        smp(&mut r.node, &own);
+        apply_kustomize(&mut r.node, &own, &Schema::kubernetes())
+            .map_err(|e| patch_err(kfile, e.to_string()))?;
     }
     Ok(())
 }

@@ -6,9 +6,11 @@
 //! merge walker): only `$patch` is a directive, `$setElementOrder/…` and
 //! `$retainKeys` stay in the output as plain fields.
 
+#[rustfmt::skip]
 mod generated;
+mod kmatch;
 mod kustomize;
 mod schema;
 
-pub(crate) use kustomize::smp;
+pub use kustomize::{KustomizeSmpError, smp as apply_kustomize};
 pub use schema::{FieldMeta, Schema, Strategy};

@@ -139,10 +139,7 @@ impl Schema {
 
     /// The type of the objects of a kind, when the schema knows the kind.
     pub fn kind(&self, api_version: &str, kind: &str) -> Option<String> {
-        if let Some(t) = self
-            .kinds
-            .get(&(api_version.to_string(), kind.to_string()))
-        {
+        if let Some(t) = self.kinds.get(&(api_version.to_string(), kind.to_string())) {
             return Some(t.clone());
         }
         if !self.builtin {
