@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::error::Error;
 use crate::fsys::{Loader, Target};
 use crate::kustomization::{self, Kustomization};
+use crate::origin::{self, record};
 use crate::resource::Resource;
 use crate::yaml::{self, Node};
 use crate::{builtin, generators, nameref, patch, replacements, tconfig, transform};
@@ -39,7 +40,7 @@ impl<'a> Builder<'a> {
     pub fn build_top(&mut self, dir: &Path) -> Result<Vec<Resource>, Error> {
         let dir = self.loader.check_dir(dir)?;
         let (mut resources, k) = self.accumulate(&dir, Vec::new(), false)?;
-        finish(&mut resources, &k, &self.vars, &self.config)?;
+        finish(&dir, &mut resources, &k, &self.vars, &self.config)?;
         Ok(resources)
     }
 
@@ -54,7 +55,7 @@ impl<'a> Builder<'a> {
         let result = self.run(&kfile, dir, k, Vec::new());
         self.stack.pop();
         let mut resources = result?;
-        finish(&mut resources, k, &self.vars, &self.config)?;
+        finish(dir, &mut resources, k, &self.vars, &self.config)?;
         Ok(resources)
     }
 
@@ -146,24 +147,45 @@ impl<'a> Builder<'a> {
         let config = &self.config;
         generators::run(self.loader, kfile, dir, k, &mut res)?;
         patch::strategic_merge_files(self.loader, kfile, dir, k, &mut res)?;
+        let any = |used: bool| usize::from(used);
+        let smp_files = any(!k.patches_strategic_merge.is_empty());
+        record(&mut res, kfile, "PatchStrategicMergeTransformer", smp_files);
         patch::patches(self.loader, kfile, dir, &k.patches, &mut res)?;
+        record(&mut res, kfile, "PatchTransformer", k.patches.len());
         transform::namespace(k, &mut res);
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
             tconfig::set_namespace(&config.namespace, ns, &mut res);
+            record(&mut res, kfile, "NamespaceTransformer", 1);
         }
         transform::prefix_suffix(k, &mut res);
+        let prefix = any(k.name_prefix.as_deref().is_some_and(|p| !p.is_empty()));
+        record(&mut res, kfile, "PrefixTransformer", prefix);
+        let suffix = any(k.name_suffix.as_deref().is_some_and(|s| !s.is_empty()));
+        record(&mut res, kfile, "SuffixTransformer", suffix);
         transform::labels(k, &mut res);
         for pairs in tconfig::selector_label_sets(k) {
             tconfig::set_pairs(&config.common_labels, &pairs, &mut res);
         }
+        // One transformer per `labels` entry plus the commonLabels one.
+        let labels = k.labels.len() + 1;
+        let labels = labels * any(!k.labels.is_empty() || !k.common_labels.is_empty());
+        record(&mut res, kfile, "LabelTransformer", labels);
         transform::annotations(k, &mut res);
         let annotations: Vec<(String, String)> = k.common_annotations.clone().into_iter().collect();
         tconfig::set_pairs(&config.common_annotations, &annotations, &mut res);
+        let common = any(!annotations.is_empty());
+        record(&mut res, kfile, "AnnotationsTransformer", common);
         patch::patches(self.loader, kfile, dir, &k.patches_json6902, &mut res)?;
+        let json6902 = k.patches_json6902.len();
+        record(&mut res, kfile, "PatchJson6902Transformer", json6902);
         transform::replicas(kfile, k, &mut res)?;
+        record(&mut res, kfile, "ReplicaCountTransformer", k.replicas.len());
         transform::images(k, &mut res);
         tconfig::images(&config.images, &k.images, &mut res);
+        record(&mut res, kfile, "ImageTagTransformer", k.images.len());
         replacements::run(self.loader, kfile, dir, &k.replacements, &mut res)?;
+        let replaced = any(!k.replacements.is_empty());
+        record(&mut res, kfile, "ReplacementTransformer", replaced);
         builtin::run(self.loader, kfile, dir, &k.transformers, &mut res)?;
         Ok(res)
     }
@@ -171,13 +193,18 @@ impl<'a> Builder<'a> {
     /// The objects in one YAML file; `kind: List` documents are expanded.
     pub fn load_file(&self, path: &Path) -> Result<Vec<Resource>, Error> {
         let text = self.loader.read(path)?;
-        parse_objects(path, &text)
+        let mut objects = parse_objects(path, &text)?;
+        for r in &mut objects {
+            r.origin = Some(origin::Origin::File(path.to_path_buf()));
+        }
+        Ok(objects)
     }
 }
 
 /// What kustomize does once, at the top-level kustomization: generator
 /// hashes, name references, cleanup and output order.
 fn finish(
+    top: &Path,
     resources: &mut [Resource],
     k: &Kustomization,
     vars: &[(PathBuf, crate::vars::Var)],
@@ -186,6 +213,11 @@ fn finish(
     generators::add_hashes(resources);
     nameref::fix(resources, &tconfig::name_rules(config));
     crate::vars::resolve(vars, resources)?;
+    origin::annotate(
+        top,
+        origin::Wanted::of(k.build_metadata.as_ref()),
+        resources,
+    );
     for r in resources.iter_mut() {
         r.drop_empty_annotations();
     }
@@ -259,7 +291,6 @@ pub(crate) fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), 
         ("validators", k.validators.is_some()),
         ("crds", k.crds.is_some()),
         ("openapi", k.openapi.is_some()),
-        ("buildMetadata", k.build_metadata.is_some()),
         ("imageTags", k.image_tags.is_some()),
     ];
     match fields.iter().find(|(_, used)| *used) {

@@ -106,6 +106,14 @@ pub fn run(
             let config: Config = serde_json::from_value(yaml::to_json(&doc))
                 .map_err(|e| config_err(&source, e.to_string()))?;
             apply(loader, kfile, dir, &source, &config, res)?;
+            let done = crate::origin::Origin::Configured {
+                file: source.clone(),
+                kind: config.kind.clone(),
+                name: config.metadata["name"].as_str().map(str::to_string),
+            };
+            for r in res.iter_mut() {
+                r.transformations.push(done.clone());
+            }
         }
     }
     Ok(())

@@ -14,6 +14,7 @@ mod generators;
 pub mod kustomization;
 mod nameref;
 mod order;
+mod origin;
 mod patch;
 mod replacements;
 pub mod resource;

@@ -25,6 +25,10 @@ pub struct Resource {
     /// Generated objects get a content hash appended to their name at the end.
     pub needs_hash: bool,
     pub behavior: Behavior,
+    /// The file or generator it came from (buildMetadata).
+    pub origin: Option<crate::origin::Origin>,
+    /// The transformers that ran over it, in order (buildMetadata).
+    pub transformations: Vec<crate::origin::Origin>,
 }
 
 impl Resource {
@@ -53,6 +57,8 @@ impl Resource {
             affixes: Vec::new(),
             needs_hash: false,
             behavior: Behavior::Create,
+            origin: None,
+            transformations: Vec::new(),
         }
     }
 
