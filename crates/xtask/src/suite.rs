@@ -45,6 +45,31 @@ fn ensure_cargo_deny() -> anyhow::Result<()> {
     run_step("install cargo-deny", install)
 }
 
+/// Debian's sshd for the Git-over-SSH tests (testkit's `ssh_server`), installed with apt
+/// when missing and running as root, as CI does.
+fn ensure_sshd() -> anyhow::Result<()> {
+    if testkit::ssh_server::SshServer::available() {
+        return Ok(());
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.trim_ascii() == b"0")
+        .unwrap_or(false);
+    if !root {
+        eprintln!("==> sshd is missing and this is not root: SSH tests will skip outside CI");
+        return Ok(());
+    }
+    let mut update = Command::new("apt-get");
+    update.arg("update");
+    run_step("apt-get update", update)?;
+    let mut install = Command::new("apt-get");
+    install
+        .args(["install", "-y", "--no-install-recommends", "openssh-server"])
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    run_step("install openssh-server", install)
+}
+
 pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
     let mut fmt = cargo();
     fmt.args(["fmt", "--all", "--", "--check"]);
@@ -66,6 +91,7 @@ pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
         "sources",
     ]);
     run_step("cargo deny check bans licenses sources", deny)?;
+    ensure_sshd()?;
 
     let mut clippy = cargo();
     clippy.args([
