@@ -11,7 +11,7 @@ use crate::kustomization::{self, Kustomization};
 use crate::origin::{self, record};
 use crate::resource::Resource;
 use crate::yaml::{self, Node};
-use crate::{builtin, generators, nameref, patch, replacements, tconfig, transform};
+use crate::{builtin, crds, generators, nameref, patch, replacements, tconfig, transform};
 
 /// How deep kustomizations may include each other.
 pub const MAX_DEPTH: usize = 50;
@@ -142,7 +142,8 @@ impl<'a> Builder<'a> {
         }
         self.vars
             .extend(k.vars.iter().map(|v| (kfile.to_path_buf(), v.clone())));
-        let own = tconfig::Config::load(self.loader, kfile, dir, &k.configurations)?;
+        let mut own = tconfig::Config::load(self.loader, kfile, dir, &k.configurations)?;
+        own.merge(crds::load(self.loader, kfile, dir, &k.crds)?);
         self.config.merge(own);
         let config = &self.config;
         generators::run(self.loader, kfile, dir, k, &mut res)?;
@@ -289,7 +290,6 @@ pub(crate) fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), 
         ),
         ("generators", k.generators.is_some()),
         ("validators", k.validators.is_some()),
-        ("crds", k.crds.is_some()),
         ("openapi", k.openapi.is_some()),
         ("imageTags", k.image_tags.is_some()),
     ];

@@ -58,8 +58,10 @@ pub struct Kustomization {
     /// Builtin transformer configs: file names or inline YAML.
     #[serde(default)]
     pub transformers: Vec<String>,
+    /// OpenAPI definitions of custom kinds (field specs from extensions).
+    #[serde(default)]
+    pub crds: Vec<String>,
     // Fields below are recognised so that using them gives a clear error.
-    pub crds: Option<Json>,
     pub openapi: Option<Json>,
     pub build_metadata: Option<Json>,
     pub helm_charts: Option<Json>,

@@ -7,6 +7,7 @@
 mod build;
 mod builtin;
 pub mod conformance;
+mod crds;
 pub mod error;
 mod flux;
 pub mod fsys;
