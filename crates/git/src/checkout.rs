@@ -153,7 +153,7 @@ pub fn checkout(url: &str, dest: &Path, options: &CheckoutOptions) -> Result<Out
         signed: crate::verify::SignedObjects {
             commit: commit.data.clone(),
             tag: tag_ref
-                .map(|name| crate::verify::read_tag(repo, &name))
+                .map(|name| crate::verify::read_tag(repo, &name).map(Box::new))
                 .transpose()?,
         },
     };

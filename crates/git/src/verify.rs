@@ -39,7 +39,7 @@ pub struct SignedObjects {
     /// The commit object's content (no `commit <len>\0` prefix).
     pub commit: Vec<u8>,
     /// The tag the checkout went through (`ref.tag`, `ref.semver` or a `refs/tags/` name).
-    pub tag: Option<TagObject>,
+    pub tag: Option<Box<TagObject>>,
 }
 
 /// A tag the checkout resolved.

@@ -195,9 +195,10 @@ fn checked_out(url: &str, reference: Reference) -> driftless_git::Commit {
         ..CheckoutOptions::default()
     };
     match tokio::task::block_in_place(|| checkout(url, dir.path(), &options)).expect("checkout") {
-        Outcome::CheckedOut { commit, .. } => commit,
-        Outcome::Unchanged { .. } => panic!("no last revision was given"),
+        Outcome::CheckedOut { commit, .. } => Some(commit),
+        Outcome::Unchanged { .. } => None,
     }
+    .expect("checked out: no last revision was given")
 }
 
 fn bare_path(server: &GitServer, name: &str) -> PathBuf {
