@@ -91,15 +91,21 @@ pub async fn build(
     namespace: &str,
     local: &LocalBuild,
 ) -> Result<Built, CommandError> {
-    let invalid = |message: String| CommandError::from(ClusterError::Invalid(message));
+    // Flux's words for bad arguments, without our `invalid argument:` prefix: scripts compare them.
+    let invalid = |message: String| CommandError::from(ClusterError::Failed(message));
     let dir = std::path::absolute(&local.path)
         .ok()
         .filter(|p| p.is_dir())
         .ok_or_else(|| invalid(format!("invalid resource path {:?}", local.path)))?;
+    if let Some(file) = &local.kustomization_file
+        && !file.is_file()
+    {
+        return Err(invalid(format!("invalid kustomization file {file:?}")));
+    }
     let ks = match (&local.kustomization_file, client) {
         (Some(file), _) => from_file(file, &local.name, namespace)?,
         (None, Some(client)) => from_cluster(client, &local.name, namespace).await?,
-        (None, None) => return Err(invalid("dry-run mode requires a kustomization file".into())),
+        (None, None) => return Err(invalid("kustomization file is required for dry-run".into())),
     };
     let options = Options {
         fs_root: None,
@@ -274,8 +280,11 @@ fn mask_sops(object: &mut Value) {
         for value in values.values_mut() {
             let text = value.as_str().unwrap_or_default();
             let plain = if encoded {
+                // Go's decoder skips line breaks, and kustomize cuts long generated values
+                // into lines.
+                let joined: String = text.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
                 base64::engine::general_purpose::STANDARD
-                    .decode(text)
+                    .decode(joined)
                     .ok()
                     .map(|b| String::from_utf8_lossy(&b).into_owned())
                     .unwrap_or_default()

@@ -97,7 +97,7 @@ async fn a_kustomization_missing_from_the_file_or_a_dry_run_without_one_is_an_er
     assert!(
         error
             .to_string()
-            .contains("dry-run mode requires a kustomization file"),
+            .contains("kustomization file is required for dry-run"),
         "{error}"
     );
     local.path = dir.path().join("missing");

@@ -1,7 +1,8 @@
 //! The human report of one drifted object, in the shape of the dyff report flux prints: one
-//! block per changed path (dots between keys, list items named by their `name`), with the
-//! object's `apiVersion/kind/namespace/name` beside it, then the change: a value change with
-//! the old and new value, or map entries / list items added or removed. Server bookkeeping
+//! block per changed path (dots between keys, list items named by their `name`), then the
+//! change: a value change with the old and new value, or map entries / list items added or
+//! removed. Flux compares one document at a time, so dyff names no document and, as of the
+//! Flux 2.7 goldens, indents nothing but the YAML of added or removed entries. Server bookkeeping
 //! (`metadata.resourceVersion`, `metadata.generation`) is not drift and is left out.
 
 use std::collections::BTreeSet;
@@ -32,7 +33,6 @@ const IGNORED: [&str; 2] = ["metadata.resourceVersion", "metadata.generation"];
 pub fn report(live: &Value, merged: &Value) -> String {
     let mut changes = Vec::new();
     walk(&mut Vec::new(), live, merged, &mut changes);
-    let document = document_name(merged);
     let mut out = String::new();
     for (path, change) in changes {
         if IGNORED.contains(&path.as_str()) {
@@ -43,12 +43,12 @@ pub fn report(live: &Value, merged: &Value) -> String {
         } else {
             &path
         };
-        out.push_str(&format!("\n{shown}  ({document})\n"));
+        out.push_str(&format!("\n{shown}\n"));
         match change {
             Change::Value { old, new } => {
-                out.push_str("  ± value change\n");
-                out.push_str(&indented(&old, "    - "));
-                out.push_str(&indented(&new, "    + "));
+                out.push_str("± value change\n");
+                out.push_str(&indented(&old, "- "));
+                out.push_str(&indented(&new, "+ "));
             }
             Change::Entries { added, entries } => {
                 let (sign, verb) = if added {
@@ -62,10 +62,10 @@ pub fn report(live: &Value, merged: &Value) -> String {
                     "entries"
                 };
                 out.push_str(&format!(
-                    "  {sign} {} map {noun} {verb}:\n",
+                    "{sign} {} map {noun} {verb}:\n",
                     count(entries.len())
                 ));
-                out.push_str(&indented(&Value::Object(entries), "    "));
+                out.push_str(&indented(&Value::Object(entries), "  "));
             }
             Change::Items { added, items } => {
                 let (sign, verb) = if added {
@@ -78,8 +78,8 @@ pub fn report(live: &Value, merged: &Value) -> String {
                 } else {
                     "list entries"
                 };
-                out.push_str(&format!("  {sign} {} {noun} {verb}:\n", count(items.len())));
-                out.push_str(&indented(&Value::Array(items), "    "));
+                out.push_str(&format!("{sign} {} {noun} {verb}:\n", count(items.len())));
+                out.push_str(&indented(&Value::Array(items), "  "));
             }
         }
     }
@@ -87,18 +87,6 @@ pub fn report(live: &Value, merged: &Value) -> String {
         out.push('\n');
     }
     out
-}
-
-/// `apiVersion/kind/namespace/name` (namespace omitted for cluster-scoped objects).
-fn document_name(object: &Value) -> String {
-    let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let mut parts = vec![text(&object["apiVersion"]), text(&object["kind"])];
-    let namespace = text(&object["metadata"]["namespace"]);
-    if !namespace.is_empty() {
-        parts.push(namespace);
-    }
-    parts.push(text(&object["metadata"]["name"]));
-    parts.join("/")
 }
 
 fn count(n: usize) -> String {
@@ -254,9 +242,9 @@ mod tests {
         merged["metadata"]["generation"] = json!(2);
         assert_eq!(
             report(&live, &merged),
-            "\nspec.replicas  (apps/v1/Deployment/apps/web)\n  ± value change\n    - 1\n    + 3\n\
-             \nspec.template.spec.containers.web.image  (apps/v1/Deployment/apps/web)\n  \
-             ± value change\n    - nginx:1.25\n    + nginx:1.27\n\n"
+            "\nspec.replicas\n± value change\n- 1\n+ 3\n\
+             \nspec.template.spec.containers.web.image\n\
+             ± value change\n- nginx:1.25\n+ nginx:1.27\n\n"
         );
     }
 
@@ -266,11 +254,11 @@ mod tests {
         let merged = deployment(1, "x", json!({"app": "web", "team": "a", "tier": "b"}));
         let text = report(&live, &merged);
         assert!(
-            text.contains("metadata.labels  (apps/v1/Deployment/apps/web)\n  - one map entry removed:\n    old: \"yes\"\n"),
+            text.contains("metadata.labels\n- one map entry removed:\n  old: \"yes\"\n"),
             "{text}"
         );
         assert!(
-            text.contains("  + two map entries added:\n    team: a\n    tier: b\n"),
+            text.contains("+ two map entries added:\n  team: a\n  tier: b\n"),
             "{text}"
         );
     }
