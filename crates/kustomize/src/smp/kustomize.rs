@@ -17,7 +17,7 @@
 
 use super::kmatch::{ElementKeys, element_list, element_set, element_values, merge_values};
 use super::schema::{FieldMeta, Schema};
-use crate::yaml::{Node, emit};
+use crate::yaml::{Node, Style, emit};
 
 /// Why kustomize refuses a strategic merge patch.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -196,7 +196,7 @@ impl Walker<'_> {
                 Res::Dest => {}
                 Res::New(node) if !node.is_null() => {
                     if let Some(slot) = map.get_mut(&name) {
-                        *slot = node;
+                        *slot = keep_style(slot, node);
                     } else {
                         let key = origin
                             .and_then(Node::as_map)
@@ -373,6 +373,19 @@ fn primitive_values(lists: &[&[Node]]) -> Vec<Vec<String>> {
         }
     }
     out
+}
+
+/// kyaml gives a replaced scalar the style of the value it replaces, and
+/// the style decides the type: `0755` over a quoted value stays the string
+/// "0755", a quoted `"2"` over a plain value stays a string though plain.
+fn keep_style(old: &Node, mut new: Node) -> Node {
+    if let (Node::Scalar(old), Node::Scalar(new)) = (old, &mut new) {
+        if old.style == Style::Plain && new.style != Style::Plain && new.tag.is_none() {
+            new.tag = Some("!!str".into());
+        }
+        new.style = old.style;
+    }
+    new
 }
 
 /// The `$patch` of a patch map, removed from it when it is a known directive.
