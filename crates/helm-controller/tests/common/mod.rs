@@ -54,6 +54,10 @@ pub async fn install_crds(client: &kube::Client) -> anyhow::Result<()> {
         "helmrepositories.source.toolkit.fluxcd.io",
         "helmcharts.source.toolkit.fluxcd.io",
         "ocirepositories.source.toolkit.fluxcd.io",
+        // source-controller watches every source kind.
+        "gitrepositories.source.toolkit.fluxcd.io",
+        "buckets.source.toolkit.fluxcd.io",
+        "externalartifacts.source.toolkit.fluxcd.io",
     ];
     for crd in driftless_api::crds()
         .into_iter()
@@ -238,7 +242,44 @@ pub async fn wait_for(
     what: &str,
     check: impl Fn(&HelmRelease) -> bool,
 ) -> anyhow::Result<HelmRelease> {
-    testkit::wait::object(api, name, WAIT, what, check).await
+    match testkit::wait::object(api, name, WAIT, what, check).await {
+        Ok(hr) => Ok(hr),
+        Err(e) => {
+            // The chart sources' status is what usually explains a release that never came.
+            let namespace = api
+                .get(name)
+                .await
+                .ok()
+                .and_then(|hr| hr.metadata.namespace);
+            let client = api.clone().into_client();
+            let mut sources = String::new();
+            if let Some(ns) = namespace {
+                let charts: Api<driftless_api::source::HelmChart> =
+                    Api::namespaced(client.clone(), &ns);
+                let repos: Api<HelmRepository> = Api::namespaced(client, &ns);
+                if let Ok(list) = charts.list(&Default::default()).await {
+                    for c in list {
+                        sources.push_str(&format!(
+                            "HelmChart {:?} gen {:?}: {}\n",
+                            c.metadata.name,
+                            c.metadata.generation,
+                            serde_json::to_string(&c.status).unwrap_or_default()
+                        ));
+                    }
+                }
+                if let Ok(list) = repos.list(&Default::default()).await {
+                    for r in list {
+                        sources.push_str(&format!(
+                            "HelmRepository {:?}: {}\n",
+                            r.metadata.name,
+                            serde_json::to_string(&r.status).unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            Err(e.context(sources))
+        }
+    }
 }
 
 /// Waits for Ready=True at Helm revision `version` (the newest history entry).
