@@ -4,6 +4,7 @@
 //! fields it was built with in the status.
 
 use driftless_api::conditions::{reasons, types};
+use driftless_api::meta;
 use driftless_api::source::{GitRepository, GitRepositoryStatus};
 use driftless_artifact::layout::{LATEST_TAR_GZ, git_repository_file};
 use driftless_artifact::storage::ObjectLock;
@@ -12,7 +13,8 @@ use driftless_git::Commit;
 use driftless_runtime::draft::StatusDraft;
 
 use crate::error::ReconcileError;
-use crate::source::{Fetched, content_config_changed};
+use crate::include::copy_includes;
+use crate::source::Fetched;
 use crate::storage::{object_key, to_api};
 
 /// What the artifact step did, for the event the reconcile records.
@@ -42,12 +44,14 @@ pub async fn reconcile_artifact(
     status: &mut GitRepositoryStatus,
     draft: &mut StatusDraft,
     fetched: Fetched,
+    includes: Vec<meta::Artifact>,
+    rebuild: bool,
 ) -> Result<Stored, ReconcileError> {
     let up_to_date = status
         .artifact
         .as_ref()
         .is_some_and(|a| a.revision == fetched.revision())
-        && !content_config_changed(repo, status);
+        && !rebuild;
     let outcome = match fetched {
         _ if up_to_date => Stored::UpToDate {
             revision: fetched.revision().to_owned(),
@@ -63,9 +67,12 @@ pub async fn reconcile_artifact(
             let key = object_key(repo)?;
             let message = format!("stored artifact for commit '{}'", short_message(&commit));
             let ignore = repo.spec.ignore.clone();
+            let repo_spec = repo.clone();
             let file_name = git_repository_file(&commit.id);
             let revision = commit.revision.clone();
+            let included = includes.clone();
             let (stored, _) = store_locked(storage, retention, key, LATEST_TAR_GZ, move |lock| {
+                copy_includes(lock.storage(), &repo_spec, &included, dir.path())?;
                 let rules = IgnoreRules::for_source(dir.path(), ignore.as_deref())
                     .map_err(|source| ReconcileError::Ignore { source })?;
                 lock.store_archive(&file_name, &revision, dir.path(), &rules)
@@ -81,6 +88,7 @@ pub async fn reconcile_artifact(
                 digest: stored.digest.clone(),
             };
             status.artifact = Some(to_api(&stored));
+            status.included_artifacts = Some(includes).filter(|l| !l.is_empty());
             outcome
         }
     };

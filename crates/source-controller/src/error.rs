@@ -85,6 +85,28 @@ pub enum ReconcileError {
         /// The join error, as text.
         detail: String,
     },
+    /// `spec.verify` rejected the commit or tag, or its keys could not be read; the message
+    /// is Flux's, the reason one of its verification reasons.
+    #[error("{message}")]
+    Verification {
+        /// `VerificationError`, `InvalidCommitSignature`, `InvalidTagSignature`…
+        reason: &'static str,
+        /// What failed, naming the object and key ids, never key material.
+        message: String,
+        /// Only a mode needing a tag the spec does not name stalls.
+        stalled: bool,
+    },
+    /// An included GitRepository is missing or has no artifact yet (Flux waits on it), or its
+    /// artifact could not be copied in.
+    #[error("{message}")]
+    Include {
+        /// `NotFound`, `NoArtifact` or `CopyFailed`.
+        reason: &'static str,
+        /// What is missing.
+        message: String,
+        /// Waiting on the included repository rather than failing.
+        waiting: bool,
+    },
     /// Writing the status or finalizer failed.
     #[error("failed to patch object")]
     Patch {
@@ -111,6 +133,8 @@ impl ReconcileError {
                 Some(types::INCLUDE_UNAVAILABLE)
             }
             Self::Unsupported { .. } => Some(types::FETCH_FAILED),
+            Self::Verification { .. } => Some(types::SOURCE_VERIFIED),
+            Self::Include { .. } => Some(types::INCLUDE_UNAVAILABLE),
             Self::Ignore { .. } | Self::Storage { .. } | Self::Task { .. } => {
                 Some(types::STORAGE_OPERATION_FAILED)
             }
@@ -124,7 +148,9 @@ impl Classify for ReconcileError {
         match self {
             Self::GetSecret { .. } | Self::InvalidSecret { .. } => reasons::AUTHENTICATION_FAILED,
             Self::Checkout { source } => source.reason(),
-            Self::Unsupported { reason, .. } => reason,
+            Self::Unsupported { reason, .. }
+            | Self::Verification { reason, .. }
+            | Self::Include { reason, .. } => reason,
             Self::InvalidDuration { .. } => reasons::GIT_OPERATION_FAILED,
             Self::Ignore { .. } => reasons::READ_OPERATION_FAILED,
             Self::Storage { source, .. } => storage_reason(source),
@@ -137,6 +163,8 @@ impl Classify for ReconcileError {
         match self {
             Self::Checkout { source } if source.is_stalling() => ErrorClass::Stalled,
             Self::Unsupported { .. } | Self::InvalidDuration { .. } => ErrorClass::Stalled,
+            Self::Verification { stalled: true, .. } => ErrorClass::Stalled,
+            Self::Include { waiting: true, .. } => ErrorClass::Waiting { after: None },
             // A Secret can be fixed without touching the GitRepository, so Flux retries.
             _ => ErrorClass::Transient,
         }

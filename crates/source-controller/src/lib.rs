@@ -27,10 +27,12 @@ pub mod error;
 pub mod finalize;
 pub mod helm_chart;
 pub mod helm_repository;
+pub mod include;
 pub mod oci_repository;
 pub mod reconcile;
 pub mod source;
 pub mod storage;
+pub mod verify;
 
 pub use args::Args;
 pub use controller::{RunError, run, run_blocking};

@@ -311,10 +311,31 @@ impl SourceKind for GitRepository {
         )
         .await?;
         let stored_revision = status.artifact.as_ref().map(|a| a.revision.clone());
-        let fetched =
-            reconcile_source(&ctx.client, self, status, draft, stored_revision.as_deref()).await?;
-        let stored =
-            reconcile_artifact(&ctx.storage, ctx.retention, self, status, draft, fetched).await?;
+        let includes = crate::include::fetch_includes(&ctx.client, self, draft).await?;
+        // Decided before the steps touch the status: a changed content configuration or a
+        // commit not yet verified in this mode rebuilds the artifact of an unchanged revision.
+        let rebuild = crate::source::content_config_changed(self, status, &includes)
+            || crate::verify::requires_verification(self, status, draft);
+        let fetched = reconcile_source(
+            &ctx.client,
+            self,
+            status,
+            draft,
+            stored_revision.as_deref(),
+            rebuild,
+        )
+        .await?;
+        let stored = reconcile_artifact(
+            &ctx.storage,
+            ctx.retention,
+            self,
+            status,
+            draft,
+            fetched,
+            includes,
+            rebuild,
+        )
+        .await?;
         Ok(match stored {
             Stored::New {
                 message,

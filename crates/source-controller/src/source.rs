@@ -1,11 +1,12 @@
 //! Flux's `reconcileSource` for a GitRepository: refuse spec features driftless does not
 //! implement yet (clearly, as Stalled, rather than producing an artifact that ignores them),
-//! read the credentials, and check out `spec.ref`, skipping the download when the remote tip
-//! still equals the stored artifact's revision.
+//! read the credentials, check out `spec.ref` (skipping the download when the remote tip
+//! still equals the stored artifact's revision) and verify its signatures (`spec.verify`).
 
 use std::time::Duration;
 
 use driftless_api::conditions::{reasons, types};
+use driftless_api::meta::Artifact;
 use driftless_api::source::{GitProvider, GitRepository, GitRepositoryStatus};
 use driftless_git::{CheckoutOptions, Commit, Outcome, Reference};
 use driftless_runtime::draft::StatusDraft;
@@ -13,6 +14,7 @@ use driftless_runtime::flags::GoDuration;
 
 use crate::credentials;
 use crate::error::ReconcileError;
+use crate::{include, verify};
 
 /// Flux's default `spec.timeout`.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -46,14 +48,19 @@ impl Fetched {
 
 /// Whether the spec fields that shape the artifact differ from those that built the current one
 /// (Flux's `gitContentConfigChanged`): then the artifact is rebuilt even for the same commit.
-pub fn content_config_changed(repo: &GitRepository, status: &GitRepositoryStatus) -> bool {
+/// `includes` are the included artifacts as they are now.
+pub fn content_config_changed(
+    repo: &GitRepository,
+    status: &GitRepositoryStatus,
+    includes: &[Artifact],
+) -> bool {
     let spec = &repo.spec;
     spec.ignore != status.observed_ignore
         || spec.recurse_submodules.unwrap_or(false)
             != status.observed_recurse_submodules.unwrap_or(false)
         || non_empty(spec.sparse_checkout.as_deref())
             != non_empty(status.observed_sparse_checkout.as_deref())
-        || non_empty(spec.include.as_deref()) != non_empty(status.observed_include.as_deref())
+        || include::includes_changed(repo, status, includes)
 }
 
 fn non_empty<T>(list: Option<&[T]>) -> Option<&[T]> {
@@ -71,20 +78,6 @@ pub fn check_supported(repo: &GitRepository) -> Result<(), ReconcileError> {
             reason,
         })
     };
-    if spec.verify.is_some() {
-        return unsupported(
-            "spec.verify",
-            "commit signature verification (OpenPGP/SSH) is not implemented; remove spec.verify to fetch unverified",
-            reasons::VERIFICATION_ERROR,
-        );
-    }
-    if non_empty(spec.include.as_deref()).is_some() {
-        return unsupported(
-            "spec.include",
-            "including other GitRepository artifacts is not implemented",
-            types::INCLUDE_UNAVAILABLE,
-        );
-    }
     if spec.proxy_secret_ref.is_some() {
         return unsupported(
             "spec.proxySecretRef",
@@ -118,13 +111,16 @@ pub fn timeout(repo: &GitRepository) -> Result<Duration, ReconcileError> {
 }
 
 /// Flux's `reconcileSource`. `artifact_revision` is the revision of an artifact that is in
-/// storage; passing it lets the checkout stop at the advertised tip when nothing changed.
+/// storage; passing it lets the checkout stop at the advertised tip when nothing changed,
+/// unless `rebuild` (the content configuration changed or the commit still needs verifying).
+/// A checked-out commit is verified as `spec.verify` asks before anything is archived.
 pub async fn reconcile_source(
     client: &kube::Client,
     repo: &GitRepository,
     status: &mut GitRepositoryStatus,
     draft: &mut StatusDraft,
     artifact_revision: Option<&str>,
+    rebuild: bool,
 ) -> Result<Fetched, ReconcileError> {
     if repo.spec.verify.is_none() {
         // Flux clears verification state when verification is not configured.
@@ -145,9 +141,7 @@ pub async fn reconcile_source(
             commit: r.commit.clone(),
         })
         .unwrap_or_default();
-    let last_observed_revision = artifact_revision
-        .filter(|_| !content_config_changed(repo, status))
-        .map(str::to_owned);
+    let last_observed_revision = artifact_revision.filter(|_| !rebuild).map(str::to_owned);
     let options = CheckoutOptions {
         reference,
         auth,
@@ -180,6 +174,9 @@ pub async fn reconcile_source(
     .map_err(|source| ReconcileError::Checkout { source })?;
 
     draft.delete(types::FETCH_FAILED);
+    if let Fetched::CheckedOut { commit, .. } = &fetched {
+        verify::verify_signature(client, repo, commit, status, draft).await?;
+    }
     let revision = fetched.revision();
     if artifact_revision != Some(revision) {
         let message = format!("new upstream revision '{revision}'");
@@ -191,8 +188,7 @@ pub async fn reconcile_source(
 
 #[cfg(test)]
 mod tests {
-    use driftless_api::meta::LocalObjectReference;
-    use driftless_api::source::{GitRepositorySpec, GitRepositoryVerification};
+    use driftless_api::source::GitRepositorySpec;
 
     use super::*;
 
@@ -204,14 +200,14 @@ mod tests {
     fn a_changed_ignore_forces_a_rebuild_of_the_same_commit() {
         let mut spec = GitRepositorySpec::default();
         let status = GitRepositoryStatus::default();
-        assert!(!content_config_changed(&repo(spec.clone()), &status));
+        assert!(!content_config_changed(&repo(spec.clone()), &status, &[]));
         spec.ignore = Some("/docs".into());
-        assert!(content_config_changed(&repo(spec.clone()), &status));
+        assert!(content_config_changed(&repo(spec.clone()), &status, &[]));
         let status = GitRepositoryStatus {
             observed_ignore: Some("/docs".into()),
             ..GitRepositoryStatus::default()
         };
-        assert!(!content_config_changed(&repo(spec), &status));
+        assert!(!content_config_changed(&repo(spec), &status, &[]));
     }
 
     #[test]
@@ -222,27 +218,10 @@ mod tests {
         };
         assert!(!content_config_changed(
             &repo(spec.clone()),
-            &GitRepositoryStatus::default()
+            &GitRepositoryStatus::default(),
+            &[]
         ));
         assert!(check_supported(&repo(spec)).is_ok());
-    }
-
-    #[test]
-    fn verification_is_refused_with_a_message_naming_the_field() {
-        let spec = GitRepositorySpec {
-            verify: Some(GitRepositoryVerification {
-                mode: None,
-                secret_ref: LocalObjectReference {
-                    name: "keys".into(),
-                },
-            }),
-            ..GitRepositorySpec::default()
-        };
-        let err = check_supported(&repo(spec)).expect_err("verify is unsupported");
-        assert!(
-            err.to_string().starts_with("spec.verify is not supported"),
-            "{err}"
-        );
     }
 
     #[test]

@@ -214,15 +214,15 @@ async fn a_missing_branch_is_git_operation_failed_and_the_controller_keeps_worki
         Some("ProgressingWithRetry")
     );
 
-    // Verification cannot be honoured yet: said so, and the object stalls instead of retrying.
-    let stalled = wait_ready(&api, "verified", "False", "VerificationError").await?;
-    assert_eq!(
-        condition(&stalled, "Stalled").map(|c| c.status.as_str()),
-        Some("True")
-    );
-    assert_eq!(
-        condition(&stalled, "SourceVerified").map(|c| c.status.as_str()),
-        Some("False")
+    // Verification against a key Secret that does not exist: retried (the Secret may
+    // appear), SourceVerified False, and no artifact of the unverified commit.
+    let stalled = wait_failing(&api, "verified", "VerificationError").await?;
+    let verified = condition(&stalled, "SourceVerified").expect("SourceVerified");
+    assert_eq!(verified.status, "False");
+    assert!(
+        verified.message.starts_with("PGP public keys secret error: "),
+        "{}",
+        verified.message
     );
     assert!(
         stalled

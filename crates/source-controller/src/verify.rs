@@ -1,0 +1,167 @@
+//! Flux's `verifySignature` for a GitRepository: check the signature of the checked-out
+//! commit and/or the tag it came through against the public keys of `spec.verify.secretRef`,
+//! and record `SourceVerified` and `status.sourceVerificationMode`.
+
+use std::collections::BTreeMap;
+
+use driftless_api::conditions::{reasons, types};
+use driftless_api::source::{GitRepository, GitRepositoryStatus, GitVerificationMode};
+use driftless_git::{Commit, TrustedKeys};
+use driftless_runtime::draft::StatusDraft;
+use kube::ResourceExt;
+
+use crate::credentials::secret_data;
+use crate::error::ReconcileError;
+
+/// Flux's reason when the tag is not signed (or not annotated).
+pub const INVALID_GIT_OBJECT: &str = "InvalidGitObject";
+/// Flux's reason when a tag signature does not verify.
+pub const INVALID_TAG_SIGNATURE: &str = "InvalidTagSignature";
+/// Flux's reason when a commit signature does not verify.
+pub const INVALID_COMMIT_SIGNATURE: &str = "InvalidCommitSignature";
+/// Flux's reason when the mode needs a tag the spec does not reference.
+pub const INVALID_VERIFICATION_MODE: &str = "InvalidVerificationMode";
+
+/// The mode as Flux writes it in `status.sourceVerificationMode` (`head` reads as `HEAD`).
+pub fn mode_name(mode: GitVerificationMode) -> &'static str {
+    match mode {
+        GitVerificationMode::LegacyHead | GitVerificationMode::Head => "HEAD",
+        GitVerificationMode::Tag => "Tag",
+        GitVerificationMode::TagAndHEAD => "TagAndHEAD",
+    }
+}
+
+fn mode_of(repo: &GitRepository) -> Option<GitVerificationMode> {
+    repo.spec
+        .verify
+        .as_ref()
+        .map(|v| v.mode.unwrap_or_default())
+}
+
+/// Flux's `requiresVerification`: verification is configured and the current artifact was not
+/// verified in this mode, so the commit must be fetched and checked even if it did not move.
+pub fn requires_verification(
+    repo: &GitRepository,
+    status: &GitRepositoryStatus,
+    draft: &StatusDraft,
+) -> bool {
+    let Some(mode) = mode_of(repo) else {
+        return false;
+    };
+    let verified = draft
+        .get(types::SOURCE_VERIFIED)
+        .is_some_and(|c| c.status == "True");
+    status.source_verification_mode.as_deref() != Some(mode_name(mode)) || !verified
+}
+
+fn failed(reason: &'static str, message: String) -> ReconcileError {
+    ReconcileError::Verification {
+        reason,
+        message,
+        stalled: false,
+    }
+}
+
+/// Verify `commit` (and its tag) as `spec.verify` asks. Without `spec.verify` the verification
+/// state is cleared, as Flux does.
+pub async fn verify_signature(
+    client: &kube::Client,
+    repo: &GitRepository,
+    commit: &Commit,
+    status: &mut GitRepositoryStatus,
+    draft: &mut StatusDraft,
+) -> Result<(), ReconcileError> {
+    let (Some(verify), Some(mode)) = (repo.spec.verify.as_ref(), mode_of(repo)) else {
+        status.source_verification_mode = None;
+        draft.delete(types::SOURCE_VERIFIED);
+        return Ok(());
+    };
+    let namespace = repo.namespace().unwrap_or_default();
+    let data = secret_data(client, &namespace, &verify.secret_ref.name)
+        .await
+        .map_err(|e| {
+            failed(
+                reasons::VERIFICATION_ERROR,
+                format!(
+                    "PGP public keys secret error: {}",
+                    driftless_runtime::error::chain(&e)
+                ),
+            )
+        })?;
+    let data: BTreeMap<String, Vec<u8>> = data.into_iter().map(|(k, v)| (k, v.0)).collect();
+    let keys = TrustedKeys::from_secret_data(&data).map_err(|e| {
+        failed(
+            reasons::VERIFICATION_ERROR,
+            format!("PGP public keys secret error: {e}"),
+        )
+    })?;
+    let message = check(&keys, mode, commit)?;
+    status.source_verification_mode = Some(mode_name(mode).to_owned());
+    draft.mark_true(types::SOURCE_VERIFIED, reasons::SUCCEEDED, message);
+    Ok(())
+}
+
+/// The verification itself, on the objects the checkout kept; returns Flux's success message.
+pub fn check(
+    keys: &TrustedKeys,
+    mode: GitVerificationMode,
+    commit: &Commit,
+) -> Result<String, ReconcileError> {
+    let mut message = String::new();
+    if matches!(
+        mode,
+        GitVerificationMode::Tag | GitVerificationMode::TagAndHEAD
+    ) {
+        let Some(tag) = commit.signed.tag.as_ref() else {
+            return Err(ReconcileError::Verification {
+                reason: INVALID_VERIFICATION_MODE,
+                message: "cannot verify tag object's signature if a tag reference is not specified"
+                    .into(),
+                stalled: true,
+            });
+        };
+        let display = tag.display();
+        let content = tag
+            .content
+            .as_deref()
+            .filter(|c| driftless_git::verify::tag_is_signed(c))
+            .ok_or_else(|| {
+                failed(
+                    INVALID_GIT_OBJECT,
+                    format!("cannot verify signature of tag '{display}' since it is not signed"),
+                )
+            })?;
+        let key = keys.verify_tag(content).map_err(|e| {
+            failed(
+                INVALID_TAG_SIGNATURE,
+                format!(
+                    "signature verification of tag '{display}' failed: unable to verify Git tag: {e}"
+                ),
+            )
+        })?;
+        message = format!("verified signature of\n\t- tag '{display}' with key '{key}'");
+    }
+    if matches!(
+        mode,
+        GitVerificationMode::Head
+            | GitVerificationMode::LegacyHead
+            | GitVerificationMode::TagAndHEAD
+    ) {
+        let key = keys.verify_commit(&commit.signed.commit).map_err(|e| {
+            failed(
+                INVALID_COMMIT_SIGNATURE,
+                format!(
+                    "signature verification of commit '{}' failed: unable to verify Git commit: {e}",
+                    commit.id
+                ),
+            )
+        })?;
+        let line = format!("commit '{}' with key '{key}'", commit.id);
+        if message.is_empty() {
+            message = format!("verified signature of\n\t- {line}");
+        } else {
+            message.push_str(&format!("\n\t- {line}"));
+        }
+    }
+    Ok(message)
+}
