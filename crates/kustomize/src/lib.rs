@@ -28,6 +28,7 @@ pub mod yaml;
 
 use std::path::Path;
 
+pub use build::MAX_DEPTH as MAX_KUSTOMIZATION_DEPTH;
 pub use error::Error;
 pub use flux::{
     FluxImage, FluxOverlay, FluxPatch, build_flux, build_flux_documents, set_common_metadata,

@@ -13,6 +13,10 @@ use super::node::{Flow, Mapping, Node, Scalar, Style};
 pub const MAX_NODES: usize = 1_000_000;
 /// How deep collections may nest.
 pub const MAX_DEPTH: usize = 200;
+/// Documents one file may hold, empty ones included: each costs memory
+/// even when it holds nothing (a 5 MB file of `---` lines is over a million
+/// of them), and real manifest bundles stay in the hundreds.
+pub const MAX_DOCUMENTS: usize = 10_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum YamlError {
@@ -22,6 +26,8 @@ pub enum YamlError {
     TooManyNodes,
     #[error("collections nest deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    #[error("more than {MAX_DOCUMENTS} documents in one file")]
+    TooManyDocuments,
     #[error("a mapping key must be a scalar")]
     ComplexKey,
     #[error("duplicate key {0:?}")]
@@ -41,7 +47,16 @@ pub fn parse_documents(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
     let mut budget = 0usize;
     let mut current: Option<Node> = None;
     for event in Parser::new_from_str(text) {
-        let (event, _span) = event.map_err(|e| YamlError::Syntax(e.to_string()))?;
+        let (event, _span) = event.map_err(|e| {
+            // The parser has its own nesting bound, met when its scanner
+            // runs ahead of our depth check inside one flow collection.
+            let text = e.to_string();
+            if text.contains("recursion limit exceeded") {
+                YamlError::TooDeep
+            } else {
+                YamlError::Syntax(text)
+            }
+        })?;
         let (node, anchor) = match event {
             Event::DocumentStart(..) => {
                 anchors.clear();
@@ -49,6 +64,9 @@ pub fn parse_documents(text: &str) -> Result<Vec<Option<Node>>, YamlError> {
                 continue;
             }
             Event::DocumentEnd => {
+                if docs.len() >= MAX_DOCUMENTS {
+                    return Err(YamlError::TooManyDocuments);
+                }
                 docs.push(current.take());
                 continue;
             }
