@@ -223,3 +223,77 @@ async fn a_helmrelease_installs_upgrades_on_values_valuesfrom_and_chart_changes_
     assert!(charts.get_opt(&format!("{ns}-web")).await?.is_none());
     controllers.stop().await
 }
+
+#[tokio::test]
+async fn tests_run_after_a_release_and_values_breaking_the_schema_apply_nothing()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "hc-test").await?;
+    let ns = ns.name().to_owned();
+    let controllers = Controllers::start(&cluster, &ns, &ns).await?;
+    let api: Api<HelmRelease> = Api::namespaced(cluster.client.clone(), &ns);
+    let hr = helm_release(
+        "tested",
+        &controllers.shard,
+        json!({"values": {"withTest": true}, "test": {"enable": true}}),
+    );
+    api.create(&PostParams::default(), &hr).await?;
+    let hr = wait_released(&api, "tested", 1).await?;
+    let ready = condition(&hr, "Ready").expect("Ready");
+    assert_eq!(ready.reason, "TestSucceeded");
+    let test = condition(&hr, "TestSuccess").expect("TestSuccess");
+    assert_eq!(
+        (test.status.as_str(), test.reason.as_str()),
+        ("True", "TestSucceeded")
+    );
+    assert_eq!(
+        test.message,
+        format!(
+            "Helm test succeeded for release {ns}/tested.v1 with chart demo@0.1.0: 1 test hook(s) completed successfully"
+        )
+    );
+    let hooks = hr
+        .status
+        .as_ref()
+        .and_then(|s| s.history.as_ref())
+        .and_then(|h| h[0].test_hooks.clone())
+        .expect("test hooks recorded");
+    assert_eq!(hooks["tested-test"].phase.as_deref(), Some("Succeeded"));
+    // The install event carries the chart version as revision metadata.
+    let events: Api<k8s_openapi::api::core::v1::Event> =
+        Api::namespaced(cluster.client.clone(), &ns);
+    let installed = events
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .find(|e| e.reason.as_deref() == Some("InstallSucceeded"))
+        .expect("an InstallSucceeded event");
+    assert_eq!(
+        installed
+            .metadata
+            .annotations
+            .unwrap_or_default()
+            .get("helm.toolkit.fluxcd.io/revision")
+            .map(String::as_str),
+        Some("0.1.0")
+    );
+
+    // Values that break values.schema.json: a clear condition, no new revision.
+    merge(&api, "tested", json!({"spec": {"values": {"greeting": 5}}})).await?;
+    let hr = wait_failing(&api, "tested", "InitFailed").await?;
+    let message = &condition(&hr, "Ready").expect("Ready").message;
+    assert!(message.contains("greeting"), "{message}");
+    assert_eq!(latest_version(&hr), Some(1));
+    assert_eq!(
+        greeting(&cluster.client, &ns, "tested-cfg")
+            .await?
+            .as_deref(),
+        Some("hello")
+    );
+
+    api.delete("tested", &DeleteParams::default()).await?;
+    wait_gone(&api, "tested").await?;
+    controllers.stop().await
+}

@@ -29,7 +29,10 @@ pub const WAIT: Duration = Duration::from_secs(120);
 /// `broken` is set (the API server refuses it, so the Helm action fails).
 pub fn chart_files(app_version: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![
-        ("values.yaml", "greeting: hello\nbroken: false\n"),
+        (
+            "values.yaml",
+            "greeting: hello\nbroken: false\nwithTest: false\n",
+        ),
         (
             "templates/cm.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  appVersion: {{ .Chart.AppVersion | quote }}\n",
@@ -37,6 +40,14 @@ pub fn chart_files(app_version: &'static str) -> Vec<(&'static str, &'static str
         (
             "templates/broken.yaml",
             "{{- if .Values.broken }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\ndata: {}\n{{- end }}\n",
+        ),
+        (
+            "templates/test.yaml",
+            "{{- if .Values.withTest }}\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-test\n  annotations:\n    helm.sh/hook: test\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: t\n          image: busybox\n{{- end }}\n",
+        ),
+        (
+            "values.schema.json",
+            "{\"type\": \"object\", \"properties\": {\"greeting\": {\"type\": \"string\"}}}",
         ),
         ("Chart.yaml", app_version),
     ]
