@@ -39,6 +39,7 @@ struct Store {
 pub struct S3Server {
     addr: SocketAddr,
     store: Arc<Mutex<Store>>,
+    ca_pem: Option<String>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -47,6 +48,34 @@ impl S3Server {
     /// secret key) every request must be signed with them; without, requests are anonymous.
     /// Needs a Tokio runtime.
     pub async fn start(credentials: Option<(&str, &str)>) -> anyhow::Result<S3Server> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        Ok(Self::serve(listener, addr, credentials, None))
+    }
+
+    /// [`S3Server::start`] over HTTPS, with a certificate for `127.0.0.1` from a fresh CA
+    /// ([`S3Server::ca_pem`]).
+    pub async fn start_tls(credentials: Option<(&str, &str)>) -> anyhow::Result<S3Server> {
+        let (ca_pem, config) = tls_config()?;
+        let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = tcp.local_addr()?;
+        let listener = TlsListener {
+            tcp,
+            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        };
+        Ok(Self::serve(listener, addr, credentials, Some(ca_pem)))
+    }
+
+    fn serve<L>(
+        listener: L,
+        addr: SocketAddr,
+        credentials: Option<(&str, &str)>,
+        ca_pem: Option<String>,
+    ) -> S3Server
+    where
+        L: axum::serve::Listener,
+        L::Addr: std::fmt::Debug,
+    {
         let store = Arc::new(Mutex::new(Store {
             buckets: BTreeMap::new(),
             credentials: credentials.map(|(a, s)| (a.to_owned(), s.to_owned())),
@@ -54,8 +83,6 @@ impl S3Server {
             page_size: DEFAULT_PAGE_SIZE,
             requests: Vec::new(),
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let app = axum::Router::new()
             .fallback(serve)
             .with_state(Arc::clone(&store));
@@ -68,11 +95,17 @@ impl S3Server {
                 tracing::warn!(%err, "s3 server stopped");
             }
         });
-        Ok(S3Server {
+        S3Server {
             addr,
             store,
+            ca_pem,
             _shutdown: tx,
-        })
+        }
+    }
+
+    /// The PEM of the CA that signed the HTTPS certificate (`ca.crt` of a `certSecretRef`).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// `127.0.0.1:<port>`, a Bucket's `spec.endpoint` (with `spec.insecure: true`).
@@ -146,6 +179,58 @@ impl S3Server {
     fn lock(&self) -> MutexGuard<'_, Store> {
         self.store.lock().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// TLS on accepted connections; a failed handshake drops that connection only.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, SocketAddr) {
+        loop {
+            let Ok((tcp, addr)) = self.tcp.accept().await else {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            };
+            if let Ok(tls) = self.acceptor.accept(tcp).await {
+                return (tls, addr);
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
+}
+
+/// A fresh CA and a server certificate for `127.0.0.1` signed by it: the CA PEM and the
+/// server configuration (ring provider).
+fn tls_config() -> anyhow::Result<(String, rustls::ServerConfig)> {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let ca_key = KeyPair::generate()?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_cert = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, &ca_key);
+    let server_key = KeyPair::generate()?;
+    let server_cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
+        .signed_by(&server_key, &issuer)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from(server_cert.der().to_vec())],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server_key.serialize_der())),
+        )?;
+    Ok((ca_cert.pem(), config))
 }
 
 /// An S3 error response; HEAD responses carry no body, as S3's do not.
@@ -542,6 +627,49 @@ mod tests {
         let client = client(&server, Some("s3cr3t"));
         assert!(client.bucket_exists("flux").await.expect("head"));
         assert!(!client.bucket_exists("absent").await.expect("head"));
+    }
+
+    #[tokio::test]
+    async fn https_works_with_the_servers_ca_and_fails_without_it() {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject as _;
+
+        let server = S3Server::start_tls(Some(("AKIDTEST", "s3cr3t")))
+            .await
+            .expect("server starts");
+        server.create_bucket("flux");
+        let mut roots = rustls::RootCertStore::empty();
+        let ca = CertificateDer::from_pem_slice(server.ca_pem().expect("ca").as_bytes())
+            .expect("ca parses");
+        roots.add(ca).expect("root");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let options = |tls| ClientOptions {
+            endpoint: server.endpoint(),
+            insecure: false,
+            region: None,
+            credentials: Some(Credentials {
+                access_key: "AKIDTEST".into(),
+                secret_key: "s3cr3t".into(),
+                session_token: None,
+            }),
+            tls,
+            proxy: None,
+            timeout: Duration::from_secs(10),
+            addressing: Addressing::Path,
+        };
+        let trusted = Client::new(options(Some(tls))).expect("client");
+        assert!(trusted.bucket_exists("flux").await.expect("head over TLS"));
+        let untrusted = Client::new(options(None)).expect("client");
+        let err = untrusted
+            .bucket_exists("flux")
+            .await
+            .expect_err("unknown CA");
+        assert!(matches!(err, S3Error::Transport { .. }), "{err}");
     }
 
     #[tokio::test]
