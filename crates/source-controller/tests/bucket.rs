@@ -431,3 +431,59 @@ async fn a_helm_chart_from_a_bucket_packages_the_chart_directory() -> anyhow::Re
     delete_and_wait(&buckets, "charts").await?;
     controller.stop().await
 }
+
+#[tokio::test]
+async fn https_trusts_the_ca_of_cert_secret_ref_and_refuses_an_unknown_one() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_bucket_crd(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "sc-bucket-tls").await?;
+    let s3 = S3Server::start_tls(Some((ACCESS_KEY, SECRET_KEY))).await?;
+    s3.put_object("flux", "a.yaml", "a: 1\n");
+    create_keys(&cluster.client, ns.name(), "s3-keys", SECRET_KEY).await?;
+    let secrets: Api<Secret> = Api::namespaced(cluster.client.clone(), ns.name());
+    let ca: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "s3-ca"},
+        "stringData": {"ca.crt": s3.ca_pem().context("ca")?},
+    }))?;
+    secrets.create(&PostParams::default(), &ca).await?;
+    let controller = RunningController::start(&cluster, ns.name()).await?;
+    let api: Api<Bucket> = Api::namespaced(cluster.client.clone(), ns.name());
+    api.create(
+        &PostParams::default(),
+        &bucket_object(
+            "trusted",
+            ns.name(),
+            &s3.endpoint(),
+            json!({"insecure": false, "certSecretRef": {"name": "s3-ca"}}),
+        )?,
+    )
+    .await?;
+    api.create(
+        &PostParams::default(),
+        &bucket_object(
+            "untrusted",
+            ns.name(),
+            &s3.endpoint(),
+            json!({"insecure": false}),
+        )?,
+    )
+    .await?;
+    let trusted = wait_bucket(&api, "trusted", "trusted Ready=True", |b| {
+        ready(b).is_some_and(|(s, _, _)| s == "True")
+    })
+    .await?;
+    assert_eq!(artifact_files(&trusted).await?, vec!["a.yaml"]);
+    let untrusted = wait_bucket(&api, "untrusted", "untrusted Ready=False", |b| {
+        ready(b).is_some_and(|(s, r, _)| s == "False" && r == "BucketOperationFailed")
+    })
+    .await?;
+    let message = ready(&untrusted).map(|r| r.2).unwrap_or_default();
+    assert!(
+        message.starts_with("failed to confirm existence of 'flux' bucket: request to https://"),
+        "{message}"
+    );
+    for name in ["trusted", "untrusted"] {
+        delete_and_wait(&api, name).await?;
+    }
+    controller.stop().await
+}
