@@ -10,6 +10,7 @@ use crate::fsys::{Loader, Target};
 use crate::kustomization::{self, Kustomization};
 use crate::origin::{self, record};
 use crate::resource::Resource;
+use crate::smp::Schema;
 use crate::yaml::{self, Node};
 use crate::{builtin, crds, generators, nameref, patch, replacements, tconfig, transform};
 
@@ -24,6 +25,10 @@ pub struct Builder<'a> {
     /// Transformer configurations of the kustomization being built and of
     /// everything it includes.
     config: tconfig::Config,
+    /// The strategic merge schema: the built-in one until a kustomization
+    /// with `openapi` is loaded, then that one for everything patched after
+    /// (kustomize keeps it as process-wide state, set on load).
+    schema: Schema,
 }
 
 impl<'a> Builder<'a> {
@@ -33,6 +38,7 @@ impl<'a> Builder<'a> {
             stack: Vec::new(),
             vars: Vec::new(),
             config: tconfig::Config::default(),
+            schema: Schema::kubernetes(),
         }
     }
 
@@ -87,6 +93,11 @@ impl<'a> Builder<'a> {
         }
         let k = kustomization::load(self.loader, &kfile)?;
         refuse_unsupported(&kfile, &k)?;
+        if let Some(field) = &k.openapi
+            && let Some(schema) = crate::openapi::load(self.loader, &kfile, dir, field)?
+        {
+            self.schema = schema;
+        }
         let is_component = k.kind.as_deref() == Some("Component");
         if is_component != component {
             return Err(Error::Kustomization {
@@ -147,11 +158,11 @@ impl<'a> Builder<'a> {
         self.config.merge(own);
         let config = &self.config;
         generators::run(self.loader, kfile, dir, k, &mut res)?;
-        patch::strategic_merge_files(self.loader, kfile, dir, k, &mut res)?;
+        patch::strategic_merge_files(self.loader, kfile, dir, k, &mut res, &self.schema)?;
         let any = |used: bool| usize::from(used);
         let smp_files = any(!k.patches_strategic_merge.is_empty());
         record(&mut res, kfile, "PatchStrategicMergeTransformer", smp_files);
-        patch::patches(self.loader, kfile, dir, &k.patches, &mut res)?;
+        patch::patches(self.loader, kfile, dir, &k.patches, &mut res, &self.schema)?;
         record(&mut res, kfile, "PatchTransformer", k.patches.len());
         transform::namespace(k, &mut res);
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
@@ -176,7 +187,15 @@ impl<'a> Builder<'a> {
         tconfig::set_pairs(&config.common_annotations, &annotations, &mut res);
         let common = any(!annotations.is_empty());
         record(&mut res, kfile, "AnnotationsTransformer", common);
-        patch::patches(self.loader, kfile, dir, &k.patches_json6902, &mut res)?;
+        let schema = &self.schema;
+        patch::patches(
+            self.loader,
+            kfile,
+            dir,
+            &k.patches_json6902,
+            &mut res,
+            schema,
+        )?;
         let json6902 = k.patches_json6902.len();
         record(&mut res, kfile, "PatchJson6902Transformer", json6902);
         transform::replicas(kfile, k, &mut res)?;
@@ -187,7 +206,7 @@ impl<'a> Builder<'a> {
         replacements::run(self.loader, kfile, dir, &k.replacements, &mut res)?;
         let replaced = any(!k.replacements.is_empty());
         record(&mut res, kfile, "ReplacementTransformer", replaced);
-        builtin::run(self.loader, kfile, dir, &k.transformers, &mut res)?;
+        builtin::run(self.loader, kfile, dir, &k.transformers, &mut res, schema)?;
         Ok(res)
     }
 
@@ -290,7 +309,6 @@ pub(crate) fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), 
         ),
         ("generators", k.generators.is_some()),
         ("validators", k.validators.is_some()),
-        ("openapi", k.openapi.is_some()),
         ("imageTags", k.image_tags.is_some()),
     ];
     match fields.iter().find(|(_, used)| *used) {

@@ -81,6 +81,7 @@ pub fn run(
     dir: &Path,
     entries: &[String],
     res: &mut Vec<Resource>,
+    schema: &crate::smp::Schema,
 ) -> Result<(), Error> {
     for entry in entries {
         // kustomize accepts a config written inline as well as a file name.
@@ -105,7 +106,7 @@ pub fn run(
             }
             let config: Config = serde_json::from_value(yaml::to_json(&doc))
                 .map_err(|e| config_err(&source, e.to_string()))?;
-            apply(loader, kfile, dir, &source, &config, res)?;
+            apply(loader, kfile, dir, &source, &config, res, schema)?;
             let done = crate::origin::Origin::Configured {
                 file: source.clone(),
                 kind: config.kind.clone(),
@@ -126,6 +127,7 @@ fn apply(
     source: &Path,
     c: &Config,
     res: &mut Vec<Resource>,
+    schema: &crate::smp::Schema,
 ) -> Result<(), Error> {
     match c.kind.as_str() {
         "LabelTransformer" => set_maps(c, &c.labels, res),
@@ -158,7 +160,14 @@ fn apply(
                 target: c.target.clone(),
                 options: c.options.clone(),
             };
-            crate::patch::patches(loader, kfile, dir, std::slice::from_ref(&patch), res)?;
+            crate::patch::patches(
+                loader,
+                kfile,
+                dir,
+                std::slice::from_ref(&patch),
+                res,
+                schema,
+            )?;
         }
         other => {
             return Err(config_err(

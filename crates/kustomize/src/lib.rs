@@ -14,6 +14,7 @@ pub mod fsys;
 mod generators;
 pub mod kustomization;
 mod nameref;
+mod openapi;
 mod order;
 mod origin;
 mod patch;

@@ -25,6 +25,7 @@ pub fn strategic_merge_files(
     dir: &Path,
     k: &Kustomization,
     res: &mut Vec<Resource>,
+    schema: &Schema,
 ) -> Result<(), Error> {
     for entry in &k.patches_strategic_merge {
         let text = if entry.contains('\n') || entry.contains(": ") {
@@ -34,13 +35,18 @@ pub fn strategic_merge_files(
             loader.read(&path)?
         };
         for p in parse_objects(kfile, &text)? {
-            apply_smp_by_id(kfile, &p.node, res)?;
+            apply_smp_by_id(kfile, &p.node, res, schema)?;
         }
     }
     Ok(())
 }
 
-fn apply_smp_by_id(kfile: &Path, patch: &Node, res: &mut Vec<Resource>) -> Result<(), Error> {
+fn apply_smp_by_id(
+    kfile: &Path,
+    patch: &Node,
+    res: &mut Vec<Resource>,
+    schema: &Schema,
+) -> Result<(), Error> {
     let kind = patch.str_at(&["kind"]).unwrap_or_default();
     let name = patch.str_at(&["metadata", "name"]).unwrap_or_default();
     let ns = patch.str_at(&["metadata", "namespace"]);
@@ -53,7 +59,7 @@ fn apply_smp_by_id(kfile: &Path, patch: &Node, res: &mut Vec<Resource>) -> Resul
         res.retain(|r| !selected(r));
     } else {
         for r in res.iter_mut().filter(|r| selected(r)) {
-            apply_kustomize(&mut r.node, patch, &Schema::kubernetes())
+            apply_kustomize(&mut r.node, patch, schema)
                 .map_err(|e| patch_err(kfile, e.to_string()))?;
         }
     }
@@ -73,6 +79,7 @@ pub fn patches(
     dir: &Path,
     list: &[Patch],
     res: &mut Vec<Resource>,
+    schema: &Schema,
 ) -> Result<(), Error> {
     for p in list {
         let text = match (&p.patch, &p.path) {
@@ -108,7 +115,7 @@ pub fn patches(
             // A file of several strategic merge patches applies each in turn.
             Some(Node::Map(..)) => {
                 for node in &docs {
-                    smp_patch(kfile, p, node, res)?;
+                    smp_patch(kfile, p, node, res, schema)?;
                 }
             }
             _ => return Err(patch_err(kfile, "empty patch".into())),
@@ -117,9 +124,15 @@ pub fn patches(
     Ok(())
 }
 
-fn smp_patch(kfile: &Path, p: &Patch, node: &Node, res: &mut Vec<Resource>) -> Result<(), Error> {
+fn smp_patch(
+    kfile: &Path,
+    p: &Patch,
+    node: &Node,
+    res: &mut Vec<Resource>,
+    schema: &Schema,
+) -> Result<(), Error> {
     let Some(target) = &p.target else {
-        return apply_smp_by_id(kfile, node, res);
+        return apply_smp_by_id(kfile, node, res, schema);
     };
     let target = Target::new(kfile, target)?;
     if deletes_object(node) {
@@ -135,8 +148,7 @@ fn smp_patch(kfile: &Path, p: &Patch, node: &Node, res: &mut Vec<Resource>) -> R
     let keep = (option("allowNameChange"), option("allowKindChange"));
     for r in res.iter_mut().filter(|r| target.selects(r)) {
         let own = with_identity_of(node, r, keep);
-        apply_kustomize(&mut r.node, &own, &Schema::kubernetes())
-            .map_err(|e| patch_err(kfile, e.to_string()))?;
+        apply_kustomize(&mut r.node, &own, schema).map_err(|e| patch_err(kfile, e.to_string()))?;
     }
     Ok(())
 }
