@@ -79,6 +79,13 @@ pub fn auth_from_data(data: &BTreeMap<String, ByteString>) -> Result<Auth, Probl
         ));
     }
     let mut auth = Auth::default();
+    if let Some(identity) = data.get("identity") {
+        // SSH: `password` decrypts the identity; `known_hosts` pins the server's host key.
+        auth.ssh_identity = Some(identity.0.clone());
+        auth.ssh_password = text("password")?.filter(|p| !p.is_empty());
+        auth.ssh_known_hosts = data.get("known_hosts").map(|v| v.0.clone());
+        return Ok(auth);
+    }
     match (text("username")?, text("password")?) {
         (Some(username), password) => {
             auth.basic = Some(BasicAuth {
@@ -86,8 +93,7 @@ pub fn auth_from_data(data: &BTreeMap<String, ByteString>) -> Result<Auth, Probl
                 password: password.unwrap_or_default(),
             });
         }
-        // Flux keeps `password` alone for encrypted SSH identities.
-        (None, Some(_)) if !data.contains_key("identity") => {
+        (None, Some(_)) => {
             return Err(Problem::Invalid(
                 "key 'password' is set without 'username'".to_owned(),
             ));
@@ -104,7 +110,6 @@ pub fn auth_from_data(data: &BTreeMap<String, ByteString>) -> Result<Auth, Probl
         .get("ca.crt")
         .or_else(|| data.get("caFile"))
         .map(|v| v.0.clone());
-    auth.ssh_identity = data.get("identity").map(|v| v.0.clone());
     Ok(auth)
 }
 
@@ -158,6 +163,29 @@ mod tests {
         assert!(
             matches!(&err, Problem::Invalid(m) if !m.contains("hunter2")),
             "{err:?}"
+        );
+    }
+
+    #[test]
+    fn an_identity_makes_ssh_auth_with_its_password_and_known_hosts() {
+        let auth = auth_from_data(&data(&[
+            ("identity", "-----BEGIN OPENSSH PRIVATE KEY-----"),
+            ("identity.pub", "ssh-ed25519 AAAA"),
+            ("known_hosts", "github.com ssh-ed25519 AAAA"),
+            ("password", "passphrase"),
+        ]))
+        .expect("valid keys");
+        assert!(auth.ssh_identity.is_some());
+        assert_eq!(auth.ssh_password.as_deref(), Some("passphrase"));
+        assert_eq!(
+            auth.ssh_known_hosts.as_deref(),
+            Some(b"github.com ssh-ed25519 AAAA".as_slice())
+        );
+        assert!(auth.basic.is_none(), "the password is the key's passphrase");
+        let debug = format!("{auth:?}");
+        assert!(
+            !debug.contains("passphrase") && !debug.contains("OPENSSH"),
+            "{debug}"
         );
     }
 
