@@ -301,15 +301,15 @@ pub fn append(res: &mut Vec<Resource>, more: Vec<Resource>) -> Result<(), Error>
 
 pub(crate) fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), Error> {
     let fields = [
-        ("helmCharts", k.helm_charts.is_some()),
-        ("helmGlobals", k.helm_globals.is_some()),
+        // Only charts to inflate are refused: helmGlobals alone, or an empty
+        // list, builds as kustomize builds it without --enable-helm.
+        ("helmCharts", non_empty(k.helm_charts.as_ref())),
         (
             "helmChartInflationGenerator",
-            k.helm_chart_inflation_generator.is_some(),
+            non_empty(k.helm_chart_inflation_generator.as_ref()),
         ),
         ("generators", k.generators.is_some()),
         ("validators", k.validators.is_some()),
-        ("imageTags", k.image_tags.is_some()),
     ];
     match fields.iter().find(|(_, used)| *used) {
         Some((field, _)) => Err(Error::Unsupported {
@@ -324,5 +324,15 @@ pub(crate) fn refuse_unsupported(kfile: &Path, k: &Kustomization) -> Result<(), 
             },
         }),
         None => Ok(()),
+    }
+}
+
+/// Whether a field holds something: not null and not an empty list or map.
+fn non_empty(field: Option<&serde_json::Value>) -> bool {
+    match field {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        Some(serde_json::Value::Object(o)) => !o.is_empty(),
+        Some(_) => true,
     }
 }

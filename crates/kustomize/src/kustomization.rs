@@ -72,7 +72,9 @@ pub struct Kustomization {
     pub configurations: Vec<String>,
     pub generators: Option<Json>,
     pub validators: Option<Json>,
-    pub image_tags: Option<Json>,
+    /// The legacy name of `images`; kustomize appends its entries to them.
+    #[serde(default)]
+    pub image_tags: Vec<Image>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -239,11 +241,13 @@ pub fn load(loader: &Loader, path: &Path) -> Result<Kustomization, Error> {
             message: "the kustomization is empty".into(),
         });
     }
-    let k: Kustomization = serde_json::from_value(json).map_err(|e| Error::Kustomization {
+    let mut k: Kustomization = serde_json::from_value(json).map_err(|e| Error::Kustomization {
         path: path.to_path_buf(),
         message: e.to_string(),
     })?;
     check_sort_options(path, k.sort_options.as_ref())?;
+    let legacy = std::mem::take(&mut k.image_tags);
+    k.images.extend(legacy);
     Ok(k)
 }
 
