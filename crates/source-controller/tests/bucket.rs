@@ -487,3 +487,54 @@ async fn https_trusts_the_ca_of_cert_secret_ref_and_refuses_an_unknown_one() -> 
     }
     controller.stop().await
 }
+
+#[tokio::test]
+async fn odd_key_names_download_and_a_key_escaping_the_bucket_is_refused() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_bucket_crd(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "sc-bucket-keys").await?;
+    let s3 = S3Server::start(Some((ACCESS_KEY, SECRET_KEY))).await?;
+    s3.put_object("flux", "apps/a b&c+d=ü.yaml", "a: 1\n");
+    s3.put_object("flux", "apps/plain.yaml", "b: 2\n");
+    create_keys(&cluster.client, ns.name(), "s3-keys", SECRET_KEY).await?;
+    let controller = RunningController::start(&cluster, ns.name()).await?;
+    let api: Api<Bucket> = Api::namespaced(cluster.client.clone(), ns.name());
+    api.create(
+        &PostParams::default(),
+        &bucket_object("keys", ns.name(), &s3.endpoint(), json!({}))?,
+    )
+    .await?;
+    let bucket = wait_bucket(&api, "keys", "keys Ready=True", |b| {
+        ready(b).is_some_and(|(s, _, _)| s == "True")
+    })
+    .await?;
+    assert_eq!(
+        artifact_files(&bucket).await?,
+        vec!["apps/a b&c+d=ü.yaml", "apps/plain.yaml"]
+    );
+
+    // A key that would be written outside the working directory fails the reconcile; the
+    // artifact already stored stays.
+    s3.put_object("flux", "apps/../../escape.yaml", "x");
+    request_reconcile_helm(&api, "keys", "one").await?;
+    let bucket = wait_bucket(&api, "keys", "keys Ready=False", |b| {
+        ready(b).is_some_and(|(s, r, _)| s == "False" && r == "BucketOperationFailed")
+    })
+    .await?;
+    assert_eq!(
+        ready(&bucket).map(|r| r.2),
+        Some(
+            "indexation of objects from bucket 'flux' failed: object key 'apps/../../escape.yaml' is not a relative path inside the bucket"
+                .to_owned()
+        )
+    );
+    assert!(
+        bucket
+            .status
+            .as_ref()
+            .and_then(|s| s.artifact.as_ref())
+            .is_some()
+    );
+    delete_and_wait(&api, "keys").await?;
+    controller.stop().await
+}
