@@ -227,19 +227,14 @@ async fn a_helmrelease_installs_upgrades_on_values_valuesfrom_and_chart_changes_
 #[tokio::test]
 async fn tests_run_after_a_release_and_values_breaking_the_schema_apply_nothing()
 -> anyhow::Result<()> {
-    let cluster = testkit::cluster().await?;
-    install_crds(&cluster.client).await?;
-    let ns = TestNamespace::create(&cluster, "hc-test").await?;
-    let ns = ns.name().to_owned();
-    let controllers = Controllers::start(&cluster, &ns, &ns).await?;
-    let api: Api<HelmRelease> = Api::namespaced(cluster.client.clone(), &ns);
-    let hr = helm_release(
+    let f = Fixture::start("hc-test").await?;
+    let (cluster, ns, api) = (&f.cluster, f.ns.clone(), &f.api);
+    f.create(
         "tested",
-        &controllers.shard,
         json!({"values": {"withTest": true}, "test": {"enable": true}}),
-    );
-    api.create(&PostParams::default(), &hr).await?;
-    let hr = wait_released(&api, "tested", 1).await?;
+    )
+    .await?;
+    let hr = wait_released(api, "tested", 1).await?;
     let ready = condition(&hr, "Ready").expect("Ready");
     assert_eq!(ready.reason, "TestSucceeded");
     let test = condition(&hr, "TestSuccess").expect("TestSuccess");
@@ -281,8 +276,8 @@ async fn tests_run_after_a_release_and_values_breaking_the_schema_apply_nothing(
     );
 
     // Values that break values.schema.json: a clear condition, no new revision.
-    merge(&api, "tested", json!({"spec": {"values": {"greeting": 5}}})).await?;
-    let hr = wait_failing(&api, "tested", "InitFailed").await?;
+    merge(api, "tested", json!({"spec": {"values": {"greeting": 5}}})).await?;
+    let hr = wait_failing(api, "tested", "InitFailed").await?;
     let message = &condition(&hr, "Ready").expect("Ready").message;
     assert!(message.contains("greeting"), "{message}");
     assert_eq!(latest_version(&hr), Some(1));
@@ -293,7 +288,5 @@ async fn tests_run_after_a_release_and_values_breaking_the_schema_apply_nothing(
         Some("hello")
     );
 
-    api.delete("tested", &DeleteParams::default()).await?;
-    wait_gone(&api, "tested").await?;
-    controllers.stop().await
+    f.finish(&["tested"]).await
 }

@@ -6,32 +6,26 @@
 mod common;
 
 use common::*;
-use driftless_api::helm::HelmRelease;
+
 use driftless_helm::release::{KubeSecrets, Status, Storage};
-use kube::api::{Api, DeleteParams, PostParams};
+
 use serde_json::json;
-use testkit::TestNamespace;
 
 #[tokio::test]
 async fn a_failing_install_is_uninstalled_retried_then_stalls_and_a_fix_releases_it()
 -> anyhow::Result<()> {
-    let cluster = testkit::cluster().await?;
-    install_crds(&cluster.client).await?;
-    let ns = TestNamespace::create(&cluster, "hc-install-fail").await?;
-    let ns = ns.name().to_owned();
-    let controllers = Controllers::start(&cluster, &ns, &ns).await?;
-    let api: Api<HelmRelease> = Api::namespaced(cluster.client.clone(), &ns);
-    let hr = helm_release(
+    let f = Fixture::start("hc-install-fail").await?;
+    let (cluster, ns, api) = (&f.cluster, f.ns.clone(), &f.api);
+    f.create(
         "bad",
-        &controllers.shard,
         json!({
             "values": {"broken": true},
             "install": {"remediation": {"retries": 1}},
         }),
-    );
-    api.create(&PostParams::default(), &hr).await?;
+    )
+    .await?;
 
-    let hr = wait_failing(&api, "bad", "RetriesExceeded").await?;
+    let hr = wait_failing(api, "bad", "RetriesExceeded").await?;
     let status = hr.status.clone().expect("status");
     assert_eq!(status.install_failures, Some(2));
     let stalled = condition(&hr, "Stalled").expect("Stalled");
@@ -71,8 +65,8 @@ async fn a_failing_install_is_uninstalled_retried_then_stalls_and_a_fix_releases
     assert_eq!(greeting(&cluster.client, &ns, "bad-cfg").await?, None);
 
     // A fixed spec is a new generation: counters reset, the failed release is upgraded.
-    merge(&api, "bad", json!({"spec": {"values": {"broken": false}}})).await?;
-    let hr = wait_for(&api, "bad", "bad Ready after the fix", |hr| {
+    merge(api, "bad", json!({"spec": {"values": {"broken": false}}})).await?;
+    let hr = wait_for(api, "bad", "bad Ready after the fix", |hr| {
         condition(hr, "Ready").is_some_and(|c| c.status == "True")
     })
     .await?;
@@ -84,37 +78,30 @@ async fn a_failing_install_is_uninstalled_retried_then_stalls_and_a_fix_releases
     assert!(condition(&hr, "Remediated").is_none());
     assert_eq!(hr.status.as_ref().and_then(|s| s.install_failures), None);
 
-    api.delete("bad", &DeleteParams::default()).await?;
-    wait_gone(&api, "bad").await?;
-    controllers.stop().await
+    f.finish(&["bad"]).await
 }
 
 #[tokio::test]
 async fn a_failing_upgrade_is_rolled_back_to_the_last_good_release() -> anyhow::Result<()> {
-    let cluster = testkit::cluster().await?;
-    install_crds(&cluster.client).await?;
-    let ns = TestNamespace::create(&cluster, "hc-rollback").await?;
-    let ns = ns.name().to_owned();
-    let controllers = Controllers::start(&cluster, &ns, &ns).await?;
-    let api: Api<HelmRelease> = Api::namespaced(cluster.client.clone(), &ns);
-    let hr = helm_release(
+    let f = Fixture::start("hc-rollback").await?;
+    let (cluster, ns, api) = (&f.cluster, f.ns.clone(), &f.api);
+    f.create(
         "app",
-        &controllers.shard,
         json!({
             "values": {"greeting": "good"},
             "upgrade": {"remediation": {"retries": 1}},
         }),
-    );
-    api.create(&PostParams::default(), &hr).await?;
-    wait_released(&api, "app", 1).await?;
+    )
+    .await?;
+    wait_released(api, "app", 1).await?;
 
     merge(
-        &api,
+        api,
         "app",
         json!({"spec": {"values": {"greeting": "bad", "broken": true}}}),
     )
     .await?;
-    let hr = wait_failing(&api, "app", "RetriesExceeded").await?;
+    let hr = wait_failing(api, "app", "RetriesExceeded").await?;
     assert_eq!(hr.status.as_ref().and_then(|s| s.upgrade_failures), Some(2));
     let remediated = condition(&hr, "Remediated").expect("Remediated");
     assert_eq!(
@@ -151,22 +138,15 @@ async fn a_failing_upgrade_is_rolled_back_to_the_last_good_release() -> anyhow::
         Some("good")
     );
 
-    api.delete("app", &DeleteParams::default()).await?;
-    wait_gone(&api, "app").await?;
-    controllers.stop().await
+    f.finish(&["app"]).await
 }
 
 #[tokio::test]
 async fn a_release_left_pending_by_a_crash_is_unlocked_and_upgraded() -> anyhow::Result<()> {
-    let cluster = testkit::cluster().await?;
-    install_crds(&cluster.client).await?;
-    let ns = TestNamespace::create(&cluster, "hc-pending").await?;
-    let ns = ns.name().to_owned();
-    let controllers = Controllers::start(&cluster, &ns, &ns).await?;
-    let api: Api<HelmRelease> = Api::namespaced(cluster.client.clone(), &ns);
-    let hr = helm_release("stuck", &controllers.shard, json!({}));
-    api.create(&PostParams::default(), &hr).await?;
-    wait_released(&api, "stuck", 1).await?;
+    let f = Fixture::start("hc-pending").await?;
+    let (cluster, ns, api) = (&f.cluster, f.ns.clone(), &f.api);
+    f.create("stuck", json!({})).await?;
+    wait_released(api, "stuck", 1).await?;
 
     // What a controller killed mid-upgrade leaves: the newest revision pending-upgrade.
     let storage = Storage::new(KubeSecrets::new(cluster.client.clone(), &ns));
@@ -176,12 +156,12 @@ async fn a_release_left_pending_by_a_crash_is_unlocked_and_upgraded() -> anyhow:
     storage.create(&pending).await?;
 
     merge(
-        &api,
+        api,
         "stuck",
         json!({"spec": {"values": {"greeting": "after-crash"}}}),
     )
     .await?;
-    let hr = wait_released(&api, "stuck", 3).await?;
+    let hr = wait_released(api, "stuck", 3).await?;
     assert_eq!(
         condition(&hr, "Ready").expect("Ready").reason,
         "UpgradeSucceeded"
@@ -207,7 +187,5 @@ async fn a_release_left_pending_by_a_crash_is_unlocked_and_upgraded() -> anyhow:
         Some("after-crash")
     );
 
-    api.delete("stuck", &DeleteParams::default()).await?;
-    wait_gone(&api, "stuck").await?;
-    controllers.stop().await
+    f.finish(&["stuck"]).await
 }

@@ -5,15 +5,13 @@
 
 use driftless_api::conditions::{reasons, types};
 use driftless_api::helm::{HelmRelease, HelmReleaseStatus, ReleaseAction};
-use driftless_helm::release::{
-    self as helm, KubeCluster, KubeSecrets, Release, Rendered, Status, Storage,
-};
+use driftless_helm::release::{self as helm, KubeCluster, KubeSecrets, Release, Rendered, Storage};
 use driftless_helm::{Chart, Options, Values};
 use driftless_runtime::draft::StatusDraft;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 
-use super::settings::{self, Remediation};
+use super::settings;
 use super::{Desired, ReleaseEvent, attempted, chart_label, revision_name, succeeded_message};
 use crate::error::ReconcileError;
 use crate::{history, identity};
@@ -69,13 +67,21 @@ pub async fn render(
     })?
 }
 
+/// The action as Flux words it in messages and history.
+fn verb(action: ReleaseAction) -> &'static str {
+    match action {
+        ReleaseAction::Install => "install",
+        ReleaseAction::Upgrade => "upgrade",
+    }
+}
+
 fn bump(counter: &mut Option<i64>) -> i64 {
     let next = counter.unwrap_or(0) + 1;
     *counter = Some(next);
     next
 }
 
-fn normal(reason: &'static str, message: String) -> ReleaseEvent {
+pub(super) fn normal(reason: &'static str, message: String) -> ReleaseEvent {
     ReleaseEvent {
         warning: false,
         reason,
@@ -83,7 +89,7 @@ fn normal(reason: &'static str, message: String) -> ReleaseEvent {
     }
 }
 
-fn warning(reason: &'static str, message: String) -> ReleaseEvent {
+pub(super) fn warning(reason: &'static str, message: String) -> ReleaseEvent {
     ReleaseEvent {
         warning: true,
         reason,
@@ -92,7 +98,7 @@ fn warning(reason: &'static str, message: String) -> ReleaseEvent {
 }
 
 impl Run<'_> {
-    fn namespace(&self) -> String {
+    pub(super) fn namespace(&self) -> String {
         identity::target_namespace(self.hr)
     }
 
@@ -101,7 +107,7 @@ impl Run<'_> {
         format!("{}@{}", m.name, m.version)
     }
 
-    fn record(&self, status: &mut HelmReleaseStatus, release: &Release, action: &str) {
+    pub(super) fn record(&self, status: &mut HelmReleaseStatus, release: &Release, action: &str) {
         let mut snapshots = status.history.take().unwrap_or_default();
         history::record(
             &mut snapshots,
@@ -111,7 +117,7 @@ impl Run<'_> {
     }
 
     /// Records the newest stored revision (the one a failed action left) in the history.
-    async fn record_last(&self, status: &mut HelmReleaseStatus, action: &str) {
+    pub(super) async fn record_last(&self, status: &mut HelmReleaseStatus, action: &str) {
         if let Ok(Some(last)) = self.storage.last(self.name).await {
             self.record(status, &last, action);
         }
@@ -127,37 +133,31 @@ impl Run<'_> {
     ) -> Result<(), ReconcileError> {
         let (common, crds, create_namespace) = settings::install(self.hr)?;
         let namespace = self.namespace();
-        attempted(status, ReleaseAction::Install);
-        draft.progressing(format!(
-            "Running 'install' action with timeout of {}",
-            crate::error::go_duration(common.timeout)
-        ));
-        if create_namespace {
-            self.create_namespace(&namespace).await?;
-        }
         let skip_schema = self
             .hr
             .spec
             .install
             .as_ref()
-            .and_then(|i| i.disable_schema_validation)
-            .unwrap_or(false);
-        let rendered = render(
-            self.client,
-            self.desired.chart,
-            &self.desired.values,
-            self.name,
-            &namespace,
-            skip_schema,
-        )
-        .await?;
+            .and_then(|i| i.disable_schema_validation);
+        let rendered = self
+            .prepare(
+                status,
+                draft,
+                ReleaseAction::Install,
+                common.timeout,
+                skip_schema,
+            )
+            .await?;
+        if create_namespace {
+            self.create_namespace(&namespace).await?;
+        }
         let started = std::time::Instant::now();
         let result = helm::install(
             self.storage,
             self.cluster,
             helm::Install {
                 name: self.name.to_owned(),
-                namespace: namespace.clone(),
+                namespace,
                 chart: self.desired.chart,
                 values: self.desired.values.clone(),
                 rendered,
@@ -169,43 +169,15 @@ impl Run<'_> {
             },
         )
         .await;
-        status.last_attempted_release_action_duration = Some(crate::error::go_duration(
-            std::time::Duration::from_millis(started.elapsed().as_millis() as u64),
-        ));
-        match result {
-            Ok(release) => {
-                self.record(status, &release, "install");
-                let message = succeeded_message("install", &release);
-                draft.mark_true(types::RELEASED, reasons::INSTALL_SUCCEEDED, message.clone());
-                draft.delete(types::REMEDIATED);
-                events.push(normal(reasons::INSTALL_SUCCEEDED, message.clone()));
-                draft.succeeded_with(reasons::INSTALL_SUCCEEDED, message);
-                self.test(status, draft, events, release, "install").await
-            }
-            Err(e) => {
-                self.record_last(status, "install").await;
-                let message = format!(
-                    "Helm install failed for release {namespace}/{} with chart {}: {e}",
-                    self.name,
-                    self.chart_label()
-                );
-                draft.mark_false(types::RELEASED, reasons::INSTALL_FAILED, message.clone());
-                events.push(warning(reasons::INSTALL_FAILED, message.clone()));
-                bump(&mut status.failures);
-                let failures = bump(&mut status.install_failures);
-                let remediation = settings::install_remediation(self.hr);
-                self.after_failure(status, draft, events, remediation, failures)
-                    .await?;
-                if remediation.exhausted(failures) {
-                    return Err(ReconcileError::RetriesExceeded {
-                        message: format!(
-                            "{message}; Failed to install after {failures} attempt(s)"
-                        ),
-                    });
-                }
-                Err(ReconcileError::InstallFailed { message })
-            }
-        }
+        self.conclude(
+            status,
+            draft,
+            events,
+            ReleaseAction::Install,
+            started,
+            result,
+        )
+        .await
     }
 
     /// Upgrades the release; a failure is remediated by rollback (or uninstall) while retries
@@ -217,28 +189,21 @@ impl Run<'_> {
         events: &mut Vec<ReleaseEvent>,
     ) -> Result<(), ReconcileError> {
         let (common, crds) = settings::upgrade(self.hr)?;
-        let namespace = self.namespace();
-        attempted(status, ReleaseAction::Upgrade);
-        draft.progressing(format!(
-            "Running 'upgrade' action with timeout of {}",
-            crate::error::go_duration(common.timeout)
-        ));
         let skip_schema = self
             .hr
             .spec
             .upgrade
             .as_ref()
-            .and_then(|u| u.disable_schema_validation)
-            .unwrap_or(false);
-        let rendered = render(
-            self.client,
-            self.desired.chart,
-            &self.desired.values,
-            self.name,
-            &namespace,
-            skip_schema,
-        )
-        .await?;
+            .and_then(|u| u.disable_schema_validation);
+        let rendered = self
+            .prepare(
+                status,
+                draft,
+                ReleaseAction::Upgrade,
+                common.timeout,
+                skip_schema,
+            )
+            .await?;
         let started = std::time::Instant::now();
         let result = helm::upgrade(
             self.storage,
@@ -254,190 +219,114 @@ impl Run<'_> {
             },
         )
         .await;
+        self.conclude(
+            status,
+            draft,
+            events,
+            ReleaseAction::Upgrade,
+            started,
+            result,
+        )
+        .await
+    }
+
+    /// Records the attempt and renders the chart for it.
+    async fn prepare(
+        &self,
+        status: &mut HelmReleaseStatus,
+        draft: &mut StatusDraft,
+        action: ReleaseAction,
+        timeout: std::time::Duration,
+        skip_schema: Option<bool>,
+    ) -> Result<Rendered, ReconcileError> {
+        attempted(status, action);
+        draft.progressing(format!(
+            "Running '{}' action with timeout of {}",
+            verb(action),
+            crate::error::go_duration(timeout)
+        ));
+        render(
+            self.client,
+            self.desired.chart,
+            &self.desired.values,
+            self.name,
+            &self.namespace(),
+            skip_schema.unwrap_or(false),
+        )
+        .await
+    }
+
+    /// The status, conditions and events of an install or upgrade that ran, then tests after a
+    /// success or remediation after a failure.
+    async fn conclude(
+        &self,
+        status: &mut HelmReleaseStatus,
+        draft: &mut StatusDraft,
+        events: &mut Vec<ReleaseEvent>,
+        action: ReleaseAction,
+        started: std::time::Instant,
+        result: Result<Release, helm::ReleaseError>,
+    ) -> Result<(), ReconcileError> {
         status.last_attempted_release_action_duration = Some(crate::error::go_duration(
             std::time::Duration::from_millis(started.elapsed().as_millis() as u64),
         ));
-        match result {
-            Ok(release) => {
-                self.refresh_history(status).await;
-                self.record(status, &release, "upgrade");
-                let message = succeeded_message("upgrade", &release);
-                draft.mark_true(types::RELEASED, reasons::UPGRADE_SUCCEEDED, message.clone());
-                draft.delete(types::REMEDIATED);
-                events.push(normal(reasons::UPGRADE_SUCCEEDED, message.clone()));
-                draft.succeeded_with(reasons::UPGRADE_SUCCEEDED, message);
-                self.test(status, draft, events, release, "upgrade").await
-            }
+        let verb = verb(action);
+        let (succeeded, failed) = match action {
+            ReleaseAction::Install => (reasons::INSTALL_SUCCEEDED, reasons::INSTALL_FAILED),
+            ReleaseAction::Upgrade => (reasons::UPGRADE_SUCCEEDED, reasons::UPGRADE_FAILED),
+        };
+        let release = match result {
+            Ok(release) => release,
             Err(e) => {
-                self.record_last(status, "upgrade").await;
+                self.record_last(status, verb).await;
                 let message = format!(
-                    "Helm upgrade failed for release {namespace}/{} with chart {}: {e}",
+                    "Helm {verb} failed for release {}/{} with chart {}: {e}",
+                    self.namespace(),
                     self.name,
                     self.chart_label()
                 );
-                draft.mark_false(types::RELEASED, reasons::UPGRADE_FAILED, message.clone());
-                events.push(warning(reasons::UPGRADE_FAILED, message.clone()));
+                draft.mark_false(types::RELEASED, failed, message.clone());
+                events.push(warning(failed, message.clone()));
                 bump(&mut status.failures);
-                let failures = bump(&mut status.upgrade_failures);
-                let remediation = settings::upgrade_remediation(self.hr);
+                let (failures, remediation) = match action {
+                    ReleaseAction::Install => (
+                        bump(&mut status.install_failures),
+                        settings::install_remediation(self.hr),
+                    ),
+                    ReleaseAction::Upgrade => (
+                        bump(&mut status.upgrade_failures),
+                        settings::upgrade_remediation(self.hr),
+                    ),
+                };
                 self.after_failure(status, draft, events, remediation, failures)
                     .await?;
                 if remediation.exhausted(failures) {
                     return Err(ReconcileError::RetriesExceeded {
-                        message: format!(
-                            "{message}; Failed to upgrade after {failures} attempt(s)"
-                        ),
+                        message: format!("{message}; Failed to {verb} after {failures} attempt(s)"),
                     });
                 }
-                Err(ReconcileError::UpgradeFailed { message })
+                return Err(match action {
+                    ReleaseAction::Install => ReconcileError::InstallFailed { message },
+                    ReleaseAction::Upgrade => ReconcileError::UpgradeFailed { message },
+                });
             }
-        }
+        };
+        self.refresh_history(status).await;
+        self.record(status, &release, verb);
+        let message = succeeded_message(verb, &release);
+        draft.mark_true(types::RELEASED, succeeded, message.clone());
+        draft.delete(types::REMEDIATED);
+        events.push(normal(succeeded, message.clone()));
+        draft.succeeded_with(succeeded, message);
+        self.test(status, draft, events, release, verb).await
     }
 
     /// Refreshes the statuses of the revisions the history holds from the storage.
-    async fn refresh_history(&self, status: &mut HelmReleaseStatus) {
+    pub(super) async fn refresh_history(&self, status: &mut HelmReleaseStatus) {
         if let Ok(stored) = self.storage.history(self.name).await {
             let mut snapshots = status.history.take().unwrap_or_default();
             history::refresh(&mut snapshots, &stored);
             status.history = Some(snapshots);
-        }
-    }
-
-    /// Remediates failure number `failures` when the remediation says so.
-    async fn after_failure(
-        &self,
-        status: &mut HelmReleaseStatus,
-        draft: &mut StatusDraft,
-        events: &mut Vec<ReleaseEvent>,
-        remediation: Remediation,
-        failures: i64,
-    ) -> Result<(), ReconcileError> {
-        if !remediation.remediates(failures) {
-            return Ok(());
-        }
-        if remediation.uninstall {
-            return self.remediate_uninstall(status, draft, events).await;
-        }
-        self.remediate_rollback(status, draft, events).await
-    }
-
-    async fn remediate_uninstall(
-        &self,
-        status: &mut HelmReleaseStatus,
-        draft: &mut StatusDraft,
-        events: &mut Vec<ReleaseEvent>,
-    ) -> Result<(), ReconcileError> {
-        let (common, keep_history) = settings::uninstall(self.hr)?;
-        let result = helm::uninstall(
-            self.storage,
-            self.cluster,
-            helm::Uninstall {
-                name: self.name.to_owned(),
-                keep_history,
-                common,
-            },
-        )
-        .await;
-        match result {
-            Ok(done) => {
-                let mut release = done.release;
-                if let Some(info) = release.info.as_mut() {
-                    info.status = Status::Uninstalled;
-                }
-                self.record(status, &release, "uninstall-remediation");
-                let message = format!(
-                    "Helm uninstall remediation for release {} with chart {} succeeded",
-                    revision_name(&release),
-                    chart_label(&release)
-                );
-                draft.mark_true(
-                    types::REMEDIATED,
-                    reasons::UNINSTALL_SUCCEEDED,
-                    message.clone(),
-                );
-                events.push(normal(reasons::UNINSTALL_SUCCEEDED, message));
-                Ok(())
-            }
-            Err(helm::ReleaseError::NotFound) => Ok(()),
-            Err(e) => {
-                let message = format!(
-                    "Helm uninstall remediation for release {}/{} failed: {e}",
-                    self.namespace(),
-                    self.name
-                );
-                draft.mark_false(
-                    types::REMEDIATED,
-                    reasons::UNINSTALL_FAILED,
-                    message.clone(),
-                );
-                events.push(warning(reasons::UNINSTALL_FAILED, message.clone()));
-                Err(ReconcileError::UninstallFailed { message })
-            }
-        }
-    }
-
-    async fn remediate_rollback(
-        &self,
-        status: &mut HelmReleaseStatus,
-        draft: &mut StatusDraft,
-        events: &mut Vec<ReleaseEvent>,
-    ) -> Result<(), ReconcileError> {
-        let stored =
-            self.storage
-                .history(self.name)
-                .await
-                .map_err(|e| ReconcileError::Storage {
-                    message: e.to_string(),
-                })?;
-        // The newest revision that was released successfully, before the failed one.
-        let Some(target) = stored
-            .iter()
-            .rev()
-            .skip(1)
-            .find(|r| matches!(r.status(), Status::Deployed | Status::Superseded))
-            .map(|r| r.version)
-        else {
-            return Ok(());
-        };
-        let result = helm::rollback(
-            self.storage,
-            self.cluster,
-            helm::Rollback {
-                name: self.name.to_owned(),
-                version: target,
-                common: settings::rollback(self.hr)?,
-            },
-        )
-        .await;
-        self.refresh_history(status).await;
-        match result {
-            Ok(release) => {
-                self.record(status, &release, "rollback");
-                let message = format!(
-                    "Helm rollback to previous release {}/{}.v{target} with chart {} succeeded",
-                    release.namespace,
-                    release.name,
-                    chart_label(&release)
-                );
-                draft.mark_true(
-                    types::REMEDIATED,
-                    reasons::ROLLBACK_SUCCEEDED,
-                    message.clone(),
-                );
-                events.push(normal(reasons::ROLLBACK_SUCCEEDED, message));
-                Ok(())
-            }
-            Err(e) => {
-                self.record_last(status, "rollback").await;
-                let message = format!(
-                    "Helm rollback to previous release {}/{}.v{target} failed: {e}",
-                    self.namespace(),
-                    self.name
-                );
-                draft.mark_false(types::REMEDIATED, reasons::ROLLBACK_FAILED, message.clone());
-                events.push(warning(reasons::ROLLBACK_FAILED, message.clone()));
-                Err(ReconcileError::RollbackFailed { message })
-            }
         }
     }
 
@@ -529,59 +418,4 @@ impl Run<'_> {
             }),
         }
     }
-}
-
-/// Uninstalls the release the history names when the object now names another release,
-/// target namespace or storage namespace (Flux uninstalls the old one and installs the new).
-pub async fn move_release(
-    client: &kube::Client,
-    hr: &HelmRelease,
-    status: &mut HelmReleaseStatus,
-    events: &mut Vec<ReleaseEvent>,
-) -> Result<(), ReconcileError> {
-    let Some(previous) = status.history.as_ref().and_then(|h| h.first()).cloned() else {
-        return Ok(());
-    };
-    let old_storage = status
-        .storage_namespace
-        .clone()
-        .unwrap_or_else(|| identity::storage_namespace(hr));
-    let moved = previous.name != identity::release_name(hr)
-        || previous.namespace != identity::target_namespace(hr)
-        || old_storage != identity::storage_namespace(hr);
-    if !moved {
-        return Ok(());
-    }
-    let storage = Storage::new(KubeSecrets::new(client.clone(), &old_storage));
-    let (common, _) = settings::uninstall(hr)?;
-    match helm::uninstall(
-        &storage,
-        &KubeCluster::new(client.clone()),
-        helm::Uninstall {
-            name: previous.name.clone(),
-            keep_history: false,
-            common,
-        },
-    )
-    .await
-    {
-        Ok(_) | Err(helm::ReleaseError::NotFound) => {}
-        Err(e) => {
-            return Err(ReconcileError::UninstallFailed {
-                message: format!(
-                    "failed to uninstall the previous release {}/{}: {e}",
-                    previous.namespace, previous.name
-                ),
-            });
-        }
-    }
-    events.push(normal(
-        reasons::UNINSTALL_SUCCEEDED,
-        format!(
-            "Helm uninstall succeeded for the previous release {}/{}.v{}",
-            previous.namespace, previous.name, previous.version
-        ),
-    ));
-    status.history = None;
-    Ok(())
 }

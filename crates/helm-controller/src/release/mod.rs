@@ -6,6 +6,7 @@
 //! until its spec, chart or values change (or `reconcile.fluxcd.io/resetAt`).
 
 pub mod actions;
+pub mod remediate;
 pub mod settings;
 
 use driftless_api::conditions::{reasons, types};
@@ -119,7 +120,7 @@ pub async fn reconcile(
     status.last_attempted_revision_digest = desired.oci_digest.clone();
     status.last_attempted_config_digest = Some(digest);
 
-    actions::move_release(client, hr, status, events).await?;
+    remediate::move_release(client, hr, status, events).await?;
     status.storage_namespace = Some(storage_ns.clone());
 
     let mut storage = Storage::new(KubeSecrets::new(client.clone(), &storage_ns));

@@ -416,3 +416,55 @@ pub async fn wait_gone(api: &Api<HelmRelease>, name: &str) -> anyhow::Result<()>
     .await
     .map_err(anyhow::Error::msg)
 }
+
+/// One test's world: the cluster, a fresh namespace (also the shard), both controllers and
+/// the HelmRelease API of the namespace.
+pub struct Fixture {
+    /// The shared control plane.
+    pub cluster: TestCluster,
+    /// The namespace name.
+    pub ns: String,
+    /// The controllers and the chart repository.
+    pub controllers: Controllers,
+    /// HelmReleases of the namespace.
+    pub api: Api<HelmRelease>,
+    _namespace: testkit::TestNamespace,
+}
+
+impl Fixture {
+    /// CRDs installed, a namespace `<prefix>-…` created, controllers started.
+    pub async fn start(prefix: &str) -> anyhow::Result<Self> {
+        let cluster = testkit::cluster().await?;
+        install_crds(&cluster.client).await?;
+        let namespace = testkit::TestNamespace::create(&cluster, prefix).await?;
+        let ns = namespace.name().to_owned();
+        let controllers = Controllers::start(&cluster, &ns, &ns).await?;
+        let api = Api::namespaced(cluster.client.clone(), &ns);
+        Ok(Self {
+            cluster,
+            ns,
+            controllers,
+            api,
+            _namespace: namespace,
+        })
+    }
+
+    /// Creates HelmRelease `name` of the test chart with `spec` merged in.
+    pub async fn create(&self, name: &str, spec: Value) -> anyhow::Result<()> {
+        let hr = helm_release(name, &self.controllers.shard, spec);
+        self.api.create(&PostParams::default(), &hr).await?;
+        Ok(())
+    }
+
+    /// Deletes the HelmReleases `names` (their finalizers run while the controller is up),
+    /// then stops the controllers.
+    pub async fn finish(self, names: &[&str]) -> anyhow::Result<()> {
+        for name in names {
+            self.api
+                .delete(name, &kube::api::DeleteParams::default())
+                .await?;
+            wait_gone(&self.api, name).await?;
+        }
+        self.controllers.stop().await
+    }
+}
