@@ -36,6 +36,18 @@ pub enum Stored {
     },
 }
 
+/// What the artifact is built from.
+#[derive(Debug)]
+pub struct Build {
+    /// The source step's checkout (or its "unchanged" answer).
+    pub fetched: Fetched,
+    /// The included artifacts, in `spec.include` order, copied in before archiving.
+    pub includes: Vec<meta::Artifact>,
+    /// Rebuild even when the revision is the stored one (content configuration changed or
+    /// the commit was (re)verified).
+    pub rebuild: bool,
+}
+
 /// Flux's `reconcileArtifact`.
 pub async fn reconcile_artifact(
     storage: &Storage,
@@ -43,10 +55,13 @@ pub async fn reconcile_artifact(
     repo: &GitRepository,
     status: &mut GitRepositoryStatus,
     draft: &mut StatusDraft,
-    fetched: Fetched,
-    includes: Vec<meta::Artifact>,
-    rebuild: bool,
+    build: Build,
 ) -> Result<Stored, ReconcileError> {
+    let Build {
+        fetched,
+        includes,
+        rebuild,
+    } = build;
     let up_to_date = status
         .artifact
         .as_ref()

@@ -132,7 +132,14 @@ async fn run_workers(
         driftless_artifact::router(&storage),
         signals.listener(),
     );
-    let git_repositories = controller_for::<GitRepository>(&args, &client)
+    let git_repositories = controller_for::<GitRepository>(&args, &client);
+    let includers = git_repositories.store();
+    let git_repositories = git_repositories
+        .watches(
+            namespaced_api::<GitRepository>(&args, &client),
+            watch_config(&args),
+            move |repo| crate::include::includers_of(&includers, &repo),
+        )
         .graceful_shutdown_on(signals.listener())
         .run(
             reconcile::<GitRepository>,

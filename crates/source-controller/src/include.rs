@@ -12,6 +12,7 @@ use driftless_artifact::{ExtractLimits, Storage, extract_verified};
 use driftless_runtime::draft::StatusDraft;
 use kube::ResourceExt;
 use kube::api::Api;
+use kube::runtime::reflector::{ObjectRef, Store};
 
 use crate::error::ReconcileError;
 use crate::storage::from_api;
@@ -166,6 +167,37 @@ fn copy_tree(source: &Path, dest: &Path) -> std::io::Result<()> {
         std::fs::copy(source, dest)?;
     }
     Ok(())
+}
+
+/// The GitRepositories that include `included` and have not yet built with its current
+/// artifact: a new artifact of an included repository requeues its includers.
+pub fn includers_of(
+    repos: &Store<GitRepository>,
+    included: &GitRepository,
+) -> Vec<ObjectRef<GitRepository>> {
+    let Some(artifact) = included.status.as_ref().and_then(|s| s.artifact.as_ref()) else {
+        return Vec::new();
+    };
+    let name = included.name_any();
+    repos
+        .state()
+        .iter()
+        .filter(|repo| repo.namespace() == included.namespace())
+        .filter(|repo| {
+            let recorded = repo
+                .status
+                .as_ref()
+                .and_then(|s| s.included_artifacts.as_deref())
+                .unwrap_or_default();
+            includes(repo).iter().enumerate().any(|(i, include)| {
+                include.repository.name == name
+                    && recorded.get(i).is_none_or(|r| {
+                        r.revision != artifact.revision || r.digest != artifact.digest
+                    })
+            })
+        })
+        .map(|repo| ObjectRef::from_obj(repo.as_ref()))
+        .collect()
 }
 
 #[cfg(test)]

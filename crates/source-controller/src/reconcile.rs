@@ -25,7 +25,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 
-use crate::artifact::{Stored, reconcile_artifact};
+use crate::artifact::{Build, Stored, reconcile_artifact};
 use crate::error::ReconcileError;
 use crate::source::reconcile_source;
 use crate::storage::reconcile_storage;
@@ -331,9 +331,11 @@ impl SourceKind for GitRepository {
             self,
             status,
             draft,
-            fetched,
-            includes,
-            rebuild,
+            Build {
+                fetched,
+                includes,
+                rebuild,
+            },
         )
         .await?;
         Ok(match stored {

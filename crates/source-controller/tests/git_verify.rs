@@ -2,6 +2,8 @@
 //! `git tag -s` (GnuPG, throwaway keys from crates/git/testdata/signing) served by the loopback
 //! git server, verified by the controller against the public keys of a Secret.
 
+// The shared helpers re-export more than this test uses.
+#[allow(unused_imports)]
 mod common;
 
 use std::collections::BTreeMap;
