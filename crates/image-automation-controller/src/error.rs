@@ -60,6 +60,13 @@ pub enum ReconcileError {
         problem: String,
     },
 
+    #[error("signing key Secret '{namespace}/{name}': {problem}")]
+    InvalidSigningKey {
+        namespace: String,
+        name: String,
+        problem: String,
+    },
+
     #[error(transparent)]
     Git(#[from] driftless_git::GitError),
 
@@ -90,7 +97,8 @@ impl Classify for ReconcileError {
             ReconcileError::SourceNotFound { .. }
             | ReconcileError::InvalidSource { .. }
             | ReconcileError::Unsupported { .. }
-            | ReconcileError::InvalidSecret { .. } => INVALID_SOURCE_CONFIGURATION,
+            | ReconcileError::InvalidSecret { .. }
+            | ReconcileError::InvalidSigningKey { .. } => INVALID_SOURCE_CONFIGURATION,
             ReconcileError::InvalidPolicySelector { .. } => INVALID_POLICY_SELECTOR,
             ReconcileError::Git(_) | ReconcileError::Push(_) | ReconcileError::Worker => {
                 GIT_OPERATION_FAILED

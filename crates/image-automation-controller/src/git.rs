@@ -37,6 +37,8 @@ pub struct Plan {
     /// generation are unchanged since: if the checkout branch still points there, the run
     /// is skipped after one ref listing (Flux's shortcut), without a clone.
     pub unchanged_since: Option<String>,
+    /// `spec.git.commit.signingKey`, unlocked: the commit gets a `gpgsig` signature.
+    pub signing_key: Option<std::sync::Arc<driftless_git::SigningKey>>,
 }
 
 /// The inputs of the commit message template.
@@ -124,13 +126,14 @@ fn run_once(plan: &Plan) -> Result<Outcome, ReconcileError> {
         .into_iter()
         .map(|(path, contents)| FileChange::Write { path, contents })
         .collect();
-    let commit = clone.commit(
+    let commit = clone.commit_signed(
         &changes,
         &CommitMessage {
             author: who.clone(),
             committer: who,
             message,
         },
+        plan.signing_key.as_deref(),
     )?;
     let Some(commit) = commit else {
         // The files differ only where the rewrite produced identical bytes.

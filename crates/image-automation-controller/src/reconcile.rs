@@ -128,8 +128,10 @@ async fn run(
     let repo = crate::source::git_repository(&ctx.client, obj, ctx.no_cross_namespace_refs).await?;
     let auth = crate::source::auth(&ctx.client, &repo).await?;
     let images = crate::source::latest_images(&ctx.client, obj).await?;
+    let signing_key = crate::source::signing_key(&ctx.client, obj).await?;
     let namespace = obj.namespace().unwrap_or_default();
     let mut plan = plan(ctx, obj, &repo, auth, &images, &namespace)?;
+    plan.signing_key = signing_key;
     let policies_unchanged = status.observed_policies.as_ref() == Some(&images);
     let generation_unchanged = status.observed_generation == obj.metadata.generation;
     if policies_unchanged && generation_unchanged {
@@ -223,12 +225,6 @@ fn plan(
         .ok_or_else(|| ReconcileError::InvalidSource {
             reason: "spec.git is required".into(),
         })?;
-    if git.commit.signing_key.is_some() {
-        return Err(ReconcileError::Unsupported {
-            feature: "spec.git.commit.signingKey",
-            detail: "commit signing (OpenPGP or SSH) is not implemented yet",
-        });
-    }
     let push_options = git
         .push
         .as_ref()
@@ -271,6 +267,7 @@ fn plan(
                 .unwrap_or_default(),
         },
         unchanged_since: None,
+        signing_key: None,
     })
 }
 

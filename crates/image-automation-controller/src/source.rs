@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use driftless_api::image::{ImagePolicy, ImageRef, ImageUpdateAutomation};
+use driftless_api::image::{ImagePolicy, ImageRef, ImageUpdateAutomation, SigningKeyType};
 use driftless_api::source::GitRepository;
-use driftless_git::Auth;
+use driftless_git::{Auth, SigningKey};
 use driftless_source_controller::credentials::{Problem, auth_from_data};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
@@ -74,6 +74,57 @@ pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, Reconci
         }
     })
 }
+
+/// `spec.git.commit.signingKey`: the OpenPGP key of Flux's Secret (`git.asc`, optional
+/// `passphrase`), unlocked and ready to sign. Errors name the Secret and key id, never the
+/// key material or passphrase.
+pub async fn signing_key(
+    client: &Client,
+    automation: &ImageUpdateAutomation,
+) -> Result<Option<std::sync::Arc<SigningKey>>, ReconcileError> {
+    let Some(signing) = automation
+        .spec
+        .git
+        .as_ref()
+        .and_then(|g| g.commit.signing_key.as_ref())
+    else {
+        return Ok(None);
+    };
+    if signing.type_ == Some(SigningKeyType::Ssh) {
+        return Err(ReconcileError::Unsupported {
+            feature: "spec.git.commit.signingKey.type",
+            detail: "SSH commit signing is not implemented; use an OpenPGP key (type gpg)",
+        });
+    }
+    let namespace = automation.namespace().unwrap_or_default();
+    let name = signing.secret_ref.name.clone();
+    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
+    let secret = api.get(&name).await.map_err(|e| ReconcileError::Kube {
+        what: "signing key Secret",
+        namespace: namespace.clone(),
+        name: name.clone(),
+        source: Box::new(e),
+    })?;
+    let data = secret.data.unwrap_or_default();
+    let invalid = |problem: String| ReconcileError::InvalidSigningKey {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        problem,
+    };
+    let armored = data
+        .get(SIGNING_KEY)
+        .filter(|v| !v.0.is_empty())
+        .ok_or_else(|| invalid(format!("does not contain a '{SIGNING_KEY}' key")))?;
+    let passphrase = data.get(SIGNING_PASSPHRASE).map(|v| v.0.as_slice());
+    let key =
+        SigningKey::from_armored(&armored.0, passphrase).map_err(|e| invalid(e.to_string()))?;
+    Ok(Some(std::sync::Arc::new(key)))
+}
+
+/// The Secret entry holding the armored OpenPGP private key.
+pub const SIGNING_KEY: &str = "git.asc";
+/// The Secret entry holding the key's passphrase.
+pub const SIGNING_PASSPHRASE: &str = "passphrase";
 
 /// `spec.timeout` of the GitRepository (Go duration), Flux's 60s when unset or invalid.
 pub fn timeout(repo: &GitRepository) -> Duration {

@@ -35,6 +35,7 @@ fn plan(url: String, tag: &str) -> Plan {
         author_email: "bot@example.invalid".into(),
         message: MessageInput::default(),
         unchanged_since: None,
+        signing_key: None,
     }
 }
 
