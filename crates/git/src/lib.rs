@@ -27,6 +27,7 @@ pub use commit::{Clone, CloneOptions, CommitMessage, FileChange, clone_branch};
 pub use error::GitError;
 pub use push::{PushError, PushOptions, PushTarget, Pushed, RefUpdated, push};
 pub use reference::{Reference, Strategy};
+pub use ssh::{identity_public_key, scan_known_hosts};
 pub use remote::{RemoteRef, ls_remote};
 pub use sign::{SignError, SigningKey};
 pub use transport::{Auth, BasicAuth};

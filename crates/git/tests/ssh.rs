@@ -283,3 +283,27 @@ async fn a_commit_is_pushed_over_ssh_and_a_stale_clone_is_rejected() -> anyhow::
     assert!(err.remote_moved(), "{err}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scanned_host_key_is_the_servers_and_a_public_key_is_derived_from_the_identity()
+-> anyhow::Result<()> {
+    let Some(f) = fixture().await else {
+        return Ok(());
+    };
+    let url = f.url();
+    let scanned = tokio::task::spawn_blocking(move || {
+        driftless_git::scan_known_hosts(&url, Duration::from_secs(30))
+    })
+    .await??;
+    assert_eq!(scanned, f.ssh.known_hosts());
+    let public = driftless_git::identity_public_key(f.ssh.client_key().private.as_bytes(), None)?;
+    let expected: Vec<&str> = f
+        .ssh
+        .client_key()
+        .public
+        .split_whitespace()
+        .take(2)
+        .collect();
+    assert!(public.starts_with(&expected.join(" ")), "{public}");
+    Ok(())
+}

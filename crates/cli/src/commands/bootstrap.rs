@@ -73,6 +73,10 @@ pub struct GitBootstrap {
     /// Allow a plain-HTTP repository URL.
     #[arg(long)]
     pub allow_insecure_http: bool,
+    /// Path to a private key file used for authenticating to the Git SSH server
+    /// (`--password` is its passphrase).
+    #[arg(long)]
+    pub private_key_file: Option<std::path::PathBuf>,
     /// Name of the Secret holding the Git credentials.
     #[arg(long, default_value = SYNC_NAME)]
     pub secret_name: String,
@@ -129,8 +133,50 @@ impl GitBootstrap {
         auth
     }
 
+    fn is_ssh(&self) -> bool {
+        self.url.starts_with("ssh://")
+    }
+
+    /// True when bootstrap stores credentials in the source Secret.
+    fn has_credentials(&self) -> bool {
+        self.password.is_some() || (self.is_ssh() && self.private_key_file.is_some())
+    }
+
+    /// The credentials for the clone and the Secret. Over SSH: the private key file, its
+    /// passphrase, and the server's host key scanned now (Flux's bootstrap trusts the host it
+    /// reaches at bootstrap time and pins that key in `known_hosts` from then on).
+    async fn resolve_auth(&self) -> Result<Auth, ClusterError> {
+        if !self.is_ssh() {
+            return Ok(self.auth());
+        }
+        let Some(path) = &self.private_key_file else {
+            return Err(ClusterError::Invalid(
+                "an ssh:// URL needs --private-key-file (SSH agents are not supported)".into(),
+            ));
+        };
+        let identity = std::fs::read(path).map_err(|e| {
+            ClusterError::Invalid(format!(
+                "reading --private-key-file '{}': {e}",
+                path.display()
+            ))
+        })?;
+        let url = self.url.clone();
+        let known_hosts = tokio::task::spawn_blocking(move || {
+            driftless_git::scan_known_hosts(&url, std::time::Duration::from_secs(30))
+        })
+        .await
+        .map_err(|e| ClusterError::Failed(format!("the host key scan stopped: {e}")))?
+        .map_err(|e| ClusterError::Failed(e.to_string()))?;
+        Ok(Auth {
+            ssh_identity: Some(identity),
+            ssh_password: self.password.clone(),
+            ssh_known_hosts: Some(known_hosts.into_bytes()),
+            ..Auth::default()
+        })
+    }
+
     fn check_url(&self) -> Result<(), ClusterError> {
-        if self.url.starts_with("https://") {
+        if self.url.starts_with("https://") || self.is_ssh() {
             return Ok(());
         }
         if self.url.starts_with("http://") {
@@ -143,7 +189,7 @@ impl GitBootstrap {
             };
         }
         Err(ClusterError::Invalid(format!(
-            "git URL scheme of '{}' not supported: bootstrap git speaks HTTP(S) (SSH is not supported yet)",
+            "git URL scheme of '{}' not supported: bootstrap git speaks HTTP(S) and SSH",
             self.url.split("://").next().unwrap_or_default()
         )))
     }
@@ -182,7 +228,7 @@ pub fn sync_objects(git: &GitBootstrap, namespace: &str, path: &str) -> Vec<Valu
         "spec": {"interval": git.interval.to_string(), "ref": {"branch": git.branch},
                  "url": git.url},
     });
-    if git.password.is_some() {
+    if git.has_credentials() {
         repository["spec"]["secretRef"] = json!({"name": git.secret_name});
     }
     let kustomization = json!({
@@ -276,6 +322,7 @@ fn commit_and_push(
 /// blocking task; the cluster side follows it.
 async fn push_manifests(
     git: &GitBootstrap,
+    auth: &Auth,
     path: &str,
     files: SyncFiles,
 ) -> Result<Pushed, ClusterError> {
@@ -296,7 +343,7 @@ async fn push_manifests(
     let sync_message = git.message("Add Flux sync manifests");
     let (url, branch) = (git.url.clone(), git.branch.clone());
     let options = CloneOptions {
-        auth: git.auth(),
+        auth: auth.clone(),
         ..CloneOptions::default()
     };
     tokio::task::spawn_blocking(move || {
@@ -339,7 +386,8 @@ pub async fn bootstrap(
         "cloning branch \"{}\" from Git repository \"{}\" and pushing the manifests",
         git.branch, git.url
     ))?;
-    let pushed = push_manifests(git, &path, files).await?;
+    let auth = git.resolve_auth().await?;
+    let pushed = push_manifests(git, &auth, &path, files).await?;
     for (what, commit) in [("component", &pushed.components), ("sync", &pushed.sync)] {
         match commit {
             Some(id) => printer.success(&format!(
@@ -357,12 +405,12 @@ pub async fn bootstrap(
     };
     install(client, &install_args, printer).await?;
 
-    if git.password.is_some() {
+    if git.has_credentials() {
         printer.action(&format!(
             "applying source secret \"{namespace}/{}\"",
             git.secret_name
         ))?;
-        apply_secret(client, git, &namespace).await?;
+        apply_secret(client, git, &auth, &namespace).await?;
         printer.success("reconciled source secret")?;
     }
 
@@ -427,15 +475,38 @@ async fn apply(
 async fn apply_secret(
     client: &kube::Client,
     git: &GitBootstrap,
+    auth: &Auth,
     namespace: &str,
 ) -> Result<(), ClusterError> {
     // The same credentials the clone used, in the keys source-controller reads.
-    let auth = git.auth();
+    let auth = auth.clone();
+    if let (Some(identity), Some(known_hosts)) = (&auth.ssh_identity, &auth.ssh_known_hosts) {
+        let public = driftless_git::identity_public_key(identity, auth.ssh_password.as_deref())
+            .map_err(|e| ClusterError::Invalid(e.to_string()))?;
+        let mut data = json!({
+            "identity": String::from_utf8_lossy(identity),
+            "identity.pub": public,
+            "known_hosts": String::from_utf8_lossy(known_hosts),
+        });
+        if let Some(password) = &auth.ssh_password {
+            data["password"] = json!(password);
+        }
+        return apply_secret_data(client, git, namespace, data).await;
+    }
     let data = match (auth.bearer_token, auth.basic) {
         (Some(token), _) => json!({"bearerToken": token}),
         (None, Some(basic)) => json!({"username": basic.username, "password": basic.password}),
         (None, None) => return Ok(()),
     };
+    apply_secret_data(client, git, namespace, data).await
+}
+
+async fn apply_secret_data(
+    client: &kube::Client,
+    git: &GitBootstrap,
+    namespace: &str,
+    data: Value,
+) -> Result<(), ClusterError> {
     let secret = json!({"apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": git.secret_name, "namespace": namespace}, "stringData": data});
     let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);

@@ -167,3 +167,65 @@ async fn connect_inner(
     }
     Ok(handle)
 }
+
+/// Records the host key a server offers and ends the handshake there (no authentication).
+struct Scan {
+    seen: Arc<Mutex<Option<russh::keys::PublicKey>>>,
+}
+
+impl client::Handler for Scan {
+    type Error = russh::Error;
+
+    async fn check_server_key(
+        &mut self,
+        offered: &PublicKeyOrCertificate,
+    ) -> Result<bool, Self::Error> {
+        if let (PublicKeyOrCertificate::PublicKey { key, .. }, Ok(mut slot)) =
+            (offered, self.seen.lock())
+        {
+            *slot = Some(key.clone());
+        }
+        Ok(false)
+    }
+}
+
+/// The host key `target` presents, as a `known_hosts` line: what `ssh-keyscan` would print for
+/// the algorithm negotiated by default.
+pub(crate) async fn scan(target: &Target, timeout: Duration) -> Result<String, GitError> {
+    let seen = Arc::new(Mutex::new(None));
+    let config = Arc::new(client::Config {
+        preferred: Preferred {
+            host_key_certificates: Vec::new().into(),
+            ..Preferred::default()
+        },
+        ..Default::default()
+    });
+    let handler = Scan { seen: seen.clone() };
+    let attempt = tokio::time::timeout(
+        timeout,
+        client::connect(config, (target.host.as_str(), target.port), handler),
+    )
+    .await;
+    if attempt.is_err() {
+        return Err(GitError::Timeout {
+            url: target.url.clone(),
+            operation: "scanning the SSH host key of",
+            timeout,
+        });
+    }
+    let key = seen.lock().ok().and_then(|mut s| s.take());
+    let Some(key) = key else {
+        let detail = match attempt {
+            Ok(Err(e)) => e.to_string(),
+            _ => "the server offered no host key".to_string(),
+        };
+        return Err(GitError::Remote {
+            url: target.url.clone(),
+            operation: "scanning the SSH host key of",
+            detail,
+        });
+    };
+    let line = key.to_openssh().map_err(GitError::object)?;
+    let name = super::known_hosts::lookup_name(&target.host, target.port);
+    Ok(format!("{name} {line}\n"))
+}

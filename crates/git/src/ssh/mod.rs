@@ -53,23 +53,7 @@ impl SshTransport {
             url: url.sanitized.clone(),
             reason,
         };
-        let parsed = gix::url::parse(url.sanitized.as_str()).map_err(|e| GitError::InvalidUrl {
-            url: url.sanitized.clone(),
-            reason: e.to_string(),
-        })?;
-        let host = parsed
-            .host()
-            .ok_or_else(|| GitError::InvalidUrl {
-                url: url.sanitized.clone(),
-                reason: "missing host".into(),
-            })?
-            .to_string();
-        let target = client::Target {
-            host,
-            port: parsed.port.unwrap_or(22),
-            user: parsed.user().unwrap_or(DEFAULT_USER).to_string(),
-            url: url.sanitized.clone(),
-        };
+        let (target, parsed) = target_of(url)?;
         let identity = auth
             .ssh_identity
             .as_deref()
@@ -225,6 +209,46 @@ impl Transport for SshTransport {
             None => Err(gix_client::Error::MissingHandshake),
         }
     }
+}
+
+/// Host, port and user of an `ssh://` URL, and the parsed URL.
+fn target_of(url: &RepoUrl) -> Result<(client::Target, gix::Url), GitError> {
+    let parsed = gix::url::parse(url.sanitized.as_str()).map_err(|e| GitError::InvalidUrl {
+        url: url.sanitized.clone(),
+        reason: e.to_string(),
+    })?;
+    let host = parsed
+        .host()
+        .ok_or_else(|| GitError::InvalidUrl {
+            url: url.sanitized.clone(),
+            reason: "missing host".into(),
+        })?
+        .to_string();
+    let target = client::Target {
+        host,
+        port: parsed.port.unwrap_or(22),
+        user: parsed.user().unwrap_or(DEFAULT_USER).to_string(),
+        url: url.sanitized.clone(),
+    };
+    Ok((target, parsed))
+}
+
+/// The `known_hosts` line for the server of `url`, read from its handshake: the trust
+/// `driftless bootstrap git` records in the Secret, as `flux bootstrap` scans it.
+pub fn scan_known_hosts(url: &str, timeout: Duration) -> Result<String, GitError> {
+    let url = RepoUrl::parse(url)?;
+    let (target, _) = target_of(&url)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(GitError::io("starting the SSH runtime", "."))?;
+    runtime.block_on(client::scan(&target, timeout))
+}
+
+/// The OpenSSH public key line (`identity.pub`) of a private key.
+pub fn identity_public_key(identity: &[u8], password: Option<&str>) -> Result<String, GitError> {
+    let key = client::decode_identity("identity", identity, password)?;
+    key.public_key().to_openssh().map_err(GitError::object)
 }
 
 /// The path git-upload-pack gets: `ssh://host/~user/repo` means `~user/repo`, as git has it.

@@ -66,11 +66,9 @@ fn urls_and_paths_are_checked_before_anything_is_touched() {
             .check_url()
             .is_ok()
     );
-    let ssh = git("git --url=ssh://git@h/r").check_url().expect_err("ssh");
-    assert!(
-        ssh.to_string().contains("SSH is not supported yet"),
-        "{ssh}"
-    );
+    assert!(git("git --url=ssh://git@h/r").check_url().is_ok());
+    let ftp = git("git --url=ftp://h/r").check_url().expect_err("ftp");
+    assert!(ftp.to_string().contains("HTTP(S) and SSH"), "{ftp}");
     let escape = git("git --url=https://h/r --path=../other").clean_path();
     assert!(escape.is_err());
 }
