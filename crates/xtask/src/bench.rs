@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: benchmarks against Flux's own controllers, each run side by side in the
 //! same invocation on the same control plane, results written to `docs/benchmarks.md`
-//! (`source`: GitRepositories, `kustomize`: Kustomizations). The process, probe and machine
+//! (`source`: GitRepositories, `kustomize`: Kustomizations, `kustomize-build`: `kustomize build`
+//! against the kustomize binary). The process, probe and machine
 //! helpers both share live here.
 //!
 //! A benchmark, not a test (DESIGN.md §5 "Bench, don't time"): the competitor runs in the same
@@ -18,6 +19,7 @@ use testkit::ControlPlane;
 
 mod floor;
 mod kustomize;
+mod kustomize_build;
 mod process;
 mod report;
 mod source;
@@ -83,6 +85,30 @@ pub enum Target {
         #[arg(long)]
         flux_kustomize_binary: Option<PathBuf>,
     },
+    /// `driftless kustomize build` against the pinned `kustomize build` over the fleet corpus,
+    /// the conformance cases and a synthetic large overlay (mean wall time per build and peak
+    /// RSS, outputs checked equal first), written to docs/benchmarks.md.
+    KustomizeBuild {
+        /// Rounds over every directory (each builds once per side per round).
+        #[arg(long, default_value_t = 5)]
+        repetitions: usize,
+        /// Objects in the synthetic overlay.
+        #[arg(long, default_value_t = 2000)]
+        synthetic_objects: usize,
+        /// A driftless binary to use instead of `cargo build --release`.
+        #[arg(long)]
+        driftless_binary: Option<PathBuf>,
+        /// A kustomize binary to use instead of the pinned build.
+        #[arg(long)]
+        kustomize_binary: Option<PathBuf>,
+    },
+    /// Internal to `kustomize-build`: runs one command as this process's only child and prints
+    /// `<wall seconds> <peak RSS KiB>`.
+    #[command(hide = true)]
+    MeasureProcess {
+        #[arg(last = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 pub async fn run(target: Target) -> anyhow::Result<()> {
@@ -121,6 +147,18 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
             })
             .await
         }
+        Target::KustomizeBuild {
+            repetitions,
+            synthetic_objects,
+            driftless_binary,
+            kustomize_binary,
+        } => kustomize_build::run(kustomize_build::Options {
+            repetitions,
+            synthetic_objects,
+            driftless_binary,
+            kustomize_binary,
+        }),
+        Target::MeasureProcess { command } => kustomize_build::measure_process(&command),
     }
 }
 
@@ -270,6 +308,23 @@ fn ready_at_generation(
 
 /// Where and with what the numbers were taken.
 async fn machine_info(client: &kube::Client) -> Vec<(String, String)> {
+    let mut info = host_info();
+    let kubernetes = client
+        .apiserver_version()
+        .await
+        .map(|v| v.git_version)
+        .unwrap_or_else(|e| format!("unknown ({e})"));
+    let flux_version = testkit::gotools::pinned_tool("flux-source-controller")
+        .map(|t| format!("{} {}", t.module, t.version))
+        .unwrap_or_default();
+    let at = info.len().min(3);
+    info.insert(at, ("Kubernetes (local control plane)".into(), kubernetes));
+    info.push(("Flux peer".into(), flux_version));
+    info
+}
+
+/// The machine and toolchains, without a cluster.
+fn host_info() -> Vec<(String, String)> {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let cpuinfo = read("/proc/cpuinfo");
     let cpu = cpuinfo
@@ -285,11 +340,6 @@ async fn machine_info(client: &kube::Client) -> Vec<(String, String)> {
         .find_map(|l| l.strip_prefix("MemTotal:"))
         .map(|v| v.trim().to_owned())
         .unwrap_or_default();
-    let kubernetes = client
-        .apiserver_version()
-        .await
-        .map(|v| v.git_version)
-        .unwrap_or_else(|e| format!("unknown ({e})"));
     let output = |program: &str, args: &[&str]| {
         Command::new(program)
             .args(args)
@@ -298,9 +348,6 @@ async fn machine_info(client: &kube::Client) -> Vec<(String, String)> {
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default()
     };
-    let flux_version = testkit::gotools::pinned_tool("flux-source-controller")
-        .map(|t| format!("{} {}", t.module, t.version))
-        .unwrap_or_default();
     vec![
         ("CPU".into(), format!("{cpu}, {cores} cores available")),
         ("memory".into(), memory),
@@ -308,10 +355,8 @@ async fn machine_info(client: &kube::Client) -> Vec<(String, String)> {
             "kernel".into(),
             read("/proc/sys/kernel/osrelease").trim().to_owned(),
         ),
-        ("Kubernetes (local control plane)".into(), kubernetes),
         ("rustc".into(), output("rustc", &["--version"])),
         ("go".into(), output("go", &["version"])),
-        ("Flux peer".into(), flux_version),
     ]
 }
 

@@ -85,13 +85,28 @@ type Pick = fn(&SideResult) -> Rss;
 
 /// Merges `run` into the block of docs/benchmarks.md and rewrites it.
 pub(super) fn write(run: &Run, machine: &[(String, String)]) -> anyhow::Result<()> {
+    rewrite_block(BEGIN, END, |block| {
+        let mut data = parse_data(block)?;
+        merge(&mut data, run, &today());
+        render(&data, machine)
+    })
+}
+
+/// Replaces the block of docs/benchmarks.md from `begin` to `end` with what `render` makes of
+/// the old block (empty when there is none; a new block goes at the end). The rendered text
+/// starts with `begin` and stops before `end`.
+pub(super) fn rewrite_block(
+    begin: &str,
+    end: &str,
+    render: impl FnOnce(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<()> {
     let path = super::repo_root().join("docs/benchmarks.md");
     let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let (before, block, after) = match (existing.find(BEGIN), existing.find(END)) {
+    let (before, block, after) = match (existing.find(begin), existing.find(end)) {
         (Some(b), Some(e)) if b < e => (
             existing[..b].to_owned(),
             existing[b..e].to_owned(),
-            existing[e + END.len()..].to_owned(),
+            existing[e + end.len()..].to_owned(),
         ),
         _ => (
             format!("{}\n\n", existing.trim_end()),
@@ -99,13 +114,12 @@ pub(super) fn write(run: &Run, machine: &[(String, String)]) -> anyhow::Result<(
             "\n".to_owned(),
         ),
     };
-    let mut data = parse_data(&block)?;
-    merge(&mut data, run, &today());
-    std::fs::write(&path, format!("{before}{}{after}", render(&data, machine)?))?;
+    let rendered = render(&block)?;
+    std::fs::write(&path, format!("{before}{rendered}{end}{after}"))?;
     Ok(())
 }
 
-fn today() -> String {
+pub(super) fn today() -> String {
     Command::new("date")
         .args(["-u", "+%Y-%m-%d %H:%M UTC"])
         .output()
@@ -163,7 +177,7 @@ fn cell_secs(side: Option<&SideResult>) -> String {
     side.map_or_else(|| "-".to_owned(), |s| format!("{:.1} s", s.wall))
 }
 
-fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
+pub(super) fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     match (ours, theirs) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
         _ => "-".to_owned(),
@@ -294,7 +308,6 @@ fn render(data: &Data, machine: &[(String, String)]) -> anyhow::Result<String> {
     out.push_str(DATA);
     out.push_str(&serde_json::to_string(data)?);
     out.push_str(" -->\n");
-    out.push_str(END);
     Ok(out)
 }
 
