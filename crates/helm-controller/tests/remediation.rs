@@ -117,12 +117,7 @@ async fn a_failing_upgrade_is_rolled_back_to_the_last_good_release() -> anyhow::
     );
     // Two failed upgrades, each rolled back (remediateLastFailure is on with retries).
     let storage = Storage::new(KubeSecrets::new(cluster.client.clone(), &ns));
-    let statuses: Vec<(u32, Status)> = storage
-        .history("app")
-        .await?
-        .iter()
-        .map(|r| (r.version, r.status()))
-        .collect();
+    let statuses = revisions(&storage, "app").await?;
     assert_eq!(
         statuses,
         vec![
@@ -166,12 +161,7 @@ async fn a_release_left_pending_by_a_crash_is_unlocked_and_upgraded() -> anyhow:
         condition(&hr, "Ready").expect("Ready").reason,
         "UpgradeSucceeded"
     );
-    let statuses: Vec<(u32, Status)> = storage
-        .history("stuck")
-        .await?
-        .iter()
-        .map(|r| (r.version, r.status()))
-        .collect();
+    let statuses = revisions(&storage, "stuck").await?;
     assert_eq!(
         statuses,
         vec![
@@ -188,4 +178,17 @@ async fn a_release_left_pending_by_a_crash_is_unlocked_and_upgraded() -> anyhow:
     );
 
     f.finish(&["stuck"]).await
+}
+
+/// (revision, status) of every stored revision of `name`, oldest first.
+async fn revisions(
+    storage: &Storage<KubeSecrets>,
+    name: &str,
+) -> anyhow::Result<Vec<(u32, Status)>> {
+    Ok(storage
+        .history(name)
+        .await?
+        .iter()
+        .map(|r| (r.version, r.status()))
+        .collect())
 }
