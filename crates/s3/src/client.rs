@@ -5,7 +5,7 @@
 //! bucket name allows it, path style everywhere else.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
@@ -93,7 +93,9 @@ pub struct Client {
     http: reqwest::Client,
     scheme: &'static str,
     endpoint: String,
-    region: String,
+    /// The signing region; learnt from HeadBucket's `x-amz-bucket-region` when not configured.
+    region: Arc<RwLock<String>>,
+    region_configured: bool,
     credentials: Option<Credentials>,
     addressing: Addressing,
 }
@@ -130,10 +132,13 @@ impl Client {
             http,
             scheme: if options.insecure { "http" } else { "https" },
             endpoint: options.endpoint,
-            region: options
-                .region
-                .filter(|r| !r.is_empty())
-                .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            region_configured: options.region.as_deref().is_some_and(|r| !r.is_empty()),
+            region: Arc::new(RwLock::new(
+                options
+                    .region
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or_else(|| DEFAULT_REGION.to_owned()),
+            )),
             credentials: options.credentials,
             addressing: options.addressing,
         })
@@ -141,8 +146,22 @@ impl Client {
 
     /// HeadBucket: `Ok(false)` when the bucket does not exist. A refused HEAD has no body, so
     /// the refusal is asked again with a one-key listing to report S3's own code and message.
+    /// Without a configured region, a refusal naming the bucket's region in
+    /// `x-amz-bucket-region` (as Amazon S3 answers) switches to that region once.
     pub async fn bucket_exists(&self, bucket: &str) -> Result<bool, S3Error> {
-        let response = self.send("HEAD", bucket, "", &[]).await?;
+        let mut response = self.send("HEAD", bucket, "", &[]).await?;
+        let learnt = response
+            .headers()
+            .get("x-amz-bucket-region")
+            .and_then(|v| v.to_str().ok())
+            .filter(|r| !r.is_empty() && *r != self.region().as_str())
+            .map(str::to_owned);
+        if let Some(region) =
+            learnt.filter(|_| !self.region_configured && !response.status().is_success())
+        {
+            *self.region.write().unwrap_or_else(PoisonError::into_inner) = region;
+            response = self.send("HEAD", bucket, "", &[]).await?;
+        }
         let status = response.status();
         if status.is_success() {
             return Ok(true);
@@ -291,6 +310,14 @@ impl Client {
         format!("{}://{host}{path}{query}", self.scheme)
     }
 
+    /// The region requests are signed for.
+    pub fn region(&self) -> String {
+        self.region
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn virtual_host(&self, bucket: &str) -> bool {
         match self.addressing {
             Addressing::Path => false,
@@ -346,9 +373,10 @@ impl Client {
                 headers.push(("x-amz-security-token".to_owned(), token.clone()));
                 request = request.header("x-amz-security-token", token);
             }
+            let region = self.region();
             let scope = Scope {
                 amz_date: &amz_date,
-                region: &self.region,
+                region: &region,
                 service: "s3",
             };
             let signed = sigv4::sign(

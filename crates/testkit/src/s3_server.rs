@@ -390,7 +390,14 @@ async fn serve(State(store): State<Arc<Mutex<Store>>>, request: Request) -> Resp
     if let Err((status, code, message)) =
         authenticate(&store, &method, request.headers(), &path, &query)
     {
-        return error(&method, status, code, &message, &path);
+        let mut response = error(&method, status, code, &message, &path);
+        // Amazon S3 names the bucket's region on refusals, so clients can re-sign.
+        if let Some(region) = &store.region
+            && let Ok(value) = header::HeaderValue::from_str(region)
+        {
+            response.headers_mut().insert("x-amz-bucket-region", value);
+        }
+        return response;
     }
     store.requests.push(match request.uri().query() {
         Some(q) => format!("{method} {path}?{q}"),
@@ -670,6 +677,22 @@ mod tests {
             .await
             .expect_err("unknown CA");
         assert!(matches!(err, S3Error::Transport { .. }), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_client_without_a_region_learns_it_from_head_bucket() {
+        let server = server().await;
+        server.put_object("flux", "a", "1");
+        server.set_region("eu-west-1");
+        let client = client(&server, Some("s3cr3t"));
+        assert!(
+            client
+                .bucket_exists("flux")
+                .await
+                .expect("head after re-signing")
+        );
+        assert_eq!(client.region(), "eu-west-1");
+        assert_eq!(client.list_all("flux", None).await.expect("lists").len(), 1);
     }
 
     #[tokio::test]
