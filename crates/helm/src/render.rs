@@ -61,6 +61,10 @@ pub struct Options {
     pub now: Option<i64>,
     /// The Helm release whose output to reproduce.
     pub helm_version: HelmVersion,
+    /// `.Release.IsUpgrade` (and `.Release.IsInstall` its negation): rendering for an upgrade.
+    pub is_upgrade: bool,
+    /// `.Release.Revision`: the revision being rendered (1 for `helm template`).
+    pub revision: u32,
 }
 
 impl Default for Options {
@@ -77,6 +81,8 @@ impl Default for Options {
             seed: None,
             now: None,
             helm_version: HelmVersion::V3,
+            is_upgrade: false,
+            revision: 1,
         }
     }
 }
@@ -116,9 +122,9 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
     let mut release = Map::new();
     release.insert("Name".into(), Value::str(opts.release_name.as_str()));
     release.insert("Namespace".into(), Value::str(opts.namespace.as_str()));
-    release.insert("IsUpgrade".into(), Value::Bool(false));
-    release.insert("IsInstall".into(), Value::Bool(true));
-    release.insert("Revision".into(), Value::Int(1));
+    release.insert("IsUpgrade".into(), Value::Bool(opts.is_upgrade));
+    release.insert("IsInstall".into(), Value::Bool(!opts.is_upgrade));
+    release.insert("Revision".into(), Value::Int(i64::from(opts.revision)));
     release.insert("Service".into(), Value::str("Helm"));
     let top = Top {
         release: Value::map(release),
