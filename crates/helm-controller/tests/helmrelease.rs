@@ -119,6 +119,19 @@ async fn a_helmrelease_installs_upgrades_on_values_valuesfrom_and_chart_changes_
     )
     .await?;
     let hr = wait_released(&api, "web", 2).await?;
+    // The templates saw the upgrade and its revision.
+    assert_eq!(
+        cm_value(&cluster.client, &ns, "web-cfg", "revision")
+            .await?
+            .as_deref(),
+        Some("2")
+    );
+    assert_eq!(
+        cm_value(&cluster.client, &ns, "web-cfg", "upgrade")
+            .await?
+            .as_deref(),
+        Some("true")
+    );
     assert_eq!(
         condition(&hr, "Ready").expect("Ready").reason,
         "UpgradeSucceeded"

@@ -34,23 +34,15 @@ pub struct Run<'a> {
 
 /// Renders `chart` with `values` for release `name` in `namespace`: what `helm install`
 /// applies, with the chart's `crds/` split out, for the cluster's Kubernetes version.
+/// `opts` names the release, its namespace and revision; CRDs and the version are set here.
 pub async fn render(
     client: &kube::Client,
     chart: &Chart,
     values: &Values,
-    name: &str,
-    namespace: &str,
-    skip_schema_validation: bool,
+    mut opts: Options,
 ) -> Result<Rendered, ReconcileError> {
-    let kube_version = client.apiserver_version().await.ok().map(|v| v.git_version);
-    let opts = Options {
-        release_name: name.to_owned(),
-        namespace: namespace.to_owned(),
-        kube_version,
-        include_crds: true,
-        skip_schema_validation,
-        ..Options::default()
-    };
+    opts.kube_version = client.apiserver_version().await.ok().map(|v| v.git_version);
+    opts.include_crds = true;
     let (chart, values) = (chart.clone(), values.clone());
     tokio::task::spawn_blocking(move || {
         let text =
@@ -245,15 +237,20 @@ impl Run<'_> {
             verb(action),
             crate::error::go_duration(timeout)
         ));
-        render(
-            self.client,
-            self.desired.chart,
-            &self.desired.values,
-            self.name,
-            &self.namespace(),
-            skip_schema.unwrap_or(false),
-        )
-        .await
+        // The revision this action will record: `.Release.Revision` in the templates.
+        let revision = match self.storage.last(self.name).await {
+            Ok(Some(last)) => last.version + 1,
+            _ => 1,
+        };
+        let opts = Options {
+            release_name: self.name.to_owned(),
+            namespace: self.namespace(),
+            skip_schema_validation: skip_schema.unwrap_or(false),
+            is_upgrade: action == ReleaseAction::Upgrade,
+            revision,
+            ..Options::default()
+        };
+        render(self.client, self.desired.chart, &self.desired.values, opts).await
     }
 
     /// The status, conditions and events of an install or upgrade that ran, then tests after a

@@ -35,7 +35,7 @@ pub fn chart_files(app_version: &'static str) -> Vec<(&'static str, &'static str
         ),
         (
             "templates/cm.yaml",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  appVersion: {{ .Chart.AppVersion | quote }}\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  appVersion: {{ .Chart.AppVersion | quote }}\n  revision: {{ .Release.Revision | quote }}\n  upgrade: {{ .Release.IsUpgrade | quote }}\n",
         ),
         (
             "templates/broken.yaml",
@@ -467,4 +467,18 @@ impl Fixture {
         }
         self.controllers.stop().await
     }
+}
+
+/// `data[key]` of ConfigMap `name`.
+pub async fn cm_value(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    key: &str,
+) -> anyhow::Result<Option<String>> {
+    let cms: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(client.clone(), ns);
+    Ok(cms
+        .get_opt(name)
+        .await?
+        .and_then(|cm| cm.data.unwrap_or_default().get(key).cloned()))
 }
