@@ -194,17 +194,14 @@ fn cases() -> Vec<Case> {
                 FluxOverlay::default(),
             )
         },
-        Case {
-            skip_oracle: Some("origin annotations are not produced by driftless (known gap)"),
-            ..case(
-                "build-metadata-is-refused",
-                ".",
-                FluxOverlay {
-                    build_metadata: vec!["originAnnotations".into()],
-                    ..FluxOverlay::default()
-                },
-            )
-        },
+        case(
+            "build-metadata-adds-origin-annotations",
+            ".",
+            FluxOverlay {
+                build_metadata: vec!["originAnnotations".into()],
+                ..FluxOverlay::default()
+            },
+        ),
         case(
             "every-field-together",
             "app",
@@ -455,6 +452,9 @@ fn flux_kustomization(mut k: Value, overlay: &FluxOverlay, dir: &Path) -> Value 
     put("namespace", &overlay.target_namespace);
     put("namePrefix", &overlay.name_prefix);
     put("nameSuffix", &overlay.name_suffix);
+    if !overlay.build_metadata.is_empty() {
+        obj.insert("buildMetadata".into(), json!(overlay.build_metadata));
+    }
     for p in &overlay.patches {
         let mut entry = json!({ "patch": p.patch });
         if let Some(t) = &p.target {
