@@ -3,6 +3,8 @@
 //! Flux's SSH keys: `identity`, `identity.pub`, `known_hosts` (and `password` for an
 //! encrypted identity).
 
+// The shared helpers re-export more than this file uses.
+#[allow(unused_imports)]
 mod common;
 
 use std::collections::BTreeMap;
