@@ -165,3 +165,98 @@ pub fn check(
     }
     Ok(message)
 }
+
+#[cfg(test)]
+mod tests {
+    use driftless_git::{Signature, SignedObjects, SigningKey, TagObject};
+
+    use super::*;
+
+    const FLUX_SEC: &[u8] = include_bytes!("../../git/testdata/signing/flux.sec.asc");
+    const FLUX_PUB: &[u8] = include_bytes!("../../git/testdata/signing/flux.pub.asc");
+
+    /// A commit object signed as git stores it: `gpgsig` after the headers.
+    fn signed_commit() -> Vec<u8> {
+        let headers = "tree 4b825dc642cb6eb9a060e54bf8d69288fbee4904\nauthor a <a> 1 +0000\ncommitter a <a> 1 +0000\n";
+        let payload = format!("{headers}\nmsg\n");
+        let key = SigningKey::from_armored(FLUX_SEC, None).expect("key");
+        let signature = key.detached(payload.as_bytes(), 1).expect("sign");
+        let continued = signature.trim_end().replace('\n', "\n ");
+        format!("{headers}gpgsig {continued}\n\nmsg\n").into_bytes()
+    }
+
+    fn commit(signed: SignedObjects) -> Commit {
+        Commit {
+            id: "c".repeat(40),
+            revision: format!("main@sha1:{}", "c".repeat(40)),
+            message: "msg".into(),
+            author: Signature {
+                name: "a".into(),
+                email: "a".into(),
+                time: 1,
+            },
+            signed,
+        }
+    }
+
+    fn keys() -> TrustedKeys {
+        let mut keys = TrustedKeys::default();
+        keys.add_armored("flux.asc", FLUX_PUB).expect("ring");
+        keys
+    }
+
+    #[test]
+    fn a_signed_head_reports_fluxs_message_with_the_key_id() {
+        let c = commit(SignedObjects {
+            commit: signed_commit(),
+            tag: None,
+        });
+        assert_eq!(
+            check(&keys(), GitVerificationMode::Head, &c).expect("verified"),
+            format!(
+                "verified signature of\n\t- commit '{}' with key 'A42E5C88FFDDA76B'",
+                c.id
+            )
+        );
+    }
+
+    #[test]
+    fn tag_modes_without_a_tag_stall_and_an_unsigned_tag_is_an_invalid_object() {
+        let c = commit(SignedObjects {
+            commit: signed_commit(),
+            tag: None,
+        });
+        let err = check(&keys(), GitVerificationMode::Tag, &c).expect_err("no tag");
+        assert!(matches!(
+            err,
+            ReconcileError::Verification {
+                reason: INVALID_VERIFICATION_MODE,
+                stalled: true,
+                ..
+            }
+        ));
+        let lightweight = commit(SignedObjects {
+            commit: signed_commit(),
+            tag: Some(Box::new(TagObject {
+                name: "v1".into(),
+                id: "c".repeat(40),
+                content: None,
+            })),
+        });
+        let err = check(&keys(), GitVerificationMode::TagAndHEAD, &lightweight)
+            .expect_err("unsigned tag");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cannot verify signature of tag 'v1@sha1:{}' since it is not signed",
+                "c".repeat(40)
+            )
+        );
+    }
+
+    #[test]
+    fn the_legacy_head_mode_is_recorded_as_head() {
+        assert_eq!(mode_name(GitVerificationMode::LegacyHead), "HEAD");
+        assert_eq!(mode_name(GitVerificationMode::TagAndHEAD), "TagAndHEAD");
+    }
+}
