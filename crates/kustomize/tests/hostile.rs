@@ -50,6 +50,29 @@ fn write(path: &Path, text: &str) {
     std::fs::write(path, text).expect("write test file");
 }
 
+/// A kustomization listing one resource file `file` holding `text`.
+fn one_file_case(file: &str, text: &str) -> (tempfile::TempDir, PathBuf) {
+    let (tmp, dir) = case_dir();
+    write(
+        &dir.join("kustomization.yaml"),
+        &format!("resources:\n- {file}\n"),
+    );
+    write(&dir.join(file), text);
+    (tmp, dir)
+}
+
+/// Builds `dir`, expecting the YAML reader to refuse `file` as `want` says,
+/// within the memory bound.
+fn expect_yaml_refusal(dir: &Path, file: &str, want: fn(&YamlError) -> bool, what: &str) {
+    let (err, grown) = build_failing(dir);
+    match &err {
+        Error::Yaml { path, source } if want(source) => assert_eq!(path, &dir.join(file)),
+        other => panic!("expected {what}, got {other}"),
+    }
+    assert!(err.to_string().contains(file), "{err}");
+    assert!(grown < MAX_PEAK_GROWTH_KB, "peak RSS grew by {grown} kB");
+}
+
 #[test]
 fn a_100_mb_resource_file_is_refused_by_size_without_reading_it_all() {
     let _serial = ONE_AT_A_TIME.lock();
@@ -83,26 +106,15 @@ fn a_100_mb_resource_file_is_refused_by_size_without_reading_it_all() {
 #[test]
 fn a_hundred_thousand_nested_flow_sequences_are_refused_by_depth() {
     let _serial = ONE_AT_A_TIME.lock();
-    let (_tmp, dir) = case_dir();
-    write(&dir.join("kustomization.yaml"), "resources:\n- deep.yaml\n");
     let n = 100_000;
     let text = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: deep\ndata:\n  k: {}{}\n",
         "[".repeat(n),
         "]".repeat(n)
     );
-    write(&dir.join("deep.yaml"), &text);
-
-    let (err, grown) = build_failing(&dir);
-    match &err {
-        Error::Yaml {
-            path,
-            source: YamlError::TooDeep,
-        } => assert_eq!(path, &dir.join("deep.yaml")),
-        other => panic!("expected a depth refusal, got {other}"),
-    }
-    assert!(err.to_string().contains("deep.yaml"), "{err}");
-    assert!(grown < MAX_PEAK_GROWTH_KB, "peak RSS grew by {grown} kB");
+    let (_tmp, dir) = one_file_case("deep.yaml", &text);
+    let too_deep = |e: &YamlError| matches!(e, YamlError::TooDeep);
+    expect_yaml_refusal(&dir, "deep.yaml", too_deep, "a depth refusal");
 }
 
 #[test]
@@ -160,27 +172,15 @@ fn ten_thousand_kustomizations_including_each_other_stop_at_the_depth_limit() {
 #[test]
 fn a_file_of_a_million_empty_documents_is_refused_by_document_count() {
     let _serial = ONE_AT_A_TIME.lock();
-    let (_tmp, dir) = case_dir();
-    write(&dir.join("kustomization.yaml"), "resources:\n- many.yaml\n");
-    // Just under the 5 MB file limit: a million `---` lines.
-    write(&dir.join("many.yaml"), &"---\n".repeat(1_200_000));
-
-    let (err, grown) = build_failing(&dir);
-    match &err {
-        Error::Yaml {
-            path,
-            source: YamlError::TooManyDocuments,
-        } => assert_eq!(path, &dir.join("many.yaml")),
-        other => panic!("expected a document-count refusal, got {other}"),
-    }
-    assert!(grown < MAX_PEAK_GROWTH_KB, "peak RSS grew by {grown} kB");
+    // Just under the 5 MB file limit: over a million `---` lines.
+    let (_tmp, dir) = one_file_case("many.yaml", &"---\n".repeat(1_200_000));
+    let too_many = |e: &YamlError| matches!(e, YamlError::TooManyDocuments);
+    expect_yaml_refusal(&dir, "many.yaml", too_many, "a document-count refusal");
 }
 
 #[test]
 fn an_alias_bomb_is_refused_by_the_node_budget_in_bounded_memory() {
     let _serial = ONE_AT_A_TIME.lock();
-    let (_tmp, dir) = case_dir();
-    write(&dir.join("kustomization.yaml"), "resources:\n- bomb.yaml\n");
     let mut text = String::from(
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bomb\ndata:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n",
     );
@@ -189,17 +189,9 @@ fn an_alias_bomb_is_refused_by_the_node_budget_in_bounded_memory() {
         let refs = vec![format!("*a{p}"); 10].join(", ");
         text.push_str(&format!("  a{i}: &a{i} [{refs}]\n"));
     }
-    write(&dir.join("bomb.yaml"), &text);
-
-    let (err, grown) = build_failing(&dir);
-    match &err {
-        Error::Yaml {
-            path,
-            source: YamlError::TooManyNodes,
-        } => assert_eq!(path, &dir.join("bomb.yaml")),
-        other => panic!("expected the node budget to stop it, got {other}"),
-    }
-    assert!(grown < MAX_PEAK_GROWTH_KB, "peak RSS grew by {grown} kB");
+    let (_tmp, dir) = one_file_case("bomb.yaml", &text);
+    let budget = |e: &YamlError| matches!(e, YamlError::TooManyNodes);
+    expect_yaml_refusal(&dir, "bomb.yaml", budget, "the node budget to stop it");
 }
 
 #[test]
