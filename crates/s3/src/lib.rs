@@ -6,9 +6,11 @@
 
 pub mod client;
 pub mod error;
+pub mod response;
 pub mod sigv4;
 pub mod xml;
 
 pub use client::{Addressing, Client, ClientOptions, ListPage, ObjectInfo, ProxyConfig};
 pub use error::S3Error;
+pub use response::parse_list;
 pub use sigv4::Credentials;
