@@ -109,7 +109,8 @@ fn local(path: PathBuf, file: Option<PathBuf>, dry_run: bool) -> LocalBuild {
 }
 
 #[tokio::test]
-async fn a_dry_run_build_from_a_kustomization_file_prints_each_of_fluxs_golden_documents_byte_for_byte() {
+async fn a_dry_run_build_from_a_kustomization_file_prints_each_of_fluxs_golden_documents_byte_for_byte()
+ {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = kustomization_file(dir.path(), "flux-system", "default");
     for (path, golden) in BUILDS {
@@ -181,7 +182,8 @@ async fn seed(client: &kube::Client, text: &str) -> Vec<(Api<DynamicObject>, Str
             &Patch::Apply(&document),
         )
         .await
-        .unwrap_or_else(|e| panic!("seeding {name}: {e}"));
+        .map_err(|e| format!("seeding {name}: {e}"))
+        .expect("seeded");
         applied.push((api, name));
     }
     applied
