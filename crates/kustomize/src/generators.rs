@@ -153,7 +153,10 @@ fn generate(
         obj.insert("immutable", Node::Scalar(Scalar::plain("true")));
     }
     let mut r = Resource::new(Node::Map(obj, Default::default()));
-    r.origin = Some(crate::origin::Origin::builtin(kfile, &format!("{kind}Generator")));
+    r.origin = Some(crate::origin::Origin::builtin(
+        kfile,
+        &format!("{kind}Generator"),
+    ));
     r.needs_hash = options.disable_name_suffix_hash != Some(true);
     r.behavior = match g.behavior.as_deref() {
         Some("merge") => Behavior::Merge,

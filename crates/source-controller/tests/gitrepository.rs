@@ -220,7 +220,9 @@ async fn a_missing_branch_is_git_operation_failed_and_the_controller_keeps_worki
     let verified = condition(&stalled, "SourceVerified").expect("SourceVerified");
     assert_eq!(verified.status, "False");
     assert!(
-        verified.message.starts_with("PGP public keys secret error: "),
+        verified
+            .message
+            .starts_with("PGP public keys secret error: "),
         "{}",
         verified.message
     );

@@ -158,11 +158,9 @@ mod tests {
             "Deployment"
         );
         assert!(parsed["resources"][0].get("resources").is_none());
-        assert!(
-            nested.contains(
-                "\n        {\n          \"resource\": {\n            \"Namespace\": \"infra\","
-            )
-        );
+        assert!(nested.contains(
+            "\n        {\n          \"resource\": {\n            \"Namespace\": \"infra\","
+        ));
     }
 
     #[test]
