@@ -200,7 +200,7 @@ async fn run_workers(
     });
 
     tracing::info!(concurrency, "starting helm-controller workers");
-    let mut signals = Signals::new(signal, 1);
+    let mut signals = Signals::new(signal);
     controller
         .graceful_shutdown_on(signals.listener())
         .run(reconcile, error_policy, ctx)

@@ -114,7 +114,7 @@ async fn run_workers(
             automations_in(&store, &policy.namespace().unwrap_or_default())
         });
     tracing::info!(concurrency, "starting image-automation-controller workers");
-    let mut signals = Signals::new(signal, 1);
+    let mut signals = Signals::new(signal);
     controller
         .graceful_shutdown_on(signals.listener())
         .run(reconcile, error_policy, ctx)

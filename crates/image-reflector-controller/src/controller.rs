@@ -129,7 +129,7 @@ async fn run_workers(
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     let config =
         ControllerConfig::default().concurrency(u16::try_from(concurrency).unwrap_or(u16::MAX));
-    let mut signals = Signals::new(signal, 3);
+    let mut signals = Signals::new(signal);
 
     let repos: Api<ImageRepository> = api(&client, namespace.as_deref());
     let (repo_reader, repo_writer) = reflector::store();

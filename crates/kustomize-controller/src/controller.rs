@@ -194,7 +194,7 @@ async fn run_workers(
 
     tracing::info!(concurrency, "starting kustomize-controller workers");
     // kube's controller needs a `Sync` shutdown future; a oneshot listener is one.
-    let mut signals = Signals::new(signal, 1);
+    let mut signals = Signals::new(signal);
     controller
         .graceful_shutdown_on(signals.listener())
         .run(reconcile, error_policy, ctx)

@@ -136,7 +136,7 @@ pub async fn run(
     let events_addr = process::parse_addr("--events-addr", args.events_addr())?;
     let receiver_addr = process::parse_addr("--receiverAddr", &args.receiver_addr)?;
     let namespace = args.runtime.watch_namespace();
-    let mut signals = Signals::new(shutdown, 6);
+    let mut signals = Signals::new(shutdown);
 
     let alerts = cache(
         api::<Alert>(&client, namespace.as_deref()),
@@ -272,7 +272,7 @@ async fn run_workers(
     if let Some(selector) = args.runtime.watch_selector() {
         watch_config = watch_config.labels(selector);
     }
-    let mut signals = Signals::new(signal, 3);
+    let mut signals = Signals::new(signal);
     let (reader, writer) = reflector::store();
     let triggers = watcher(api::<Receiver>(&client, namespace.as_deref()), watch_config)
         .default_backoff()

@@ -155,7 +155,7 @@ where
     let metrics_addr = parse_addr("--metrics-addr", &args.metrics_addr)?;
     let health_addr = parse_addr("--health-addr", &args.health_addr)?;
     // Flux's readiness is a ping, so a standby replica is Ready too.
-    let mut signals = Signals::new(shutdown, 3);
+    let mut signals = Signals::new(shutdown);
     let readiness = Readiness::default();
     readiness.set(true);
     let metrics_server = tokio::spawn(serve_optional(

@@ -4,33 +4,31 @@
 
 use std::future::Future;
 
-use tokio::sync::oneshot;
+use tokio::sync::watch;
 
-/// Listeners of one shutdown signal, handed out one at a time.
-pub struct Signals(std::vec::IntoIter<oneshot::Receiver<()>>);
+/// Listeners of one shutdown signal, as many as asked for. (It used to hand out a fixed
+/// number and complete any extra listener at once: a controller added without raising the
+/// count stopped as soon as it started.)
+pub struct Signals(watch::Receiver<bool>);
 
 impl Signals {
-    /// `n` listeners that all complete when `shutdown` does (or when the runtime drops the task
+    /// Listeners that all complete when `shutdown` does (or when the runtime drops the task
     /// forwarding it).
-    pub fn new(shutdown: impl Future<Output = ()> + Send + 'static, n: usize) -> Self {
-        let (senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| oneshot::channel()).unzip();
+    pub fn new(shutdown: impl Future<Output = ()> + Send + 'static) -> Self {
+        let (tx, rx) = watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
-            for tx in senders {
-                let _ = tx.send(());
-            }
+            let _ = tx.send(true);
         });
-        Self(receivers.into_iter())
+        Self(rx)
     }
 
-    /// The next listener; once all `n` are handed out, one that completes at once, so a caller
-    /// that asks for too many stops early rather than never.
+    /// One more listener.
     pub fn listener(&mut self) -> impl Future<Output = ()> + Send + Sync + 'static {
-        let rx = self.0.next();
+        let mut rx = self.0.clone();
         async move {
-            if let Some(rx) = rx {
-                let _ = rx.await;
-            }
+            // An error means the forwarding task is gone: stop as well.
+            let _ = rx.wait_for(|stopped| *stopped).await;
         }
     }
 }
@@ -38,20 +36,37 @@ impl Signals {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::sync::oneshot;
 
     #[tokio::test]
-    async fn every_listener_completes_when_the_signal_fires() {
+    async fn no_listener_completes_before_the_signal() {
+        let (_tx, rx) = oneshot::channel::<()>();
+        let mut signals = Signals::new(async move {
+            let _ = rx.await;
+        });
+        for _ in 0..10 {
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_millis(20), signals.listener())
+                    .await;
+            assert!(waited.is_err(), "a listener completed without a signal");
+        }
+    }
+
+    #[tokio::test]
+    async fn every_listener_however_many_completes_when_the_signal_fires() {
         let (tx, rx) = oneshot::channel::<()>();
-        let mut signals = Signals::new(
-            async move {
-                let _ = rx.await;
-            },
-            2,
-        );
-        let (a, b) = (signals.listener(), signals.listener());
+        let mut signals = Signals::new(async move {
+            let _ = rx.await;
+        });
+        let mut listeners = Vec::new();
+        for _ in 0..10 {
+            listeners.push(signals.listener());
+        }
         let _ = tx.send(());
-        a.await;
-        b.await;
+        for listener in listeners {
+            listener.await;
+        }
+        // One asked for after the signal completes too.
         signals.listener().await;
     }
 }

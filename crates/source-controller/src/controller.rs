@@ -126,7 +126,7 @@ async fn run_workers(
     ctx: Arc<Context>,
     signal: Signal,
 ) -> Result<(), RunError> {
-    let mut signals = Signals::new(signal, 6);
+    let mut signals = Signals::new(signal);
     let artifact_server = driftless_artifact::serve(
         storage_listener,
         driftless_artifact::router(&storage),
