@@ -227,3 +227,29 @@ fn crd_files_are_named_group_underscore_plural() {
     assert!(names.contains(&"source.toolkit.fluxcd.io_gitrepositories.yaml".to_owned()));
     assert!(names.contains(&"helm.toolkit.fluxcd.io_helmreleases.yaml".to_owned()));
 }
+
+#[test]
+fn every_deployment_starts_a_driftless_subcommand_that_accepts_its_args() {
+    use clap::Parser as _;
+    let objects = install_objects();
+    let deployments = of_kind(&objects, "Deployment");
+    assert_eq!(deployments.len(), CONTROLLERS.len());
+    for deployment in deployments {
+        let args: Vec<&str> = deployment
+            .pointer("/spec/template/spec/containers/0/args")
+            .and_then(Value::as_array)
+            .expect("the container has args")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        let parsed = crate::cli::Cli::try_parse_from(
+            std::iter::once("driftless").chain(args.iter().copied()),
+        );
+        assert!(
+            parsed.is_ok(),
+            "{}: {args:?} do not parse: {}",
+            deployment["metadata"]["name"],
+            parsed.err().map(|e| e.to_string()).unwrap_or_default()
+        );
+    }
+}
