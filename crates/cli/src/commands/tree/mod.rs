@@ -125,8 +125,8 @@ pub async fn tree(
     printer.print(&format!("{text}\n"))
 }
 
-/// Nested Kustomizations are at most this deep, so a Kustomization that applies itself
-/// (as flux-system does) cannot recurse forever.
+/// Nested Kustomizations are at most this deep, so Kustomizations that apply each other
+/// cannot recurse forever (one that applies itself, as flux-system does, is skipped anyway).
 const MAX_DEPTH: usize = 32;
 
 async fn expand(
