@@ -162,9 +162,12 @@ impl Schema {
             return None;
         }
         let fields = generated::TYPES
-            .binary_search_by(|(t, _)| (*t).cmp(type_ref))
-            .ok()
-            .and_then(|i| generated::TYPES.get(i))?
+            .iter()
+            .find_map(|part| {
+                part.binary_search_by(|(t, _)| (*t).cmp(type_ref))
+                    .ok()
+                    .and_then(|i| part.get(i))
+            })?
             .1;
         fields
             .binary_search_by(|f| f.name.cmp(field))
