@@ -62,7 +62,7 @@ pub fn files() -> anyhow::Result<Vec<GeneratedFile>> {
         path: PathBuf::from("deploy/install.yaml"),
         contents: install.to_yaml()?,
     });
-    files.push(smp::file(&repo_root())?);
+    files.extend(smp::files(&repo_root())?);
     Ok(files)
 }
 
