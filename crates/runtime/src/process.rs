@@ -138,6 +138,9 @@ pub fn metrics(
     Ok(Some(metrics))
 }
 
+/// How long the workers may take to stop after the shutdown signal.
+const GRACEFUL_SHUTDOWN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves the admin endpoints, waits for leadership, runs `workers` with the stop signal, and
 /// releases the Lease after they return. `Err(LeadershipLost)` when another replica took over.
 pub async fn supervise<F, Fut, E>(
@@ -177,10 +180,27 @@ where
     )
     .await
     .map_err(ProcessError::Leader)?;
+    // Graceful shutdown is bounded, as controller-runtime bounds it (30 s by default): a
+    // reconcile or connection that does not finish in time is dropped rather than keeping the
+    // process alive for ever.
+    let stopped = signals.listener();
+    let grace_over = async move {
+        stopped.await;
+        tokio::time::sleep(GRACEFUL_SHUTDOWN_TIMEOUT).await;
+    };
     let result = match led {
         Some(mut led) => {
             let signal = led.take_signal();
-            let result = workers(signal).await;
+            let result = tokio::select! {
+                result = workers(signal) => result,
+                () = grace_over => {
+                    tracing::warn!(
+                        timeout = ?GRACEFUL_SHUTDOWN_TIMEOUT,
+                        "graceful shutdown timed out; stopping the remaining work"
+                    );
+                    Ok(())
+                }
+            };
             if led.release().await {
                 return Err(ProcessError::LeadershipLost);
             }
