@@ -38,3 +38,4 @@ pub mod ratelimit;
 pub mod schedule;
 pub mod shutdown;
 pub mod summary;
+pub mod target_client;

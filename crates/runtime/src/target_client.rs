@@ -1,0 +1,280 @@
+//! The client an applier (a Kustomization, a HelmRelease) acts with, chosen by Flux's
+//! impersonation rules:
+//!
+//! - `spec.kubeConfig.secretRef` -> a client for the cluster of that kubeconfig; with
+//!   `spec.serviceAccountName` set too, that account is impersonated on the remote cluster;
+//! - else `spec.serviceAccountName` (or `--default-service-account`) -> the controller's client
+//!   impersonating `system:serviceaccount:<namespace>:<name>`, so RBAC limits what a tenant's
+//!   object may change;
+//! - else the controller's own client.
+//!
+//! Kubeconfig contents never reach an error message: parse errors keep only their position.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use driftless_api::meta::KubeConfigReference;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::Api;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+use crate::ratelimit::{self, Limits};
+
+/// Why no client could be built for a target.
+#[derive(Debug, thiserror::Error)]
+pub enum TargetError {
+    /// The kubeconfig Secret could not be read (missing, forbidden…).
+    #[error("failed to get {subject}")]
+    Read {
+        /// `kubeconfig Secret 'namespace/name'`.
+        subject: String,
+        /// The API error.
+        #[source]
+        source: Box<kube::Error>,
+    },
+    /// The kubeconfig is unusable, or a client could not be built.
+    #[error("{message}")]
+    Client {
+        /// What is wrong; never the kubeconfig's text.
+        message: String,
+    },
+}
+
+/// Whom an object acts as: its namespace, `spec.serviceAccountName`, `spec.kubeConfig`.
+#[derive(Clone, Copy, Debug)]
+pub struct Target<'a> {
+    /// The object's namespace: the service account's and the kubeconfig Secret's.
+    pub namespace: &'a str,
+    /// `spec.serviceAccountName`.
+    pub service_account_name: Option<&'a str>,
+    /// `spec.kubeConfig`.
+    pub kube_config: Option<&'a KubeConfigReference>,
+}
+
+impl Target<'_> {
+    /// Whether the target is another cluster, reached through a kubeconfig Secret.
+    pub fn is_remote(&self) -> bool {
+        self.secret_ref().is_some()
+    }
+
+    fn secret_ref(&self) -> Option<&driftless_api::meta::SecretKeyReference> {
+        self.kube_config.and_then(|k| k.secret_ref.as_ref())
+    }
+
+    fn service_account(&self) -> Option<&str> {
+        self.service_account_name.filter(|s| !s.is_empty())
+    }
+}
+
+/// Builds (and caches, per impersonated user) the clients objects act with.
+pub struct TargetClients {
+    base: kube::Config,
+    client: kube::Client,
+    limits: Limits,
+    default_service_account: Option<String>,
+    impersonating: Mutex<HashMap<String, kube::Client>>,
+}
+
+impl TargetClients {
+    /// `base` is the controller's own configuration; `client` is built from it. Clients built
+    /// here get the same `limits` (`--kube-api-qps`/`--kube-api-burst`) as the controller's own.
+    pub fn new(
+        base: kube::Config,
+        client: kube::Client,
+        limits: Limits,
+        default_service_account: Option<String>,
+    ) -> Self {
+        Self {
+            base,
+            client,
+            limits,
+            default_service_account: default_service_account.filter(|s| !s.is_empty()),
+            impersonating: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The controller's own client.
+    pub fn own(&self) -> &kube::Client {
+        &self.client
+    }
+
+    /// The client `target` acts with.
+    pub async fn client(&self, target: &Target<'_>) -> Result<kube::Client, TargetError> {
+        if let Some(secret_ref) = target.secret_ref() {
+            let config = self
+                .remote_config(
+                    target.namespace,
+                    &secret_ref.name,
+                    secret_ref.key.as_deref(),
+                )
+                .await?;
+            // On a remote cluster only the object's own account is impersonated:
+            // `--default-service-account` names an account of the controller's cluster.
+            return match target.service_account() {
+                Some(account) => {
+                    let user = service_account_user(target.namespace, account);
+                    impersonated(config, &user, self.limits)
+                }
+                None => ratelimit::client(config, self.limits)
+                    .map_err(|e| invalid(target.namespace, &secret_ref.name, first_line(&e))),
+            };
+        }
+        let account = target
+            .service_account()
+            .or(self.default_service_account.as_deref());
+        match account {
+            Some(account) => self.impersonate(&service_account_user(target.namespace, account)),
+            None => Ok(self.client.clone()),
+        }
+    }
+
+    fn impersonate(&self, user: &str) -> Result<kube::Client, TargetError> {
+        let mut cache = self
+            .impersonating
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = cache.get(user) {
+            return Ok(client.clone());
+        }
+        let client = impersonated(self.base.clone(), user, self.limits)?;
+        cache.insert(user.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// The configuration of the kubeconfig in Secret `namespace/name` (key `key`, or `value` /
+    /// `value.yaml` as Flux looks them up).
+    async fn remote_config(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: Option<&str>,
+    ) -> Result<kube::Config, TargetError> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api.get(name).await.map_err(|source| TargetError::Read {
+            subject: format!("kubeconfig Secret '{namespace}/{name}'"),
+            source: Box::new(source),
+        })?;
+        let data = secret.data.unwrap_or_default();
+        let keys: Vec<&str> = match key {
+            Some(key) => vec![key],
+            None => vec!["value", "value.yaml"],
+        };
+        let bytes = keys
+            .iter()
+            .find_map(|k| data.get(*k))
+            .ok_or_else(|| TargetError::Client {
+                message: format!(
+                    "kubeconfig Secret '{namespace}/{name}' has none of the keys {keys:?}"
+                ),
+            })?;
+        let text = std::str::from_utf8(&bytes.0)
+            .map_err(|_| invalid(namespace, name, "not UTF-8".to_owned()))?;
+        let kubeconfig = Kubeconfig::from_yaml(text)
+            .map_err(|e| invalid(namespace, name, parse_problem(&e.to_string())))?;
+        kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+            .await
+            .map_err(|e| invalid(namespace, name, first_line(&e)))
+    }
+}
+
+fn impersonated(
+    mut config: kube::Config,
+    user: &str,
+    limits: Limits,
+) -> Result<kube::Client, TargetError> {
+    config.auth_info.impersonate = Some(user.to_owned());
+    config.auth_info.impersonate_groups = None;
+    ratelimit::client(config, limits).map_err(|e| TargetError::Client {
+        message: format!("failed to build a client impersonating '{user}': {e}"),
+    })
+}
+
+fn invalid(namespace: &str, name: &str, problem: String) -> TargetError {
+    TargetError::Client {
+        message: format!("invalid kubeconfig in Secret '{namespace}/{name}': {problem}"),
+    }
+}
+
+/// The user name Kubernetes gives a service account.
+pub fn service_account_user(namespace: &str, name: &str) -> String {
+    format!("system:serviceaccount:{namespace}:{name}")
+}
+
+/// A kubeconfig parse error without the text it quotes: YAML and serde errors echo the offending
+/// input (a token, a key), which must not reach status or events. Only the position stays.
+fn parse_problem(error: &str) -> String {
+    let position = error.find("line ").and_then(|at| {
+        let rest = &error[at..];
+        let end = rest.find([':', '\n']).unwrap_or(rest.len());
+        let position = &rest[..end];
+        position
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == ' ' || c == ',')
+            .then(|| position.to_owned())
+    });
+    match position {
+        Some(position) => format!("not a valid kubeconfig (YAML error at {position})"),
+        None => "not a valid kubeconfig".to_owned(),
+    }
+}
+
+/// The first line of an error: the rest is a quoted excerpt of the input, if anything.
+fn first_line(error: &impl ToString) -> String {
+    error
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use driftless_api::meta::SecretKeyReference;
+
+    use super::*;
+
+    #[test]
+    fn service_accounts_are_impersonated_by_their_kubernetes_user_name() {
+        assert_eq!(
+            service_account_user("team-a", "reconciler"),
+            "system:serviceaccount:team-a:reconciler"
+        );
+    }
+
+    #[test]
+    fn a_kubeconfig_parse_error_keeps_its_position_and_drops_the_quoted_input() {
+        let raw = "failed to parse kubeconfig YAML: error: line 1 column 19: unclosed bracket '['\n \
+                   --> <input>:1:19\n1 | token-abc: [unclosed";
+        let problem = parse_problem(raw);
+        assert_eq!(
+            problem,
+            "not a valid kubeconfig (YAML error at line 1 column 19)"
+        );
+        assert_eq!(
+            parse_problem("invalid type: string \"token-abc\", expected a map"),
+            "not a valid kubeconfig"
+        );
+    }
+
+    #[test]
+    fn a_target_is_remote_only_with_a_kubeconfig_secret() {
+        let by_config_map = KubeConfigReference::default();
+        let by_secret = KubeConfigReference {
+            secret_ref: Some(SecretKeyReference {
+                name: "kc".into(),
+                key: None,
+            }),
+            ..Default::default()
+        };
+        let target = |kube_config| Target {
+            namespace: "ns",
+            service_account_name: Some(""),
+            kube_config,
+        };
+        assert!(!target(None).is_remote());
+        assert!(!target(Some(&by_config_map)).is_remote());
+        assert!(target(Some(&by_secret)).is_remote());
+        assert_eq!(target(None).service_account(), None);
+    }
+}
