@@ -46,6 +46,13 @@ pub struct GoTool {
     /// upstream release scripts set and a plain `go build` leaves empty).
     #[serde(default)]
     pub ldflags_x: BTreeMap<String, String>,
+    /// Directories of this crate copied into the module's source before the
+    /// build (module-relative destination -> directory relative to
+    /// crates/testkit), for modules whose build needs files their release
+    /// process generates and the published module lacks (flux's `go:embed`
+    /// of its install manifests). The module is then built from that copy.
+    #[serde(default)]
+    pub overlay: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,6 +161,16 @@ impl GoTool {
     pub fn cache_key(&self) -> String {
         let mut hasher = Sha256::new();
         hasher.update(format!("{self:?}").as_bytes());
+        // An overlay's files are inputs of the build as much as the pin is.
+        match overlay_files(&self.overlay) {
+            Ok(files) => {
+                for (dest, from) in files {
+                    hasher.update(dest.as_bytes());
+                    hasher.update(std::fs::read(&from).unwrap_or_default());
+                }
+            }
+            Err(e) => hasher.update(e.to_string().as_bytes()),
+        }
         let digest = hex::encode(hasher.finalize());
         format!("{}-{}-{}", self.name, self.version, &digest[..12])
     }
@@ -267,6 +284,23 @@ impl GoTool {
             self.local_replace.as_deref(),
             &self.pin,
         );
+        let go_mod = if self.overlay.is_empty() {
+            go_mod
+        } else {
+            let copy = src.join(OVERLAID_MODULE_DIR);
+            copy_tree(&info.dir, &copy)?;
+            for (dest, from) in overlay_files(&self.overlay)? {
+                let to = copy.join(&dest);
+                if let Some(parent) = to.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+                }
+                std::fs::copy(&from, &to).map_err(|e| io_err(&from, e))?;
+            }
+            format!(
+                "{go_mod}replace {} => ./{OVERLAID_MODULE_DIR}\n",
+                self.module
+            )
+        };
         let go_mod_path = src.join("go.mod");
         std::fs::write(&go_mod_path, go_mod).map_err(|e| io_err(&go_mod_path, e))?;
 
@@ -372,6 +406,65 @@ struct ModDownload {
     dir: PathBuf,
 }
 
+/// Where, inside the wrapper module, a module with an overlay is copied.
+const OVERLAID_MODULE_DIR: &str = "module";
+
+/// The files of every overlay directory: (module-relative destination, source
+/// path), sorted, so the cache key and the copy see the same list.
+fn overlay_files(
+    overlay: &BTreeMap<String, String>,
+) -> Result<Vec<(String, PathBuf)>, GoToolError> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    for (dest, from) in overlay {
+        let from = root.join(from);
+        let mut found = Vec::new();
+        walk_files(&from, &mut found)?;
+        if found.is_empty() {
+            return Err(GoToolError::Config(format!(
+                "overlay {} holds no files",
+                from.display()
+            )));
+        }
+        for file in found {
+            let rel = file
+                .strip_prefix(&from)
+                .map_err(|e| GoToolError::Config(e.to_string()))?;
+            files.push((format!("{dest}/{}", rel.display()), file));
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), GoToolError> {
+    for entry in std::fs::read_dir(dir).map_err(|e| io_err(dir, e))? {
+        let path = entry.map_err(|e| io_err(dir, e))?.path();
+        if path.is_dir() {
+            walk_files(&path, out)?;
+        } else {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Copies a module's source tree (read-only in Go's module cache) into a
+/// directory of ours; the directories are created writable so overlays can land.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), GoToolError> {
+    std::fs::create_dir_all(to).map_err(|e| io_err(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| io_err(from, e))? {
+        let entry = entry.map_err(|e| io_err(from, e))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(|e| io_err(&src, e))?;
+        }
+    }
+    Ok(())
+}
+
 /// Assets are stored flat in the entry; their path becomes the file name.
 fn asset_name(asset: &str) -> String {
     asset.replace('/', "__")
@@ -465,6 +558,50 @@ mod tests {
     }
 
     #[test]
+    fn the_flux_cli_overlay_lists_its_files_under_the_embed_directory() {
+        let flux = pinned_tool("flux").unwrap();
+        let files = overlay_files(&flux.overlay).unwrap();
+        let dests: Vec<&str> = files.iter().map(|(d, _)| d.as_str()).collect();
+        assert_eq!(
+            dests,
+            [
+                "cmd/flux/manifests/policies.yaml",
+                "cmd/flux/manifests/rbac.yaml"
+            ]
+        );
+    }
+
+    #[test]
+    fn an_overlay_naming_a_missing_directory_is_an_error_naming_it() {
+        let overlay = [("cmd/x".to_string(), "overlays/no-such-dir".to_string())].into();
+        let err = overlay_files(&overlay).unwrap_err();
+        assert!(err.to_string().contains("no-such-dir"), "{err}");
+    }
+
+    #[test]
+    fn changing_an_overlay_changes_the_cache_key() {
+        let flux = pinned_tool("flux").unwrap();
+        let mut other = flux.clone();
+        other.overlay = [(
+            "cmd/flux/manifests".to_string(),
+            "overlays/flux-cli".to_string(),
+        )]
+        .into();
+        assert_ne!(flux.cache_key(), other.cache_key());
+    }
+
+    #[test]
+    fn copy_tree_copies_nested_files_into_writable_directories() {
+        let from = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(from.path().join("a/b")).unwrap();
+        std::fs::write(from.path().join("a/b/f.txt"), b"x").unwrap();
+        let to = tempfile::tempdir().unwrap();
+        copy_tree(from.path(), &to.path().join("m")).unwrap();
+        assert_eq!(std::fs::read(to.path().join("m/a/b/f.txt")).unwrap(), b"x");
+        std::fs::write(to.path().join("m/a/new.yaml"), b"y").unwrap();
+    }
+
+    #[test]
     fn an_entry_whose_binary_changed_is_reported_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let tool = GoTool {
@@ -477,6 +614,7 @@ mod tests {
             rename: BTreeMap::new(),
             pin: BTreeMap::new(),
             ldflags_x: BTreeMap::new(),
+            overlay: BTreeMap::new(),
         };
         assert_eq!(tool.entry_state(dir.path()), EntryState::Missing);
 
