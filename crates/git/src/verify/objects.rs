@@ -1,37 +1,12 @@
-//! Signature verification of commits and annotated tags against trusted OpenPGP keys, as
-//! source-controller's `spec.verify` does it.
+//! The Git objects verification works on: the raw commit and tag a checkout kept, and how
+//! their signatures are cut out of them.
 //!
 //! Git keeps a commit's signature in its `gpgsig` header (continuation lines start with a
 //! space) and signs the object without that header; an annotated tag carries its signature
-//! appended to the message and signs everything before it. Verification reports the long id
-//! of the primary key whose key (or subkey) made the signature.
+//! appended to the message and signs everything before it. Both carry OpenPGP and SSH
+//! signatures the same way.
 
-use std::collections::BTreeMap;
-
-use pgp::composed::{Deserializable, SignedPublicKey, StandaloneSignature};
-use pgp::types::KeyDetails;
-
-const PGP_BEGIN: &[u8] = b"-----BEGIN PGP SIGNATURE-----";
-const SSH_BEGIN: &[u8] = b"-----BEGIN SSH SIGNATURE-----";
-
-/// Why a signature was not accepted. The texts follow Flux's where users compare them.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum VerifyError {
-    #[error("unable to verify payload as the provided signature is empty")]
-    Unsigned,
-
-    #[error("unable to verify openPGP signature, detected signature format: {format}")]
-    UnsupportedFormat { format: &'static str },
-
-    #[error("unable to read armored signature: {reason}")]
-    MalformedSignature { reason: String },
-
-    #[error("unable to read armored key ring '{entry}': {reason}")]
-    InvalidKeyRing { entry: String, reason: String },
-
-    #[error("unable to verify payload with any of the given key rings")]
-    NoMatchingKey,
-}
+use super::{PGP_BEGIN, SSH_BEGIN};
 
 /// Raw Git objects a checkout keeps so their signatures can be verified.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -57,103 +32,6 @@ impl TagObject {
     /// Flux's rendering of a tag, `<name>@sha1:<id>`.
     pub fn display(&self) -> String {
         format!("{}@sha1:{}", self.name, self.id)
-    }
-}
-
-/// The public keys a GitRepository trusts (the values of its `verify.secretRef` Secret).
-#[derive(Clone, Debug, Default)]
-pub struct TrustedKeys {
-    pgp: Vec<SignedPublicKey>,
-}
-
-impl TrustedKeys {
-    /// Every entry of the Secret is an armored OpenPGP key ring, except `*.sshpub` entries
-    /// (SSH keys, which cannot verify OpenPGP signatures and are skipped here).
-    pub fn from_secret_data(data: &BTreeMap<String, Vec<u8>>) -> Result<Self, VerifyError> {
-        let mut keys = TrustedKeys::default();
-        for (entry, value) in data {
-            if entry.ends_with(".sshpub") {
-                continue;
-            }
-            keys.add_armored(entry, value)?;
-        }
-        Ok(keys)
-    }
-
-    /// Add the keys of one armored key ring; `entry` names it in errors.
-    pub fn add_armored(&mut self, entry: &str, armored: &[u8]) -> Result<(), VerifyError> {
-        let invalid = |reason: String| VerifyError::InvalidKeyRing {
-            entry: entry.to_string(),
-            reason,
-        };
-        let (parsed, _) =
-            SignedPublicKey::from_armor_many(armored).map_err(|e| invalid(e.to_string()))?;
-        let before = self.pgp.len();
-        for key in parsed {
-            let key = key.map_err(|e| invalid(e.to_string()))?;
-            key.verify()
-                .map_err(|e| invalid(format!("self-signatures do not verify: {e}")))?;
-            self.pgp.push(key);
-        }
-        if self.pgp.len() == before {
-            return Err(invalid("no public key found".into()));
-        }
-        Ok(())
-    }
-
-    /// How many keys are trusted.
-    pub fn len(&self) -> usize {
-        self.pgp.len()
-    }
-
-    /// Whether no key is trusted.
-    pub fn is_empty(&self) -> bool {
-        self.pgp.is_empty()
-    }
-
-    /// Check an armored detached `signature` over `payload`; returns the long id (upper-case
-    /// hex) of the primary key that signed it, as Flux reports it.
-    pub fn verify(&self, signature: &[u8], payload: &[u8]) -> Result<String, VerifyError> {
-        if signature.is_empty() {
-            return Err(VerifyError::Unsigned);
-        }
-        if !signature.starts_with(PGP_BEGIN) {
-            let format = if signature.starts_with(SSH_BEGIN) {
-                "ssh"
-            } else {
-                "unknown"
-            };
-            return Err(VerifyError::UnsupportedFormat { format });
-        }
-        let (signature, _) = StandaloneSignature::from_armor_single(signature).map_err(|e| {
-            VerifyError::MalformedSignature {
-                reason: e.to_string(),
-            }
-        })?;
-        for key in &self.pgp {
-            let signed_by_primary = signature.verify(&key.primary_key, payload).is_ok();
-            let signed_by_subkey = || {
-                key.public_subkeys
-                    .iter()
-                    .any(|sub| signature.verify(&sub.key, payload).is_ok())
-            };
-            if signed_by_primary || signed_by_subkey() {
-                return Ok(key.primary_key.key_id().to_string().to_uppercase());
-            }
-        }
-        Err(VerifyError::NoMatchingKey)
-    }
-
-    /// Verify a commit object's `gpgsig` signature.
-    pub fn verify_commit(&self, commit: &[u8]) -> Result<String, VerifyError> {
-        let (signature, payload) = split_commit(commit);
-        self.verify(&signature, &payload)
-    }
-
-    /// Verify the signature appended to an annotated tag's message.
-    pub fn verify_tag(&self, tag: &[u8]) -> Result<String, VerifyError> {
-        let (signature, payload) = split_tag(tag);
-        self.verify(signature, payload)
     }
 }
 
@@ -240,6 +118,7 @@ pub fn split_tag(tag: &[u8]) -> (&[u8], &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::verify::TrustedKeys;
 
     #[test]
     fn the_gpgsig_header_is_lifted_out_of_the_signed_payload() {
@@ -277,27 +156,5 @@ mod tests {
         );
         assert!(tag_is_signed(tag));
         assert!(!tag_is_signed(b"object o\n\nrelease\n"));
-    }
-
-    #[test]
-    fn ssh_signatures_are_named_as_an_unsupported_format() {
-        let keys = TrustedKeys::default();
-        let err = keys
-            .verify(
-                b"-----BEGIN SSH SIGNATURE-----\nU1NIU0lH\n-----END SSH SIGNATURE-----\n",
-                b"x",
-            )
-            .expect_err("ssh");
-        assert_eq!(
-            err.to_string(),
-            "unable to verify openPGP signature, detected signature format: ssh"
-        );
-    }
-
-    #[test]
-    fn a_secret_entry_that_is_not_a_key_ring_is_named_in_the_error() {
-        let data = BTreeMap::from([("author.asc".to_string(), b"garbage".to_vec())]);
-        let err = TrustedKeys::from_secret_data(&data).expect_err("invalid");
-        assert!(err.to_string().contains("'author.asc'"), "{err}");
     }
 }
