@@ -62,7 +62,7 @@ pub async fn run(
     config: kube::Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let client = driftless_runtime::ratelimit::client(config, args.runtime.api_limits())
+    let client = driftless_runtime::ratelimit::client(config.clone(), args.runtime.api_limits())
         .map_err(ProcessError::KubeClient)?;
     let concurrency = args.runtime.concurrency(DEFAULT_CONCURRENT);
     let metrics = process::metrics(&args.runtime, METRICS_CONTROLLER, concurrency)?;
@@ -80,6 +80,12 @@ pub async fn run(
     .map_err(RunError::Fetcher)?;
     let ctx = Arc::new(Context {
         client: client.clone(),
+        targets: driftless_runtime::target_client::TargetClients::new(
+            config,
+            client.clone(),
+            args.runtime.api_limits(),
+            args.default_service_account(),
+        ),
         fetcher,
         scheduler: Scheduler::from_args(&args.runtime),
         recorder,

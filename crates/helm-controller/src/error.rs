@@ -136,6 +136,14 @@ pub enum ReconcileError {
         /// The field.
         feature: &'static str,
     },
+    /// No client for the release's cluster or identity: the kubeconfig Secret is missing or
+    /// invalid, or the service account cannot be impersonated.
+    #[error(transparent)]
+    Target {
+        /// Why, never with the kubeconfig's text.
+        #[from]
+        source: driftless_runtime::target_client::TargetError,
+    },
     /// The status or finalizer could not be written.
     #[error("failed to patch the HelmRelease")]
     Patch {
@@ -166,6 +174,7 @@ impl Classify for ReconcileError {
             Self::RetriesExceeded { .. } => reasons::RETRIES_EXCEEDED,
             Self::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
             Self::Patch { .. } => reasons::RECONCILIATION_FAILED,
+            Self::Target { .. } => REST_CLIENT_ERROR,
         }
     }
 
@@ -182,6 +191,9 @@ impl Classify for ReconcileError {
         }
     }
 }
+
+/// Flux's Ready reason when no client can be built for the release (`buildRESTClientGetter`).
+pub const REST_CLIENT_ERROR: &str = "RESTClientError";
 
 /// A duration as Go's `time.Duration.String` prints it (`30s`, `5m0s`).
 pub use driftless_runtime::flags::duration::format as go_duration;

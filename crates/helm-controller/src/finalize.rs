@@ -31,6 +31,22 @@ pub fn release_of(hr: &HelmRelease) -> (String, String) {
     (name, storage)
 }
 
+/// Why the uninstall of a deleted HelmRelease's release did not happen.
+enum Failure {
+    /// No client for its cluster or identity.
+    Client(ReconcileError),
+    /// The uninstall itself failed.
+    Helm(helm::ReleaseError),
+}
+
+/// Whether the status records any release of this object.
+fn released_any(hr: &HelmRelease) -> bool {
+    hr.status
+        .as_ref()
+        .and_then(|s| s.history.as_ref())
+        .is_some_and(|h| !h.is_empty())
+}
+
 /// Cleans up after a deleted HelmRelease and lets the API server remove it.
 pub async fn finalize(
     ctx: &Context,
@@ -41,17 +57,23 @@ pub async fn finalize(
     if !hr.spec.suspend.unwrap_or(false) {
         let (name, storage_ns) = release_of(hr);
         let (common, keep_history) = settings::uninstall(hr)?;
-        let storage = Storage::new(KubeSecrets::new(client.clone(), &storage_ns));
-        let result = helm::uninstall(
-            &storage,
-            &KubeCluster::new(client.clone()),
-            helm::Uninstall {
-                name: name.clone(),
-                keep_history,
-                common,
-            },
-        )
-        .await;
+        let result = match crate::target::client(&ctx.targets, hr).await {
+            Ok(target) => {
+                let storage = Storage::new(KubeSecrets::new(target.clone(), &storage_ns));
+                helm::uninstall(
+                    &storage,
+                    &KubeCluster::new(target),
+                    helm::Uninstall {
+                        name: name.clone(),
+                        keep_history,
+                        common,
+                    },
+                )
+                .await
+                .map_err(Failure::Helm)
+            }
+            Err(e) => Err(Failure::Client(e)),
+        };
         match result {
             Ok(done) => {
                 let message = format!(
@@ -68,8 +90,21 @@ pub async fn finalize(
                     )
                     .await;
             }
-            Err(helm::ReleaseError::NotFound | helm::ReleaseError::AlreadyDeleted(_)) => {}
-            Err(e) => {
+            Err(Failure::Helm(
+                helm::ReleaseError::NotFound | helm::ReleaseError::AlreadyDeleted(_),
+            )) => {}
+            // Nothing this object released is on record (no history, as Flux's ErrNoLatest):
+            // an identity that may not even read the storage must not wedge the deletion.
+            Err(e) if !released_any(hr) => {
+                let error = match &e {
+                    Failure::Client(e) => e.to_string(),
+                    Failure::Helm(e) => e.to_string(),
+                };
+                tracing::warn!(name = %name, namespace = %storage_ns, %error,
+                    "skipping the uninstall of a release this HelmRelease has no history of");
+            }
+            Err(Failure::Client(e)) => return Err(e),
+            Err(Failure::Helm(e)) => {
                 let message = format!("Helm uninstall failed for release {storage_ns}/{name}: {e}");
                 ctx.recorder
                     .event(

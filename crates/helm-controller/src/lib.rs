@@ -25,6 +25,7 @@ pub mod history;
 pub mod identity;
 pub mod reconcile;
 pub mod release;
+pub mod target;
 pub mod values;
 
 pub use args::Args;

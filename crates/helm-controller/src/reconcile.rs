@@ -50,6 +50,8 @@ const FALLBACK_INTERVAL: Duration = Duration::from_secs(600);
 pub struct Context {
     /// The controller's client.
     pub client: kube::Client,
+    /// The clients Helm actions run with (`serviceAccountName`, `kubeConfig`).
+    pub targets: driftless_runtime::target_client::TargetClients,
     /// Downloads and verifies chart artifacts.
     pub fetcher: Fetcher,
     /// Requeue timing and per-object failure backoff.
@@ -115,6 +117,7 @@ async fn reconcile_object(
     };
     let summary = summarize(draft, outcome, &READY_RULES, &schedule);
     status.apply_summary(&summary);
+    crate::post_render::observe(&hr, &mut status);
     patch_status(&api, hr.as_ref(), &status, &manager)
         .await
         .map_err(patch_err)?;
@@ -161,8 +164,12 @@ async fn run_steps(
         revision,
         oci_digest,
     };
+    let client = match crate::target::client(&ctx.targets, hr).await {
+        Ok(client) => client,
+        Err(e) => return Err((Vec::new(), e)),
+    };
     let mut events = Vec::new();
-    match release::reconcile(&ctx.client, hr, status, draft, desired, &mut events).await {
+    match release::reconcile(&client, hr, status, draft, desired, &mut events).await {
         Ok(()) => Ok(events),
         Err(e) => Err((events, e)),
     }
@@ -219,12 +226,8 @@ async fn prepare(
 /// Spec fields this controller refuses rather than silently ignores.
 fn unsupported(hr: &HelmRelease) -> Result<(), ReconcileError> {
     let spec = &hr.spec;
-    let feature = if spec.kube_config.is_some() {
-        Some("spec.kubeConfig")
-    } else if spec.service_account_name.is_some() {
-        Some("spec.serviceAccountName")
-    } else if spec.post_renderers.as_ref().is_some_and(|p| !p.is_empty()) {
-        Some("spec.postRenderers")
+    let feature = if crate::target::workload_identity(hr) {
+        Some("spec.kubeConfig.configMapRef")
     } else if spec
         .chart_ref
         .as_ref()

@@ -1,0 +1,39 @@
+//! The client a HelmRelease's Helm actions and release storage use, as Flux builds its REST
+//! client getter: the cluster of `spec.kubeConfig.secretRef`, else the controller's own, acting
+//! as `spec.serviceAccountName` (or `--default-service-account` on the own cluster) when set.
+//! Everything else (sources, values, the HelmChart, the status) stays on the controller's own
+//! client.
+
+use driftless_api::helm::HelmRelease;
+use driftless_runtime::target_client::{Target, TargetClients};
+use kube::ResourceExt;
+
+use crate::error::ReconcileError;
+
+/// The client the release of `hr` is installed, upgraded, tested, rolled back, uninstalled and
+/// stored with.
+pub async fn client(
+    targets: &TargetClients,
+    hr: &HelmRelease,
+) -> Result<kube::Client, ReconcileError> {
+    let namespace = hr.namespace().unwrap_or_default();
+    Ok(targets.client(&target(hr, &namespace)).await?)
+}
+
+/// Whom `hr` acts as.
+pub fn target<'a>(hr: &'a HelmRelease, namespace: &'a str) -> Target<'a> {
+    Target {
+        namespace,
+        service_account_name: hr.spec.service_account_name.as_deref(),
+        kube_config: hr.spec.kube_config.as_ref(),
+    }
+}
+
+/// Whether `hr` names a kubeconfig by ConfigMap (workload identity), which this controller
+/// refuses rather than silently applying to its own cluster.
+pub fn workload_identity(hr: &HelmRelease) -> bool {
+    hr.spec
+        .kube_config
+        .as_ref()
+        .is_some_and(|k| k.config_map_ref.is_some() && k.secret_ref.is_none())
+}
