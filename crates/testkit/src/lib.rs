@@ -16,6 +16,7 @@ pub mod helm_repo;
 mod http;
 pub mod oci_registry;
 pub mod pki;
+pub mod proxy;
 pub mod s3_server;
 mod shared;
 pub mod ssh_server;
