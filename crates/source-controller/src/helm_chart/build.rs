@@ -51,13 +51,20 @@ pub fn values_files(chart: &HelmChart) -> &[String] {
 /// The revision `chart` will have for `version`: with values files, `+<generation>` is added
 /// (normalised as semver prints it).
 pub fn revision_for(chart: &HelmChart, version: &ChartVersion) -> String {
+    revision_for_version(chart, &version.version)
+}
+
+/// [`revision_for`] of a version string (an OCI tag); one that is not semver stays as is.
+pub fn revision_for_version(chart: &HelmChart, version: &str) -> String {
     if values_files(chart).is_empty() {
-        return version.version.clone();
+        return version.to_owned();
     }
-    let mut semver = version.semver.clone();
+    let Some(mut semver) = driftless_semver::parse_version(version) else {
+        return version.to_owned();
+    };
     match semver::BuildMetadata::new(&chart.metadata.generation.unwrap_or_default().to_string()) {
         Ok(build) => semver.build = build,
-        Err(_) => return version.version.clone(),
+        Err(_) => return version.to_owned(),
     }
     semver.to_string()
 }
@@ -75,42 +82,54 @@ pub fn summary(name: &str, version: &str, packaged: bool, values_files: &[String
     text
 }
 
-/// Downloads, verifies and (with values files) repackages `version`.
-pub async fn build(
+/// Downloads and verifies `version` from an HTTP repository.
+pub async fn download(
     http: &RepoClient,
     repo_url: &str,
-    chart: &HelmChart,
     version: &ChartVersion,
-) -> Result<Build, HelmError> {
-    let pull = |cause: String| {
-        HelmError::build(
-            BuildReason::ChartPull,
-            "failed to download chart for remote reference",
-            cause,
-        )
-    };
+) -> Result<Vec<u8>, HelmError> {
     let first = version.urls.first().ok_or_else(|| {
-        pull(format!(
+        pull_error(format!(
             "chart '{}' version '{}' has no downloadable URLs",
             version.name, version.version
         ))
     })?;
-    let url = resolve_chart_url(repo_url, first).map_err(|e| pull(e.to_string()))?;
+    let url = resolve_chart_url(repo_url, first).map_err(|e| pull_error(e.to_string()))?;
     let data = http
         .get(&url, "chart", MAX_CHART_SIZE)
         .await
-        .map_err(|e| pull(e.to_string()))?;
+        .map_err(|e| pull_error(e.to_string()))?;
     if let Some(digest) = &version.digest {
-        verify_digest(&data, digest).map_err(|e| pull(e.to_string()))?;
+        verify_digest(&data, digest).map_err(|e| pull_error(e.to_string()))?;
     }
+    Ok(data)
+}
+
+/// Flux's pull failure of a remote chart.
+pub fn pull_error(cause: impl std::fmt::Display) -> HelmError {
+    HelmError::build(
+        BuildReason::ChartPull,
+        "failed to download chart for remote reference",
+        cause,
+    )
+}
+
+/// Checks that the downloaded chart `data` (chart `name` at `version`) loads and, with values
+/// files, repackages it.
+pub async fn finish(
+    data: Vec<u8>,
+    chart: &HelmChart,
+    name: &str,
+    version: &str,
+) -> Result<Build, HelmError> {
     let files = values_files(chart).to_vec();
     let ignore_missing = chart.spec.ignore_missing_values_files.unwrap_or(false);
     let generation = chart.metadata.generation.unwrap_or_default().to_string();
-    let (name, pulled_version) = (version.name.clone(), version.version.clone());
+    let (name, pulled_version) = (name.to_owned(), version.to_owned());
     tokio::task::spawn_blocking(move || {
         driftless_helm::archive::files(&data)
             .and_then(driftless_helm::Chart::from_files)
-            .map_err(|e| pull(format!("the downloaded chart does not load: {e}")))?;
+            .map_err(|e| pull_error(format!("the downloaded chart does not load: {e}")))?;
         if files.is_empty() {
             return Ok(Build {
                 name,

@@ -4,7 +4,7 @@
 //! are paths from the source root merged into `values.yaml`, and the chart is packaged with
 //! build metadata on its version: the first 12 hex characters of the source revision with
 //! `reconcileStrategy: Revision`, then the HelmChart's generation when values files are set.
-//! Dependencies must be vendored under `charts/`: downloading them is not implemented.
+//! Dependencies not vendored under `charts/` are provided first ([`super::dependencies`]).
 
 use std::path::Path;
 
@@ -18,6 +18,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 
 use super::build::{Build, values_files};
+use super::dependencies;
 use crate::error::ReconcileError;
 use crate::helm_repository::error::{BuildReason, HelmError};
 use crate::reconcile::Context;
@@ -79,53 +80,69 @@ pub fn version_metadata(chart: &HelmChart, source_revision: &str) -> Option<Stri
     (!parts.is_empty()).then(|| parts.join("."))
 }
 
-/// Extracts the source artifact and packages the chart directory.
+/// Extracts the source artifact, provides the chart's missing dependencies ([`dependencies`])
+/// and packages the chart directory.
 pub async fn build(
-    storage: &Storage,
+    ctx: &Context,
     chart: &HelmChart,
     artifact: &meta::Artifact,
 ) -> Result<Build, HelmError> {
-    let storage = storage.clone();
+    let storage = ctx.storage.clone();
+    let metadata = version_metadata(chart, &artifact.revision);
     let artifact = from_api(artifact);
     let chart_path = chart.spec.chart.clone();
+    let blocking = |operation: &'static str| {
+        move |e: tokio::task::JoinError| ReconcileError::Task {
+            operation,
+            detail: e.to_string(),
+        }
+    };
+    // Extract, load, and add the dependencies found in the source itself.
+    let prepared = tokio::task::spawn_blocking(move || prepare(&storage, &artifact, &chart_path))
+        .await
+        .map_err(blocking("building the chart"))??;
+    let Prepared {
+        dir,
+        mut chart_files,
+        remote,
+    } = prepared;
+    let namespace = chart.namespace().unwrap_or_default();
+    let mut fetched = Vec::new();
+    for wanted in &remote {
+        let provided = dependencies::fetch_remote(&ctx.client, &ctx.storage, &namespace, wanted)
+            .await
+            .map_err(|cause| dependencies::build_error(&wanted.name, false, cause))?;
+        fetched.push(provided);
+    }
+    dependencies::vendor(&mut chart_files, fetched);
     let files = values_files(chart).to_vec();
     let ignore_missing = chart.spec.ignore_missing_values_files.unwrap_or(false);
-    let metadata = version_metadata(chart, &artifact.revision);
     tokio::task::spawn_blocking(move || {
-        let package = |context: &str, cause: String| HelmError::build(BuildReason::ChartPackage, context, cause);
-        let dir = tempfile::Builder::new()
-            .prefix("helmchart-")
-            .tempdir()
-            .map_err(|e| package("failed to create a working directory", e.to_string()))?;
-        let archive = storage.local_path(&artifact).map_err(|source| ReconcileError::Storage {
-            operation: "failed to locate the source artifact",
-            source,
-        })?;
-        driftless_artifact::extract::extract_verified(&archive, &artifact.digest, dir.path(), &ExtractLimits::default())
-            .map_err(|e| package("failed to extract the source artifact", e.to_string()))?;
-        let relative = inside(&chart_path).ok_or_else(|| {
-            HelmError::build(BuildReason::ChartReference, "invalid chart path", format!("'{chart_path}' is outside the source"))
-        })?;
-        let chart_dir = dir.path().join(&relative);
-        if !chart_dir.is_dir() {
-            return Err(HelmError::build(BuildReason::ChartReference, "path not found", chart_path));
-        }
-        let chart_files = driftless_helm::load::dir_files(&chart_dir)
-            .map_err(|e| package("failed to load chart", e.to_string()))?;
+        let package = |context: &str, cause: String| {
+            HelmError::build(BuildReason::ChartPackage, context, cause)
+        };
         let loaded = driftless_helm::Chart::from_files(chart_files.clone())
             .map_err(|e| package("failed to load chart", e.to_string()))?;
         driftless_helm::deps::check(&loaded).map_err(|e| {
             HelmError::build(
                 BuildReason::DependencyBuild,
                 "failed to build chart dependencies",
-                format!("{e} (driftless does not download chart dependencies yet: vendor them under charts/)"),
+                e,
             )
         })?;
         let (values, merged) = if files.is_empty() {
             (None, Vec::new())
         } else {
-            let (values, merged) = merge_values(&files, ignore_missing, |path| read_in(dir.path(), path))
-                .map_err(|e| HelmError::build(BuildReason::ValuesFiles, "failed to merge chart values", e))?;
+            let (values, merged) =
+                merge_values(&files, ignore_missing, |path| read_in(dir.path(), path)).map_err(
+                    |e| {
+                        HelmError::build(
+                            BuildReason::ValuesFiles,
+                            "failed to merge chart values",
+                            e,
+                        )
+                    },
+                )?;
             (Some(values), merged)
         };
         let packaged = repackage(chart_files, values, metadata.as_deref())
@@ -139,10 +156,77 @@ pub async fn build(
         })
     })
     .await
-    .map_err(|e| ReconcileError::Task {
-        operation: "building the chart",
-        detail: e.to_string(),
-    })?
+    .map_err(blocking("packaging the chart"))?
+}
+
+/// The extracted source, the chart's files with its local dependencies vendored, and the
+/// dependencies still to download.
+struct Prepared {
+    dir: tempfile::TempDir,
+    chart_files: Vec<driftless_helm::File>,
+    remote: Vec<dependencies::Wanted>,
+}
+
+fn prepare(
+    storage: &Storage,
+    artifact: &driftless_artifact::Artifact,
+    chart_path: &str,
+) -> Result<Prepared, HelmError> {
+    let package =
+        |context: &str, cause: String| HelmError::build(BuildReason::ChartPackage, context, cause);
+    let dir = tempfile::Builder::new()
+        .prefix("helmchart-")
+        .tempdir()
+        .map_err(|e| package("failed to create a working directory", e.to_string()))?;
+    let archive = storage
+        .local_path(artifact)
+        .map_err(|source| ReconcileError::Storage {
+            operation: "failed to locate the source artifact",
+            source,
+        })?;
+    driftless_artifact::extract::extract_verified(
+        &archive,
+        &artifact.digest,
+        dir.path(),
+        &ExtractLimits::default(),
+    )
+    .map_err(|e| package("failed to extract the source artifact", e.to_string()))?;
+    let relative = inside(chart_path).ok_or_else(|| {
+        HelmError::build(
+            BuildReason::ChartReference,
+            "invalid chart path",
+            format!("'{chart_path}' is outside the source"),
+        )
+    })?;
+    let chart_dir = dir.path().join(&relative);
+    if !chart_dir.is_dir() {
+        return Err(HelmError::build(
+            BuildReason::ChartReference,
+            "path not found",
+            chart_path,
+        ));
+    }
+    let mut chart_files = driftless_helm::load::dir_files(&chart_dir)
+        .map_err(|e| package("failed to load chart", e.to_string()))?;
+    let loaded = driftless_helm::Chart::from_files(chart_files.clone())
+        .map_err(|e| package("failed to load chart", e.to_string()))?;
+    let mut local = Vec::new();
+    let mut remote = Vec::new();
+    for wanted in dependencies::missing(&loaded, &chart_files) {
+        if dependencies::is_local(&wanted.repository) {
+            let provided = dependencies::load_local(dir.path(), &relative, &wanted)
+                .map_err(|cause| dependencies::build_error(&wanted.name, true, cause))?;
+            local.push(provided);
+        } else {
+            remote.push(wanted);
+        }
+    }
+    dependencies::vendor(&mut chart_files, local);
+    Ok(Prepared {
+        dir,
+        chart_files,
+        remote,
+    })
 }
 
 /// `path` cleaned, or `None` when it leaves the source root.

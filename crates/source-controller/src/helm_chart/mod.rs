@@ -12,7 +12,9 @@
 //! used by the controller's watches).
 
 pub mod build;
+pub mod dependencies;
 pub mod local;
+pub mod oci;
 
 use std::time::Duration;
 
@@ -29,10 +31,10 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use self::build::{Build, resolve, revision_for, summary, values_files};
+use self::build::{Build, resolve, revision_for, revision_for_version, summary, values_files};
 use crate::error::ReconcileError;
 use crate::helm_repository::client::RepoClient;
-use crate::helm_repository::error::HelmError;
+use crate::helm_repository::error::{BuildReason, HelmError};
 use crate::helm_repository::load_stored_index;
 use crate::reconcile::{Context, Notice, SourceKind, parse_duration};
 use crate::storage::{key_for, link_url, reconcile_storage, to_api};
@@ -123,6 +125,9 @@ async fn from_repository(
     key: &ObjectKey,
 ) -> Result<Notice, HelmError> {
     let repo = source_repository(ctx, chart).await?;
+    if repo.spec.type_ == Some(HelmRepositoryType::Oci) {
+        return from_oci_repository(chart, ctx, status, draft, key, &repo).await;
+    }
     let Some(repo_artifact) = repo.status.as_ref().and_then(|s| s.artifact.clone()) else {
         return Err(HelmError::NoSourceArtifact {
             kind: "HelmRepository",
@@ -148,11 +153,64 @@ async fn from_repository(
         draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
         draft.progressing(format!("building artifact: {planned}"));
         let http = RepoClient::for_repository(&ctx.client, &repo).await?;
-        let built = build::build(&http, &repo.spec.url, chart, version).await?;
+        let data = build::download(&http, &repo.spec.url, version).await?;
+        let built = build::finish(data, chart, &version.name, &version.version).await?;
         store_build(ctx, key, status, draft, &built).await?
     };
     status.observed_chart_name = Some(version.name.clone());
     status.observed_source_artifact_revision = Some(repo_artifact.revision.clone());
+    Ok(notice)
+}
+
+/// A chart from an `oci` HelmRepository: the version resolved against the registry's tags at
+/// every reconcile, pulled when its revision is new. Such a repository has no artifact, so
+/// `observedSourceArtifactRevision` stays unset, as in Flux.
+async fn from_oci_repository(
+    chart: &HelmChart,
+    ctx: &Context,
+    status: &mut HelmChartStatus,
+    draft: &mut StatusDraft,
+    key: &ObjectKey,
+    repo: &HelmRepository,
+) -> Result<Notice, HelmError> {
+    let charts = oci::OciCharts::for_repository(&ctx.client, repo).await?;
+    let constraint = chart.spec.version.as_deref().unwrap_or_default();
+    let version = charts
+        .resolve(&chart.spec.chart, constraint)
+        .await
+        .map_err(|e| match e {
+            // An unreachable registry is retried; a constraint nothing matches waits for a
+            // spec change.
+            oci::OciChartError::Tags { .. } => build::pull_error(format!(
+                "failed to get chart version for remote reference: {e}"
+            )),
+            other => HelmError::build(
+                BuildReason::ChartReference,
+                "failed to get chart version for remote reference",
+                other,
+            ),
+        })?;
+    draft.delete(types::FETCH_FAILED);
+    let revision = revision_for_version(chart, &version.version);
+    let current = status.artifact.as_ref().map(|a| a.revision.clone());
+    let packaged = !values_files(chart).is_empty();
+    let notice = if current.as_deref() == Some(revision.as_str())
+        && status.observed_chart_name.as_deref() == Some(version.name.as_str())
+    {
+        let merged = status
+            .observed_values_files
+            .clone()
+            .unwrap_or_else(|| values_files(chart).to_vec());
+        up_to_date(draft, &version.name, &revision, packaged, &merged)
+    } else {
+        let planned = summary(&version.name, &revision, packaged, values_files(chart));
+        draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
+        draft.progressing(format!("building artifact: {planned}"));
+        let data = charts.pull(&version).await.map_err(build::pull_error)?;
+        let built = build::finish(data, chart, &version.name, &version.version).await?;
+        store_build(ctx, key, status, draft, &built).await?
+    };
+    status.observed_chart_name = Some(version.name.clone());
     Ok(notice)
 }
 
@@ -177,7 +235,7 @@ async fn from_source_artifact(
             up_to_date(draft, &name, &revision, true, &merged_before)
         }
         (current, name) => {
-            let built = local::build(&ctx.storage, chart, &artifact).await?;
+            let built = local::build(ctx, chart, &artifact).await?;
             if current.as_deref() == Some(built.version.as_str())
                 && name.as_deref() == Some(built.name.as_str())
             {
@@ -293,12 +351,6 @@ async fn source_repository(ctx: &Context, chart: &HelmChart) -> Result<HelmRepos
             not_found,
         }
     })?;
-    if repo.spec.type_ == Some(HelmRepositoryType::Oci) {
-        return Err(HelmError::Unsupported {
-            feature: "HelmRepository type 'oci'",
-            detail: "charts from OCI HelmRepositories are not implemented; use an OCIRepository",
-        });
-    }
     Ok(repo)
 }
 
