@@ -1,12 +1,17 @@
 //! Flux's `verifySignature` for a GitRepository: check the signature of the checked-out
 //! commit and/or the tag it came through against the public keys of `spec.verify.secretRef`,
 //! and record `SourceVerified` and `status.sourceVerificationMode`.
+//!
+//! The Secret may hold OpenPGP key rings (`*.asc`, or no recognised suffix) and SSH public keys
+//! (`*.sshpub`); each object's signature block picks which of them verify it. Success names the
+//! OpenPGP key id or the SSH key's `SHA256:` fingerprint.
 
 use std::collections::BTreeMap;
 
 use driftless_api::conditions::{reasons, types};
 use driftless_api::source::{GitRepository, GitRepositoryStatus, GitVerificationMode};
-use driftless_git::{Commit, TrustedKeys};
+use driftless_git::verify::SignatureFormat;
+use driftless_git::{Commit, TrustedKeys, VerifyError};
 use driftless_runtime::draft::StatusDraft;
 use kube::ResourceExt;
 
@@ -90,9 +95,13 @@ pub async fn verify_signature(
         })?;
     let data: BTreeMap<String, Vec<u8>> = data.into_iter().map(|(k, v)| (k, v.0)).collect();
     let keys = TrustedKeys::from_secret_data(&data).map_err(|e| {
+        let kind = match e {
+            VerifyError::InvalidAuthorizedKeys { .. } => "SSH",
+            _ => "PGP",
+        };
         failed(
             reasons::VERIFICATION_ERROR,
-            format!("PGP public keys secret error: {e}"),
+            format!("{kind} public keys secret error: {e}"),
         )
     })?;
     let message = check(&keys, mode, commit)?;
@@ -132,10 +141,11 @@ pub fn check(
                 )
             })?;
         let key = keys.verify_tag(content).map_err(|e| {
+            let what = git_object("tag", SignatureFormat::of_tag(content));
             failed(
                 INVALID_TAG_SIGNATURE,
                 format!(
-                    "signature verification of tag '{display}' failed: unable to verify Git tag: {e}"
+                    "signature verification of tag '{display}' failed: unable to verify {what}: {e}"
                 ),
             )
         })?;
@@ -148,10 +158,11 @@ pub fn check(
             | GitVerificationMode::TagAndHEAD
     ) {
         let key = keys.verify_commit(&commit.signed.commit).map_err(|e| {
+            let what = git_object("commit", SignatureFormat::of_commit(&commit.signed.commit));
             failed(
                 INVALID_COMMIT_SIGNATURE,
                 format!(
-                    "signature verification of commit '{}' failed: unable to verify Git commit: {e}",
+                    "signature verification of commit '{}' failed: unable to verify {what}: {e}",
                     commit.id
                 ),
             )
@@ -164,6 +175,15 @@ pub fn check(
         }
     }
     Ok(message)
+}
+
+/// How Flux names the object in a failure: `Git commit` for OpenPGP (and unsigned) objects,
+/// `Git commit SSH signature` for SSH-signed ones.
+fn git_object(kind: &str, format: SignatureFormat) -> String {
+    match format {
+        SignatureFormat::Ssh => format!("Git {kind} SSH signature"),
+        _ => format!("Git {kind}"),
+    }
 }
 
 #[cfg(test)]
