@@ -20,6 +20,10 @@ use sha2::{Digest as _, Sha256};
 pub const FLUX_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.flux.config.v1+json";
 /// The artifact's tar.gz layer.
 pub const FLUX_CONTENT_MEDIA_TYPE: &str = "application/vnd.cncf.flux.content.v1.tar+gzip";
+/// Config of a chart pushed by `helm push`.
+pub const HELM_CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";
+/// The chart layer of a chart pushed by `helm push`.
+pub const HELM_CHART_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 /// OCI image manifest.
 pub const OCI_MANIFEST_MEDIA_TYPE: &str = "application/vnd.oci.image.manifest.v1+json";
 
@@ -233,6 +237,30 @@ impl OciRegistry {
             digest,
             layer_digest,
         }
+    }
+
+    /// Push a packaged chart (`.tgz`) as `helm push` lays it out: a Helm config blob holding
+    /// the chart's name and version, one chart content layer, tagged with the version (`+`
+    /// written `_`, as OCI tags cannot hold `+`). Returns the manifest digest.
+    pub fn push_helm_chart(&self, repo: &str, name: &str, version: &str, tgz: Vec<u8>) -> String {
+        let layer_size = tgz.len();
+        let layer_digest = self.push_blob(repo, tgz);
+        let config =
+            serde_json::json!({"apiVersion": "v2", "name": name, "version": version}).to_string();
+        let config_size = config.len();
+        let config_digest = self.push_blob(repo, config.into_bytes());
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST_MEDIA_TYPE,
+            "config": {"mediaType": HELM_CONFIG_MEDIA_TYPE, "digest": config_digest, "size": config_size},
+            "layers": [{"mediaType": HELM_CHART_MEDIA_TYPE, "digest": layer_digest, "size": layer_size}],
+        });
+        self.push_manifest(
+            repo,
+            Some(&version.replace('+', "_")),
+            OCI_MANIFEST_MEDIA_TYPE,
+            manifest.to_string().into_bytes(),
+        )
     }
 
     /// Push a small image manifest unique to `tag` (its digest differs per tag) and tag it.
