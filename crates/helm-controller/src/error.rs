@@ -82,6 +82,14 @@ pub enum ReconcileError {
         /// The renderer's message.
         message: String,
     },
+    /// A post-renderer failed; nothing was applied.
+    #[error("{message}")]
+    PostRender {
+        /// Whether the action was an upgrade (else an install).
+        upgrade: bool,
+        /// What failed, as Flux words it.
+        message: String,
+    },
     /// Reading or writing the Helm release storage failed.
     #[error("failed to get last release revision: {message}")]
     Storage {
@@ -166,7 +174,10 @@ impl Classify for ReconcileError {
             | Self::LoadChart { .. } => reasons::ARTIFACT_FAILED,
             Self::Read { .. } | Self::Values { .. } | Self::Render { .. } => reasons::INIT_FAILED,
             Self::Storage { .. } => reasons::GET_LAST_RELEASE_FAILED,
-            Self::InstallFailed { .. } => reasons::INSTALL_FAILED,
+            Self::InstallFailed { .. } | Self::PostRender { upgrade: false, .. } => {
+                reasons::INSTALL_FAILED
+            }
+            Self::PostRender { upgrade: true, .. } => reasons::UPGRADE_FAILED,
             Self::UpgradeFailed { .. } => reasons::UPGRADE_FAILED,
             Self::TestFailed { .. } => reasons::TEST_FAILED,
             Self::RollbackFailed { .. } => reasons::ROLLBACK_FAILED,

@@ -14,6 +14,7 @@ use kube::api::{Api, PostParams};
 use super::settings;
 use super::{Desired, ReleaseEvent, attempted, chart_label, revision_name, succeeded_message};
 use crate::error::ReconcileError;
+use crate::post_render::Pipeline;
 use crate::{history, identity};
 
 /// One reconcile's view of the release.
@@ -35,20 +36,28 @@ pub struct Run<'a> {
 /// Renders `chart` with `values` for release `name` in `namespace`: what `helm install`
 /// applies, with the chart's `crds/` split out, for the cluster's Kubernetes version.
 /// `opts` names the release, its namespace and revision; CRDs and the version are set here.
+/// With `post`, the templates go through the HelmRelease's post-renderers.
 pub async fn render(
     client: &kube::Client,
     chart: &Chart,
     values: &Values,
     mut opts: Options,
+    post: Option<Pipeline>,
 ) -> Result<Rendered, ReconcileError> {
     opts.kube_version = client.apiserver_version().await.ok().map(|v| v.git_version);
     opts.include_crds = true;
     let (chart, values) = (chart.clone(), values.clone());
     tokio::task::spawn_blocking(move || {
-        let text =
+        let mut text =
             driftless_helm::template(chart, values, &opts).map_err(|e| ReconcileError::Render {
                 message: e.to_string(),
             })?;
+        if let Some(post) = post {
+            text = post.run(&text).map_err(|e| ReconcileError::PostRender {
+                upgrade: opts.is_upgrade,
+                message: format!("error while running post render on files: {e}"),
+            })?;
+        }
         Rendered::from_template_output(&text).map_err(|e| ReconcileError::Render {
             message: e.to_string(),
         })
@@ -250,7 +259,29 @@ impl Run<'_> {
             revision,
             ..Options::default()
         };
-        render(self.client, self.desired.chart, &self.desired.values, opts).await
+        let post = Some(Pipeline::of(self.hr));
+        render(
+            self.client,
+            self.desired.chart,
+            &self.desired.values,
+            opts,
+            post,
+        )
+        .await
+        .map_err(|e| match e {
+            // Flux's words: the action failed, before anything was applied.
+            ReconcileError::PostRender { upgrade, message } => ReconcileError::PostRender {
+                upgrade,
+                message: format!(
+                    "Helm {} failed for release {}/{} with chart {}: {message}",
+                    verb(action),
+                    self.namespace(),
+                    self.name,
+                    self.chart_label()
+                ),
+            },
+            other => other,
+        })
     }
 
     /// The status, conditions and events of an install or upgrade that ran, then tests after a

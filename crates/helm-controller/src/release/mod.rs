@@ -151,7 +151,10 @@ pub async fn reconcile(
         name: &name,
         desired: &desired,
     };
-    let need = need(stored.last(), desired.chart, &desired.values);
+    let mut need = need(stored.last(), desired.chart, &desired.values);
+    if need == Need::InSync && crate::post_render::changed(hr, status) {
+        need = Need::Upgrade;
+    }
     if need != Need::InSync {
         check_retries(hr, status)?;
     }

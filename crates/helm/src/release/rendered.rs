@@ -131,7 +131,7 @@ fn hook(m: &Manifest) -> Result<Hook, ReleaseError> {
 
 /// Whether a printed path is a `crds/` file of the chart or a subchart
 /// (`chart/crds/x.yaml`, `chart/charts/sub/crds/x.yaml`), not a template.
-fn is_crd_path(path: &str) -> bool {
+pub fn is_crd_path(path: &str) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
     let mut i = 1;
     while parts.get(i) == Some(&"charts") {
