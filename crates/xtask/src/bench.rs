@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: benchmarks against Flux's own controllers, each run side by side in the
 //! same invocation on the same control plane, results written to `docs/benchmarks.md`
-//! (`source`: GitRepositories, `kustomize`: Kustomizations, `kustomize-build`: `kustomize build`
-//! against the kustomize binary). The process, probe and machine
+//! (`source`: GitRepositories, `kustomize`: Kustomizations, `helm`: HelmReleases,
+//! `kustomize-build`: `kustomize build` against the kustomize binary). The process, probe and machine
 //! helpers both share live here.
 //!
 //! A benchmark, not a test (DESIGN.md §5 "Bench, don't time"): the competitor runs in the same
@@ -18,8 +18,10 @@ use kube::api::{Api, ListParams, Patch, PatchParams};
 use testkit::ControlPlane;
 
 mod floor;
+mod helm;
 mod kustomize;
 mod kustomize_build;
+mod pair;
 mod process;
 mod report;
 mod source;
@@ -74,7 +76,7 @@ pub enum Target {
         idle_secs: u64,
         /// Sides not to run this time; the table keeps their earlier figures.
         #[arg(long, value_enum)]
-        skip: Vec<kustomize::Side>,
+        skip: Vec<pair::Side>,
         /// A driftless binary to use instead of `cargo build --release`.
         #[arg(long)]
         driftless_binary: Option<PathBuf>,
@@ -84,6 +86,45 @@ pub enum Target {
         /// A Flux kustomize-controller binary to use instead of the pinned build.
         #[arg(long)]
         flux_kustomize_binary: Option<PathBuf>,
+    },
+    /// N HelmReleases (each its own release of one chart from one HelmRepository, as
+    /// fluxcd/flux-benchmark's `flux-hr-bench` does) to Ready: driftless vs Flux's
+    /// source-controller + helm-controller (wall time, peak and idle RSS of each process), and a
+    /// floor of plain server-side apply; written to docs/benchmarks.md.
+    Helm {
+        /// How many HelmReleases; repeat for several runs (`--n 100 --n 1000`).
+        #[arg(long = "n", default_values_t = [100])]
+        n: Vec<usize>,
+        /// `--concurrent` of both helm-controllers (flux-benchmark runs 10).
+        #[arg(long, default_value_t = 10)]
+        concurrent: usize,
+        /// `--concurrent` of both source-controllers.
+        #[arg(long, default_value_t = 10)]
+        source_concurrent: usize,
+        /// `--kube-api-qps` of every controller.
+        #[arg(long, default_value_t = 50)]
+        kube_api_qps: u32,
+        /// `--kube-api-burst` of every controller.
+        #[arg(long, default_value_t = 300)]
+        kube_api_burst: u32,
+        /// `replicaCount` of the chart's Deployment (flux-benchmark scales it to zero).
+        #[arg(long, default_value_t = 0)]
+        replicas: u32,
+        /// Seconds to let the controllers idle after the last Ready before reading idle RSS.
+        #[arg(long, default_value_t = 20)]
+        idle_secs: u64,
+        /// Sides not to run this time; the table keeps their earlier figures.
+        #[arg(long, value_enum)]
+        skip: Vec<pair::Side>,
+        /// A driftless binary to use instead of `cargo build --release`.
+        #[arg(long)]
+        driftless_binary: Option<PathBuf>,
+        /// A Flux source-controller binary to use instead of the pinned build.
+        #[arg(long)]
+        flux_source_binary: Option<PathBuf>,
+        /// A Flux helm-controller binary to use instead of the pinned build.
+        #[arg(long)]
+        flux_helm_binary: Option<PathBuf>,
     },
     /// `driftless kustomize build` against the pinned `kustomize build` over the fleet corpus,
     /// the conformance cases and a synthetic large overlay (mean wall time per build and peak
@@ -132,7 +173,7 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
             flux_source_binary,
             flux_kustomize_binary,
         } => {
-            kustomize::run(kustomize::Options {
+            kustomize::run(pair::Options {
                 counts: n,
                 concurrent,
                 source_concurrent,
@@ -143,7 +184,35 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
                 skip,
                 driftless_binary,
                 flux_source_binary,
-                flux_kustomize_binary,
+                flux_controller_binary: flux_kustomize_binary,
+            })
+            .await
+        }
+        Target::Helm {
+            n,
+            concurrent,
+            source_concurrent,
+            kube_api_qps,
+            kube_api_burst,
+            replicas,
+            idle_secs,
+            skip,
+            driftless_binary,
+            flux_source_binary,
+            flux_helm_binary,
+        } => {
+            helm::run(pair::Options {
+                counts: n,
+                concurrent,
+                source_concurrent,
+                qps: kube_api_qps,
+                burst: kube_api_burst,
+                replicas,
+                idle: Duration::from_secs(idle_secs),
+                skip,
+                driftless_binary,
+                flux_source_binary,
+                flux_controller_binary: flux_helm_binary,
             })
             .await
         }

@@ -1,19 +1,49 @@
-//! The `bench kustomize` block of docs/benchmarks.md. The raw figures of every N live in a JSON
-//! comment inside the block, so a later run that measures only some sides (`--skip`) or
-//! another N keeps the rest; the tables are rendered from those figures each time.
+//! The blocks of docs/benchmarks.md that `bench kustomize` and `bench helm` write (one
+//! [`Block`] each). The raw figures of every N live in a JSON comment inside the block, so a
+//! later run that measures only some sides (`--skip`) or another N keeps the rest; the tables
+//! are rendered from those figures each time.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
 use serde::{Deserialize, Serialize};
 
-use super::kustomize::Options;
+use super::pair::Options;
 use super::process::Rss;
 
-const BEGIN: &str =
-    "<!-- bench kustomize: begin (cargo xtask bench kustomize rewrites this block) -->";
-const END: &str = "<!-- bench kustomize: end -->";
-const DATA: &str = "<!-- bench kustomize data: ";
+/// What one benchmark's block says about itself; the markers follow from `name`.
+pub(super) struct Block {
+    /// The `cargo xtask bench <name>` that rewrites the block.
+    pub(super) name: &'static str,
+    pub(super) heading: &'static str,
+    /// The workload paragraph, ending in a full stop; the shared method follows it.
+    pub(super) workload: &'static str,
+    /// The second controller of each pair (`kustomize-controller`).
+    pub(super) controller: &'static str,
+    /// Flags only that controller gets, the same on both sides.
+    pub(super) controller_flags: Vec<String>,
+    pub(super) object_kind: &'static str,
+    pub(super) source_kind: &'static str,
+    /// What the floor leaves out besides status writes and rate limits (`no Git, no build`).
+    pub(super) floor_lacks: &'static str,
+}
+
+impl Block {
+    fn begin(&self) -> String {
+        format!(
+            "<!-- bench {0}: begin (cargo xtask bench {0} rewrites this block) -->",
+            self.name
+        )
+    }
+
+    fn end(&self) -> String {
+        format!("<!-- bench {}: end -->", self.name)
+    }
+
+    fn data(&self) -> String {
+        format!("<!-- bench {} data: ", self.name)
+    }
+}
 
 /// One side's figures.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -21,7 +51,9 @@ pub(super) struct SideResult {
     /// Seconds from the first Kustomization create until all were Ready.
     pub(super) wall: f64,
     pub(super) source: Rss,
-    pub(super) kustomize: Rss,
+    /// The second controller (kustomize- or helm-controller); older blocks call it `kustomize`.
+    #[serde(alias = "kustomize")]
+    pub(super) controller: Rss,
 }
 
 /// What became of one side in this run.
@@ -42,14 +74,15 @@ pub(super) struct Run {
 }
 
 impl Run {
-    pub(super) fn new(count: usize, opts: &Options) -> Self {
+    /// `short` names the second controller in the flags (`kustomize`, `helm`).
+    pub(super) fn new(count: usize, opts: &Options, short: &str) -> Self {
         Self {
             count,
             floor: None,
             driftless: Outcome::Skipped,
             flux: Outcome::Skipped,
             flags: format!(
-                "kustomize --concurrent={}, source --concurrent={}, --kube-api-qps={} --kube-api-burst={}, Deployment replicas {}, idle RSS after {} s",
+                "{short} --concurrent={}, source --concurrent={}, --kube-api-qps={} --kube-api-burst={}, Deployment replicas {}, idle RSS after {} s",
                 opts.concurrent,
                 opts.source_concurrent,
                 opts.qps,
@@ -84,11 +117,11 @@ type Data = BTreeMap<usize, Row>;
 type Pick = fn(&SideResult) -> Rss;
 
 /// Merges `run` into the block of docs/benchmarks.md and rewrites it.
-pub(super) fn write(run: &Run, machine: &[(String, String)]) -> anyhow::Result<()> {
-    rewrite_block(BEGIN, END, |block| {
-        let mut data = parse_data(block)?;
+pub(super) fn write(run: &Run, machine: &[(String, String)], block: &Block) -> anyhow::Result<()> {
+    rewrite_block(&block.begin(), &block.end(), |text| {
+        let mut data = parse_data(text, block)?;
         merge(&mut data, run, &today());
-        render(&data, machine)
+        render(&data, machine, block)
     })
 }
 
@@ -127,11 +160,12 @@ pub(super) fn today() -> String {
         .unwrap_or_default()
 }
 
-fn parse_data(block: &str) -> anyhow::Result<Data> {
-    let Some(start) = block.find(DATA) else {
+fn parse_data(text: &str, block: &Block) -> anyhow::Result<Data> {
+    let marker = block.data();
+    let Some(start) = text.find(&marker) else {
         return Ok(Data::new());
     };
-    let rest = &block[start + DATA.len()..];
+    let rest = &text[start + marker.len()..];
     let end = rest
         .find(" -->")
         .ok_or_else(|| anyhow::anyhow!("unterminated data comment in docs/benchmarks.md"))?;
@@ -150,7 +184,7 @@ fn merge(data: &mut Data, run: &Run, date: &str) {
         row.floor = Some(stored(Ok(SideResult {
             wall,
             source: Rss::default(),
-            kustomize: Rss::default(),
+            controller: Rss::default(),
         })));
     }
     for (outcome, slot) in [
@@ -191,36 +225,40 @@ fn multiple(ours: Option<f64>, floor: Option<f64>) -> String {
     }
 }
 
-fn render(data: &Data, machine: &[(String, String)]) -> anyhow::Result<String> {
+fn render(data: &Data, machine: &[(String, String)], block: &Block) -> anyhow::Result<String> {
     let mut out = String::new();
-    out.push_str(BEGIN);
-    out.push_str("\n## kustomize-controller: N Kustomizations to Ready\n\n");
-    out.push_str(
-        "The workload of fluxcd/flux-benchmark's Kustomization benchmark, on a loopback Git server \
-         instead of an OCI registry: ONE GitRepository (testkit's git http-backend) holding a \
-         small app (a Deployment scaled to zero, a headless Service, a ConfigMap, \
-         listed by a kustomization.yaml), and N Kustomizations in one namespace, each applying it into that \
-         namespace with `postBuild.substitute` giving its objects their own names \
-         (`interval: 60m`, `retryInterval: 2m`, `prune: true`, `wait: true`, `timeout: 1m`). Each \
-         side runs its source-controller and kustomize-controller as processes against the same \
-         local control plane with the same flags (`--concurrent` 10 for source and 20 for \
-         kustomize, `--kube-api-qps=50 --kube-api-burst=300`, `--enable-leader-election=false`, \
-         `--watch-all-namespaces=false`, `--no-remote-bases=true`, `--log-level=error`); both \
+    out.push_str(&block.begin());
+    out.push_str(&format!("\n## {}\n\n", block.heading));
+    out.push_str(block.workload);
+    out.push_str(&format!(
+        " Each side runs its source-controller and {controller} as processes against the same \
+         local control plane with the same flags (`--concurrent`, `--kube-api-qps` and \
+         `--kube-api-burst` as listed under Runs, `--enable-leader-election=false`, \
+         `--watch-all-namespaces=false`, `--log-level=error`{extra}); both \
          sides enforce the QPS and burst client-side with one token bucket per API resource \
          (controller-runtime's per-kind REST clients for Flux, driftless-runtime's rate limiter \
          for driftless). The control plane is the benchmark's own (`bench`, started for the run \
          and stopped after it), its kube-controller-manager at `--kube-api-qps=200`, 20 \
          Deployment and ReplicaSet workers, so rollouts are not paced by its defaults. Wall \
-         time runs from the first Kustomization create (32 creates in flight) until every one is \
-         Ready=True at its generation (polled every 250 ms); the GitRepository is Ready before \
+         time runs from the first {object} create (32 creates in flight) until every one is \
+         Ready=True at its generation (polled every 250 ms); the {source} is Ready before \
          the clock starts. Peak RSS is the process's `VmHWM`; idle RSS its `VmRSS` after the \
          idle wait that follows the last Ready. The floor applies the same N x 3 objects from \
          one process with driftless-ssa (`ResourceManager::apply_all_staged`, then a kstatus \
-         wait polled every 100 ms, per set, 20 sets at a time): no Git, no build, no status \
-         writes, no client-side rate limit. Between runs the namespace is deleted and waited for. Ratios are driftless / \
-         Flux (below 1 is better); the issue's target is a wall ratio <= 0.33 and a memory \
-         ratio <= 0.25.\n\n",
-    );
+         wait polled every 100 ms, per set, as many sets at a time as the {controller}'s \
+         `--concurrent`): {floor_lacks}, no status writes, no client-side rate limit. Between \
+         runs the namespace is deleted and waited for. Ratios are driftless / Flux (below 1 is \
+         better); the issue's target is a wall ratio <= 0.33 and a memory ratio <= 0.25.\n\n",
+        controller = block.controller,
+        object = block.object_kind,
+        source = block.source_kind,
+        floor_lacks = block.floor_lacks,
+        extra = block
+            .controller_flags
+            .iter()
+            .map(|f| format!(", `{f}`"))
+            .collect::<String>(),
+    ));
     out.push_str("Time:\n\n");
     out.push_str(
         "| N | floor (SSA) | driftless | Flux | driftless / Flux | driftless / floor | Flux / floor |\n",
@@ -254,10 +292,10 @@ fn render(data: &Data, machine: &[(String, String)]) -> anyhow::Result<String> {
         }
         let pick: [(&str, Pick); 3] = [
             ("source-controller", |s| s.source),
-            ("kustomize-controller", |s| s.kustomize),
+            (block.controller, |s| s.controller),
             ("both", |s| Rss {
-                peak_kib: s.source.peak_kib + s.kustomize.peak_kib,
-                idle_kib: s.source.idle_kib + s.kustomize.idle_kib,
+                peak_kib: s.source.peak_kib + s.controller.peak_kib,
+                idle_kib: s.source.idle_kib + s.controller.idle_kib,
             }),
         ];
         for (name, get) in pick {
@@ -305,7 +343,7 @@ fn render(data: &Data, machine: &[(String, String)]) -> anyhow::Result<String> {
         out.push_str(&format!("- {k}: {v}\n"));
     }
     out.push('\n');
-    out.push_str(DATA);
+    out.push_str(&block.data());
     out.push_str(&serde_json::to_string(data)?);
     out.push_str(" -->\n");
     Ok(out)
@@ -322,10 +360,23 @@ mod tests {
                 peak_kib: kib,
                 idle_kib: kib / 2,
             },
-            kustomize: Rss {
+            controller: Rss {
                 peak_kib: 2 * kib,
                 idle_kib: kib,
             },
+        }
+    }
+
+    fn helm_block() -> Block {
+        Block {
+            name: "helm",
+            heading: "helm-controller: N HelmReleases to Ready",
+            workload: "Workload.",
+            controller: "helm-controller",
+            controller_flags: vec!["--http-retry=9".into()],
+            object_kind: "HelmRelease",
+            source_kind: "HelmRepository",
+            floor_lacks: "no chart",
         }
     }
 
@@ -393,14 +444,23 @@ mod tests {
             ),
             "today",
         );
-        let block = render(&data, &[("CPU".into(), "test".into())]).expect("renders");
-        assert_eq!(parse_data(&block).expect("parses"), data);
+        let helm = helm_block();
+        let block = render(&data, &[("CPU".into(), "test".into())], &helm).expect("renders");
+        assert!(
+            block.starts_with("<!-- bench helm: begin (cargo xtask bench helm rewrites this block) -->\n## helm-controller: N HelmReleases to Ready\n\nWorkload. Each side runs its source-controller and helm-controller"),
+            "{block}"
+        );
+        assert!(
+            block.contains("`--log-level=error`, `--http-retry=9`)"),
+            "{block}"
+        );
+        assert_eq!(parse_data(&block, &helm).expect("parses"), data);
         assert!(
             block.contains("| 100 | 2.0 s | 6.0 s | 30.0 s | 0.20 | 3.0x | 15.0x |"),
             "{block}"
         );
         assert!(
-            block.contains("| 100 | kustomize-controller | 1.0 | 4.0 | 0.25 |"),
+            block.contains("| 100 | helm-controller | 1.0 | 4.0 | 0.25 |"),
             "{block}"
         );
         assert!(
@@ -408,5 +468,18 @@ mod tests {
             "{block}"
         );
         assert!(!block.contains("| 1000 | source-controller"), "{block}");
+    }
+
+    #[test]
+    fn figures_stored_before_the_controller_field_was_generalised_still_parse() {
+        let stored = r#"{"wall":7.4,"source":{"peak_kib":1,"idle_kib":2},"kustomize":{"peak_kib":3,"idle_kib":4}}"#;
+        let side: SideResult = serde_json::from_str(stored).expect("parses");
+        assert_eq!(
+            side.controller,
+            Rss {
+                peak_kib: 3,
+                idle_kib: 4
+            }
+        );
     }
 }

@@ -87,6 +87,22 @@ spec:
               memory: 16Mi
 ";
 
+/// The same three manifests as a Helm chart's templates (`templates/<file>`), for `bench helm`:
+/// every object is named after the release and the Deployment's replicas come from
+/// `.Values.replicaCount`.
+pub(super) fn chart_templates() -> Vec<(&'static str, String)> {
+    let template = |manifest: &str| {
+        manifest
+            .replace("app-${INDEX}", "{{ .Release.Name }}")
+            .replace("REPLICAS", "{{ .Values.replicaCount }}")
+    };
+    vec![
+        ("templates/configmap.yaml", template(CONFIGMAP)),
+        ("templates/service.yaml", template(SERVICE)),
+        ("templates/deployment.yaml", template(DEPLOYMENT)),
+    ]
+}
+
 /// The name of Kustomization `i` (also its `${INDEX}`-derived object names: `app-<i>`).
 pub(super) fn index(i: usize) -> String {
     format!("{i:04}")
@@ -187,5 +203,15 @@ mod tests {
             let file = path.trim_start_matches("app/");
             assert!(listing.contains(file), "{file} missing from {listing}");
         }
+    }
+
+    #[test]
+    fn the_chart_templates_name_every_object_after_the_release() {
+        for (path, text) in chart_templates() {
+            assert!(!text.contains("app-${INDEX}"), "{path}: {text}");
+            assert!(text.contains("name: {{ .Release.Name }}"), "{path}: {text}");
+        }
+        let deployment = &chart_templates()[2].1;
+        assert!(deployment.contains("replicas: {{ .Values.replicaCount }}"));
     }
 }
