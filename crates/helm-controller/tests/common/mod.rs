@@ -114,6 +114,16 @@ impl Controllers {
         namespace: &str,
         shard: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_with(cluster, namespace, shard, &[]).await
+    }
+
+    /// [`Controllers::start`] with `extra` helm-controller flags.
+    pub async fn start_with(
+        cluster: &TestCluster,
+        namespace: &str,
+        shard: &str,
+        extra: &[&str],
+    ) -> anyhow::Result<Self> {
         let repo = HelmRepoServer::start(None).await?;
         let mut files = chart_files(CHART_V1);
         files.retain(|(p, _)| *p != "Chart.yaml");
@@ -136,16 +146,20 @@ impl Controllers {
             "--artifact-retention-ttl=0s".to_owned(),
         ])?
         .args;
-        let helm_args = HelmCli::try_parse_from([
-            "helm-controller".to_owned(),
-            "--metrics-addr=0".to_owned(),
-            "--health-addr=0".to_owned(),
-            selector,
-            "--min-retry-delay=200ms".to_owned(),
-            "--max-retry-delay=2s".to_owned(),
-            "--requeue-dependency=2s".to_owned(),
-            "--http-retry=1".to_owned(),
-        ])?
+        let helm_args = HelmCli::try_parse_from(
+            [
+                "helm-controller".to_owned(),
+                "--metrics-addr=0".to_owned(),
+                "--health-addr=0".to_owned(),
+                selector,
+                "--min-retry-delay=200ms".to_owned(),
+                "--max-retry-delay=2s".to_owned(),
+                "--requeue-dependency=2s".to_owned(),
+                "--http-retry=1".to_owned(),
+            ]
+            .into_iter()
+            .chain(extra.iter().map(|a| (*a).to_owned())),
+        )?
         .args;
         let (source_tx, source_rx) = tokio::sync::oneshot::channel::<()>();
         let source = tokio::spawn(driftless_source_controller::run(
@@ -434,11 +448,16 @@ pub struct Fixture {
 impl Fixture {
     /// CRDs installed, a namespace `<prefix>-…` created, controllers started.
     pub async fn start(prefix: &str) -> anyhow::Result<Self> {
+        Self::start_with(prefix, &[]).await
+    }
+
+    /// [`Fixture::start`] with `extra` helm-controller flags.
+    pub async fn start_with(prefix: &str, extra: &[&str]) -> anyhow::Result<Self> {
         let cluster = testkit::cluster().await?;
         install_crds(&cluster.client).await?;
         let namespace = testkit::TestNamespace::create(&cluster, prefix).await?;
         let ns = namespace.name().to_owned();
-        let controllers = Controllers::start(&cluster, &ns, &ns).await?;
+        let controllers = Controllers::start_with(&cluster, &ns, &ns, extra).await?;
         let api = Api::namespaced(cluster.client.clone(), &ns);
         Ok(Self {
             cluster,
