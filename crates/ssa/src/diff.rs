@@ -43,6 +43,24 @@ impl ResourceManager {
         &self,
         objects: Vec<DynamicObject>,
     ) -> Result<(Vec<ObjectDiff>, Vec<ObjectFailure>), SsaError> {
+        self.diff_set(objects, true).await
+    }
+
+    /// [`ResourceManager::diff_all`] with Secret values left as they are: for a caller that
+    /// corrects the drift (helm-controller's drift correction patches live objects from the
+    /// two sides) and never prints them.
+    pub async fn diff_all_unmasked(
+        &self,
+        objects: Vec<DynamicObject>,
+    ) -> Result<(Vec<ObjectDiff>, Vec<ObjectFailure>), SsaError> {
+        self.diff_set(objects, false).await
+    }
+
+    async fn diff_set(
+        &self,
+        objects: Vec<DynamicObject>,
+        mask: bool,
+    ) -> Result<(Vec<ObjectDiff>, Vec<ObjectFailure>), SsaError> {
         let prepared = match self.prepare(objects).await {
             Ok(prepared) => prepared,
             Err(SsaError::Validation { failures }) => return Ok((Vec::new(), failures)),
@@ -103,7 +121,11 @@ impl ResourceManager {
                             if live == merged {
                                 (Action::Unchanged, None, None)
                             } else {
-                                let (live, merged) = masked(live, merged);
+                                let (live, merged) = if mask {
+                                    masked(live, merged)
+                                } else {
+                                    (live, merged)
+                                };
                                 (Action::Configured, Some(live), Some(merged))
                             }
                         }
