@@ -20,7 +20,7 @@ mod origin;
 mod patch;
 mod replacements;
 pub mod resource;
-mod selector;
+pub mod selector;
 pub mod smp;
 mod tconfig;
 mod transform;
