@@ -29,6 +29,10 @@ pub struct Builder<'a> {
     /// with `openapi` is loaded, then that one for everything patched after
     /// (kustomize keeps it as process-wide state, set on load).
     schema: Schema,
+    /// Without `sortOptions`, keep the resources' input order instead of
+    /// kustomize's legacy kind order (Flux's builds: its krusty options
+    /// leave the reorder option empty, which sorts nothing).
+    input_order: bool,
 }
 
 impl<'a> Builder<'a> {
@@ -39,14 +43,21 @@ impl<'a> Builder<'a> {
             vars: Vec::new(),
             config: tconfig::Config::default(),
             schema: Schema::kubernetes(),
+            input_order: false,
         }
+    }
+
+    /// Output in input order unless the top kustomization has `sortOptions`.
+    pub fn keep_input_order(mut self, keep: bool) -> Self {
+        self.input_order = keep;
+        self
     }
 
     /// The fully built resources of the kustomization in `dir`.
     pub fn build_top(&mut self, dir: &Path) -> Result<Vec<Resource>, Error> {
         let dir = self.loader.check_dir(dir)?;
         let (mut resources, k) = self.accumulate(&dir, Vec::new(), false)?;
-        finish(&dir, &mut resources, &k, &self.vars, &self.config)?;
+        finish(&dir, &mut resources, &k, self)?;
         Ok(resources)
     }
 
@@ -61,7 +72,7 @@ impl<'a> Builder<'a> {
         let result = self.run(&kfile, dir, k, Vec::new());
         self.stack.pop();
         let mut resources = result?;
-        finish(dir, &mut resources, k, &self.vars, &self.config)?;
+        finish(dir, &mut resources, k, self)?;
         Ok(resources)
     }
 
@@ -227,12 +238,11 @@ fn finish(
     top: &Path,
     resources: &mut [Resource],
     k: &Kustomization,
-    vars: &[(PathBuf, crate::vars::Var)],
-    config: &tconfig::Config,
+    builder: &Builder<'_>,
 ) -> Result<(), Error> {
     generators::add_hashes(resources);
-    nameref::fix(resources, &tconfig::name_rules(config));
-    crate::vars::resolve(vars, resources)?;
+    nameref::fix(resources, &tconfig::name_rules(&builder.config));
+    crate::vars::resolve(&builder.vars, resources)?;
     origin::annotate(
         top,
         origin::Wanted::of(k.build_metadata.as_ref()),
@@ -241,7 +251,9 @@ fn finish(
     for r in resources.iter_mut() {
         r.drop_empty_annotations();
     }
-    crate::order::sort(resources, k.sort_options.as_ref());
+    if !(builder.input_order && k.sort_options.is_none()) {
+        crate::order::sort(resources, k.sort_options.as_ref());
+    }
     Ok(())
 }
 

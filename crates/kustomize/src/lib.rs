@@ -32,8 +32,8 @@ use std::path::Path;
 pub use build::MAX_DEPTH as MAX_KUSTOMIZATION_DEPTH;
 pub use error::Error;
 pub use flux::{
-    FluxImage, FluxOverlay, FluxPatch, build_flux, build_flux_documents, set_common_metadata,
-    set_common_metadata_json,
+    FluxBuild, FluxImage, FluxOverlay, FluxPatch, OutputOrder, build_flux, build_flux_documents,
+    build_flux_documents_with, set_common_metadata, set_common_metadata_json,
 };
 pub use fsys::{LoadRestrictions, Options};
 pub use kustomization::Selector;

@@ -1,4 +1,4 @@
-//! `build_flux`: each overlay field of a Flux Kustomization, compared with
+//! `build_flux_documents_with`: each overlay field of a Flux Kustomization, compared with
 //! the real `kustomize` building the kustomization Flux's generator would
 //! write. The oracle's output is committed under tests/flux-overlay/<case>/
 //! (`expected.yaml`, or `expected-error` with text our error must contain),
@@ -13,6 +13,11 @@
 //! crate's), and common metadata through a wrapping kustomization that sets
 //! labels and annotations on `metadata` only (which is what Flux's
 //! post-build `SetCommonMetadata` does).
+//!
+//! Flux's builds keep the objects' input order (fluxcd/pkg/kustomize leaves
+//! krusty's reorder option unset, which sorts nothing), so ours are built
+//! with [`OutputOrder::Input`], the oracle runs with `--reorder none`, and
+//! outputs are compared document by document in order.
 #![allow(clippy::panic)]
 
 use std::collections::BTreeMap;
@@ -20,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use driftless_kustomize::{
-    FluxImage, FluxOverlay, FluxPatch, LoadRestrictions, Options, Selector, build_flux,
+    FluxBuild, FluxImage, FluxOverlay, FluxPatch, LoadRestrictions, Options, OutputOrder, Selector,
+    build_flux_documents_with,
 };
 use serde_json::{Value, json};
 
@@ -257,7 +263,17 @@ fn options(root: &Path) -> Options {
 
 /// Our build of a case: `Ok(yaml)` or `Err(message)`.
 fn ours(case: &Case, source: &Path) -> Result<String, String> {
-    build_flux(&source.join(case.path), &options(source), &case.overlay).map_err(|e| e.to_string())
+    build_flux_documents_with(
+        &source.join(case.path),
+        &options(source),
+        &case.overlay,
+        &FluxBuild {
+            order: OutputOrder::Input,
+            ..FluxBuild::default()
+        },
+    )
+    .map(|documents| documents.join("---\n"))
+    .map_err(|e| e.to_string())
 }
 
 #[test]
@@ -386,6 +402,7 @@ fn run_oracle(kustomize: &Path, case: &Case, source: &Path) -> (bool, String, St
     let target = wrap_common_metadata(tmp.path(), case).unwrap_or(build_dir);
     let out = Command::new(kustomize)
         .args(["build", "--load-restrictor", "LoadRestrictionsNone"])
+        .args(["--reorder", "none"])
         .arg(&target)
         .output()
         .expect("run kustomize");

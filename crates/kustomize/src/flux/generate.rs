@@ -17,8 +17,17 @@ pub const PLACEHOLDER_NAMESPACE: &str = "_placeholder";
 
 /// The kustomization Flux would generate for `dir`.
 pub fn generate(loader: &Loader, dir: &Path) -> Result<Kustomization, Error> {
+    generate_excluding(loader, dir, &|_| false)
+}
+
+/// [`generate`] leaving out the manifest files `exclude` names (paths relative to `dir`).
+pub fn generate_excluding(
+    loader: &Loader,
+    dir: &Path,
+    exclude: &dyn Fn(&Path) -> bool,
+) -> Result<Kustomization, Error> {
     let mut resources = Vec::new();
-    walk(loader, dir, dir, &mut resources, 0)?;
+    walk(loader, dir, dir, &mut resources, 0, exclude)?;
     let namespace = resources
         .is_empty()
         .then(|| PLACEHOLDER_NAMESPACE.to_string());
@@ -35,6 +44,7 @@ fn walk(
     dir: &Path,
     out: &mut Vec<String>,
     depth: usize,
+    exclude: &dyn Fn(&Path) -> bool,
 ) -> Result<(), Error> {
     if depth > crate::build::MAX_DEPTH {
         return Err(Error::TooDeep {
@@ -53,8 +63,8 @@ fn walk(
         .map_err(io)?;
     entries.sort();
     for path in entries {
-        let rel = path.strip_prefix(root).unwrap_or(&path);
-        let rel = format!("./{}", rel.display());
+        let relative = path.strip_prefix(root).unwrap_or(&path);
+        let rel = format!("./{}", relative.display());
         // Flux walks with lstat (Go's filepath.Walk): a symlink to a
         // directory is not descended into; a symlinked file is read through
         // the loader's root checks like any other.
@@ -66,12 +76,12 @@ fn walk(
             if kustomization::find_file(&path).is_some() {
                 out.push(rel);
             } else {
-                walk(loader, root, &path, out, depth + 1)?;
+                walk(loader, root, &path, out, depth + 1, exclude)?;
             }
             continue;
         }
         let ext = path.extension().and_then(|e| e.to_str());
-        if !matches!(ext, Some("yaml" | "yml")) {
+        if !matches!(ext, Some("yaml" | "yml")) || exclude(relative) {
             continue;
         }
         let real = loader.check_dir(&path)?;
@@ -102,6 +112,26 @@ mod tests {
         let root = tmp.path().canonicalize().expect("canonical");
         let k = generate(&loader, &root).expect("generates");
         assert_eq!(k.resources, vec!["./real/cm.yaml".to_string()]);
+    }
+
+    #[test]
+    fn excluded_files_are_left_out_but_a_nested_kustomization_stays() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n";
+        std::fs::create_dir_all(tmp.path().join("skip")).expect("mkdir");
+        std::fs::create_dir_all(tmp.path().join("base")).expect("mkdir");
+        std::fs::write(tmp.path().join("keep.yaml"), cm).expect("write");
+        std::fs::write(tmp.path().join("skip/cm.yaml"), cm).expect("write");
+        std::fs::write(
+            tmp.path().join("base/kustomization.yaml"),
+            "resources: []\n",
+        )
+        .expect("write");
+        let loader = Loader::new(Options::default()).expect("loader");
+        let root = tmp.path().canonicalize().expect("canonical");
+        let exclude = |rel: &Path| rel.starts_with("skip") || rel.starts_with("base");
+        let k = generate_excluding(&loader, &root, &exclude).expect("generates");
+        assert_eq!(k.resources, vec!["./base", "./keep.yaml"]);
     }
 
     #[test]

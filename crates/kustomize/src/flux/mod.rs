@@ -42,13 +42,51 @@ pub fn build_flux_documents(
     options: &Options,
     overlay: &FluxOverlay,
 ) -> Result<Vec<String>, Error> {
+    build_flux_documents_with(dir, options, overlay, &FluxBuild::default())
+}
+
+/// The order of a build's objects when its kustomization has no
+/// `sortOptions` (with them, they decide).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OutputOrder {
+    /// The `kustomize` CLI's default: kustomize's legacy kind order.
+    #[default]
+    Legacy,
+    /// The order the resources were read in, depth first: what Flux's
+    /// builds print (`flux build kustomization`, kustomize-controller),
+    /// because fluxcd/pkg/kustomize leaves krusty's reorder option unset.
+    Input,
+}
+
+/// How `flux build` differs from the controller's build.
+#[derive(Default)]
+pub struct FluxBuild<'a> {
+    /// The objects' order.
+    pub order: OutputOrder,
+    /// Files a generated kustomization leaves out (`flux build --ignore-paths`): called with
+    /// each `.yaml`/`.yml` file's path relative to the build directory. A directory with a
+    /// kustomization file of its own is listed regardless, as Flux lists it.
+    pub exclude: Option<&'a dyn Fn(&Path) -> bool>,
+}
+
+/// [`build_flux_documents`] with `flux build`'s choices.
+pub fn build_flux_documents_with(
+    dir: &Path,
+    options: &Options,
+    overlay: &FluxOverlay,
+    build: &FluxBuild<'_>,
+) -> Result<Vec<String>, Error> {
     let loader = Loader::new(options.clone())?;
     let real = loader.check_dir(dir)?;
     let (mut k, kfile, existing) = match kustomization::find_file(&real) {
         Some(kfile) => (kustomization::load(&loader, &kfile)?, kfile, true),
         None => {
             let kfile = real.join(kustomization::FILE_NAMES[0]);
-            (generate(&loader, &real)?, kfile, false)
+            let k = match build.exclude {
+                Some(exclude) => generate::generate_excluding(&loader, &real, exclude)?,
+                None => generate(&loader, &real)?,
+            };
+            (k, kfile, false)
         }
     };
     overlay.apply(&mut k, &kfile, &real, existing)?;
@@ -59,7 +97,9 @@ pub fn build_flux_documents(
             message: "a Component may only be used under components".into(),
         });
     }
-    let mut resources = Builder::new(&loader).build_generated(&real, &k)?;
+    let mut resources = Builder::new(&loader)
+        .keep_input_order(build.order == OutputOrder::Input)
+        .build_generated(&real, &k)?;
     set_common_metadata(
         &mut resources,
         &overlay.common_labels,
