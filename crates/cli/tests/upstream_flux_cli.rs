@@ -1,0 +1,373 @@
+//! The upstream `flux` CLI (v2.9.5, built from its Go module by testkit) against a cluster that
+//! driftless installed and reconciles: check, create, get all -A, reconcile --with-source,
+//! suspend / resume, tree, events, delete. Each command's output is asserted, so a field, label or
+//! status shape that Flux's own CLI reads differently from ours fails here.
+//!
+//! Source- and kustomize-controller run in-process on the test's shard; the Deployments
+//! `driftless install` creates are what `flux check` inspects (kwok makes their pods Ready).
+
+mod commands_common;
+mod common;
+#[path = "../../kustomize-controller/tests/common/mod.rs"]
+mod kc;
+#[allow(unused_imports)]
+#[path = "../../source-controller/tests/common/mod.rs"]
+mod sc;
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use commands_common::capture;
+use driftless_api::kustomize::Kustomization;
+use driftless_cli::cli::{Cli, Command};
+use driftless_cli::commands;
+use driftless_cli::manifests::Install;
+use driftless_runtime::flags::GoDuration;
+use kube::api::Api;
+use testkit::git_server::{GitAuth, GitServer};
+
+/// What one run of the upstream binary printed.
+struct FluxRun {
+    success: bool,
+    out: String,
+    err: String,
+}
+
+/// The upstream `flux` binary, built (once, cached) from the module pinned in tools.toml.
+fn flux_binary() -> PathBuf {
+    let tool = testkit::gotools::pinned_tool("flux").expect("flux is pinned in tools.toml");
+    let built = tool
+        .ensure(&testkit::Cache::from_env())
+        .expect("the upstream flux CLI builds");
+    built.path("flux")
+}
+
+/// Runs `flux <line>` against the test cluster, with a home of its own.
+async fn flux(bin: &PathBuf, kubeconfig: &PathBuf, home: &std::path::Path, line: &str) -> FluxRun {
+    let output = tokio::process::Command::new(bin)
+        .args(line.split_whitespace())
+        .env("KUBECONFIG", kubeconfig)
+        .env("HOME", home)
+        .env_remove("FLUX_SYSTEM_NAMESPACE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .expect("the flux binary runs");
+    FluxRun {
+        success: output.status.success(),
+        out: String::from_utf8_lossy(&output.stdout).into_owned(),
+        err: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Asserts that `flux <line>` succeeded and returns (stdout, stderr).
+async fn flux_ok(
+    bin: &PathBuf,
+    kubeconfig: &PathBuf,
+    home: &std::path::Path,
+    line: &str,
+) -> (String, String) {
+    let run = flux(bin, kubeconfig, home, line).await;
+    assert!(
+        run.success,
+        "flux {line} failed\nstdout:\n{}\nstderr:\n{}",
+        run.out, run.err
+    );
+    (run.out, run.err)
+}
+
+/// The cells of the table row whose cells include all of `cells`, trimmed (flux's table writer
+/// pads every cell and ends each row with a tab).
+fn row_with<'a>(table: &'a str, cells: &[&str]) -> Option<Vec<&'a str>> {
+    table
+        .lines()
+        .map(|line| {
+            line.trim_end_matches([' ', '\t'])
+                .split('\t')
+                .map(str::trim)
+                .collect::<Vec<_>>()
+        })
+        .find(|row| cells.iter().all(|c| row.contains(c)))
+}
+
+fn config_map(name: &str, value: &str) -> String {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: {value}\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_cluster() {
+    let bin = flux_binary();
+    let cluster = testkit::cluster().await.expect("cluster");
+    kc::install_crds(&cluster.client).await.expect("crds");
+    let ns_guard = testkit::TestNamespace::create(&cluster, "flux-cli")
+        .await
+        .expect("ns");
+    let ns = ns_guard.name().to_owned();
+    let client = cluster.client.clone();
+    let kubeconfig = cluster.plane.kubeconfig_path();
+    let home = tempfile::tempdir().expect("home");
+    let home = home.path();
+
+    let git = GitServer::start(GitAuth::Basic {
+        username: "git".into(),
+        password: "upstream-pw-3c9d".into(),
+    })
+    .await
+    .expect("git server");
+    let repo = git.create_repo("apps").expect("repo");
+    let first = repo
+        .commit_files("main", &[("app/cm.yaml", &config_map("app", "one"))], "one")
+        .expect("commit");
+    let sources = sc::RunningController::start(&cluster, &ns)
+        .await
+        .expect("source-controller");
+    let appliers = kc::RunningController::start(&cluster, &ns, &[])
+        .await
+        .expect("kustomize-controller");
+
+    // driftless installs its controllers; upstream `flux check` must accept the result.
+    let install = {
+        let argv = ["driftless", "install", "-n", &ns];
+        let Command::Install(mut args) = Cli::try_parse_from(argv).expect("parses").command else {
+            panic!("install parses as install");
+        };
+        args.kube.timeout = GoDuration(kc::WAIT);
+        let run = capture(async |p| commands::install::install(&client, &args, p).await).await;
+        run.result
+            .map_err(|e| format!("{e}\n{}", run.err))
+            .expect("driftless install");
+        Install {
+            namespace: ns.clone(),
+            ..Install::default()
+        }
+    };
+    let (_, err) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!("check -n {ns} --timeout=90s"),
+    )
+    .await;
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.first(), Some(&"► checking prerequisites"), "{err}");
+    assert!(err.contains("✔ Kubernetes 1.37.2 >=1.33.0-0\n"), "{err}");
+    assert!(err.contains("► checking version in cluster\n"), "{err}");
+    assert!(err.contains("✔ distribution: flux-"), "{err}");
+    assert!(err.contains("► checking controllers\n"), "{err}");
+    for controller in [
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+    ] {
+        assert!(
+            err.contains(&format!("✔ {controller}: deployment ready\n")),
+            "{controller} in\n{err}"
+        );
+    }
+    assert!(
+        err.contains(&format!("► {}\n", install.image())),
+        "the image is listed:\n{err}"
+    );
+    assert!(err.contains("► checking crds\n"), "{err}");
+    for crd in [
+        "gitrepositories.source.toolkit.fluxcd.io/v1",
+        "kustomizations.kustomize.toolkit.fluxcd.io/v1",
+        "helmreleases.helm.toolkit.fluxcd.io/v2",
+        "alerts.notification.toolkit.fluxcd.io/v1beta3",
+    ] {
+        assert!(err.contains(&format!("✔ {crd}\n")), "{crd} in\n{err}");
+    }
+    assert_eq!(lines.last(), Some(&"✔ all checks passed"), "{err}");
+
+    // Upstream `flux create` waits for Ready with Flux's own readiness rules.
+    let url = git.url("apps");
+    let label = format!("--label={}={ns}", kc::SHARD_LABEL);
+    let (_, err) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!(
+            "create source git apps --url={url} --branch=main --username=git \
+             --password=upstream-pw-3c9d {label} -n {ns} --timeout=90s"
+        ),
+    )
+    .await;
+    assert!(
+        err.contains(&format!("✔ fetched revision: main@sha1:{first}\n")),
+        "{err}"
+    );
+    let (_, err) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!(
+            "create kustomization apps --source=GitRepository/apps --path=./app --prune=true \
+             --interval=10m --target-namespace={ns} {label} -n {ns} --timeout=90s"
+        ),
+    )
+    .await;
+    assert!(
+        err.contains(&format!("✔ applied revision main@sha1:{first}\n")),
+        "{err}"
+    );
+
+    // get all -A: both objects, Ready, with their revisions (flux shortens the hash).
+    let (out, _) = flux_ok(&bin, &kubeconfig, home, "get all -A").await;
+    let short = &first[..8];
+    let source_row =
+        row_with(&out, &[&ns, "gitrepository/apps"]).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        source_row,
+        [
+            ns.as_str(),
+            "gitrepository/apps",
+            &format!("main@sha1:{short}"),
+            "False",
+            "True",
+            &format!("stored artifact for revision 'main@sha1:{short}'"),
+        ],
+        "{out}"
+    );
+    let ks_row = row_with(&out, &[&ns, "kustomization/apps"]).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        ks_row,
+        [
+            ns.as_str(),
+            "kustomization/apps",
+            &format!("main@sha1:{short}"),
+            "False",
+            "True",
+            &format!("Applied revision: main@sha1:{short}"),
+        ],
+        "{out}"
+    );
+
+    // reconcile --with-source: the new commit is fetched and applied, and the request handled.
+    let ks_api: Api<Kustomization> = Api::namespaced(client.clone(), &ns);
+    let handled_before = ks_api
+        .get("apps")
+        .await
+        .expect("ks")
+        .status
+        .and_then(|s| s.last_handled_reconcile_at);
+    let second = repo
+        .commit_files("main", &[("app/cm.yaml", &config_map("app", "two"))], "two")
+        .expect("commit");
+    let (_, err) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!("reconcile ks apps --with-source -n {ns} --timeout=90s"),
+    )
+    .await;
+    assert!(
+        err.contains(&format!("✔ fetched revision main@sha1:{second}\n")),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(&format!("✔ applied revision main@sha1:{second}\n")),
+        "{err}"
+    );
+    let handled_after = ks_api
+        .get("apps")
+        .await
+        .expect("ks")
+        .status
+        .and_then(|s| s.last_handled_reconcile_at);
+    assert!(handled_after.is_some(), "lastHandledReconcileAt is set");
+    assert_ne!(
+        handled_after, handled_before,
+        "lastHandledReconcileAt advanced"
+    );
+
+    // suspend, then resume (which waits for Ready again).
+    let (_, err) = flux_ok(&bin, &kubeconfig, home, &format!("suspend ks apps -n {ns}")).await;
+    assert_eq!(
+        err,
+        format!("► suspending kustomization apps in {ns} namespace\n✔ kustomization suspended\n")
+    );
+    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("get ks apps -n {ns}")).await;
+    let row = row_with(&out, &["apps"]).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(row[2], "True", "SUSPENDED column:\n{out}");
+    let (_, err) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!("resume ks apps -n {ns} --timeout=90s"),
+    )
+    .await;
+    assert!(
+        err.starts_with(&format!(
+            "► resuming kustomization apps in {ns} namespace\n"
+        )),
+        "{err}"
+    );
+    assert!(
+        err.ends_with(&format!("✔ applied revision main@sha1:{second}\n")),
+        "{err}"
+    );
+
+    // tree: the inventory of the Kustomization.
+    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("tree ks apps -n {ns}")).await;
+    assert_eq!(
+        out,
+        format!("Kustomization/{ns}/apps\n└── ConfigMap/{ns}/app\n"),
+        "{out}"
+    );
+
+    // events of the Kustomization: the controller's events, as flux lists them.
+    let (out, _) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!("events --for Kustomization/apps -n {ns}"),
+    )
+    .await;
+    assert!(out.starts_with("LAST SEEN"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("Kustomization/apps") && l.contains(&second)),
+        "an event naming the applied revision:\n{out}"
+    );
+
+    // delete with flux; the controllers run the finalizers before they stop.
+    let (_, err) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!("delete ks apps --silent -n {ns}"),
+    )
+    .await;
+    assert!(err.ends_with("✔ kustomization deleted\n"), "{err}");
+    flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!("delete source git apps --silent -n {ns}"),
+    )
+    .await;
+    testkit::wait::until(kc::WAIT, "the Flux objects to be gone", || {
+        let client = client.clone();
+        let ns = ns.clone();
+        async move {
+            let ks: Api<Kustomization> = Api::namespaced(client.clone(), &ns);
+            let repos: Api<driftless_api::source::GitRepository> = Api::namespaced(client, &ns);
+            let left = ks
+                .get_opt("apps")
+                .await
+                .map_err(|e| e.to_string())?
+                .is_some()
+                || repos
+                    .get_opt("apps")
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .is_some();
+            Ok((!left).then_some(()))
+        }
+    })
+    .await
+    .expect("deleted");
+    common::delete_cluster_rbac(&cluster, &install).await;
+    appliers.stop().await.expect("kustomize-controller stops");
+    sources.stop().await.expect("source-controller stops");
+}
