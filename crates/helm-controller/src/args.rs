@@ -26,13 +26,13 @@ pub struct Args {
     #[arg(long, default_value = "5m")]
     pub http_timeout: GoDuration,
 
-    /// Allow `insecure-skip-tls-verify` in `spec.kubeConfig` kubeconfigs (accepted; remote
-    /// clusters are not supported yet, see the crate docs).
+    /// Allow `insecure-skip-tls-verify` in `spec.kubeConfig` kubeconfigs (stripped otherwise).
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
     pub insecure_kubeconfig_tls: bool,
 
-    /// Allow exec credential plugins in `spec.kubeConfig` kubeconfigs (accepted, as above).
+    /// Allow exec credential plugins and auth providers in `spec.kubeConfig` kubeconfigs
+    /// (stripped otherwise).
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = parse_go_bool, action = ArgAction::Set)]
     pub insecure_kubeconfig_exec: bool,

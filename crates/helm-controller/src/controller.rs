@@ -85,7 +85,11 @@ pub async fn run(
             client.clone(),
             args.runtime.api_limits(),
             args.default_service_account(),
-        ),
+        )
+        .with_kubeconfig_policy(driftless_runtime::target_client::KubeconfigPolicy {
+            allow_exec: args.insecure_kubeconfig_exec,
+            allow_insecure_tls: args.insecure_kubeconfig_tls,
+        }),
         fetcher,
         scheduler: Scheduler::from_args(&args.runtime),
         recorder,

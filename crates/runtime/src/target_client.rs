@@ -66,12 +66,46 @@ impl Target<'_> {
     }
 }
 
+/// What a kubeconfig from a Secret may do, as Flux's `--insecure-kubeconfig-exec` and
+/// `--insecure-kubeconfig-tls` allow it. Both off by default: a tenant's kubeconfig must not run
+/// commands in the controller's pod nor turn off server certificate checks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KubeconfigPolicy {
+    /// Keep `exec` credential plugins and `auth-provider` entries (which may run `cmd-path`).
+    pub allow_exec: bool,
+    /// Keep `insecure-skip-tls-verify: true`.
+    pub allow_insecure_tls: bool,
+}
+
+impl KubeconfigPolicy {
+    /// Strips what the policy does not allow, as Flux does (the entries are dropped, not
+    /// refused: the kubeconfig then fails on its own if it needed them).
+    pub fn apply(&self, kubeconfig: &mut Kubeconfig) {
+        if !self.allow_exec {
+            for auth in kubeconfig.auth_infos.iter_mut() {
+                if let Some(info) = auth.auth_info.as_mut() {
+                    info.exec = None;
+                    info.auth_provider = None;
+                }
+            }
+        }
+        if !self.allow_insecure_tls {
+            for cluster in kubeconfig.clusters.iter_mut() {
+                if let Some(c) = cluster.cluster.as_mut() {
+                    c.insecure_skip_tls_verify = None;
+                }
+            }
+        }
+    }
+}
+
 /// Builds (and caches, per impersonated user) the clients objects act with.
 pub struct TargetClients {
     base: kube::Config,
     client: kube::Client,
     limits: Limits,
     default_service_account: Option<String>,
+    kubeconfig_policy: KubeconfigPolicy,
     impersonating: Mutex<HashMap<String, kube::Client>>,
 }
 
@@ -89,8 +123,15 @@ impl TargetClients {
             client,
             limits,
             default_service_account: default_service_account.filter(|s| !s.is_empty()),
+            kubeconfig_policy: KubeconfigPolicy::default(),
             impersonating: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// What kubeconfigs from Secrets may do (strict unless set).
+    pub fn with_kubeconfig_policy(mut self, policy: KubeconfigPolicy) -> Self {
+        self.kubeconfig_policy = policy;
+        self
     }
 
     /// The controller's own client.
@@ -169,8 +210,9 @@ impl TargetClients {
             })?;
         let text = std::str::from_utf8(&bytes.0)
             .map_err(|_| invalid(namespace, name, "not UTF-8".to_owned()))?;
-        let kubeconfig = Kubeconfig::from_yaml(text)
+        let mut kubeconfig = Kubeconfig::from_yaml(text)
             .map_err(|e| invalid(namespace, name, parse_problem(&e.to_string())))?;
+        self.kubeconfig_policy.apply(&mut kubeconfig);
         kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
             .await
             .map_err(|e| invalid(namespace, name, first_line(&e)))
@@ -255,6 +297,30 @@ mod tests {
             parse_problem("invalid type: string \"token-abc\", expected a map"),
             "not a valid kubeconfig"
         );
+    }
+
+    #[test]
+    fn exec_plugins_auth_providers_and_insecure_tls_are_stripped_unless_allowed() {
+        let text = "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: /bin/steal\n    auth-provider:\n      name: gcp\n      config:\n        cmd-path: /bin/steal\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\n";
+        let parsed = Kubeconfig::from_yaml(text).expect("a valid kubeconfig");
+        let mut strict = parsed.clone();
+        KubeconfigPolicy::default().apply(&mut strict);
+        let user = strict.auth_infos[0].auth_info.as_ref().expect("user");
+        assert!(user.exec.is_none() && user.auth_provider.is_none());
+        let cluster = strict.clusters[0].cluster.as_ref().expect("cluster");
+        assert_eq!(cluster.insecure_skip_tls_verify, None);
+        assert_eq!(cluster.server.as_deref(), Some("https://127.0.0.1:1"));
+
+        let mut lax = parsed;
+        KubeconfigPolicy {
+            allow_exec: true,
+            allow_insecure_tls: true,
+        }
+        .apply(&mut lax);
+        let user = lax.auth_infos[0].auth_info.as_ref().expect("user");
+        assert!(user.exec.is_some() && user.auth_provider.is_some());
+        let cluster = lax.clusters[0].cluster.as_ref().expect("cluster");
+        assert_eq!(cluster.insecure_skip_tls_verify, Some(true));
     }
 
     #[test]
