@@ -181,9 +181,11 @@ async fn from_oci_repository(
         .map_err(|e| match e {
             // An unreachable registry is retried; a constraint nothing matches waits for a
             // spec change.
-            oci::OciChartError::Tags { .. } => build::pull_error(format!(
-                "failed to get chart version for remote reference: {e}"
-            )),
+            oci::OciChartError::Tags { .. } => HelmError::build(
+                BuildReason::ChartPull,
+                "failed to get chart version for remote reference",
+                e,
+            ),
             other => HelmError::build(
                 BuildReason::ChartReference,
                 "failed to get chart version for remote reference",
