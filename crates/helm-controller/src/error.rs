@@ -90,6 +90,12 @@ pub enum ReconcileError {
         /// What failed, as Flux words it.
         message: String,
     },
+    /// Drift detection could not compare the release with the cluster.
+    #[error("{message}")]
+    Drift {
+        /// Why, as Flux words it.
+        message: String,
+    },
     /// Reading or writing the Helm release storage failed.
     #[error("failed to get last release revision: {message}")]
     Storage {
@@ -185,6 +191,8 @@ impl Classify for ReconcileError {
             Self::RetriesExceeded { .. } => reasons::RETRIES_EXCEEDED,
             Self::DependencyNotReady { .. } => reasons::DEPENDENCY_NOT_READY,
             Self::Patch { .. } => reasons::RECONCILIATION_FAILED,
+            // Flux's reason for an error of the release state determination.
+            Self::Drift { .. } => "ReconcileError",
             Self::Target { .. } => REST_CLIENT_ERROR,
         }
     }

@@ -23,6 +23,7 @@ pub mod error;
 pub mod finalize;
 pub mod history;
 pub mod identity;
+pub mod metadata;
 pub mod post_render;
 pub mod reconcile;
 pub mod release;

@@ -65,6 +65,8 @@ pub enum PostRenderError {
 pub struct Pipeline {
     strategy: PostRenderStrategy,
     kustomize: Vec<FluxOverlay>,
+    /// `spec.commonMetadata`, set after the kustomize renderers, before the origin labels.
+    common: Option<driftless_api::meta::CommonMetadata>,
     labels: BTreeMap<String, String>,
 }
 
@@ -118,6 +120,7 @@ impl Pipeline {
         Pipeline {
             strategy: hr.spec.post_render_strategy.unwrap_or_default(),
             kustomize,
+            common: hr.spec.common_metadata.clone(),
             labels,
         }
     }
@@ -183,6 +186,9 @@ impl Pipeline {
             docs = nodes.into_iter().map(deannotate).collect();
         }
         for doc in &mut docs {
+            if let Some(common) = &self.common {
+                crate::metadata::apply(&mut doc.node, common);
+            }
             set_labels(&mut doc.node, &self.labels);
         }
         Ok(docs)

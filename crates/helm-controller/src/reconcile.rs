@@ -118,6 +118,7 @@ async fn reconcile_object(
     let summary = summarize(draft, outcome, &READY_RULES, &schedule);
     status.apply_summary(&summary);
     crate::post_render::observe(&hr, &mut status);
+    crate::metadata::observe(&hr, &mut status);
     patch_status(&api, hr.as_ref(), &status, &manager)
         .await
         .map_err(patch_err)?;

@@ -152,7 +152,9 @@ pub async fn reconcile(
         desired: &desired,
     };
     let mut need = need(stored.last(), desired.chart, &desired.values);
-    if need == Need::InSync && crate::post_render::changed(hr, status) {
+    if need == Need::InSync
+        && (crate::post_render::changed(hr, status) || crate::metadata::changed(hr, status))
+    {
         need = Need::Upgrade;
     }
     if need != Need::InSync {
