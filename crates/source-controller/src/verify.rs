@@ -274,6 +274,50 @@ mod tests {
         );
     }
 
+    /// A commit `git -c gpg.format=ssh commit -S` made with a throwaway ed25519 key.
+    const SSH_COMMIT: &str = "tree 9bfb20ddcd05b4de0a1b10847e9ab5d46065efb3
+author Flux Bot <flux@example.com> 1700000000 +0000
+committer Flux Bot <flux@example.com> 1700000000 +0000
+gpgsig -----BEGIN SSH SIGNATURE-----
+ U1NIU0lHAAAAAQAAADMAAAALc3NoLWVkMjU1MTkAAAAgG8+qqeI/68/rP36Uh+0zCw32u9
+ 0lbF1DglepGJ/9CqQAAAADZ2l0AAAAAAAAAAZzaGE1MTIAAABTAAAAC3NzaC1lZDI1NTE5
+ AAAAQBlktTd/mEDou/v8wqq4hx62ks19SgMdEDh0Hg6XSjWGG/CpZC04wfaQiN85BpztV2
+ qmsyxYYPSnrJFcyUpGSQw=
+ -----END SSH SIGNATURE-----
+
+signed
+";
+    const SSH_PUB: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvPqqniP+vP6z9+lIftMwsN9rvdJWxdQ4JXqRif/Qqk fixture@example.com\n";
+    const SSH_FINGERPRINT: &str = "SHA256:RVY6OugTixG8wMma28Ik9SlNeANXz7mFnGt0MY3dHvI";
+
+    #[test]
+    fn an_ssh_signed_head_reports_the_key_fingerprint_and_a_foreign_one_fails_as_ssh() {
+        let c = commit(SignedObjects {
+            commit: SSH_COMMIT.as_bytes().to_vec(),
+            tag: None,
+        });
+        let data = BTreeMap::from([
+            ("flux.asc".to_string(), FLUX_PUB.to_vec()),
+            ("author.sshpub".to_string(), SSH_PUB.as_bytes().to_vec()),
+        ]);
+        let mixed = TrustedKeys::from_secret_data(&data).expect("keys");
+        assert_eq!(
+            check(&mixed, GitVerificationMode::Head, &c).expect("verified"),
+            format!(
+                "verified signature of\n\t- commit '{}' with key '{SSH_FINGERPRINT}'",
+                c.id
+            )
+        );
+        let err = check(&keys(), GitVerificationMode::Head, &c).expect_err("pgp keys only");
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "signature verification of commit '{}' failed: unable to verify Git commit SSH signature: unable to verify payload with any of the given authorized keys: no SSH public keys were given (Secret entries ending in '.sshpub')",
+                c.id
+            )
+        );
+    }
+
     #[test]
     fn the_legacy_head_mode_is_recorded_as_head() {
         assert_eq!(mode_name(GitVerificationMode::LegacyHead), "HEAD");
