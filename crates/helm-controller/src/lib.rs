@@ -19,6 +19,7 @@ pub mod args;
 pub mod chart;
 pub mod controller;
 pub mod dependencies;
+pub mod drift;
 pub mod error;
 pub mod finalize;
 pub mod history;

@@ -161,7 +161,10 @@ pub async fn reconcile(
         check_retries(hr, status)?;
     }
     match need {
-        Need::InSync => in_sync_conditions(draft, stored.last(), hr),
+        Need::InSync => {
+            in_sync_conditions(draft, stored.last(), hr);
+            crate::drift::reconcile(client, hr, stored.last(), draft, events).await?;
+        }
         Need::Install => run.install(status, draft, events, stored.last()).await?,
         Need::Upgrade => run.upgrade(status, draft, events).await?,
     }
