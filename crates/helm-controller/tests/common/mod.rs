@@ -25,13 +25,18 @@ pub const SHARD_LABEL: &str = "driftless.test/shard";
 /// How long any wait on the cluster may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(120);
 
-/// The test chart: a ConfigMap greeting with the values, and an invalid object when
-/// `broken` is set (the API server refuses it, so the Helm action fails).
+/// The test chart: a ConfigMap greeting with the values, an invalid object when `broken` is
+/// set (the API server refuses it, so the Helm action fails), and a Deployment of `replicas`
+/// when `deployment` is set.
 pub fn chart_files(app_version: &'static str) -> Vec<(&'static str, &'static str)> {
     vec![
         (
             "values.yaml",
-            "greeting: hello\nbroken: false\nwithTest: false\n",
+            "greeting: hello\nbroken: false\nwithTest: false\ndeployment: false\nreplicas: 1\n",
+        ),
+        (
+            "templates/deploy.yaml",
+            "{{- if .Values.deployment }}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-app\nspec:\n  replicas: {{ .Values.replicas }}\n  selector:\n    matchLabels:\n      app: {{ .Release.Name }}-app\n  template:\n    metadata:\n      labels:\n        app: {{ .Release.Name }}-app\n    spec:\n      containers:\n        - name: app\n          image: nginx:1.25\n{{- end }}\n",
         ),
         (
             "templates/cm.yaml",
