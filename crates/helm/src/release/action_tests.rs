@@ -460,3 +460,52 @@ fn uninstall_deletes_in_uninstall_order_keeps_kept_objects_and_purges_history() 
         assert!(storage.history("app").await.expect("history").is_empty());
     });
 }
+
+#[test]
+fn test_filters_run_only_the_included_hooks_minus_the_excluded_and_keep_the_others() {
+    block(async {
+        let docs = vec![
+            cm("cfg"),
+            hook("t-a", "test", 0, ""),
+            hook("t-b", "test", 1, ""),
+            hook("t-c", "test", 2, ""),
+        ];
+        let (storage, _) = installed(&docs).await;
+        let cluster = FakeCluster::default();
+        let filters = TestFilters {
+            include: vec!["t-a".into(), "t-b".into()],
+            exclude: vec!["t-b".into()],
+        };
+        let rel =
+            test_release_filtered(&storage, &cluster, "app", Duration::from_secs(5), &filters)
+                .await
+                .expect("tests pass");
+        assert_eq!(cluster.log(), vec!["delete-hook t-a", "create-hook t-a"]);
+        let phases: Vec<(&str, &str)> = rel
+            .hooks
+            .iter()
+            .map(|h| (h.name.as_str(), h.last_run.phase.as_str()))
+            .collect();
+        assert_eq!(phases, vec![("t-b", ""), ("t-c", ""), ("t-a", "Succeeded")]);
+        let stored = storage.last("app").await.expect("read").expect("stored");
+        assert_eq!(stored.hooks.len(), 3);
+
+        cluster.clear();
+        let excluded = TestFilters {
+            include: vec![],
+            exclude: vec!["t-a".into()],
+        };
+        test_release_filtered(&storage, &cluster, "app", Duration::from_secs(5), &excluded)
+            .await
+            .expect("tests pass");
+        assert_eq!(
+            cluster.log(),
+            vec![
+                "delete-hook t-b",
+                "create-hook t-b",
+                "delete-hook t-c",
+                "create-hook t-c"
+            ]
+        );
+    });
+}

@@ -41,7 +41,7 @@ pub use record::{ChartRecord, Hook, Info, Release, Status};
 pub use rendered::Rendered;
 pub use rollback::{Rollback, rollback};
 pub use storage::{KubeSecrets, MemoryStore, SecretStore, Storage};
-pub use test_action::{test_release, unlock};
+pub use test_action::{TestFilters, test_release, test_release_filtered, unlock};
 pub use uninstall::{Uninstall, Uninstalled, uninstall};
 pub use upgrade::{Upgrade, upgrade};
 

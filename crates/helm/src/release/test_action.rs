@@ -30,6 +30,59 @@ pub async fn test_release<S: SecretStore, C: Cluster>(
     ran.map(|()| rel)
 }
 
+/// Which hooks `helm test --filter` runs, by hook name: `name=` includes, `!name=` excludes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TestFilters {
+    /// Run only these (when any).
+    pub include: Vec<String>,
+    /// Never run these.
+    pub exclude: Vec<String>,
+}
+
+impl TestFilters {
+    /// Whether no filter is set.
+    pub fn is_empty(&self) -> bool {
+        self.include.is_empty() && self.exclude.is_empty()
+    }
+}
+
+/// [`test_release`] running only the hooks `filters` select, as `helm test --filter` does:
+/// excluded names are set aside first, then, when includes are given, every hook not named
+/// there; the skipped hooks stay in the release record (first, as Helm stores them) with
+/// their earlier runs.
+pub async fn test_release_filtered<S: SecretStore, C: Cluster>(
+    storage: &Storage<S>,
+    cluster: &C,
+    name: &str,
+    timeout: Duration,
+    filters: &TestFilters,
+) -> Result<Release, ReleaseError> {
+    if filters.is_empty() {
+        return test_release(storage, cluster, name, timeout).await;
+    }
+    super::validate_name(name)?;
+    let Some(mut rel) = storage.last(name).await? else {
+        return Err(ReleaseError::NotFound);
+    };
+    let (mut skipped, mut executing): (Vec<_>, Vec<_>) = std::mem::take(&mut rel.hooks)
+        .into_iter()
+        .partition(|h| filters.exclude.contains(&h.name));
+    if !filters.include.is_empty() {
+        let (run, skip): (Vec<_>, Vec<_>) = executing
+            .into_iter()
+            .partition(|h| filters.include.contains(&h.name));
+        skipped.extend(skip);
+        executing = run;
+    }
+    rel.hooks = executing;
+    let ran = hooks::run(storage, cluster, &mut rel, HookEvent::Test, timeout).await;
+    let executed = std::mem::take(&mut rel.hooks);
+    rel.hooks = skipped;
+    rel.hooks.extend(executed);
+    storage.update(&rel).await?;
+    ran.map(|()| rel)
+}
+
 /// Marks a pending last revision of `name` failed; returns it when it did.
 pub async fn unlock<S: SecretStore>(
     storage: &Storage<S>,
