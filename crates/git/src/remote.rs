@@ -2,8 +2,10 @@
 //! credentials and timeouts, ref listing (ls-remote) and fetching.
 //!
 //! The scratch repository is bare and ignores every git configuration on the machine
-//! (system, global, environment), so a host's credential helpers, proxies or
-//! `url.<x>.insteadOf` rules can never change what a GitRepository fetches.
+//! (system, global, environment), so a host's credential helpers, `http.proxy` or
+//! `url.<x>.insteadOf` rules can never change what a GitRepository fetches. Proxies come
+//! from the object (`Auth::proxy`) or, without one, from the standard environment variables
+//! (see [`crate::proxy`]), as they do for Flux.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -221,6 +223,23 @@ impl Session {
                 cur = e.source();
             }
         }
+        let proxy = self.auth.proxy.as_ref().and_then(|p| p.endpoint().ok());
+        if let (Some(proxy), false) = (&proxy, timed_out) {
+            if proxy_refused(&err) {
+                return GitError::Authentication {
+                    url,
+                    detail: format!(
+                        "the proxy {} refused the credentials: {detail}",
+                        proxy.display
+                    ),
+                };
+            }
+            return GitError::Remote {
+                url,
+                operation,
+                detail: format!("through proxy {}: {detail}", proxy.display),
+            };
+        }
         if timed_out {
             GitError::Timeout {
                 url,
@@ -237,6 +256,34 @@ impl Session {
             }
         }
     }
+}
+
+/// Whether a proxy turned our credentials away: HTTP 407 (a forwarded request or a refused
+/// CONNECT) or a failed SOCKS5 login, as reqwest and hyper-util report them.
+fn proxy_refused(err: &gix::Error) -> bool {
+    const PHRASES: &[&str] = &[
+        "proxy authorization required",
+        "proxy authentication required",
+        "credentials not accepted",
+        "does not support user/pass authentication",
+    ];
+    err.iter_errors().any(|e| {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(e) = cur {
+            if e.downcast_ref::<reqwest::Error>()
+                .and_then(reqwest::Error::status)
+                == Some(reqwest::StatusCode::PROXY_AUTHENTICATION_REQUIRED)
+            {
+                return true;
+            }
+            let text = e.to_string().to_ascii_lowercase();
+            if PHRASES.iter().any(|p| text.contains(p)) {
+                return true;
+            }
+            cur = e.source();
+        }
+        false
+    })
 }
 
 /// Messages of an error and its causes, without repeats.

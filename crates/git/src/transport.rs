@@ -14,6 +14,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 
 use crate::error::GitError;
+use crate::proxy::Proxy;
 use crate::url::{RepoUrl, Scheme};
 
 /// Credentials and trust for one remote, as read from a GitRepository's `secretRef`.
@@ -31,6 +32,9 @@ pub struct Auth {
     pub ssh_password: Option<String>,
     /// `known_hosts`: the only host keys an SSH server may present (no trust on first use).
     pub ssh_known_hosts: Option<Vec<u8>>,
+    /// `spec.proxySecretRef`: every connection goes through this proxy, whatever the
+    /// environment says. `None` leaves the environment's proxy settings in effect.
+    pub proxy: Option<Proxy>,
 }
 
 #[derive(Clone)]
@@ -52,6 +56,7 @@ impl std::fmt::Debug for Auth {
                 "ssh_known_hosts",
                 &self.ssh_known_hosts.as_ref().map(Vec::len),
             )
+            .field("proxy", &self.proxy)
             .finish()
     }
 }
@@ -63,6 +68,7 @@ impl Auth {
         secrets.extend(self.basic.iter().map(|b| b.password.clone()));
         secrets.extend(self.bearer_token.iter().cloned());
         secrets.extend(self.ssh_password.iter().cloned());
+        secrets.extend(self.proxy.iter().flat_map(Proxy::secrets));
         secrets
     }
 
@@ -72,6 +78,9 @@ impl Auth {
             url: url.sanitized.clone(),
             reason: reason.to_string(),
         };
+        if let Some(proxy) = &self.proxy {
+            proxy.validate().map_err(|reason| invalid(&reason))?;
+        }
         if url.scheme == Scheme::Ssh {
             // The same keys Flux requires for SSH; checked before connecting.
             if self.ssh_identity.is_none() {
@@ -152,15 +161,29 @@ pub(crate) fn http_options(
 ) -> Result<http::Options, GitError> {
     let tls = tls_config(url, auth.ca_pem.as_deref())?;
     let connect_timeout = timeout.min(Duration::from_secs(20));
+    let proxy = auth
+        .proxy
+        .as_ref()
+        .map(Proxy::to_reqwest)
+        .transpose()
+        .map_err(|reason| GitError::InvalidAuth {
+            url: url.sanitized.clone(),
+            reason,
+        })?;
     let mut backend = http::reqwest::Options {
         configure_client: Some(Box::new(
             move |builder: reqwest::blocking::ClientBuilder| {
                 // `timeout` bounds each request including its body, so a server that accepts
                 // and then stalls is an error rather than a hang.
-                Ok(builder
+                let builder = builder
                     .timeout(timeout)
                     .connect_timeout(connect_timeout)
-                    .tls_backend_preconfigured(tls.clone()))
+                    .tls_backend_preconfigured(tls.clone());
+                // An explicit proxy replaces reqwest's environment proxies (Flux's precedence).
+                Ok(match &proxy {
+                    Some(proxy) => builder.proxy(proxy.clone()),
+                    None => builder,
+                })
             },
         )),
         configure_request: None,

@@ -8,7 +8,9 @@ use russh::keys::{HashAlg, PrivateKey, PrivateKeyWithHashAlg, PublicKeyOrCertifi
 use russh::{Preferred, client};
 
 use super::known_hosts::{HostKeyError, KnownHosts};
+use super::tunnel::{self, TunnelError};
 use crate::error::GitError;
+use crate::proxy::Endpoint;
 
 /// Where and as whom to connect.
 pub(crate) struct Target {
@@ -17,6 +19,8 @@ pub(crate) struct Target {
     pub user: String,
     /// The sanitised URL, for messages.
     pub url: String,
+    /// The proxy the TCP connection is tunnelled through, if any.
+    pub proxy: Option<Endpoint>,
 }
 
 /// Decode the Secret's `identity` (OpenSSH or PEM, encrypted ones with `password`).
@@ -127,7 +131,21 @@ async fn connect_inner(
         operation,
         detail,
     };
-    let connected = client::connect(config, (target.host.as_str(), target.port), handler).await;
+    let connected = match &target.proxy {
+        None => client::connect(config, (target.host.as_str(), target.port), handler).await,
+        Some(proxy) => {
+            let stream = tunnel::open(proxy, &target.host, target.port)
+                .await
+                .map_err(|err| match err {
+                    TunnelError::Refused(_) => GitError::Authentication {
+                        url: target.url.clone(),
+                        detail: err.describe(proxy),
+                    },
+                    _ => remote("connecting over SSH to", err.describe(proxy)),
+                })?;
+            client::connect_stream(config, stream, handler).await
+        }
+    };
     let mut handle = match connected {
         Ok(handle) => handle,
         Err(err) => {

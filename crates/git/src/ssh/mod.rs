@@ -9,6 +9,7 @@
 mod client;
 mod io;
 pub(crate) mod known_hosts;
+mod tunnel;
 
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
@@ -53,7 +54,11 @@ impl SshTransport {
             url: url.sanitized.clone(),
             reason,
         };
-        let (target, parsed) = target_of(url)?;
+        let (mut target, parsed) = target_of(url)?;
+        target.proxy = crate::proxy::for_ssh(auth.proxy.as_ref(), &target.host, |name| {
+            std::env::var(name).ok()
+        })
+        .map_err(invalid)?;
         let identity = auth
             .ssh_identity
             .as_deref()
@@ -229,6 +234,7 @@ fn target_of(url: &RepoUrl) -> Result<(client::Target, gix::Url), GitError> {
         port: parsed.port.unwrap_or(22),
         user: parsed.user().unwrap_or(DEFAULT_USER).to_string(),
         url: url.sanitized.clone(),
+        proxy: None,
     };
     Ok((target, parsed))
 }
