@@ -43,6 +43,18 @@ pub const READY_RULES: SummaryRules = SummaryRules {
     negative_polarity: &[types::RECONCILING, types::STALLED, types::REMEDIATED],
 };
 
+/// [`READY_RULES`] when test failures are ignored (`spec.test.ignoreFailures`): TestSuccess
+/// is reported but does not decide Ready.
+pub const READY_RULES_IGNORING_TESTS: SummaryRules = SummaryRules {
+    summarize: &[
+        types::STALLED,
+        types::RECONCILING,
+        types::REMEDIATED,
+        types::RELEASED,
+    ],
+    negative_polarity: &[types::RECONCILING, types::STALLED, types::REMEDIATED],
+};
+
 /// Used only to schedule an object whose `spec.interval` does not parse; such an object stalls.
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(600);
 
@@ -115,7 +127,12 @@ async fn reconcile_object(
         retry_interval: None,
         requeue_dependency: ctx.requeue_dependency,
     };
-    let summary = summarize(draft, outcome, &READY_RULES, &schedule);
+    let rules = if settings::tests_count_for_ready(&hr) {
+        &READY_RULES
+    } else {
+        &READY_RULES_IGNORING_TESTS
+    };
+    let summary = summarize(draft, outcome, rules, &schedule);
     status.apply_summary(&summary);
     crate::post_render::observe(&hr, &mut status);
     crate::metadata::observe(&hr, &mut status);

@@ -346,7 +346,7 @@ impl Run<'_> {
         draft.delete(types::REMEDIATED);
         events.push(normal(succeeded, message.clone()));
         draft.succeeded_with(succeeded, message);
-        self.test(status, draft, events, release, verb).await
+        self.test(status, draft, events, release, action).await
     }
 
     /// Refreshes the statuses of the revisions the history holds from the storage.
@@ -365,17 +365,26 @@ impl Run<'_> {
         draft: &mut StatusDraft,
         events: &mut Vec<ReleaseEvent>,
         release: Release,
-        action: &str,
+        action: ReleaseAction,
     ) -> Result<(), ReconcileError> {
-        let Some((timeout, ignore_failures)) = settings::test(self.hr)? else {
+        let Some(tests) = settings::test(self.hr, action)? else {
             draft.delete(types::TEST_SUCCESS);
             return Ok(());
         };
+        let (timeout, ignore_failures) = (tests.timeout, tests.ignore_failures);
+        let action = verb(action);
         draft.progressing(format!(
             "Running 'test' action with timeout of {}",
             crate::error::go_duration(timeout)
         ));
-        let result = helm::test_release(self.storage, self.cluster, self.name, timeout).await;
+        let result = helm::test_release_filtered(
+            self.storage,
+            self.cluster,
+            self.name,
+            timeout,
+            &tests.filters,
+        )
+        .await;
         let tested = match &result {
             Ok(r) => r.clone(),
             Err(_) => self

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use driftless_api::helm::{CrdsPolicy, HelmRelease, RemediationStrategy};
-use driftless_helm::release::{Common, CrdPolicy};
+use driftless_api::helm::{CrdsPolicy, HelmRelease, ReleaseAction, RemediationStrategy};
+use driftless_helm::release::{Common, CrdPolicy, TestFilters};
 
 use crate::error::ReconcileError;
 
@@ -108,13 +108,60 @@ pub fn uninstall(hr: &HelmRelease) -> Result<(Common, bool), ReconcileError> {
     Ok((common, uninstall.keep_history.unwrap_or(false)))
 }
 
-/// Whether tests run after an install or upgrade, their timeout, and whether failures count.
-pub fn test(hr: &HelmRelease) -> Result<Option<(Duration, bool)>, ReconcileError> {
+/// How the tests after an install or upgrade run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tests {
+    /// `spec.test.timeout`, else `spec.timeout`.
+    pub timeout: Duration,
+    /// A failure neither fails the action nor is remediated: the action's
+    /// `remediation.ignoreTestFailures`, else `spec.test.ignoreFailures`.
+    pub ignore_failures: bool,
+    /// `spec.test.filters` by hook name.
+    pub filters: TestFilters,
+}
+
+/// Whether tests run after `action` (an install or upgrade), and how.
+pub fn test(hr: &HelmRelease, action: ReleaseAction) -> Result<Option<Tests>, ReconcileError> {
     let Some(test) = hr.spec.test.clone().filter(|t| t.enable.unwrap_or(false)) else {
         return Ok(None);
     };
     let timeout = action_timeout(hr, test.timeout.as_deref(), "spec.test.timeout")?;
-    Ok(Some((timeout, test.ignore_failures.unwrap_or(false))))
+    let per_action = match action {
+        ReleaseAction::Install => hr
+            .spec
+            .install
+            .as_ref()
+            .and_then(|i| i.remediation.as_ref())
+            .and_then(|r| r.ignore_test_failures),
+        ReleaseAction::Upgrade => hr
+            .spec
+            .upgrade
+            .as_ref()
+            .and_then(|u| u.remediation.as_ref())
+            .and_then(|r| r.ignore_test_failures),
+    };
+    let mut filters = TestFilters::default();
+    for f in test.filters.iter().flatten() {
+        if f.exclude.unwrap_or(false) {
+            filters.exclude.push(f.name.clone());
+        } else {
+            filters.include.push(f.name.clone());
+        }
+    }
+    Ok(Some(Tests {
+        timeout,
+        ignore_failures: per_action.unwrap_or(test.ignore_failures.unwrap_or(false)),
+        filters,
+    }))
+}
+
+/// Whether TestSuccess counts towards Ready: tests enabled and `spec.test.ignoreFailures`
+/// off (Flux looks at the test block only, not at the actions' `ignoreTestFailures`).
+pub fn tests_count_for_ready(hr: &HelmRelease) -> bool {
+    hr.spec
+        .test
+        .as_ref()
+        .is_some_and(|t| t.enable.unwrap_or(false) && !t.ignore_failures.unwrap_or(false))
 }
 
 /// How failures of one action are remediated.
@@ -191,7 +238,33 @@ mod tests {
         assert_eq!(crds, CrdPolicy::Create);
         assert!(!create_ns);
         assert_eq!(upgrade(&hr).expect("defaults").1, CrdPolicy::Skip);
-        assert_eq!(test(&hr).expect("defaults"), None);
+        assert_eq!(test(&hr, ReleaseAction::Install).expect("defaults"), None);
+    }
+
+    #[test]
+    fn test_failures_are_ignored_per_action_else_as_the_test_block_says_and_filters_split() {
+        let spec: HelmReleaseSpec = serde_json::from_value(serde_json::json!({
+            "interval": "1m",
+            "test": {
+                "enable": true,
+                "ignoreFailures": true,
+                "filters": [{"name": "a"}, {"name": "b", "exclude": true}, {"name": "c", "exclude": false}],
+            },
+            "upgrade": {"remediation": {"ignoreTestFailures": false}},
+        }))
+        .expect("spec");
+        let hr = hr(spec);
+        let install = test(&hr, ReleaseAction::Install)
+            .expect("valid")
+            .expect("enabled");
+        assert!(install.ignore_failures);
+        assert_eq!(install.filters.include, vec!["a", "c"]);
+        assert_eq!(install.filters.exclude, vec!["b"]);
+        let upgrade = test(&hr, ReleaseAction::Upgrade)
+            .expect("valid")
+            .expect("enabled");
+        assert!(!upgrade.ignore_failures);
+        assert!(!tests_count_for_ready(&hr));
     }
 
     #[test]
