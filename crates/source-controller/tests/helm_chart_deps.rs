@@ -19,7 +19,7 @@ use serde_json::json;
 use testkit::git_server::{GitAuth, GitServer};
 use testkit::helm_repo::{HelmRepoServer, package};
 use testkit::oci_registry::{OciRegistry, RegistryAuth};
-use testkit::{TestNamespace, http_get};
+use testkit::TestNamespace;
 
 fn app_chart(http_url: &str, oci_url: &str) -> String {
     format!(

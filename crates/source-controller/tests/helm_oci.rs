@@ -19,7 +19,7 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 use testkit::helm_repo::package;
 use testkit::oci_registry::{OciRegistry, RegistryAuth};
-use testkit::{TestNamespace, http_get};
+use testkit::TestNamespace;
 
 const VALUES: &str = "greeting: hello\n";
 

@@ -1,12 +1,13 @@
-//! HelmChart, as Flux's `HelmChartReconciler` for charts from a HelmRepository: wait for the
+//! HelmChart, as Flux's `HelmChartReconciler`. From an HTTP HelmRepository: wait for the
 //! repository's index artifact, resolve the chart version from it, and when the resulting
 //! revision (the version, `+<generation>` with values files) differs from the stored
 //! artifact, pull the chart (digest checked), repackage it with `spec.valuesFiles`, and store
-//! it as `<name>-<version>.tgz` with `latest.tar.gz` for `status.url`. Ready reads
-//! `pulled|packaged '<name>' chart with version '<version>'` with reason
+//! it as `<name>-<version>.tgz` with `latest.tar.gz` for `status.url`. From an `oci`
+//! HelmRepository the version is resolved against the registry's tags instead ([`oci`]).
+//! Ready reads `pulled|packaged '<name>' chart with version '<version>'` with reason
 //! `ChartPullSucceeded`/`ChartPackageSucceeded`. Charts from a GitRepository or Bucket artifact
-//! are packaged from the chart directory ([`local`]). `spec.verify` stalls with a message
-//! saying it is not implemented yet.
+//! are packaged from the chart directory ([`local`]) with their missing dependencies added
+//! ([`dependencies`]). `spec.verify` stalls with a message saying it is not implemented yet.
 //!
 //! A source that gets a new artifact revision requeues its HelmCharts ([`charts_for_source`],
 //! used by the controller's watches).
