@@ -311,7 +311,7 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("tree ks apps -n {ns}")).await;
     assert_eq!(
         out,
-        format!("Kustomization/{ns}/apps\n└── ConfigMap/{ns}/app\n"),
+        format!("Kustomization/{ns}/apps\n└── ConfigMap/{ns}/app\n\n"),
         "{out}"
     );
 
@@ -324,11 +324,34 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     )
     .await;
     assert!(out.starts_with("LAST SEEN"), "{out}");
-    assert!(
-        out.lines()
-            .any(|l| l.contains("Kustomization/apps") && l.contains(&second)),
-        "an event naming the applied revision:\n{out}"
-    );
+    // The source's events are listed with the Kustomization's (flux adds its sourceRef).
+    for (reason, object, message) in [
+        (
+            "NewArtifact",
+            "GitRepository/apps",
+            "stored artifact for commit 'two'".to_owned(),
+        ),
+        (
+            "Progressing",
+            "Kustomization/apps",
+            format!("ConfigMap/{ns}/app configured"),
+        ),
+        (
+            "ReconciliationSucceeded",
+            "Kustomization/apps",
+            "next run in 10m0s".to_owned(),
+        ),
+    ] {
+        assert!(
+            out.lines().any(|line| {
+                let row: Vec<&str> = line.split('\t').map(str::trim).collect();
+                row.get(2) == Some(&reason)
+                    && row.get(3) == Some(&object)
+                    && row.get(4).is_some_and(|m| m.contains(&message))
+            }),
+            "{reason} {object} {message:?} in\n{out}"
+        );
+    }
 
     // delete with flux; the controllers run the finalizers before they stop.
     let (_, err) = flux_ok(
