@@ -124,7 +124,10 @@ async fn reconcile_object(
     let schedule = Schedule {
         interval: settings::duration(&hr.spec.interval, "spec.interval")
             .unwrap_or(FALLBACK_INTERVAL),
-        retry_interval: None,
+        retry_interval: result
+            .as_ref()
+            .err()
+            .and_then(|(_, e)| release::retry_interval(&hr, &status, e)),
         requeue_dependency: ctx.requeue_dependency,
     };
     let rules = if settings::tests_count_for_ready(&hr) {

@@ -326,9 +326,14 @@ impl Run<'_> {
                         settings::upgrade_remediation(self.hr),
                     ),
                 };
-                self.after_failure(status, draft, events, remediation, failures)
-                    .await?;
-                if remediation.exhausted(failures) {
+                // RetryOnFailure: no remediation, no retry limit; the reconcile requeues at
+                // the strategy's retryInterval.
+                let retrying = settings::retry_on_failure(self.hr, action)?.is_some();
+                if !retrying {
+                    self.after_failure(status, draft, events, remediation, failures)
+                        .await?;
+                }
+                if !retrying && remediation.exhausted(failures) {
                     return Err(ReconcileError::RetriesExceeded {
                         message: format!("{message}; Failed to {verb} after {failures} attempt(s)"),
                     });

@@ -187,6 +187,11 @@ fn check_retries(hr: &HelmRelease, status: &HelmReleaseStatus) -> Result<(), Rec
         ),
         None => return Ok(()),
     };
+    if let Some(action) = status.last_attempted_release_action
+        && settings::retry_on_failure(hr, action)?.is_some()
+    {
+        return Ok(());
+    }
     let failures = failures.unwrap_or(0);
     if failures > 0 && remediation.exhausted(failures) {
         return Err(exceeded(action, failures));
@@ -199,6 +204,24 @@ fn exceeded(action: &str, failures: i64) -> ReconcileError {
     ReconcileError::RetriesExceeded {
         message: format!("Failed to {action} after {failures} attempt(s)"),
     }
+}
+
+/// The requeue after a failed install or upgrade under `RetryOnFailure`: that strategy's
+/// `retryInterval` instead of the failure backoff.
+pub fn retry_interval(
+    hr: &HelmRelease,
+    status: &HelmReleaseStatus,
+    error: &ReconcileError,
+) -> Option<std::time::Duration> {
+    let failed_action = matches!(
+        error,
+        ReconcileError::InstallFailed { .. } | ReconcileError::UpgradeFailed { .. }
+    );
+    let action = status.last_attempted_release_action?;
+    if !failed_action {
+        return None;
+    }
+    settings::retry_on_failure(hr, action).ok().flatten()
 }
 
 /// `spec.maxHistory`: 5 when unset, 0 for no limit.

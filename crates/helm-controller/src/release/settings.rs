@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use driftless_api::helm::{CrdsPolicy, HelmRelease, ReleaseAction, RemediationStrategy};
+use driftless_api::helm::{
+    ActionStrategyName, CrdsPolicy, HelmRelease, ReleaseAction, RemediationStrategy,
+};
 use driftless_helm::release::{Common, CrdPolicy, TestFilters};
 
 use crate::error::ReconcileError;
@@ -164,6 +166,41 @@ pub fn tests_count_for_ready(hr: &HelmRelease) -> bool {
         .is_some_and(|t| t.enable.unwrap_or(false) && !t.ignore_failures.unwrap_or(false))
 }
 
+/// `RetryOnFailure`'s default `retryInterval`.
+pub const DEFAULT_RETRY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// The retry interval when `action`'s `strategy.name` is `RetryOnFailure`: a failure is not
+/// remediated and never exhausts retries; the release is retried (a failed install with an
+/// upgrade) after the interval. `None` for `RemediateOnFailure`, the default.
+pub fn retry_on_failure(
+    hr: &HelmRelease,
+    action: ReleaseAction,
+) -> Result<Option<Duration>, ReconcileError> {
+    let strategy = match action {
+        ReleaseAction::Install => hr.spec.install.as_ref().and_then(|i| {
+            i.strategy
+                .as_ref()
+                .map(|s| (s.name, s.retry_interval.as_deref()))
+        }),
+        ReleaseAction::Upgrade => hr.spec.upgrade.as_ref().and_then(|u| {
+            u.strategy
+                .as_ref()
+                .map(|s| (s.name, s.retry_interval.as_deref()))
+        }),
+    };
+    match strategy {
+        Some((ActionStrategyName::RetryOnFailure, Some(interval))) => {
+            let field = match action {
+                ReleaseAction::Install => "spec.install.strategy.retryInterval",
+                ReleaseAction::Upgrade => "spec.upgrade.strategy.retryInterval",
+            };
+            duration(interval, field).map(Some)
+        }
+        Some((ActionStrategyName::RetryOnFailure, None)) => Ok(Some(DEFAULT_RETRY_INTERVAL)),
+        _ => Ok(None),
+    }
+}
+
 /// How failures of one action are remediated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Remediation {
@@ -265,6 +302,45 @@ mod tests {
             .expect("enabled");
         assert!(!upgrade.ignore_failures);
         assert!(!tests_count_for_ready(&hr));
+    }
+
+    #[test]
+    fn retry_on_failure_waits_its_interval_five_minutes_by_default_and_remediate_does_not() {
+        let spec = |install: serde_json::Value, upgrade: serde_json::Value| {
+            hr(serde_json::from_value(serde_json::json!({
+                "interval": "1m", "install": install, "upgrade": upgrade,
+            }))
+            .expect("spec"))
+        };
+        let r = spec(
+            serde_json::json!({"strategy": {"name": "RetryOnFailure"}}),
+            serde_json::json!({"strategy": {"name": "RetryOnFailure", "retryInterval": "30s"}}),
+        );
+        assert_eq!(
+            retry_on_failure(&r, ReleaseAction::Install).expect("valid"),
+            Some(DEFAULT_RETRY_INTERVAL)
+        );
+        assert_eq!(
+            retry_on_failure(&r, ReleaseAction::Upgrade).expect("valid"),
+            Some(Duration::from_secs(30))
+        );
+        let r = spec(
+            serde_json::json!({"strategy": {"name": "RemediateOnFailure"}}),
+            serde_json::json!({}),
+        );
+        assert_eq!(
+            retry_on_failure(&r, ReleaseAction::Install).expect("valid"),
+            None
+        );
+        assert_eq!(
+            retry_on_failure(&r, ReleaseAction::Upgrade).expect("valid"),
+            None
+        );
+        let r = spec(
+            serde_json::json!({}),
+            serde_json::json!({"strategy": {"name": "RetryOnFailure", "retryInterval": "soon"}}),
+        );
+        assert!(retry_on_failure(&r, ReleaseAction::Upgrade).is_err());
     }
 
     #[test]
