@@ -86,20 +86,39 @@ pub fn reset_counters(
     let changed = status.last_attempted_generation != hr.metadata.generation
         || status.last_attempted_revision.as_deref() != Some(revision)
         || status.last_attempted_config_digest.as_deref() != Some(digest);
-    let annotations = hr.annotations();
-    let reset_at = annotations.get(driftless_api::annotations::RECONCILE_RESET_AT);
-    let requested = annotations.get(driftless_api::annotations::RECONCILE_REQUESTED_AT);
-    let reset = reset_at.is_some()
-        && reset_at == requested
-        && status.last_handled_reset_at.as_ref() != reset_at;
-    if reset {
-        status.last_handled_reset_at = reset_at.cloned();
-    }
+    let last_reconcile = status.last_handled_reconcile_at.clone();
+    let reset = handle_request(
+        hr,
+        driftless_api::annotations::RECONCILE_RESET_AT,
+        &mut status.last_handled_reset_at,
+        last_reconcile.as_deref(),
+    );
     if changed || reset {
         status.failures = None;
         status.install_failures = None;
         status.upgrade_failures = None;
     }
+}
+
+/// Whether the request in `annotation` (`resetAt`, `forceAt`) is to be acted on now, as Flux
+/// decides it: the annotation's value equals `reconcile.fluxcd.io/requestedAt`, that reconcile
+/// request is not handled yet, and neither is this value. Whenever the annotation is present,
+/// its value becomes `last_handled` (`status.lastHandledResetAt` / `lastHandledForceAt`).
+pub fn handle_request(
+    hr: &HelmRelease,
+    annotation: &str,
+    last_handled: &mut Option<String>,
+    last_handled_reconcile: Option<&str>,
+) -> bool {
+    let annotations = hr.annotations();
+    let Some(request) = annotations.get(annotation) else {
+        return false;
+    };
+    let previous = last_handled.replace(request.clone());
+    let reconcile = annotations.get(driftless_api::annotations::RECONCILE_REQUESTED_AT);
+    reconcile == Some(request)
+        && last_handled_reconcile != Some(request.as_str())
+        && previous.as_deref() != Some(request.as_str())
 }
 
 /// Brings the release of `hr` in line with `desired`.
@@ -115,6 +134,13 @@ pub async fn reconcile(
     let storage_ns = identity::storage_namespace(hr);
     let digest = values::digest(&desired.values);
     reset_counters(hr, status, &desired.revision, &digest);
+    let last_reconcile = status.last_handled_reconcile_at.clone();
+    let forced = handle_request(
+        hr,
+        driftless_api::annotations::RECONCILE_FORCE_AT,
+        &mut status.last_handled_force_at,
+        last_reconcile.as_deref(),
+    );
     status.last_attempted_generation = hr.metadata.generation;
     status.last_attempted_revision = Some(desired.revision.clone());
     status.last_attempted_revision_digest = desired.oci_digest.clone();
@@ -157,7 +183,12 @@ pub async fn reconcile(
     {
         need = Need::Upgrade;
     }
-    if need != Need::InSync {
+    // `reconcile.fluxcd.io/forceAt`: a one-off upgrade of an in-sync release (an install when
+    // there is none), whatever retries remain.
+    if forced && need == Need::InSync {
+        need = Need::Upgrade;
+    }
+    if need != Need::InSync && !forced {
         check_retries(hr, status)?;
     }
     match need {
@@ -367,6 +398,41 @@ mod tests {
         reset_counters(&hr, &mut status, "6.0.0", "sha256:b");
         assert_eq!(status.install_failures, None);
         assert_eq!(status.failures, None);
+    }
+
+    #[test]
+    fn a_request_is_handled_once_only_with_a_matching_unhandled_reconcile_request() {
+        let annotated = |pairs: &[(&str, &str)]| {
+            let mut hr = HelmRelease::new("web", Default::default());
+            hr.metadata.annotations = Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            );
+            hr
+        };
+        let force = driftless_api::annotations::RECONCILE_FORCE_AT;
+        let requested = driftless_api::annotations::RECONCILE_REQUESTED_AT;
+        let hr = annotated(&[(force, "t1"), (requested, "t1")]);
+        let mut last = None;
+        assert!(handle_request(&hr, force, &mut last, None));
+        assert_eq!(last.as_deref(), Some("t1"));
+        // Handled already: not again.
+        assert!(!handle_request(&hr, force, &mut last, None));
+        // The reconcile request was handled before (a later reconcile of the same request).
+        let mut fresh = None;
+        assert!(!handle_request(&hr, force, &mut fresh, Some("t1")));
+        // Values that differ: recorded, not acted on.
+        let hr = annotated(&[(force, "t2"), (requested, "other")]);
+        let mut last = Some("t1".to_owned());
+        assert!(!handle_request(&hr, force, &mut last, None));
+        assert_eq!(last.as_deref(), Some("t2"));
+        // No annotation: nothing recorded.
+        let hr = annotated(&[(requested, "t3")]);
+        let mut last = Some("t2".to_owned());
+        assert!(!handle_request(&hr, force, &mut last, None));
+        assert_eq!(last.as_deref(), Some("t2"));
     }
 
     #[test]
