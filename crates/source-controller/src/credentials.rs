@@ -1,13 +1,13 @@
 //! `spec.secretRef`: the Secret keys Flux reads for Git over HTTPS (`username`/`password`,
 //! `bearerToken`, `ca.crt` or the legacy `caFile`) and SSH (`identity`, `known_hosts`), turned
-//! into `driftless_git::Auth`. Values are only ever moved into `Auth`, whose `Debug` redacts
+//! into `driftless_git::Auth`, with the proxy of `spec.proxySecretRef`. Values are only ever moved into `Auth`, whose `Debug` redacts
 //! them; errors name keys, never values.
 
 use std::collections::BTreeMap;
 
 use driftless_api::conditions::reasons;
 use driftless_api::source::GitRepository;
-use driftless_git::{Auth, BasicAuth};
+use driftless_git::{Auth, BasicAuth, Proxy};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
@@ -15,8 +15,46 @@ use kube::{Client, ResourceExt};
 
 use crate::error::ReconcileError;
 
-/// Reads the credentials of `repo`; no `secretRef` means anonymous access.
+/// Reads the credentials of `repo` (no `secretRef` means anonymous access) and the proxy of
+/// its `proxySecretRef`.
 pub async fn auth_for(client: &Client, repo: &GitRepository) -> Result<Auth, ReconcileError> {
+    let mut auth = secret_auth(client, repo).await?;
+    auth.proxy = proxy_for(client, repo).await?;
+    Ok(auth)
+}
+
+/// `spec.proxySecretRef`: Flux's `address` (required) and optional `username`/`password`,
+/// read as the Bucket reconciler reads them.
+async fn proxy_for(client: &Client, repo: &GitRepository) -> Result<Option<Proxy>, ReconcileError> {
+    let Some(proxy_ref) = repo.spec.proxy_secret_ref.as_ref() else {
+        return Ok(None);
+    };
+    let namespace = repo.namespace().unwrap_or_default();
+    let data = secret_data(client, &namespace, &proxy_ref.name).await?;
+    proxy_from_data(&data)
+        .map(Some)
+        .map_err(|problem| ReconcileError::InvalidSecret {
+            namespace,
+            name: proxy_ref.name.clone(),
+            problem,
+        })
+}
+
+/// The proxy these Secret keys describe; problems name keys, never values.
+pub fn proxy_from_data(data: &BTreeMap<String, ByteString>) -> Result<Proxy, String> {
+    let config = crate::bucket::client::proxy_config(data)?;
+    let proxy = Proxy {
+        address: config.url,
+        username: config.username.filter(|u| !u.is_empty()),
+        password: config.password,
+    };
+    proxy
+        .validate()
+        .map_err(|reason| format!("key 'address': {reason}"))?;
+    Ok(proxy)
+}
+
+async fn secret_auth(client: &Client, repo: &GitRepository) -> Result<Auth, ReconcileError> {
     let Some(secret_ref) = repo.spec.secret_ref.as_ref() else {
         return Ok(Auth::default());
     };
@@ -186,6 +224,29 @@ mod tests {
         assert!(
             !debug.contains("passphrase") && !debug.contains("OPENSSH"),
             "{debug}"
+        );
+    }
+
+    #[test]
+    fn a_proxy_secret_needs_a_usable_address_and_problems_never_show_the_password() {
+        let proxy = proxy_from_data(&data(&[
+            ("address", "socks5://proxy:1080"),
+            ("username", "mandalorian"),
+            ("password", "grogu"),
+        ]))
+        .expect("valid keys");
+        assert_eq!(proxy.address, "socks5://proxy:1080");
+        assert_eq!(proxy.password.as_deref(), Some("grogu"));
+        let err = proxy_from_data(&data(&[("password", "grogu")])).expect_err("no address");
+        assert_eq!(err, "key 'address' is missing");
+        let err = proxy_from_data(&data(&[
+            ("address", "gopher://proxy"),
+            ("password", "grogu"),
+        ]))
+        .expect_err("bad scheme");
+        assert!(
+            err.starts_with("key 'address'") && !err.contains("grogu"),
+            "{err}"
         );
     }
 

@@ -78,13 +78,6 @@ pub fn check_supported(repo: &GitRepository) -> Result<(), ReconcileError> {
             reason,
         })
     };
-    if spec.proxy_secret_ref.is_some() {
-        return unsupported(
-            "spec.proxySecretRef",
-            "HTTP/SOCKS proxies for Git are not implemented",
-            reasons::GIT_OPERATION_FAILED,
-        );
-    }
     if !matches!(spec.provider, None | Some(GitProvider::Generic)) {
         return unsupported(
             "spec.provider",
