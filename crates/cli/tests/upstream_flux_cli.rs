@@ -353,6 +353,42 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
         );
     }
 
+    // trace: which Kustomization applied the ConfigMap, from which source and revision.
+    let (out, _) = flux_ok(
+        &bin,
+        &kubeconfig,
+        home,
+        &format!("trace configmap app -n {ns}"),
+    )
+    .await;
+    for line in [
+        "Kustomization:   apps".to_owned(),
+        format!("Revision:        main@sha1:{second}"),
+        "GitRepository:   apps".to_owned(),
+        format!("URL:             {url}"),
+        format!("Message:         stored artifact for revision 'main@sha1:{second}'"),
+    ] {
+        assert!(out.lines().any(|l| l == line), "{line:?} in\n{out}");
+    }
+
+    // export: the object as the user wrote it, without status.
+    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("export ks apps -n {ns}")).await;
+    assert!(out.contains("kind: Kustomization\n"), "{out}");
+    assert!(out.contains("  path: ./app\n"), "{out}");
+    assert!(out.contains(&format!("  targetNamespace: {ns}\n")), "{out}");
+    assert!(!out.contains("status:"), "{out}");
+
+    // version: every driftless Deployment runs one image, so flux (which keys controllers by
+    // image name) reports a single `driftless` entry.
+    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("version -n {ns}")).await;
+    assert_eq!(
+        out,
+        format!(
+            "flux: v2.9.5\ndistribution: flux-{v}\ndriftless: {v}\n",
+            v = install.version
+        )
+    );
+
     // delete with flux; the controllers run the finalizers before they stop.
     let (_, err) = flux_ok(
         &bin,
