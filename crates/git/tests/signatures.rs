@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use driftless_git::verify::KeyProblem;
@@ -16,6 +15,8 @@ use driftless_git::{
 };
 use testkit::git_server::{GitAuth, GitServer};
 
+mod tools;
+
 const FLUX_PUB: &[u8] = include_bytes!("../testdata/signing/flux.pub.asc");
 const FLUX_SEC: &[u8] = include_bytes!("../testdata/signing/flux.sec.asc");
 const GUARDED_PUB: &[u8] = include_bytes!("../testdata/signing/guarded.pub.asc");
@@ -24,62 +25,8 @@ const STRANGER_PUB: &[u8] = include_bytes!("../testdata/signing/stranger.pub.asc
 const STRANGER_SEC: &[u8] = include_bytes!("../testdata/signing/stranger.sec.asc");
 const FLUX_ID: &str = "A42E5C88FFDDA76B";
 
-/// A throwaway GnuPG home with `keys` imported and trusted.
-struct GnupgHome {
-    dir: tempfile::TempDir,
-}
-
-impl GnupgHome {
-    fn with(keys: &[&[u8]]) -> GnupgHome {
-        let dir = tempfile::tempdir().expect("gnupg home");
-        let home = GnupgHome { dir };
-        for key in keys {
-            let file = home.dir.path().join("import.asc");
-            std::fs::write(&file, key).expect("key file");
-            home.run(
-                "gpg",
-                &["--batch", "--import", file.to_str().expect("utf-8")],
-            );
-        }
-        home
-    }
-
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .env("GNUPGHOME", self.dir.path())
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("HOME", self.dir.path())
-            .env("GIT_AUTHOR_NAME", "Flux Bot")
-            .env("GIT_AUTHOR_EMAIL", "flux@example.com")
-            .env("GIT_COMMITTER_NAME", "Flux Bot")
-            .env("GIT_COMMITTER_EMAIL", "flux@example.com");
-        cmd
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> String {
-        let out = self.command(program, args).output().expect("spawn");
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn git(&self, dir: &Path, args: &[&str]) -> String {
-        let mut all = vec!["-C", dir.to_str().expect("utf-8")];
-        all.extend_from_slice(args);
-        self.run("git", &all)
-    }
-}
-
-impl Drop for GnupgHome {
-    fn drop(&mut self) {
-        // gpg starts an agent per home; it would outlive the test otherwise.
-        let _ = self.command("gpgconf", &["--kill", "gpg-agent"]).output();
-    }
-}
+/// A throwaway GnuPG home (see `tools`).
+type GnupgHome = tools::ToolHome;
 
 fn keys(rings: &[(&str, &[u8])]) -> TrustedKeys {
     let data: BTreeMap<String, Vec<u8>> = rings

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use driftless_git::verify::{SignatureFormat, SshMismatch, split_commit};
@@ -15,54 +14,18 @@ use driftless_git::{
 };
 use testkit::git_server::{GitAuth, GitServer};
 
+mod tools;
+
 const FLUX_PUB: &[u8] = include_bytes!("../testdata/signing/flux.pub.asc");
 const FLUX_SEC: &[u8] = include_bytes!("../testdata/signing/flux.sec.asc");
 const FLUX_ID: &str = "A42E5C88FFDDA76B";
 
-/// A throwaway home with SSH key pairs made by `ssh-keygen` (and a GnuPG home for the mixed
-/// case); git runs with no system or global config.
-struct Home {
-    dir: tempfile::TempDir,
-}
+/// A throwaway home (see `tools`) with SSH key pairs made by `ssh-keygen`.
+type Home = tools::ToolHome;
 
 impl Home {
     fn new() -> Home {
-        Home {
-            dir: tempfile::tempdir().expect("home"),
-        }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn command(&self, program: &str, args: &[&str]) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .env("HOME", self.dir.path())
-            .env("GNUPGHOME", self.path("gnupg"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_AUTHOR_NAME", "Flux Bot")
-            .env("GIT_AUTHOR_EMAIL", "flux@example.com")
-            .env("GIT_COMMITTER_NAME", "Flux Bot")
-            .env("GIT_COMMITTER_EMAIL", "flux@example.com");
-        cmd
-    }
-
-    fn run(&self, program: &str, args: &[&str]) -> String {
-        let out = self.command(program, args).output().expect("spawn");
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn git(&self, dir: &Path, args: &[&str]) -> String {
-        let mut all = vec!["-C", dir.to_str().expect("utf-8")];
-        all.extend_from_slice(args);
-        self.run("git", &all)
+        Home::with(&[])
     }
 
     /// A key pair `name` of `ssh-keygen -t <kind>` (extra args e.g. `-b 3072`); returns the
@@ -96,13 +59,6 @@ impl Home {
             .nth(1)
             .expect("fingerprint")
             .to_string()
-    }
-}
-
-impl Drop for Home {
-    fn drop(&mut self) {
-        // gpg starts an agent per home; it would outlive the test otherwise.
-        let _ = self.command("gpgconf", &["--kill", "gpg-agent"]).output();
     }
 }
 
@@ -398,7 +354,6 @@ fn authorized_keys_options_and_comments_do_not_hide_the_key() {
 #[test]
 fn one_secret_holds_pgp_and_ssh_keys_and_each_signature_finds_its_own() {
     let home = Home::new();
-    std::fs::create_dir(home.path("gnupg")).expect("gnupg home");
     let sec = home.path("flux.sec.asc");
     std::fs::write(&sec, FLUX_SEC).expect("key");
     home.run(
