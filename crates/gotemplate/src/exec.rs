@@ -84,6 +84,8 @@ pub struct Exec<'a> {
     pub(crate) outer_len: usize,
     /// The random source of Sprig's random functions.
     pub rng: fastrand::Rng,
+    /// Steps taken so far, against `Options::max_steps`.
+    steps: u64,
 }
 
 fn err(msg: impl Into<String>) -> Flow {
@@ -102,6 +104,7 @@ impl<'a> Exec<'a> {
             frames: Vec::new(),
             include_depth: HashMap::new(),
             outer_len: 0,
+            steps: 0,
             rng: match set.options.seed {
                 Some(s) => fastrand::Rng::with_seed(s),
                 None => fastrand::Rng::new(),
@@ -216,7 +219,20 @@ impl<'a> Exec<'a> {
         Ok(())
     }
 
+    /// Counts one step against the execution's budget.
+    fn tick(&mut self) -> R<()> {
+        self.steps += 1;
+        if self.steps > self.set.options.max_steps {
+            return Err(err(format!(
+                "template: execution exceeds the limit of {} steps",
+                self.set.options.max_steps
+            )));
+        }
+        Ok(())
+    }
+
     fn walk(&mut self, dot: &Val, node: &Node) -> R<()> {
+        self.tick()?;
         match node {
             Node::Text(t) => self.write(t),
             Node::Action(pipe) => {

@@ -54,6 +54,10 @@ pub struct Options {
     pub max_output: usize,
     /// Iterations of `range` over an integer.
     pub max_range: usize,
+    /// Nodes and `range` iterations one execution may evaluate, includes counted: a template
+    /// that loops without writing (nested ranges, branching includes) stops here instead of
+    /// running for ever.
+    pub max_steps: u64,
     /// Seed for Sprig's random functions (`randAlphaNum`, `uuidv4`, ...);
     /// None draws a fresh seed per execution. Tests fix it.
     pub seed: Option<u64>,
@@ -68,6 +72,7 @@ impl Default for Options {
             max_depth: 100_000,
             max_output: 64 << 20,
             max_range: 10_000_000,
+            max_steps: 50_000_000,
             seed: None,
             now: None,
         }

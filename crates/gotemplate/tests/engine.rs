@@ -121,6 +121,32 @@ fn a_range_over_a_huge_integer_is_refused() {
 }
 
 #[test]
+fn a_template_that_loops_without_writing_stops_at_the_step_limit() {
+    let mut t = Templates::new("t");
+    t.options.max_steps = 10_000;
+    let err = render(
+        &mut t,
+        "{{ range 1000 }}{{ range 1000 }}{{ end }}{{ end }}",
+        "{}",
+    )
+    .expect_err("refused");
+    assert!(
+        err.to_string()
+            .contains("execution exceeds the limit of 10000 steps"),
+        "{err}"
+    );
+    t.options.max_steps = 2_000_000;
+    assert!(
+        render(
+            &mut t,
+            "{{ range 1000 }}{{ range 1000 }}{{ end }}{{ end }}",
+            "{}"
+        )
+        .is_ok()
+    );
+}
+
+#[test]
 fn set_changes_the_map_every_holder_sees() {
     let mut t = Templates::helm();
     let out = render(

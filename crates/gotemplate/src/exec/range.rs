@@ -84,6 +84,7 @@ impl Exec<'_> {
         }
         let ran = !items.is_empty();
         for (index, elem) in items {
+            self.tick()?;
             {
                 let vars = &mut self.frame().vars;
                 if ndecl > 0 {
