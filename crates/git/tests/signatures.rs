@@ -3,19 +3,18 @@
 //! verify with our key ring after a checkout through the loopback server.
 //! Keys: testdata/signing (see its README for how they were made).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use driftless_git::verify::KeyProblem;
 use driftless_git::{
-    Auth, CheckoutOptions, CloneOptions, CommitMessage, FileChange, Outcome, PushOptions,
-    PushTarget, Reference, Signature, SigningKey, TrustedKeys, VerifyError, checkout, clone_branch,
-    push,
+    CloneOptions, CommitMessage, FileChange, PushOptions, PushTarget, Reference, Signature,
+    SigningKey, VerifyError, clone_branch, push,
 };
 use testkit::git_server::{GitAuth, GitServer};
 
 mod tools;
+
+use tools::{checked_out, keys};
 
 const FLUX_PUB: &[u8] = include_bytes!("../testdata/signing/flux.pub.asc");
 const FLUX_SEC: &[u8] = include_bytes!("../testdata/signing/flux.sec.asc");
@@ -27,14 +26,6 @@ const FLUX_ID: &str = "A42E5C88FFDDA76B";
 
 /// A throwaway GnuPG home (see `tools`).
 type GnupgHome = tools::ToolHome;
-
-fn keys(rings: &[(&str, &[u8])]) -> TrustedKeys {
-    let data: BTreeMap<String, Vec<u8>> = rings
-        .iter()
-        .map(|(name, ring)| (name.to_string(), ring.to_vec()))
-        .collect();
-    TrustedKeys::from_secret_data(&data).expect("key rings")
-}
 
 fn message(text: &str) -> CommitMessage {
     let who = Signature {
@@ -133,21 +124,6 @@ fn signed_history(gnupg: &GnupgHome, work: &Path, bare: &Path) {
         &["push", "-q", bare, "main:refs/heads/main", "--tags"],
     );
     gnupg.git(work, &["push", "-q", bare, "main~1:refs/heads/signed"]);
-}
-
-fn checked_out(url: &str, reference: Reference) -> driftless_git::Commit {
-    let dir = tempfile::tempdir().expect("dir");
-    let options = CheckoutOptions {
-        reference,
-        auth: Auth::default(),
-        timeout: Duration::from_secs(30),
-        ..CheckoutOptions::default()
-    };
-    match tokio::task::block_in_place(|| checkout(url, dir.path(), &options)).expect("checkout") {
-        Outcome::CheckedOut { commit, .. } => Some(commit),
-        Outcome::Unchanged { .. } => None,
-    }
-    .expect("checked out: no last revision was given")
 }
 
 fn bare_path(server: &GitServer, name: &str) -> PathBuf {

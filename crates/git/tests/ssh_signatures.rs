@@ -4,17 +4,15 @@
 //! `authorized_keys` format. `git verify-commit` with an allowed-signers file is the oracle
 //! that the same objects are good signatures.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use driftless_git::verify::{SignatureFormat, SshMismatch, split_commit};
-use driftless_git::{
-    Auth, CheckoutOptions, Outcome, Reference, TrustedKeys, VerifyError, checkout,
-};
+use driftless_git::{Reference, VerifyError};
 use testkit::git_server::{GitAuth, GitServer};
 
 mod tools;
+
+use tools::{checked_out, keys};
 
 const FLUX_PUB: &[u8] = include_bytes!("../testdata/signing/flux.pub.asc");
 const FLUX_SEC: &[u8] = include_bytes!("../testdata/signing/flux.sec.asc");
@@ -60,29 +58,6 @@ impl Home {
             .expect("fingerprint")
             .to_string()
     }
-}
-
-fn keys(entries: &[(&str, &[u8])]) -> TrustedKeys {
-    let data: BTreeMap<String, Vec<u8>> = entries
-        .iter()
-        .map(|(name, value)| (name.to_string(), value.to_vec()))
-        .collect();
-    TrustedKeys::from_secret_data(&data).expect("trusted keys")
-}
-
-fn checked_out(url: &str, reference: Reference) -> driftless_git::Commit {
-    let dir = tempfile::tempdir().expect("dir");
-    let options = CheckoutOptions {
-        reference,
-        auth: Auth::default(),
-        timeout: Duration::from_secs(30),
-        ..CheckoutOptions::default()
-    };
-    match tokio::task::block_in_place(|| checkout(url, dir.path(), &options)).expect("checkout") {
-        Outcome::CheckedOut { commit, .. } => Some(commit),
-        Outcome::Unchanged { .. } => None,
-    }
-    .expect("checked out: no last revision was given")
 }
 
 fn branch(name: &str) -> Reference {

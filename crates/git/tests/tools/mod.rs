@@ -5,8 +5,12 @@
 // Each test binary uses part of it.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
+
+use driftless_git::{Auth, CheckoutOptions, Outcome, Reference, TrustedKeys, checkout};
 
 /// The temp home; dropping it stops the gpg-agent gpg started there.
 pub struct ToolHome {
@@ -69,4 +73,29 @@ impl Drop for ToolHome {
         // gpg starts an agent per home; it would outlive the test otherwise.
         let _ = self.command("gpgconf", &["--kill", "gpg-agent"]).output();
     }
+}
+
+/// The keys of a verification Secret with these entries.
+pub fn keys(entries: &[(&str, &[u8])]) -> TrustedKeys {
+    let data: BTreeMap<String, Vec<u8>> = entries
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.to_vec()))
+        .collect();
+    TrustedKeys::from_secret_data(&data).expect("trusted keys")
+}
+
+/// A fresh checkout of `reference` from `url`, with the objects it keeps for verification.
+pub fn checked_out(url: &str, reference: Reference) -> driftless_git::Commit {
+    let dir = tempfile::tempdir().expect("dir");
+    let options = CheckoutOptions {
+        reference,
+        auth: Auth::default(),
+        timeout: Duration::from_secs(30),
+        ..CheckoutOptions::default()
+    };
+    match tokio::task::block_in_place(|| checkout(url, dir.path(), &options)).expect("checkout") {
+        Outcome::CheckedOut { commit, .. } => Some(commit),
+        Outcome::Unchanged { .. } => None,
+    }
+    .expect("checked out: no last revision was given")
 }
