@@ -11,7 +11,7 @@ use std::path::Path;
 
 use commands_common::{capture, kube};
 use driftless_cli::commands::build::{LocalBuild, build, manifests};
-use driftless_cli::commands::diff::{CHANGES_FOUND, DiffArgs, DiffWhat, diff};
+use driftless_cli::commands::diff::{CHANGES_FOUND, DiffArgs, DiffKustomization, DiffWhat, diff};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use serde_json::json;
@@ -71,13 +71,15 @@ async fn diff_reports_drift_new_and_pruned_objects_and_never_prints_secret_value
     let local = LocalBuild {
         name: "apps".into(),
         path: dir.path().to_path_buf(),
-        kustomization_file: None,
-        dry_run: false,
-        strict_substitute: false,
+        ..LocalBuild::default()
     };
     let args = DiffArgs {
         kube: kube(&ns),
-        what: DiffWhat::Kustomization(local.clone()),
+        what: DiffWhat::Kustomization(DiffKustomization {
+            local: local.clone(),
+            progress_bar: false,
+            ignore_not_found: false,
+        }),
     };
 
     // The same files as applied: nothing to report, success.

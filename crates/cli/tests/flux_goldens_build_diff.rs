@@ -4,10 +4,8 @@
 //! Kustomization file in dry-run mode (no cluster), and against the Kustomization seeded in the
 //! local control plane. Diff seeds the objects flux's test applies before each case.
 //!
-//! Known gap: flux builds with kustomize's FIFO order (its krusty options leave `Reorder` unset),
-//! driftless-kustomize's Flux build sorts in kustomize's legacy kind order, so objects (and the
-//! diff's `►` entries) come in another order. Until that is fixed, outputs are compared document by
-//! document (diff: entry by entry), each byte for byte, in sorted order.
+//! Flux builds in kustomize's input order (its krusty options leave `Reorder` unset), and so do
+//! we: outputs are compared whole, in order.
 //!
 //! Where flux's tests use the `default` namespace as the Kustomization's `targetNamespace`, these
 //! use a namespace of their own (parallel test binaries share one control plane), and the
@@ -21,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use commands_common::{capture, kube};
 use driftless_cli::commands::build::{LocalBuild, build, manifests};
-use driftless_cli::commands::diff::{CHANGES_FOUND, DiffArgs, DiffWhat, diff};
+use driftless_cli::commands::diff::{CHANGES_FOUND, DiffArgs, DiffKustomization, DiffWhat, diff};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{GroupVersionKind, TypeMeta};
 use serde_json::Value;
@@ -67,28 +65,13 @@ spec:
     path
 }
 
-/// A build's documents, each with its closing `---`, sorted: the comparison ignores order only
-/// (see the known gap above).
+/// A build's documents, each with its closing `---`, in order (one per line of an assertion
+/// failure's report).
 fn documents(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = text.split_inclusive("---\n").map(str::to_owned).collect();
-    out.sort();
-    out
+    text.split_inclusive("---\n").map(str::to_owned).collect()
 }
 
-/// A diff's `►` lines, each with the report that follows it, sorted (as [`documents`]).
-fn diff_entries(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for line in text.split_inclusive('\n') {
-        match out.last_mut() {
-            Some(entry) if !line.starts_with("► ") => entry.push_str(line),
-            _ => out.push(line.to_owned()),
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Flux's three build cases: directory and golden.
+/// Flux's build cases: directory and golden (plus, below, those with flags).
 const BUILDS: [(&str, &str); 3] = [
     ("podinfo", "podinfo-result.yaml"),
     ("delete-service", "podinfo-without-service-result.yaml"),
@@ -98,14 +81,53 @@ const BUILDS: [(&str, &str); 3] = [
     ),
 ];
 
-fn local(path: PathBuf, file: Option<PathBuf>, dry_run: bool) -> LocalBuild {
+fn local(path: PathBuf, file: Option<PathBuf>) -> LocalBuild {
     LocalBuild {
         name: "podinfo".into(),
         path,
         kustomization_file: file,
-        dry_run,
-        strict_substitute: false,
+        ..LocalBuild::default()
     }
+}
+
+/// Flux's build cases with flags: `--ignore-paths` (with the directory's `.sourceignore`) and
+/// `--recursive --local-sources`, each also with `--in-memory-build`. The nested Kustomization
+/// lands in the `target` namespace, so its source is looked up there.
+fn flagged_builds(root: &Path, target: &str) -> Vec<(LocalBuild, &'static str)> {
+    let ignore = LocalBuild {
+        ignore_paths: vec!["!configmap.yaml".into(), "!secret.yaml".into()],
+        ..local(root.join("ignore"), None)
+    };
+    let recursive = LocalBuild {
+        recursive: true,
+        local_sources: vec![
+            format!("GitRepository/{target}/podinfo={}", root.display())
+                .parse()
+                .expect("local source"),
+        ],
+        ..local(root.join("podinfo-with-my-app"), None)
+    };
+    let mut cases = Vec::new();
+    for (build, golden) in [
+        (ignore, "podinfo-with-ignore-result.yaml"),
+        (recursive, "podinfo-with-my-app-result.yaml"),
+    ] {
+        let in_memory = LocalBuild {
+            in_memory_build: true,
+            ..build.clone()
+        };
+        cases.push((build, golden));
+        cases.push((in_memory, golden));
+    }
+    cases
+}
+
+/// Runs `local` from the fixtures directory (`--in-memory-build` reads nothing outside it).
+async fn build_text(client: Option<&kube::Client>, fluxns: &str, local: &LocalBuild) -> String {
+    let built = build(client, fluxns, local)
+        .await
+        .unwrap_or_else(|e| panic!("{}: {e}", local.path.display()));
+    manifests(&built.objects).expect("yaml")
 }
 
 #[tokio::test]
@@ -114,39 +136,67 @@ async fn a_dry_run_build_from_a_kustomization_file_prints_each_of_fluxs_golden_d
     let dir = tempfile::tempdir().expect("tempdir");
     let file = kustomization_file(dir.path(), "flux-system", "default");
     for (path, golden) in BUILDS {
-        let built = build(
+        let text = build_text(
             None,
             "flux-system",
-            &local(fixtures().join(path), Some(file.clone()), true),
+            &local(fixtures().join(path), Some(file.clone())),
         )
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-        let text = manifests(&built.objects).expect("yaml");
+        .await;
         assert_eq!(
             documents(&text),
             documents(&fixture(golden, "flux-system", "default")),
             "flux build kustomization podinfo --path {path}"
         );
     }
+    for (mut flagged, golden) in flagged_builds(&fixtures(), "default") {
+        flagged.kustomization_file = Some(file.clone());
+        let text = build_text(None, "flux-system", &flagged).await;
+        assert_eq!(
+            documents(&text),
+            documents(&fixture(golden, "flux-system", "default")),
+            "{flagged:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_in_memory_build_cannot_read_outside_the_current_directory() {
+    // The tests run in the crate's directory; a temporary directory is outside it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = kustomization_file(dir.path(), "flux-system", "default");
+    let manifests_dir = dir.path().join("manifests");
+    std::fs::create_dir(&manifests_dir).expect("mkdir");
+    std::fs::write(
+        manifests_dir.join("cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: outside\n",
+    )
+    .expect("write");
+    let mut outside = local(manifests_dir, Some(file));
+    let text = build_text(None, "flux-system", &outside).await;
+    assert!(text.contains("name: outside"), "{text}");
+    outside.in_memory_build = true;
+    let error = build(None, "flux-system", &outside)
+        .await
+        .err()
+        .expect("outside the current directory");
+    assert!(
+        error.to_string().starts_with("kustomize build failed:"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
 async fn build_refuses_an_empty_path_and_a_missing_kustomization_file_in_fluxs_words() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = kustomization_file(dir.path(), "flux-system", "default");
-    let error = build(
-        None,
-        "flux-system",
-        &local(PathBuf::new(), Some(file), true),
-    )
-    .await
-    .err()
-    .expect("an empty path fails");
+    let error = build(None, "flux-system", &local(PathBuf::new(), Some(file)))
+        .await
+        .err()
+        .expect("an empty path fails");
     assert_eq!(error.to_string(), "invalid resource path \"\"");
     let wrong = local(
         fixtures().join("podinfo"),
         Some(PathBuf::from("./wrongfile/")),
-        true,
     );
     let error = build(None, "flux-system", &wrong)
         .await
@@ -156,6 +206,17 @@ async fn build_refuses_an_empty_path_and_a_missing_kustomization_file_in_fluxs_w
         error.to_string(),
         "invalid kustomization file \"./wrongfile/\""
     );
+}
+
+fn diff_args(fluxns: &str, local: LocalBuild, ignore_not_found: bool) -> DiffArgs {
+    DiffArgs {
+        kube: kube(fluxns),
+        what: DiffWhat::Kustomization(DiffKustomization {
+            local,
+            progress_bar: false,
+            ignore_not_found,
+        }),
+    }
 }
 
 /// Applies the YAML documents of `text` server-side, as flux's test seeds the cluster.
@@ -222,17 +283,52 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
     let seeded_ks = seed(&client, &ks).await;
 
     for (path, golden) in BUILDS {
-        let built = build(
-            Some(&client),
-            &fluxns,
-            &local(fixtures().join(path), None, false),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let text = build_text(Some(&client), &fluxns, &local(fixtures().join(path), None)).await;
         assert_eq!(
-            documents(&manifests(&built.objects).expect("yaml")),
+            documents(&text),
             documents(&fixture(golden, &fluxns, &target)),
             "flux build kustomization podinfo --path {path} (from the cluster)"
+        );
+    }
+    // The nested Kustomization's `targetNamespace: default` read as the test's target namespace,
+    // in a copy of the fixtures (outside the current directory, so not with --in-memory-build,
+    // which the dry-run test covers).
+    let copy = tempfile::tempdir().expect("tempdir");
+    for dir in [
+        "ignore",
+        "ignore/not_deployable",
+        "podinfo-with-my-app",
+        "my-app",
+    ] {
+        std::fs::create_dir_all(copy.path().join(dir)).expect("mkdir");
+        for entry in std::fs::read_dir(fixtures().join(dir)).expect("read dir") {
+            let path = entry.expect("entry").path();
+            if path.is_file() {
+                let text = std::fs::read_to_string(&path).expect("read");
+                let text = text.replace(
+                    "targetNamespace: default",
+                    &format!("targetNamespace: {target}"),
+                );
+                std::fs::write(
+                    copy.path().join(dir).join(path.file_name().expect("name")),
+                    text,
+                )
+                .expect("write");
+            }
+        }
+    }
+    for (flagged, golden) in flagged_builds(copy.path(), &target)
+        .into_iter()
+        .filter(|(b, _)| !b.in_memory_build)
+    {
+        let text = build_text(Some(&client), &fluxns, &flagged).await;
+        assert_eq!(
+            documents(&text),
+            documents(&fixture(golden, &fluxns, &target).replace(
+                "targetNamespace: default",
+                &format!("targetNamespace: {target}")
+            )),
+            "{flagged:?} (from the cluster)"
         );
     }
 
@@ -251,10 +347,7 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
             "diff/diff-with-drifted-secret.golden",
         ),
     ];
-    let args = DiffArgs {
-        kube: kube(&fluxns),
-        what: DiffWhat::Kustomization(local(fixtures().join("podinfo"), None, false)),
-    };
+    let args = diff_args(&fluxns, local(fixtures().join("podinfo"), None), false);
     let mut differences = Vec::new();
     for (object, golden) in cases {
         let seeded = match object {
@@ -266,7 +359,7 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
         let error = run.result.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(error.contains(CHANGES_FOUND), "{golden}: {error}");
         let want = fixture(golden, &fluxns, &target);
-        if diff_entries(&run.out) != diff_entries(&want) {
+        if run.out != want {
             differences.push(format!(
                 "{golden}:\n--- flux\n{want}--- driftless\n{}",
                 run.out

@@ -9,23 +9,26 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use clap::{Args, Subcommand};
 use driftless_api::kustomize::{Kustomization, SubstituteStrategy};
-use driftless_kustomize::{LoadRestrictions, Options};
+use driftless_kustomize::{FluxBuild, LoadRestrictions, Options, OutputOrder};
 use driftless_kustomize_controller::apply;
 use driftless_kustomize_controller::build::{overlay, postbuild};
 use kube::ResourceExt;
-use kube::api::Api;
 use serde_json::Value;
 
 use super::CommandError;
-use super::cluster::{ClusterError, KubeArgs, block_on, is_not_found};
+use super::cluster::{ClusterError, KubeArgs, block_on};
 use super::output::Printer;
 use crate::yaml;
 
-/// What flux prints instead of a SOPS-encrypted value.
-pub const SOPS_MASK: &str = "**SOPS**";
+pub mod recursive;
+mod resolve;
+mod sops;
+
+pub use recursive::LocalSource;
+pub use sops::SOPS_MASK;
+use sops::mask_sops;
 
 /// Arguments of `driftless build`.
 #[derive(Debug, Args)]
@@ -41,38 +44,63 @@ pub struct BuildArgs {
 pub enum BuildWhat {
     /// A Kustomization's manifests from a local directory.
     #[command(visible_alias = "ks")]
-    Kustomization(LocalBuild),
+    Kustomization(BuildKustomization),
+}
+
+/// `build kustomization`: the shared local build plus dry-run mode.
+#[derive(Debug, Clone, Args)]
+pub struct BuildKustomization {
+    #[command(flatten)]
+    pub local: LocalBuild,
+    /// Dry run mode: needs --kustomization-file; Secrets and ConfigMaps are not read.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
+    pub dry_run: bool,
 }
 
 /// The local build shared by `build kustomization` and `diff kustomization`.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct LocalBuild {
     /// The Kustomization's name.
     pub name: String,
     /// Path to the manifests location.
-    #[arg(long)]
+    #[arg(long, default_value = "")]
     pub path: PathBuf,
     /// Path to the Flux Kustomization YAML file (instead of the one in the cluster).
     #[arg(long)]
     pub kustomization_file: Option<PathBuf>,
-    /// Dry run mode: needs --kustomization-file; Secrets and ConfigMaps are not read.
-    #[arg(long)]
-    pub dry_run: bool,
+    /// Paths to ignore in .gitignore format (comma-separated) when generating a kustomization.
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_paths: Vec<String>,
     /// Fail when a variable without a default is missing from the substitutions.
-    #[arg(long)]
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
     pub strict_substitute: bool,
+    /// Recursively build the Kustomizations the build contains (needs --local-sources).
+    #[arg(short = 'r', long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
+    pub recursive: bool,
+    /// Comma-separated list of repositories in format: Kind/namespace/name=path.
+    #[arg(long, value_delimiter = ',')]
+    pub local_sources: Vec<LocalSource>,
+    /// Build in memory: files outside the current directory cannot be read (as flux's
+    /// in-memory filesystem). Either way the local directory is never written to.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
+    pub in_memory_build: bool,
 }
 
 /// Runs `driftless build`.
 pub fn run(args: &BuildArgs) -> Result<(), CommandError> {
-    let BuildWhat::Kustomization(local) = &args.what;
+    let BuildWhat::Kustomization(ks) = &args.what;
+    if ks.dry_run && ks.local.kustomization_file.is_none() {
+        return Err(
+            ClusterError::Failed("dry-run mode requires a kustomization file".into()).into(),
+        );
+    }
     block_on(async {
-        let client = if local.dry_run {
+        let client = if ks.dry_run {
             None
         } else {
             Some(args.kube.client().await?)
         };
-        let built = build(client.as_ref(), &args.kube.namespace, local).await?;
+        let built = build(client.as_ref(), &args.kube.namespace, &ks.local).await?;
         Printer::stdio().print(&manifests(&built.objects)?)
     })
 }
@@ -81,8 +109,17 @@ pub fn run(args: &BuildArgs) -> Result<(), CommandError> {
 pub struct Built {
     /// The Kustomization it was built for (from the cluster or the file).
     pub kustomization: Kustomization,
-    /// The objects, in kustomize's order.
+    /// The objects, in flux's order: input order, then those of nested Kustomizations.
     pub objects: Vec<Value>,
+}
+
+/// How a build differs between `build` and `diff`.
+#[derive(Debug, Clone, Default)]
+pub struct BuildMode {
+    /// Build only this Kustomization even with `--recursive` (`diff` recurses itself).
+    pub single: bool,
+    /// A Kustomization missing from the cluster is taken from the file (`diff --ignore-not-found`).
+    pub ignore_not_found: bool,
 }
 
 /// Builds `local` for the Kustomization it names; `client` is None in dry-run mode.
@@ -91,45 +128,116 @@ pub async fn build(
     namespace: &str,
     local: &LocalBuild,
 ) -> Result<Built, CommandError> {
+    build_with(client, namespace, local, &BuildMode::default()).await
+}
+
+/// [`build`] in `mode`.
+pub async fn build_with(
+    client: Option<&kube::Client>,
+    namespace: &str,
+    local: &LocalBuild,
+    mode: &BuildMode,
+) -> Result<Built, CommandError> {
     // Flux's words for bad arguments, without our `invalid argument:` prefix: scripts compare them.
     let invalid = |message: String| CommandError::from(ClusterError::Failed(message));
+    if local.path.as_os_str().is_empty() {
+        return Err(invalid(format!("invalid resource path {:?}", local.path)));
+    }
     let dir = std::path::absolute(&local.path)
-        .ok()
-        .filter(|p| p.is_dir())
-        .ok_or_else(|| invalid(format!("invalid resource path {:?}", local.path)))?;
+        .map_err(|_| invalid(format!("invalid resource path {:?}", local.path)))?;
+    if !dir.is_dir() {
+        return Err(invalid(format!("invalid resource path {dir:?}")));
+    }
     if let Some(file) = &local.kustomization_file
         && !file.is_file()
     {
         return Err(invalid(format!("invalid kustomization file {file:?}")));
     }
-    let ks = match (&local.kustomization_file, client) {
-        (Some(file), _) => from_file(file, &local.name, namespace)?,
-        (None, Some(client)) => from_cluster(client, &local.name, namespace).await?,
-        (None, None) => return Err(invalid("kustomization file is required for dry-run".into())),
-    };
-    let options = Options {
-        fs_root: None,
-        load_restrictions: LoadRestrictions::None,
-    };
-    let documents =
-        driftless_kustomize::build_flux_documents(&dir, &options, &overlay::from_spec(&ks.spec))
-            .map_err(|e| ClusterError::Failed(format!("kustomize build failed: {e}")))?;
-    let documents = substitute(client, &ks, documents, local.strict_substitute).await?;
-    let mut decoded = driftless_ssa::decode::decode_yaml(&documents.join("---\n"))
-        .map_err(|e| ClusterError::Failed(format!("kustomize build failed: {e}")))?;
-    apply::set_common_metadata(&mut decoded, &ks);
-    let mut objects = Vec::with_capacity(decoded.len());
-    for object in decoded {
-        let mut object = serde_json::to_value(object)
-            .map_err(|e| ClusterError::Failed(format!("kustomize build failed: {e}")))?;
-        owner_labels(&mut object, &ks);
-        mask_sops(&mut object);
-        objects.push(object);
+    if mode.ignore_not_found && local.kustomization_file.is_none() {
+        return Err(invalid(
+            "kustomization file is required when assuming new kustomizations".into(),
+        ));
     }
+    let ks = resolve::resolve(
+        client,
+        &local.name,
+        namespace,
+        local.kustomization_file.as_deref(),
+        None,
+        mode.ignore_not_found,
+    )
+    .await?;
+    let objects = build_for(client, &ks, &dir, local).await?;
+    let objects = if local.recursive && !mode.single {
+        recursive::append_nested(client, &ks, objects, local, 0).await?
+    } else {
+        objects
+    };
     Ok(Built {
         kustomization: ks,
         objects,
     })
+}
+
+/// The objects of `dir` built for `ks`.
+async fn build_for(
+    client: Option<&kube::Client>,
+    ks: &Kustomization,
+    dir: &Path,
+    local: &LocalBuild,
+) -> Result<Vec<Value>, CommandError> {
+    let failed = |e: String| {
+        CommandError::from(ClusterError::Failed(format!("kustomize build failed: {e}")))
+    };
+    let options = Options {
+        fs_root: if local.in_memory_build {
+            Some(std::env::current_dir().map_err(|e| failed(e.to_string()))?)
+        } else {
+            None
+        },
+        load_restrictions: LoadRestrictions::None,
+    };
+    let rules = ignore_rules(dir, &local.ignore_paths)?;
+    let exclude = |rel: &Path| rules.as_ref().is_some_and(|r| r.is_excluded(rel, false));
+    let flux = FluxBuild {
+        order: OutputOrder::Input,
+        exclude: Some(&exclude),
+    };
+    let documents = driftless_kustomize::build_flux_documents_with(
+        dir,
+        &options,
+        &overlay::from_spec(&ks.spec),
+        &flux,
+    )
+    .map_err(|e| failed(e.to_string()))?;
+    let documents = substitute(client, ks, documents, local.strict_substitute).await?;
+    let mut decoded = driftless_ssa::decode::decode_yaml(&documents.join("---\n"))
+        .map_err(|e| failed(e.to_string()))?;
+    apply::set_common_metadata(&mut decoded, ks);
+    let mut objects = Vec::with_capacity(decoded.len());
+    for object in decoded {
+        let mut object = serde_json::to_value(object).map_err(|e| failed(e.to_string()))?;
+        owner_labels(&mut object, ks);
+        mask_sops(&mut object);
+        objects.push(object);
+    }
+    Ok(objects)
+}
+
+/// `--ignore-paths` as flux applies it: with any pattern given, the `.sourceignore` files under
+/// the directory count too; without, nothing is ignored.
+fn ignore_rules(
+    dir: &Path,
+    patterns: &[String],
+) -> Result<Option<driftless_artifact::sourceignore::IgnoreRules>, CommandError> {
+    if patterns.iter().all(|p| p.trim().is_empty()) {
+        return Ok(None);
+    }
+    driftless_artifact::sourceignore::IgnoreRules::for_source(dir, Some(&patterns.join("\n")))
+        .map(Some)
+        .map_err(|e| {
+            ClusterError::Failed(format!("failed to generate kustomization.yaml: {e}")).into()
+        })
 }
 
 /// `postBuild` as the controller runs it; in dry-run mode only `spec.postBuild.substitute`.
@@ -165,67 +273,6 @@ async fn substitute(
     postbuild::substitute(documents, &vars, strategy, strict).map_err(failed)
 }
 
-/// The Kustomization named `name` in the multi-document `file`.
-fn from_file(file: &Path, name: &str, namespace: &str) -> Result<Kustomization, CommandError> {
-    let failed = |message: String| CommandError::from(ClusterError::Failed(message));
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        failed(format!(
-            "failed to read kustomization file {}: {e}",
-            file.display()
-        ))
-    })?;
-    let documents: Vec<Value> = serde_saphyr::from_multiple(&text).map_err(|e| {
-        failed(format!(
-            "failed to unmarshall kustomization file {}: {e}",
-            file.display()
-        ))
-    })?;
-    for value in documents {
-        let matches = value["apiVersion"]
-            .as_str()
-            .is_some_and(|v| v.starts_with("kustomize.toolkit.fluxcd.io/"))
-            && value["kind"] == "Kustomization"
-            && value["metadata"]["name"] == name
-            && value["metadata"]["namespace"]
-                .as_str()
-                .is_none_or(|ns| ns == namespace);
-        if matches {
-            let mut ks: Kustomization = serde_json::from_value(value).map_err(|e| {
-                failed(format!(
-                    "failed to unmarshall kustomization file {}: {e}",
-                    file.display()
-                ))
-            })?;
-            ks.metadata.namespace = Some(namespace.to_owned());
-            return Ok(ks);
-        }
-    }
-    Err(failed(format!(
-        "failed find kustomization with name '{name}' and namespace '{namespace}' in file '{}'",
-        file.display()
-    )))
-}
-
-async fn from_cluster(
-    client: &kube::Client,
-    name: &str,
-    namespace: &str,
-) -> Result<Kustomization, CommandError> {
-    let api: Api<Kustomization> = Api::namespaced(client.clone(), namespace);
-    api.get(name).await.map_err(|e| {
-        if is_not_found(&e) {
-            ClusterError::NotFound {
-                kind: "Kustomization".into(),
-                name: name.into(),
-                namespace: namespace.into(),
-            }
-            .into()
-        } else {
-            ClusterError::api("failed to get kustomization object", e).into()
-        }
-    })
-}
-
 /// kustomize-controller's owner labels.
 fn owner_labels(object: &mut Value, ks: &Kustomization) {
     let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
@@ -243,58 +290,6 @@ fn owner_labels(object: &mut Value, ks: &Kustomization) {
             "kustomize.toolkit.fluxcd.io/namespace".into(),
             Value::String(ks.namespace().unwrap_or_default()),
         );
-    }
-}
-
-fn is_sops_text(text: &str) -> bool {
-    text.contains("sops") && text.contains("ENC[")
-}
-
-/// Flux's masking of SOPS data in Secrets: a Secret that is itself a SOPS document has every
-/// value replaced (and its `sops` block dropped); otherwise values that are encrypted files.
-fn mask_sops(object: &mut Value) {
-    if object["kind"] != "Secret" {
-        return;
-    }
-    let whole = object.get("sops").is_some() && object.to_string().contains("ENC[");
-    if whole && let Some(o) = object.as_object_mut() {
-        o.remove("sops");
-    }
-    // A registry Secret must stay JSON: its mask is a JSON object.
-    let plain_mask = if object["type"] == "kubernetes.io/dockerconfigjson" && whole {
-        serde_json::json!({ "mask": SOPS_MASK }).to_string()
-    } else {
-        SOPS_MASK.to_owned()
-    };
-    let encoded_mask = base64::engine::general_purpose::STANDARD.encode(&plain_mask);
-    // Flux masks encrypted stringData values of an otherwise plain Secret with the encoded
-    // mask too; output is kept identical to `flux build`.
-    let string_mask = if whole { &plain_mask } else { &encoded_mask };
-    for (field, mask, encoded) in [
-        ("data", encoded_mask.as_str(), true),
-        ("stringData", string_mask.as_str(), false),
-    ] {
-        let Some(values) = object.get_mut(field).and_then(Value::as_object_mut) else {
-            continue;
-        };
-        for value in values.values_mut() {
-            let text = value.as_str().unwrap_or_default();
-            let plain = if encoded {
-                // Go's decoder skips line breaks, and kustomize cuts long generated values
-                // into lines.
-                let joined: String = text.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
-                base64::engine::general_purpose::STANDARD
-                    .decode(joined)
-                    .ok()
-                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                    .unwrap_or_default()
-            } else {
-                text.to_owned()
-            };
-            if whole || is_sops_text(&plain) {
-                *value = Value::String(mask.to_owned());
-            }
-        }
     }
 }
 

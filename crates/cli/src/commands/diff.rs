@@ -15,10 +15,12 @@ use driftless_ssa::{Action, ObjMetadata};
 use serde_json::Value;
 
 use super::CommandError;
-use super::build::{LocalBuild, SOPS_MASK, build};
+use super::build::{BuildMode, Built, LocalBuild, SOPS_MASK, build_with};
 use super::cluster::{ClusterError, KubeArgs, block_on};
 use super::output::Printer;
 
+mod nested;
+mod progress;
 mod report;
 
 /// The error a diff with changes ends with, as flux words it.
@@ -38,14 +40,31 @@ pub struct DiffArgs {
 pub enum DiffWhat {
     /// A Kustomization's local build against the cluster.
     #[command(visible_alias = "ks")]
-    Kustomization(LocalBuild),
+    Kustomization(DiffKustomization),
+}
+
+/// `diff kustomization`: the shared local build plus diff's own flags.
+#[derive(Debug, Clone, Args)]
+pub struct DiffKustomization {
+    #[command(flatten)]
+    pub local: LocalBuild,
+    /// Show a spinner on the terminal while the dry-run runs (`--progress-bar=false` hides it).
+    #[arg(long, default_value_t = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub progress_bar: bool,
+    /// A Kustomization missing from the cluster is diffed from --kustomization-file as new.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true", action = clap::ArgAction::Set, default_value_t = false)]
+    pub ignore_not_found: bool,
 }
 
 /// Runs `driftless diff`.
 pub fn run(args: &DiffArgs) -> Result<(), CommandError> {
     block_on(async {
         let client = args.kube.client().await?;
-        diff(&client, args, &mut Printer::stdio()).await
+        let DiffWhat::Kustomization(ks) = &args.what;
+        let spinner = ks.progress_bar.then(progress::Spinner::start);
+        let result = diff(&client, args, &mut Printer::stdio()).await;
+        drop(spinner);
+        result
     })
 }
 
@@ -55,17 +74,41 @@ pub async fn diff(
     args: &DiffArgs,
     printer: &mut Printer<'_>,
 ) -> Result<(), CommandError> {
-    let DiffWhat::Kustomization(local) = &args.what;
-    if local.dry_run {
-        return Err(ClusterError::Invalid(
-            "diff compares with the cluster; --dry-run is for build".into(),
-        )
-        .into());
+    let DiffWhat::Kustomization(ks) = &args.what;
+    let mode = BuildMode {
+        single: true,
+        ignore_not_found: ks.ignore_not_found,
+    };
+    let built = build_with(Some(client), &args.kube.namespace, &ks.local, &mode).await?;
+    let outcome = diff_built(client, built, &ks.local, 0).await?;
+    printer.print(&outcome.out)?;
+    if !outcome.errors.is_empty() {
+        return Err(ClusterError::Failed(outcome.errors.join("\n")).into());
     }
-    let built = build(Some(client), &args.kube.namespace, local).await?;
-    let objects = driftless_ssa::decode::decode_values(built.objects)
-        .map_err(|e| ClusterError::Failed(e.to_string()))?;
+    if outcome.changed {
+        return Err(ClusterError::Failed(CHANGES_FOUND.into()).into());
+    }
+    Ok(())
+}
+
+/// One Kustomization's diff: its report, whether anything changed, the errors met.
+struct Outcome {
+    out: String,
+    changed: bool,
+    errors: Vec<String>,
+}
+
+/// Diffs a build with the cluster; with `--recursive`, nested Kustomizations that already
+/// exist are diffed from their local sources, their reports under `📁 … changed`.
+async fn diff_built(
+    client: &kube::Client,
+    built: Built,
+    local: &LocalBuild,
+    depth: usize,
+) -> Result<Outcome, CommandError> {
     let ks = &built.kustomization;
+    let objects = driftless_ssa::decode::decode_values(built.objects.clone())
+        .map_err(|e| ClusterError::Failed(e.to_string()))?;
     let manager = apply::manager(
         client.clone(),
         driftless_ssa::resolve::Resolver::new(client.clone()),
@@ -75,38 +118,55 @@ pub async fn diff(
         .diff_all(objects)
         .await
         .map_err(|e| ClusterError::Failed(e.to_string()))?;
-    let mut out = String::new();
-    let mut changed = false;
+    let mut outcome = Outcome {
+        out: String::new(),
+        changed: false,
+        errors: Vec::new(),
+    };
+    if !failures.is_empty() {
+        outcome
+            .errors
+            .push(driftless_ssa::error::join_failures(&failures));
+    }
     for entry in diffs.iter().map(sops_aware) {
+        let subject = entry.object.subject();
         match entry.action {
+            Action::Skipped => outcome.out.push_str(&format!("► {subject} skipped\n")),
             Action::Created => {
-                out.push_str(&format!("► {} created\n", entry.object.subject()));
-                changed = true;
+                outcome.out.push_str(&format!("► {subject} created\n"));
+                outcome.changed = true;
             }
             Action::Configured => {
-                out.push_str(&format!("► {} drifted\n", entry.object.subject()));
+                outcome.out.push_str(&format!("► {subject} drifted\n"));
                 if let (Some(live), Some(merged)) = (&entry.live, &entry.merged) {
-                    out.push_str(&report::report(live, merged));
+                    outcome.out.push_str(&report::report(live, merged));
                 }
-                changed = true;
+                outcome.changed = true;
             }
             _ => {}
         }
-    }
-    if ks.spec.prune && failures.is_empty() {
-        for stale in stale_entries(ks, &diffs) {
-            out.push_str(&format!("► {} deleted\n", stale.subject()));
-            changed = true;
+        if local.recursive && entry.action != Action::Created {
+            nested::diff_nested(
+                client,
+                ks,
+                &built.objects,
+                &entry,
+                local,
+                depth,
+                &mut outcome,
+            )
+            .await?;
         }
     }
-    printer.print(&out)?;
-    if !failures.is_empty() {
-        return Err(ClusterError::Failed(driftless_ssa::error::join_failures(&failures)).into());
+    if ks.spec.prune && outcome.errors.is_empty() {
+        for stale in stale_entries(ks, &diffs) {
+            outcome
+                .out
+                .push_str(&format!("► {} deleted\n", stale.subject()));
+            outcome.changed = true;
+        }
     }
-    if changed {
-        return Err(ClusterError::Failed(CHANGES_FOUND.into()).into());
-    }
-    Ok(())
+    Ok(outcome)
 }
 
 /// A drifted Secret whose built values are SOPS masks only counts when its keys changed:

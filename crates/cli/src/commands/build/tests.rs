@@ -1,3 +1,4 @@
+use base64::Engine as _;
 use serde_json::json;
 
 use super::*;
@@ -49,8 +50,7 @@ async fn a_dry_run_build_applies_the_overlay_substitutions_and_owner_labels() {
         name: "apps".into(),
         path: manifests.clone(),
         kustomization_file: Some(file),
-        dry_run: true,
-        strict_substitute: false,
+        ..LocalBuild::default()
     };
     let built = build(None, "flux-system", &local).await.expect("builds");
     assert_eq!(
@@ -76,8 +76,7 @@ async fn a_kustomization_missing_from_the_file_or_a_dry_run_without_one_is_an_er
         name: "other".into(),
         path: dir.path().to_path_buf(),
         kustomization_file: Some(dir.path().join("ks.yaml")),
-        dry_run: true,
-        strict_substitute: false,
+        ..LocalBuild::default()
     };
     let error = build(None, "flux-system", &local)
         .await
@@ -145,4 +144,60 @@ fn sops_encrypted_secret_values_are_masked_never_printed() {
     let mut cm = json!({"kind": "ConfigMap", "data": {"v": "ENC[sops]"}});
     mask_sops(&mut cm);
     assert_eq!(cm["data"]["v"], "ENC[sops]");
+}
+
+#[test]
+fn fluxs_build_and_diff_flags_parse_as_flux_spells_them() {
+    use clap::Parser as _;
+
+    use crate::cli::{Cli, Command};
+    use crate::commands::diff::DiffWhat;
+
+    let cli = Cli::try_parse_from([
+        "driftless",
+        "build",
+        "ks",
+        "podinfo",
+        "--path=./x",
+        "--ignore-paths",
+        "!a.yaml,b/**",
+        "-r",
+        "--local-sources",
+        "GitRepository/flux-system/fleet=./git,OCIRepository/apps/oci=./oci",
+        "--in-memory-build=true",
+        "--strict-substitute",
+        "--dry-run=false",
+    ])
+    .expect("parses");
+    let Command::Build(args) = cli.command else {
+        panic!("not build");
+    };
+    let BuildWhat::Kustomization(ks) = args.what;
+    assert_eq!(ks.local.ignore_paths, vec!["!a.yaml", "b/**"]);
+    assert!(ks.local.recursive && ks.local.in_memory_build && ks.local.strict_substitute);
+    assert!(!ks.dry_run);
+    assert_eq!(ks.local.local_sources.len(), 2);
+    assert_eq!(ks.local.local_sources[1].source, "OCIRepository/apps/oci");
+
+    let cli = Cli::try_parse_from([
+        "driftless",
+        "diff",
+        "kustomization",
+        "podinfo",
+        "--path",
+        "./x",
+        "--progress-bar=false",
+        "--ignore-not-found",
+        "--recursive=true",
+    ])
+    .expect("parses");
+    let Command::Diff(args) = cli.command else {
+        panic!("not diff");
+    };
+    let DiffWhat::Kustomization(ks) = args.what;
+    assert!(!ks.progress_bar && ks.ignore_not_found && ks.local.recursive);
+    // diff has no --dry-run, as in flux.
+    assert!(
+        Cli::try_parse_from(["driftless", "diff", "ks", "x", "--path=.", "--dry-run"]).is_err()
+    );
 }
