@@ -24,6 +24,7 @@ pub mod error;
 pub mod finalize;
 pub mod history;
 pub mod identity;
+pub mod inventory;
 pub mod metadata;
 pub mod post_render;
 pub mod reconcile;

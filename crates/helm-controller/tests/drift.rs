@@ -14,36 +14,33 @@ use k8s_openapi::api::core::v1::{ConfigMap, Event};
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::{Value, json};
 
-/// Another field manager (as `kubectl scale` or an HPA would) changes `spec.replicas`.
-async fn scale(client: &kube::Client, ns: &str, name: &str, replicas: i32) -> anyhow::Result<()> {
-    let api: Api<Deployment> = Api::namespaced(client.clone(), ns);
+/// Another field manager (as `kubectl scale`, `kubectl edit` or an HPA would) merges `patch`
+/// into object `name`.
+async fn intrude<K>(client: &kube::Client, ns: &str, name: &str, patch: Value) -> anyhow::Result<()>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), ns);
     let params = PatchParams {
         field_manager: Some("intruder".into()),
         ..PatchParams::default()
     };
-    api.patch(
-        name,
-        &params,
-        &Patch::Merge(json!({"spec": {"replicas": replicas}})),
-    )
-    .await?;
+    api.patch(name, &params, &Patch::Merge(patch)).await?;
     Ok(())
 }
 
-/// `data.greeting` of ConfigMap `name` set by another field manager.
+/// `spec.replicas` of Deployment `name` changed by another field manager.
+async fn scale(client: &kube::Client, ns: &str, name: &str, replicas: i32) -> anyhow::Result<()> {
+    intrude::<Deployment>(client, ns, name, json!({"spec": {"replicas": replicas}})).await
+}
+
+/// `data.greeting` of ConfigMap `name` changed by another field manager.
 async fn tamper(client: &kube::Client, ns: &str, name: &str) -> anyhow::Result<()> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-    let params = PatchParams {
-        field_manager: Some("intruder".into()),
-        ..PatchParams::default()
-    };
-    api.patch(
-        name,
-        &params,
-        &Patch::Merge(json!({"data": {"greeting": "tampered"}})),
-    )
-    .await?;
-    Ok(())
+    intrude::<ConfigMap>(client, ns, name, json!({"data": {"greeting": "tampered"}})).await
 }
 
 async fn replicas(client: &kube::Client, ns: &str, name: &str) -> anyhow::Result<Option<i32>> {

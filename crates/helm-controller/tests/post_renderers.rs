@@ -75,6 +75,21 @@ async fn post_renderers_patch_what_is_applied_and_stored_and_a_change_of_them_up
             .map(String::as_str),
         Some(ns.as_str())
     );
+    // The inventory lists the release's objects with their namespaces, sorted by id.
+    let inventory = hr.status.as_ref().and_then(|s| s.inventory.clone());
+    let ids: Vec<(String, String)> = inventory
+        .expect("status.inventory")
+        .entries
+        .into_iter()
+        .map(|e| (e.id, e.v))
+        .collect();
+    assert_eq!(
+        ids,
+        vec![
+            (format!("{ns}_web-app_apps_Deployment"), "v1".to_owned()),
+            (format!("{ns}_web-cfg__ConfigMap"), "v1".to_owned()),
+        ]
+    );
     let first = observed_digest(&hr).expect("observedPostRenderersDigest");
     assert!(first.starts_with("sha256:"), "{first}");
     // Helm's record holds the post-rendered manifest under its template paths.

@@ -199,6 +199,18 @@ pub async fn reconcile(
         Need::Install => run.install(status, draft, events, stored.last()).await?,
         Need::Upgrade => run.upgrade(status, draft, events).await?,
     }
+    // The inventory changes only with a release action: an in-sync release keeps its own.
+    if need != Need::InSync || status.inventory.is_none() {
+        let current = match need {
+            Need::InSync => stored.last().cloned(),
+            _ => storage.last(&name).await.ok().flatten(),
+        };
+        if let Some(current) = current
+            && let Some(inventory) = crate::inventory::of_release(client, &current).await
+        {
+            status.inventory = Some(inventory);
+        }
+    }
     Ok(())
 }
 
