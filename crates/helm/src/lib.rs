@@ -33,7 +33,7 @@ pub mod values;
 pub use chart::{Chart, Dependency, File, Metadata};
 pub use error::Error;
 pub use load::load;
-pub use render::{HelmVersion, Options, template};
+pub use render::{HelmVersion, Options, template, template_with_notes};
 pub use strvals::ValueOptions;
 
 /// Values as Helm holds them: JSON-shaped, numbers from YAML are float64,

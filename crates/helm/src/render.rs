@@ -88,7 +88,18 @@ impl Default for Options {
 }
 
 /// Renders `chart` with the user's values into what `helm template` prints.
-pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String, Error> {
+pub fn template(chart: Chart, user: Values, opts: &Options) -> Result<String, Error> {
+    template_with_notes(chart, user, opts).map(|(manifest, _)| manifest)
+}
+
+/// [`template`] and the rendered `templates/NOTES.txt` of the top chart (empty without one),
+/// which Helm records as the release's `info.notes`; subcharts' notes are dropped, as Helm
+/// drops them unless asked for.
+pub fn template_with_notes(
+    mut chart: Chart,
+    user: Values,
+    opts: &Options,
+) -> Result<(String, String), Error> {
     match chart.metadata.chart_type.as_str() {
         "" | "application" => {}
         t => return Err(Error::Chart(format!("{t} charts are not installable"))),
@@ -148,6 +159,8 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
         extra,
     )
     .map_err(|e| Error::Template(template_error(e, opts.helm_version)))?;
+    let notes_path = format!("{}/templates/NOTES.txt", chart.name());
+    let notes = rendered.get(&notes_path).cloned().unwrap_or_default();
     let files: BTreeMap<String, String> = rendered
         .into_iter()
         .filter(|(k, _)| !k.ends_with("NOTES.txt"))
@@ -172,7 +185,7 @@ pub fn template(mut chart: Chart, user: Values, opts: &Options) -> Result<String
             manifest::print(&mut out, &h.path, &h.content);
         }
     }
-    Ok(out)
+    Ok((out, notes))
 }
 
 struct Top {
@@ -268,4 +281,63 @@ fn crds(c: &Chart, full_path: &str) -> Vec<(String, String)> {
         out.extend(crds(d, &format!("{full_path}/charts/{}", d.name())));
     }
     out
+}
+
+#[cfg(test)]
+mod notes_tests {
+    use super::*;
+    use crate::chart::File;
+
+    fn file(name: &str, data: &str) -> File {
+        File {
+            name: name.into(),
+            data: data.as_bytes().to_vec(),
+        }
+    }
+
+    #[test]
+    fn the_top_charts_notes_are_rendered_apart_from_the_manifest_and_subcharts_notes_dropped() {
+        let chart = Chart::from_files(vec![
+            file("Chart.yaml", "apiVersion: v2\nname: top\nversion: 1.0.0\n"),
+            file("values.yaml", "who: world\n"),
+            file(
+                "templates/NOTES.txt",
+                "Hello {{ .Values.who }} from {{ .Release.Name }}",
+            ),
+            file(
+                "templates/cm.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+            ),
+            file(
+                "charts/sub/Chart.yaml",
+                "apiVersion: v2\nname: sub\nversion: 1.0.0\n",
+            ),
+            file("charts/sub/templates/NOTES.txt", "sub notes"),
+        ])
+        .expect("chart");
+        let opts = Options {
+            release_name: "rel".into(),
+            ..Options::default()
+        };
+        let (manifest, notes) =
+            template_with_notes(chart.clone(), Values::new(), &opts).expect("renders");
+        assert_eq!(notes, "Hello world from rel");
+        assert!(!manifest.contains("Hello") && !manifest.contains("sub notes"));
+        assert_eq!(
+            template(chart, Values::new(), &opts).expect("renders"),
+            manifest
+        );
+
+        let bare = Chart::from_files(vec![file(
+            "Chart.yaml",
+            "apiVersion: v2\nname: bare\nversion: 1.0.0\n",
+        )])
+        .expect("chart");
+        assert_eq!(
+            template_with_notes(bare, Values::new(), &opts)
+                .expect("renders")
+                .1,
+            ""
+        );
+    }
 }

@@ -48,9 +48,11 @@ pub async fn render(
     opts.include_crds = true;
     let (chart, values) = (chart.clone(), values.clone());
     tokio::task::spawn_blocking(move || {
-        let mut text =
-            driftless_helm::template(chart, values, &opts).map_err(|e| ReconcileError::Render {
-                message: e.to_string(),
+        let (mut text, notes) =
+            driftless_helm::template_with_notes(chart, values, &opts).map_err(|e| {
+                ReconcileError::Render {
+                    message: e.to_string(),
+                }
             })?;
         if let Some(post) = post {
             text = post.run(&text).map_err(|e| ReconcileError::PostRender {
@@ -58,9 +60,13 @@ pub async fn render(
                 message: format!("error while running post render on files: {e}"),
             })?;
         }
-        Rendered::from_template_output(&text).map_err(|e| ReconcileError::Render {
-            message: e.to_string(),
-        })
+        let mut rendered =
+            Rendered::from_template_output(&text).map_err(|e| ReconcileError::Render {
+                message: e.to_string(),
+            })?;
+        // The chart's NOTES.txt, recorded as the release's `info.notes` as Helm records it.
+        rendered.notes = notes;
+        Ok(rendered)
     })
     .await
     .map_err(|e| ReconcileError::Render {
