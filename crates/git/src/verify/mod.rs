@@ -159,6 +159,7 @@ impl TrustedKeys {
         payload: &[u8],
         now: DateTime<Utc>,
     ) -> Result<String, VerifyError> {
+        let signature = signature.trim_ascii();
         match SignatureFormat::of(signature) {
             SignatureFormat::Empty => Err(VerifyError::Unsigned),
             SignatureFormat::OpenPgp => openpgp::verify(&self.pgp, signature, payload, now),
