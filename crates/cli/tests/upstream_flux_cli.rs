@@ -26,54 +26,48 @@ use driftless_runtime::flags::GoDuration;
 use kube::api::Api;
 use testkit::git_server::{GitAuth, GitServer};
 
-/// What one run of the upstream binary printed.
-struct FluxRun {
-    success: bool,
-    out: String,
-    err: String,
+/// The upstream `flux` binary (built once, cached, from the module pinned in tools.toml),
+/// pointed at the test cluster and given a home of its own.
+struct Flux {
+    bin: PathBuf,
+    kubeconfig: PathBuf,
+    home: tempfile::TempDir,
 }
 
-/// The upstream `flux` binary, built (once, cached) from the module pinned in tools.toml.
-fn flux_binary() -> PathBuf {
-    let tool = testkit::gotools::pinned_tool("flux").expect("flux is pinned in tools.toml");
-    let built = tool
-        .ensure(&testkit::Cache::from_env())
-        .expect("the upstream flux CLI builds");
-    built.path("flux")
-}
-
-/// Runs `flux <line>` against the test cluster, with a home of its own.
-async fn flux(bin: &PathBuf, kubeconfig: &PathBuf, home: &std::path::Path, line: &str) -> FluxRun {
-    let output = tokio::process::Command::new(bin)
-        .args(line.split_whitespace())
-        .env("KUBECONFIG", kubeconfig)
-        .env("HOME", home)
-        .env_remove("FLUX_SYSTEM_NAMESPACE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .await
-        .expect("the flux binary runs");
-    FluxRun {
-        success: output.status.success(),
-        out: String::from_utf8_lossy(&output.stdout).into_owned(),
-        err: String::from_utf8_lossy(&output.stderr).into_owned(),
+impl Flux {
+    fn new(kubeconfig: PathBuf) -> Self {
+        let tool = testkit::gotools::pinned_tool("flux").expect("flux is pinned in tools.toml");
+        let built = tool
+            .ensure(&testkit::Cache::from_env())
+            .expect("the upstream flux CLI builds");
+        Self {
+            bin: built.path("flux"),
+            kubeconfig,
+            home: tempfile::tempdir().expect("home"),
+        }
     }
-}
 
-/// Asserts that `flux <line>` succeeded and returns (stdout, stderr).
-async fn flux_ok(
-    bin: &PathBuf,
-    kubeconfig: &PathBuf,
-    home: &std::path::Path,
-    line: &str,
-) -> (String, String) {
-    let run = flux(bin, kubeconfig, home, line).await;
-    assert!(
-        run.success,
-        "flux {line} failed\nstdout:\n{}\nstderr:\n{}",
-        run.out, run.err
-    );
-    (run.out, run.err)
+    /// Runs `flux <line>`, asserts that it succeeded and returns (stdout, stderr).
+    async fn ok(&self, line: &str) -> (String, String) {
+        let output = tokio::process::Command::new(&self.bin)
+            .args(line.split_whitespace())
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HOME", self.home.path())
+            .env_remove("FLUX_SYSTEM_NAMESPACE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .await
+            .expect("the flux binary runs");
+        let (out, err) = (
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        );
+        assert!(
+            output.status.success(),
+            "flux {line} failed\nstdout:\n{out}\nstderr:\n{err}"
+        );
+        (out, err)
+    }
 }
 
 /// The cells of the table row whose cells include all of `cells`, trimmed (flux's table writer
@@ -96,17 +90,14 @@ fn config_map(name: &str, value: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_cluster() {
-    let bin = flux_binary();
     let cluster = testkit::cluster().await.expect("cluster");
+    let flux = Flux::new(cluster.plane.kubeconfig_path());
     kc::install_crds(&cluster.client).await.expect("crds");
     let ns_guard = testkit::TestNamespace::create(&cluster, "flux-cli")
         .await
         .expect("ns");
     let ns = ns_guard.name().to_owned();
     let client = cluster.client.clone();
-    let kubeconfig = cluster.plane.kubeconfig_path();
-    let home = tempfile::tempdir().expect("home");
-    let home = home.path();
 
     let git = GitServer::start(GitAuth::Basic {
         username: "git".into(),
@@ -141,13 +132,7 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
             ..Install::default()
         }
     };
-    let (_, err) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!("check -n {ns} --timeout=90s"),
-    )
-    .await;
+    let (_, err) = flux.ok(&format!("check -n {ns} --timeout=90s")).await;
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.first(), Some(&"► checking prerequisites"), "{err}");
     assert!(err.contains("✔ Kubernetes 1.37.2 >=1.33.0-0\n"), "{err}");
@@ -182,37 +167,29 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     // Upstream `flux create` waits for Ready with Flux's own readiness rules.
     let url = git.url("apps");
     let label = format!("--label={}={ns}", kc::SHARD_LABEL);
-    let (_, err) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!(
+    let (_, err) = flux
+        .ok(&format!(
             "create source git apps --url={url} --branch=main --username=git \
              --password=upstream-pw-3c9d {label} -n {ns} --timeout=90s"
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(
         err.contains(&format!("✔ fetched revision: main@sha1:{first}\n")),
         "{err}"
     );
-    let (_, err) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!(
+    let (_, err) = flux
+        .ok(&format!(
             "create kustomization apps --source=GitRepository/apps --path=./app --prune=true \
              --interval=10m --target-namespace={ns} {label} -n {ns} --timeout=90s"
-        ),
-    )
-    .await;
+        ))
+        .await;
     assert!(
         err.contains(&format!("✔ applied revision main@sha1:{first}\n")),
         "{err}"
     );
 
     // get all -A: both objects, Ready, with their revisions (flux shortens the hash).
-    let (out, _) = flux_ok(&bin, &kubeconfig, home, "get all -A").await;
+    let (out, _) = flux.ok("get all -A").await;
     let short = &first[..8];
     let source_row =
         row_with(&out, &[&ns, "gitrepository/apps"]).unwrap_or_else(|| panic!("{out}"));
@@ -253,13 +230,11 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     let second = repo
         .commit_files("main", &[("app/cm.yaml", &config_map("app", "two"))], "two")
         .expect("commit");
-    let (_, err) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!("reconcile ks apps --with-source -n {ns} --timeout=90s"),
-    )
-    .await;
+    let (_, err) = flux
+        .ok(&format!(
+            "reconcile ks apps --with-source -n {ns} --timeout=90s"
+        ))
+        .await;
     assert!(
         err.contains(&format!("✔ fetched revision main@sha1:{second}\n")),
         "{err}"
@@ -281,21 +256,17 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     );
 
     // suspend, then resume (which waits for Ready again).
-    let (_, err) = flux_ok(&bin, &kubeconfig, home, &format!("suspend ks apps -n {ns}")).await;
+    let (_, err) = flux.ok(&format!("suspend ks apps -n {ns}")).await;
     assert_eq!(
         err,
         format!("► suspending kustomization apps in {ns} namespace\n✔ kustomization suspended\n")
     );
-    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("get ks apps -n {ns}")).await;
+    let (out, _) = flux.ok(&format!("get ks apps -n {ns}")).await;
     let row = row_with(&out, &["apps"]).unwrap_or_else(|| panic!("{out}"));
     assert_eq!(row[2], "True", "SUSPENDED column:\n{out}");
-    let (_, err) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!("resume ks apps -n {ns} --timeout=90s"),
-    )
-    .await;
+    let (_, err) = flux
+        .ok(&format!("resume ks apps -n {ns} --timeout=90s"))
+        .await;
     assert!(
         err.starts_with(&format!(
             "► resuming kustomization apps in {ns} namespace\n"
@@ -308,7 +279,7 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     );
 
     // tree: the inventory of the Kustomization.
-    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("tree ks apps -n {ns}")).await;
+    let (out, _) = flux.ok(&format!("tree ks apps -n {ns}")).await;
     assert_eq!(
         out,
         format!("Kustomization/{ns}/apps\n└── ConfigMap/{ns}/app\n\n"),
@@ -316,13 +287,9 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     );
 
     // events of the Kustomization: the controller's events, as flux lists them.
-    let (out, _) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!("events --for Kustomization/apps -n {ns}"),
-    )
-    .await;
+    let (out, _) = flux
+        .ok(&format!("events --for Kustomization/apps -n {ns}"))
+        .await;
     assert!(out.starts_with("LAST SEEN"), "{out}");
     // The source's events are listed with the Kustomization's (flux adds its sourceRef).
     for (reason, object, message) in [
@@ -354,13 +321,7 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     }
 
     // trace: which Kustomization applied the ConfigMap, from which source and revision.
-    let (out, _) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!("trace configmap app -n {ns}"),
-    )
-    .await;
+    let (out, _) = flux.ok(&format!("trace configmap app -n {ns}")).await;
     for line in [
         "Kustomization:   apps".to_owned(),
         format!("Revision:        main@sha1:{second}"),
@@ -372,7 +333,7 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     }
 
     // export: the object as the user wrote it, without status.
-    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("export ks apps -n {ns}")).await;
+    let (out, _) = flux.ok(&format!("export ks apps -n {ns}")).await;
     assert!(out.contains("kind: Kustomization\n"), "{out}");
     assert!(out.contains("  path: ./app\n"), "{out}");
     assert!(out.contains(&format!("  targetNamespace: {ns}\n")), "{out}");
@@ -380,7 +341,7 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
 
     // version: every driftless Deployment runs one image, so flux (which keys controllers by
     // image name) reports a single `driftless` entry.
-    let (out, _) = flux_ok(&bin, &kubeconfig, home, &format!("version -n {ns}")).await;
+    let (out, _) = flux.ok(&format!("version -n {ns}")).await;
     assert_eq!(
         out,
         format!(
@@ -390,21 +351,10 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
     );
 
     // delete with flux; the controllers run the finalizers before they stop.
-    let (_, err) = flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!("delete ks apps --silent -n {ns}"),
-    )
-    .await;
+    let (_, err) = flux.ok(&format!("delete ks apps --silent -n {ns}")).await;
     assert!(err.ends_with("✔ kustomization deleted\n"), "{err}");
-    flux_ok(
-        &bin,
-        &kubeconfig,
-        home,
-        &format!("delete source git apps --silent -n {ns}"),
-    )
-    .await;
+    flux.ok(&format!("delete source git apps --silent -n {ns}"))
+        .await;
     testkit::wait::until(kc::WAIT, "the Flux objects to be gone", || {
         let client = client.clone();
         let ns = ns.clone();
