@@ -1,6 +1,7 @@
 //! How a release is retried, tested, forced and labelled: install/upgrade `strategy:
 //! RetryOnFailure` (no remediation, no retry limit), `test.filters` and `ignoreFailures`,
-//! `reconcile.fluxcd.io/forceAt`, and `commonMetadata` on every rendered object.
+//! `reconcile.fluxcd.io/forceAt`, `commonMetadata` on every rendered object, and the chart's
+//! NOTES.txt in the release record.
 
 mod common;
 
@@ -24,6 +25,7 @@ async fn publish_suite(f: &Fixture) -> anyhow::Result<()> {
             "templates/cm.yaml",
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cfg\ndata:\n  greeting: hello\n",
         ),
+        ("templates/NOTES.txt", "Release {{ .Release.Name }} is up"),
         (
             "templates/test-ok.yaml",
             "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{ .Release.Name }}-ok\n  annotations:\n    helm.sh/hook: test\nspec:\n  backoffLimit: 0\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n        - name: t\n          image: busybox\n",
@@ -228,6 +230,11 @@ async fn test_filters_pick_the_hooks_and_ignored_test_failures_leave_the_release
     let storage = Storage::new(KubeSecrets::new(client.clone(), &ns));
     let last = storage.last("ignored").await?.expect("kept");
     assert_eq!(last.status(), Status::Deployed);
+    // NOTES.txt is rendered into the release record, where `helm get notes` reads it.
+    assert_eq!(
+        last.info.clone().unwrap_or_default().notes,
+        "Release ignored is up"
+    );
 
     f.finish(&["filtered", "included", "ignored"]).await
 }
