@@ -47,8 +47,8 @@ impl Flux {
         }
     }
 
-    /// Runs `flux <line>`, asserts that it succeeded and returns (stdout, stderr).
-    async fn ok(&self, line: &str) -> (String, String) {
+    /// Runs `flux <line>`: whether it succeeded, stdout, stderr.
+    async fn run(&self, line: &str) -> (bool, String, String) {
         let output = tokio::process::Command::new(&self.bin)
             .args(line.split_whitespace())
             .env("KUBECONFIG", &self.kubeconfig)
@@ -58,12 +58,18 @@ impl Flux {
             .output()
             .await
             .expect("the flux binary runs");
-        let (out, err) = (
+        (
+            output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
             String::from_utf8_lossy(&output.stderr).into_owned(),
-        );
+        )
+    }
+
+    /// Runs `flux <line>`, asserts that it succeeded and returns (stdout, stderr).
+    async fn ok(&self, line: &str) -> (String, String) {
+        let (success, out, err) = self.run(line).await;
         assert!(
-            output.status.success(),
+            success,
             "flux {line} failed\nstdout:\n{out}\nstderr:\n{err}"
         );
         (out, err)
@@ -187,6 +193,31 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
         err.contains(&format!("✔ applied revision main@sha1:{first}\n")),
         "{err}"
     );
+
+    // A Kustomization that cannot apply: flux waits (kstatus InProgress while the controller
+    // retries) until its timeout, and then lists it not Ready with the controller's message.
+    let (success, _, err) = flux
+        .run(&format!(
+            "create kustomization broken --source=GitRepository/apps --path=./missing \
+             --interval=10m {label} -n {ns} --timeout=10s"
+        ))
+        .await;
+    assert!(
+        !success,
+        "a Kustomization without its path is not ready:\n{err}"
+    );
+    assert!(
+        err.contains("◎ waiting for Kustomization reconciliation\n"),
+        "{err}"
+    );
+    let (out, _) = flux.ok(&format!("get ks broken -n {ns} --no-header")).await;
+    let row = row_with(&out, &["broken"]).unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(row[..4], ["broken", "", "False", "False"], "{out}");
+    assert!(
+        row[4].starts_with("kustomization path not found: "),
+        "{out}"
+    );
+    flux.ok(&format!("delete ks broken --silent -n {ns}")).await;
 
     // get all -A: both objects, Ready, with their revisions (flux shortens the hash).
     let (out, _) = flux.ok("get all -A").await;
