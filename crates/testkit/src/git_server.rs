@@ -180,6 +180,43 @@ impl TestRepo {
         self.commit_and_push(branch, &format!("link {path}"))
     }
 
+    /// Record a submodule on `branch` as `git submodule add` would, without cloning it: a
+    /// gitlink at `path` to `commit` and a `.gitmodules` entry (named after the path) with
+    /// `url`, relative or absolute. Calling it again with another commit bumps the gitlink.
+    pub fn commit_submodule(
+        &self,
+        branch: &str,
+        path: &str,
+        url: &str,
+        commit: &str,
+    ) -> anyhow::Result<String> {
+        git(Some(&self.work), &["checkout", "-q", "-B", branch])?;
+        for (key, value) in [("path", path), ("url", url)] {
+            git(
+                Some(&self.work),
+                &[
+                    "config",
+                    "-f",
+                    ".gitmodules",
+                    &format!("submodule.{path}.{key}"),
+                    value,
+                ],
+            )?;
+        }
+        // An empty directory is an uninitialised submodule: `add -A` keeps the gitlink.
+        std::fs::create_dir_all(self.work.join(path))?;
+        git(
+            Some(&self.work),
+            &[
+                "update-index",
+                "--add",
+                "--cacheinfo",
+                &format!("160000,{commit},{path}"),
+            ],
+        )?;
+        self.commit_and_push(branch, &format!("submodule {path} at {commit}"))
+    }
+
     fn commit_and_push(&self, branch: &str, message: &str) -> anyhow::Result<String> {
         git(Some(&self.work), &["add", "-A"])?;
         git(
