@@ -3,7 +3,8 @@
 //! Branches, tags, semver-selected tags and ref names are fetched shallow (depth 1);
 //! a pinned commit needs history, so its branch (or every branch) is fetched in full.
 //! Before any pack is downloaded the advertised tip is compared with the last observed
-//! revision, Flux's shortcut for "nothing changed".
+//! revision, Flux's shortcut for "nothing changed". Submodules are filled in afterwards
+//! when asked ([`crate::submodule`]).
 
 use std::path::Path;
 use std::time::Duration;
@@ -30,7 +31,8 @@ pub struct CheckoutOptions {
     /// `status.artifact.revision` of the last artifact; when the remote still points there,
     /// the checkout is skipped.
     pub last_observed_revision: Option<String>,
-    /// `spec.recurseSubmodules`: not supported yet, reported as such.
+    /// `spec.recurseSubmodules`: fill submodule directories (recursively) with the commits
+    /// the tree records; otherwise they stay empty directories.
     pub recurse_submodules: bool,
     /// `spec.sparseCheckout`: only these directories are written (all when empty).
     pub sparse_checkout: Vec<String>,
@@ -84,12 +86,6 @@ pub enum Outcome {
 /// must be empty). The destination gets worktree files only, never a `.git`.
 pub fn checkout(url: &str, dest: &Path, options: &CheckoutOptions) -> Result<Outcome, GitError> {
     let url = RepoUrl::parse(url)?;
-    if options.recurse_submodules {
-        return Err(GitError::Unsupported {
-            feature: "recurseSubmodules",
-            reason: "submodule checkout is not implemented on gix yet",
-        });
-    }
     let strategy = options.reference.strategy()?;
     let session = Session::open(url, &options.auth, options.timeout)?;
     // The tag a checkout goes through, kept so its signature can be verified.
@@ -158,7 +154,17 @@ pub fn checkout(url: &str, dest: &Path, options: &CheckoutOptions) -> Result<Out
         },
     };
     prepare_dest(dest)?;
-    let written = write_checkout(repo, tree, dest, &options.sparse_checkout, options.limits)?;
+    let mut written = write_checkout(repo, tree, dest, &options.sparse_checkout, options.limits)?;
+    if options.recurse_submodules {
+        crate::submodule::update(
+            &session,
+            tree,
+            dest,
+            &options.sparse_checkout,
+            options.limits,
+            &mut written,
+        )?;
+    }
     Ok(Outcome::CheckedOut {
         commit: info,
         written,

@@ -80,6 +80,17 @@ pub enum GitError {
         reason: &'static str,
     },
 
+    #[error("invalid submodule '{name}' in .gitmodules: {reason}")]
+    InvalidSubmodule { name: String, reason: String },
+
+    /// A submodule could not be checked out; `source` says why (its reason is the error's).
+    #[error("submodule '{path}': {source}")]
+    Submodule {
+        path: String,
+        #[source]
+        source: Box<GitError>,
+    },
+
     #[error("reading Git objects failed: {detail}")]
     Object { detail: String },
 
@@ -96,6 +107,7 @@ impl GitError {
     /// The Flux condition reason for this error.
     pub fn reason(&self) -> &'static str {
         match self {
+            GitError::Submodule { source, .. } => source.reason(),
             GitError::InvalidUrl { .. } => REASON_URL_INVALID,
             GitError::Authentication { .. } | GitError::InvalidAuth { .. } => {
                 REASON_AUTHENTICATION_FAILED

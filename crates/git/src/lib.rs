@@ -18,6 +18,7 @@ pub mod reference;
 pub mod remote;
 pub mod sign;
 mod ssh;
+mod submodule;
 pub use driftless_semver as semver;
 pub mod transport;
 pub mod tree;

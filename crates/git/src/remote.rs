@@ -50,6 +50,17 @@ pub(crate) struct Session {
 
 impl Session {
     pub fn open(url: RepoUrl, auth: &Auth, timeout: Duration) -> Result<Session, GitError> {
+        Session::open_until(url, auth, timeout, Instant::now() + timeout)
+    }
+
+    /// [`Session::open`] sharing an earlier deadline (submodules share their parent's
+    /// `spec.timeout`); `timeout` is the bound messages name.
+    pub fn open_until(
+        url: RepoUrl,
+        auth: &Auth,
+        timeout: Duration,
+        deadline: Instant,
+    ) -> Result<Session, GitError> {
         auth.check(&url)?;
         let scratch = tempfile::Builder::new()
             .prefix("driftless-git-")
@@ -71,10 +82,22 @@ impl Session {
             url,
             auth: auth.clone(),
             timeout,
-            deadline: Instant::now() + timeout,
+            deadline,
             repo,
             _scratch: scratch,
         })
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    pub fn auth(&self) -> &Auth {
+        &self.auth
+    }
+
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     fn remaining(&self, operation: &'static str) -> Result<Duration, GitError> {
@@ -224,36 +247,32 @@ impl Session {
             }
         }
         let proxy = self.auth.proxy.as_ref().and_then(|p| p.endpoint().ok());
-        if let (Some(proxy), false) = (&proxy, timed_out) {
-            if proxy_refused(&err) {
-                return GitError::Authentication {
-                    url,
-                    detail: format!(
-                        "the proxy {} refused the credentials: {detail}",
-                        proxy.display
-                    ),
-                };
-            }
-            return GitError::Remote {
-                url,
-                operation,
-                detail: format!("through proxy {}: {detail}", proxy.display),
-            };
-        }
         if timed_out {
-            GitError::Timeout {
+            return GitError::Timeout {
                 url,
                 operation,
                 timeout: self.timeout,
-            }
-        } else if unauthenticated {
-            GitError::Authentication { url, detail }
-        } else {
-            GitError::Remote {
+            };
+        }
+        match proxy {
+            Some(proxy) if proxy_refused(&err) => GitError::Authentication {
+                url,
+                detail: format!(
+                    "the proxy {} refused the credentials: {detail}",
+                    proxy.display
+                ),
+            },
+            _ if unauthenticated => GitError::Authentication { url, detail },
+            Some(proxy) => GitError::Remote {
+                url,
+                operation,
+                detail: format!("through proxy {}: {detail}", proxy.display),
+            },
+            None => GitError::Remote {
                 url,
                 operation,
                 detail,
-            }
+            },
         }
     }
 }
