@@ -129,6 +129,11 @@ async fn post_renderers_patch_what_is_applied_and_stored_and_a_change_of_them_up
         )),
         "{message}"
     );
+    let released = condition(&hr, "Released").expect("Released");
+    assert_eq!(
+        (released.status.as_str(), released.reason.as_str()),
+        ("False", "UpgradeFailed")
+    );
     assert_eq!(latest_version(&hr), Some(2));
     assert_eq!(storage.last("web").await?.map(|r| r.version), Some(2));
     assert_eq!(patched(&client, &ns).await?.as_deref(), Some("second"));

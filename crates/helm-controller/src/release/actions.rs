@@ -276,16 +276,22 @@ impl Run<'_> {
         .await
         .map_err(|e| match e {
             // Flux's words: the action failed, before anything was applied.
-            ReconcileError::PostRender { upgrade, message } => ReconcileError::PostRender {
-                upgrade,
-                message: format!(
+            ReconcileError::PostRender { upgrade, message } => {
+                let message = format!(
                     "Helm {} failed for release {}/{} with chart {}: {message}",
                     verb(action),
                     self.namespace(),
                     self.name,
                     self.chart_label()
-                ),
-            },
+                );
+                let reason = if upgrade {
+                    reasons::UPGRADE_FAILED
+                } else {
+                    reasons::INSTALL_FAILED
+                };
+                draft.mark_false(types::RELEASED, reason, message.clone());
+                ReconcileError::PostRender { upgrade, message }
+            }
             other => other,
         })
     }
