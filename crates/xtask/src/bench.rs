@@ -52,37 +52,8 @@ pub enum Target {
     /// source-controller + kustomize-controller (wall time, peak and idle RSS of each process),
     /// and a floor of plain server-side apply; written to docs/benchmarks.md.
     Kustomize {
-        /// How many Kustomizations; repeat for several runs (`--n 100 --n 1000`).
-        #[arg(long = "n", default_values_t = [100])]
-        n: Vec<usize>,
-        /// `--concurrent` of both kustomize-controllers (flux-benchmark runs 20).
-        #[arg(long, default_value_t = 20)]
-        concurrent: usize,
-        /// `--concurrent` of both source-controllers.
-        #[arg(long, default_value_t = 10)]
-        source_concurrent: usize,
-        /// `--kube-api-qps` of every controller.
-        #[arg(long, default_value_t = 50)]
-        kube_api_qps: u32,
-        /// `--kube-api-burst` of every controller.
-        #[arg(long, default_value_t = 300)]
-        kube_api_burst: u32,
-        /// Replicas of the app's Deployment (flux-benchmark scales it to zero; kwok makes
-        /// pods Ready when above).
-        #[arg(long, default_value_t = 0)]
-        replicas: u32,
-        /// Seconds to let the controllers idle after the last Ready before reading idle RSS.
-        #[arg(long, default_value_t = 20)]
-        idle_secs: u64,
-        /// Sides not to run this time; the table keeps their earlier figures.
-        #[arg(long, value_enum)]
-        skip: Vec<pair::Side>,
-        /// A driftless binary to use instead of `cargo build --release`.
-        #[arg(long)]
-        driftless_binary: Option<PathBuf>,
-        /// A Flux source-controller binary to use instead of the pinned build.
-        #[arg(long)]
-        flux_source_binary: Option<PathBuf>,
+        #[command(flatten)]
+        pair: pair::PairArgs,
         /// A Flux kustomize-controller binary to use instead of the pinned build.
         #[arg(long)]
         flux_kustomize_binary: Option<PathBuf>,
@@ -92,36 +63,8 @@ pub enum Target {
     /// source-controller + helm-controller (wall time, peak and idle RSS of each process), and a
     /// floor of plain server-side apply; written to docs/benchmarks.md.
     Helm {
-        /// How many HelmReleases; repeat for several runs (`--n 100 --n 1000`).
-        #[arg(long = "n", default_values_t = [100])]
-        n: Vec<usize>,
-        /// `--concurrent` of both helm-controllers (flux-benchmark runs 10).
-        #[arg(long, default_value_t = 10)]
-        concurrent: usize,
-        /// `--concurrent` of both source-controllers.
-        #[arg(long, default_value_t = 10)]
-        source_concurrent: usize,
-        /// `--kube-api-qps` of every controller.
-        #[arg(long, default_value_t = 50)]
-        kube_api_qps: u32,
-        /// `--kube-api-burst` of every controller.
-        #[arg(long, default_value_t = 300)]
-        kube_api_burst: u32,
-        /// `replicaCount` of the chart's Deployment (flux-benchmark scales it to zero).
-        #[arg(long, default_value_t = 0)]
-        replicas: u32,
-        /// Seconds to let the controllers idle after the last Ready before reading idle RSS.
-        #[arg(long, default_value_t = 20)]
-        idle_secs: u64,
-        /// Sides not to run this time; the table keeps their earlier figures.
-        #[arg(long, value_enum)]
-        skip: Vec<pair::Side>,
-        /// A driftless binary to use instead of `cargo build --release`.
-        #[arg(long)]
-        driftless_binary: Option<PathBuf>,
-        /// A Flux source-controller binary to use instead of the pinned build.
-        #[arg(long)]
-        flux_source_binary: Option<PathBuf>,
+        #[command(flatten)]
+        pair: pair::PairArgs,
         /// A Flux helm-controller binary to use instead of the pinned build.
         #[arg(long)]
         flux_helm_binary: Option<PathBuf>,
@@ -161,61 +104,13 @@ pub async fn run(target: Target) -> anyhow::Result<()> {
             driftless_binary,
         } => source::run(count, concurrent, flux_binary, driftless_binary).await,
         Target::Kustomize {
-            n,
-            concurrent,
-            source_concurrent,
-            kube_api_qps,
-            kube_api_burst,
-            replicas,
-            idle_secs,
-            skip,
-            driftless_binary,
-            flux_source_binary,
+            pair,
             flux_kustomize_binary,
-        } => {
-            kustomize::run(pair::Options {
-                counts: n,
-                concurrent,
-                source_concurrent,
-                qps: kube_api_qps,
-                burst: kube_api_burst,
-                replicas,
-                idle: Duration::from_secs(idle_secs),
-                skip,
-                driftless_binary,
-                flux_source_binary,
-                flux_controller_binary: flux_kustomize_binary,
-            })
-            .await
-        }
+        } => kustomize::run(pair.options(20, flux_kustomize_binary)).await,
         Target::Helm {
-            n,
-            concurrent,
-            source_concurrent,
-            kube_api_qps,
-            kube_api_burst,
-            replicas,
-            idle_secs,
-            skip,
-            driftless_binary,
-            flux_source_binary,
+            pair,
             flux_helm_binary,
-        } => {
-            helm::run(pair::Options {
-                counts: n,
-                concurrent,
-                source_concurrent,
-                qps: kube_api_qps,
-                burst: kube_api_burst,
-                replicas,
-                idle: Duration::from_secs(idle_secs),
-                skip,
-                driftless_binary,
-                flux_source_binary,
-                flux_controller_binary: flux_helm_binary,
-            })
-            .await
-        }
+        } => helm::run(pair.options(10, flux_helm_binary)).await,
         Target::KustomizeBuild {
             repetitions,
             synthetic_objects,

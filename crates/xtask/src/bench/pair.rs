@@ -40,6 +40,67 @@ pub(super) struct Options {
     pub(super) flux_controller_binary: Option<PathBuf>,
 }
 
+/// The flags `bench kustomize` and `bench helm` share.
+#[derive(clap::Args)]
+pub struct PairArgs {
+    /// How many objects (Kustomizations, HelmReleases); repeat for several runs
+    /// (`--n 100 --n 1000`).
+    #[arg(long = "n", default_values_t = [100])]
+    n: Vec<usize>,
+    /// `--concurrent` of both kustomize- or helm-controllers (by default flux-benchmark's:
+    /// 20 for kustomize-controller, 10 for helm-controller).
+    #[arg(long)]
+    concurrent: Option<usize>,
+    /// `--concurrent` of both source-controllers.
+    #[arg(long, default_value_t = 10)]
+    source_concurrent: usize,
+    /// `--kube-api-qps` of every controller.
+    #[arg(long, default_value_t = 50)]
+    kube_api_qps: u32,
+    /// `--kube-api-burst` of every controller.
+    #[arg(long, default_value_t = 300)]
+    kube_api_burst: u32,
+    /// Replicas of the app's Deployment (flux-benchmark scales it to zero; kwok makes pods
+    /// Ready when above).
+    #[arg(long, default_value_t = 0)]
+    replicas: u32,
+    /// Seconds to let the controllers idle after the last Ready before reading idle RSS.
+    #[arg(long, default_value_t = 20)]
+    idle_secs: u64,
+    /// Sides not to run this time; the table keeps their earlier figures.
+    #[arg(long, value_enum)]
+    skip: Vec<Side>,
+    /// A driftless binary to use instead of `cargo build --release`.
+    #[arg(long)]
+    driftless_binary: Option<PathBuf>,
+    /// A Flux source-controller binary to use instead of the pinned build.
+    #[arg(long)]
+    flux_source_binary: Option<PathBuf>,
+}
+
+impl PairArgs {
+    /// The run's options, `default_concurrent` for the second controller unless given.
+    pub(super) fn options(
+        self,
+        default_concurrent: usize,
+        flux_controller_binary: Option<PathBuf>,
+    ) -> Options {
+        Options {
+            counts: self.n,
+            concurrent: self.concurrent.unwrap_or(default_concurrent),
+            source_concurrent: self.source_concurrent,
+            qps: self.kube_api_qps,
+            burst: self.kube_api_burst,
+            replicas: self.replicas,
+            idle: Duration::from_secs(self.idle_secs),
+            skip: self.skip,
+            driftless_binary: self.driftless_binary,
+            flux_source_binary: self.flux_source_binary,
+            flux_controller_binary,
+        }
+    }
+}
+
 /// What one invocation measures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Side {
@@ -48,15 +109,21 @@ pub enum Side {
     Flux,
 }
 
+/// The source object for a namespace.
+pub(super) type SourceObject = Box<dyn Fn(&str) -> Value + Send + Sync>;
+
+/// Object `i` of the workload in a namespace.
+pub(super) type WorkloadObject = Box<dyn Fn(usize, &str) -> Value + Send + Sync>;
+
 /// What a benchmark puts on the plane and which controller reconciles it.
 pub(super) struct Workload {
     /// The source every object reads, made Ready before the clock starts.
     pub(super) source: ApiResource,
     pub(super) source_name: &'static str,
-    pub(super) source_object: Box<dyn Fn(&str) -> Value + Send + Sync>,
+    pub(super) source_object: SourceObject,
     /// The N objects timed to Ready, by index and namespace.
     pub(super) objects: ApiResource,
-    pub(super) object: Box<dyn Fn(usize, &str) -> Value + Send + Sync>,
+    pub(super) object: WorkloadObject,
     /// Kinds the controllers create on their own (HelmCharts of HelmReleases), deleted after
     /// the objects and before the source.
     pub(super) derived: Vec<ApiResource>,
