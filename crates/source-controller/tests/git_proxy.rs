@@ -7,15 +7,13 @@
 #[allow(unused_imports)]
 mod common;
 
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use common::*;
 use driftless_api::source::GitRepository;
-use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, PostParams};
 use serde_json::json;
 use testkit::TestNamespace;
 use testkit::git_server::{GitAuth, GitServer};
@@ -57,21 +55,6 @@ impl Write for Logs {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
-    }
-}
-
-fn secret(name: &str, data: &[(&str, &str)]) -> Secret {
-    Secret {
-        metadata: kube::api::ObjectMeta {
-            name: Some(name.into()),
-            ..Default::default()
-        },
-        data: Some(
-            data.iter()
-                .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
-                .collect::<BTreeMap<_, _>>(),
-        ),
-        ..Default::default()
     }
 }
 
@@ -200,11 +183,6 @@ async fn a_repository_is_fetched_through_its_proxy_and_bad_proxy_secrets_are_cle
         "the log capture saw the controller's failure logs"
     );
 
-    for repo in api.list(&ListParams::default()).await?.items {
-        if let Some(name) = repo.metadata.name {
-            api.delete(&name, &DeleteParams::default()).await?;
-        }
-    }
-    wait_all_gone(&api).await?;
+    delete_all_repositories(&api).await?;
     controller.stop().await
 }

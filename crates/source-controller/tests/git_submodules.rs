@@ -9,25 +9,10 @@ mod common;
 
 use common::*;
 use driftless_api::source::GitRepository;
-use driftless_artifact::{FetchOptions, Fetcher};
-use kube::api::{Api, DeleteParams, ListParams};
+use kube::api::Api;
 use serde_json::json;
 use testkit::TestNamespace;
 use testkit::git_server::{GitAuth, GitServer};
-
-/// The artifact `repo` reports, fetched and digest-checked as consumers do.
-async fn artifact_dir(repo: &GitRepository) -> anyhow::Result<tempfile::TempDir> {
-    let artifact = repo
-        .status
-        .as_ref()
-        .and_then(|s| s.artifact.as_ref())
-        .ok_or_else(|| anyhow::anyhow!("no artifact"))?;
-    let out = tempfile::tempdir()?;
-    Fetcher::new(FetchOptions::default())?
-        .fetch(&artifact.url, &artifact.digest, out.path())
-        .await?;
-    Ok(out)
-}
 
 fn revision(repo: &GitRepository) -> Option<String> {
     repo.status
@@ -84,7 +69,7 @@ async fn submodules_are_in_the_artifact_and_a_bumped_submodule_makes_a_new_one()
             .and_then(|s| s.observed_recurse_submodules),
         Some(true)
     );
-    let dir = artifact_dir(&ready).await?;
+    let dir = fetch_artifact(&ready).await?;
     let files = files_under(dir.path())?;
     assert_eq!(
         files,
@@ -109,7 +94,7 @@ async fn submodules_are_in_the_artifact_and_a_bumped_submodule_makes_a_new_one()
         None
     );
     assert_eq!(
-        files_under(artifact_dir(&plain).await?.path())?,
+        files_under(fetch_artifact(&plain).await?.path())?,
         ["app.yaml"]
     );
 
@@ -133,17 +118,12 @@ async fn submodules_are_in_the_artifact_and_a_bumped_submodule_makes_a_new_one()
         revision(r) == Some(format!("main@sha1:{bumped}"))
     })
     .await?;
-    let dir = artifact_dir(&rebuilt).await?;
+    let dir = fetch_artifact(&rebuilt).await?;
     assert_eq!(
         std::fs::read_to_string(dir.path().join("libs/lib/lib.yaml"))?,
         "lib: 2\n"
     );
 
-    for repo in api.list(&ListParams::default()).await?.items {
-        if let Some(name) = repo.metadata.name {
-            api.delete(&name, &DeleteParams::default()).await?;
-        }
-    }
-    wait_all_gone(&api).await?;
+    delete_all_repositories(&api).await?;
     controller.stop().await
 }

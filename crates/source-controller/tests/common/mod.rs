@@ -340,3 +340,49 @@ pub async fn assert_secret_not_leaked(
     );
     Ok(())
 }
+
+/// A Secret named `name` holding `data` (string values).
+pub fn secret(name: &str, data: &[(&str, &str)]) -> k8s_openapi::api::core::v1::Secret {
+    k8s_openapi::api::core::v1::Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.into()),
+            ..Default::default()
+        },
+        data: Some(
+            data.iter()
+                .map(|(k, v)| {
+                    (
+                        (*k).to_owned(),
+                        k8s_openapi::ByteString(v.as_bytes().to_vec()),
+                    )
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    }
+}
+
+/// The artifact `repo` reports, fetched and digest-checked as consumers do, in a temp dir.
+pub async fn fetch_artifact(repo: &GitRepository) -> anyhow::Result<tempfile::TempDir> {
+    let artifact = repo
+        .status
+        .as_ref()
+        .and_then(|s| s.artifact.as_ref())
+        .context("no artifact")?;
+    let out = tempfile::tempdir()?;
+    driftless_artifact::Fetcher::new(driftless_artifact::FetchOptions::default())?
+        .fetch(&artifact.url, &artifact.digest, out.path())
+        .await?;
+    Ok(out)
+}
+
+/// Deletes every GitRepository in `api`'s namespace and waits until they are finalized.
+pub async fn delete_all_repositories(api: &Api<GitRepository>) -> anyhow::Result<()> {
+    for repo in api.list(&ListParams::default()).await?.items {
+        if let Some(name) = repo.metadata.name {
+            api.delete(&name, &kube::api::DeleteParams::default())
+                .await?;
+        }
+    }
+    wait_all_gone(api).await
+}
