@@ -48,14 +48,9 @@ pub fn values_files(chart: &HelmChart) -> &[String] {
     effective_values_files(chart.spec.values_files.as_deref().unwrap_or_default())
 }
 
-/// The revision `chart` will have for `version`: with values files, `+<generation>` is added
-/// (normalised as semver prints it).
-pub fn revision_for(chart: &HelmChart, version: &ChartVersion) -> String {
-    revision_for_version(chart, &version.version)
-}
-
-/// [`revision_for`] of a version string (an OCI tag); one that is not semver stays as is.
-pub fn revision_for_version(chart: &HelmChart, version: &str) -> String {
+/// The revision `chart` will have for chart `version`: with values files, `+<generation>` is
+/// added (normalised as semver prints it); a version that is not semver stays as is.
+pub fn revision_for(chart: &HelmChart, version: &str) -> String {
     if values_files(chart).is_empty() {
         return version.to_owned();
     }

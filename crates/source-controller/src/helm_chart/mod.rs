@@ -32,7 +32,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use kube::runtime::reflector::{ObjectRef, Store};
 
-use self::build::{Build, resolve, revision_for, revision_for_version, summary, values_files};
+use self::build::{Build, resolve, revision_for, summary, values_files};
 use crate::error::ReconcileError;
 use crate::helm_repository::client::RepoClient;
 use crate::helm_repository::error::{BuildReason, HelmError};
@@ -138,27 +138,20 @@ async fn from_repository(
     let index = load_stored_index(&ctx.storage, &repo_artifact).await?;
     draft.delete(types::FETCH_FAILED);
     let version = resolve(&index, chart)?;
-    let revision = revision_for(chart, version);
-    let current = status.artifact.as_ref().map(|a| a.revision.clone());
-    let packaged = !values_files(chart).is_empty();
-    let notice = if current.as_deref() == Some(revision.as_str())
-        && status.observed_chart_name.as_deref() == Some(version.name.as_str())
-    {
-        let merged = status
-            .observed_values_files
-            .clone()
-            .unwrap_or_else(|| values_files(chart).to_vec());
-        up_to_date(draft, &version.name, &revision, packaged, &merged)
-    } else {
-        let planned = summary(&version.name, &revision, packaged, values_files(chart));
-        draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
-        draft.progressing(format!("building artifact: {planned}"));
-        let http = RepoClient::for_repository(&ctx.client, &repo).await?;
-        let data = build::download(&http, &repo.spec.url, version).await?;
-        let built = build::finish(data, chart, &version.name, &version.version).await?;
-        store_build(ctx, key, status, draft, &built).await?
-    };
-    status.observed_chart_name = Some(version.name.clone());
+    let notice = pull_when_new(
+        chart,
+        ctx,
+        status,
+        draft,
+        key,
+        &version.name,
+        &version.version,
+        || async {
+            let http = RepoClient::for_repository(&ctx.client, &repo).await?;
+            build::download(&http, &repo.spec.url, version).await
+        },
+    )
+    .await?;
     status.observed_source_artifact_revision = Some(repo_artifact.revision.clone());
     Ok(notice)
 }
@@ -194,26 +187,56 @@ async fn from_oci_repository(
             ),
         })?;
     draft.delete(types::FETCH_FAILED);
-    let revision = revision_for_version(chart, &version.version);
+    pull_when_new(
+        chart,
+        ctx,
+        status,
+        draft,
+        key,
+        &version.name,
+        &version.version,
+        || async { charts.pull(&version).await.map_err(build::pull_error) },
+    )
+    .await
+}
+
+/// Downloads chart `name` at `version` with `download` and stores it, unless the artifact
+/// already has the revision that version gives.
+#[allow(clippy::too_many_arguments)]
+async fn pull_when_new<F, Fut>(
+    chart: &HelmChart,
+    ctx: &Context,
+    status: &mut HelmChartStatus,
+    draft: &mut StatusDraft,
+    key: &ObjectKey,
+    name: &str,
+    version: &str,
+    download: F,
+) -> Result<Notice, HelmError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<u8>, HelmError>>,
+{
+    let revision = revision_for(chart, version);
     let current = status.artifact.as_ref().map(|a| a.revision.clone());
     let packaged = !values_files(chart).is_empty();
     let notice = if current.as_deref() == Some(revision.as_str())
-        && status.observed_chart_name.as_deref() == Some(version.name.as_str())
+        && status.observed_chart_name.as_deref() == Some(name)
     {
         let merged = status
             .observed_values_files
             .clone()
             .unwrap_or_else(|| values_files(chart).to_vec());
-        up_to_date(draft, &version.name, &revision, packaged, &merged)
+        up_to_date(draft, name, &revision, packaged, &merged)
     } else {
-        let planned = summary(&version.name, &revision, packaged, values_files(chart));
+        let planned = summary(name, &revision, packaged, values_files(chart));
         draft.mark_true(types::ARTIFACT_OUTDATED, NEW_CHART, &planned);
         draft.progressing(format!("building artifact: {planned}"));
-        let data = charts.pull(&version).await.map_err(build::pull_error)?;
-        let built = build::finish(data, chart, &version.name, &version.version).await?;
+        let data = download().await?;
+        let built = build::finish(data, chart, name, version).await?;
         store_build(ctx, key, status, draft, &built).await?
     };
-    status.observed_chart_name = Some(version.name.clone());
+    status.observed_chart_name = Some(name.to_owned());
     Ok(notice)
 }
 
