@@ -16,10 +16,10 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use testkit::TestNamespace;
 use testkit::git_server::{GitAuth, GitServer};
 use testkit::helm_repo::{HelmRepoServer, package};
 use testkit::oci_registry::{OciRegistry, RegistryAuth};
-use testkit::TestNamespace;
 
 fn app_chart(http_url: &str, oci_url: &str) -> String {
     format!(

@@ -17,9 +17,9 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use testkit::TestNamespace;
 use testkit::helm_repo::package;
 use testkit::oci_registry::{OciRegistry, RegistryAuth};
-use testkit::TestNamespace;
 
 const VALUES: &str = "greeting: hello\n";
 
