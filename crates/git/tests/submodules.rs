@@ -110,6 +110,25 @@ async fn nested_submodules_are_checked_out_at_their_recorded_commits_without_git
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn the_recorded_commit_is_fetched_by_id_even_when_no_ref_points_at_it() -> anyhow::Result<()>
+{
+    let server = GitServer::start(GitAuth::None).await?;
+    let lib = server.create_repo("lib")?;
+    lib.commit_files("main", &[("lib.yaml", "main\n")], "main")?;
+    // A commit only a since-deleted ref ever pointed at: listing branches and tags cannot
+    // find it, so this passes only through the pinned (by id) fetch.
+    let orphan = lib.commit_files("scratch", &[("lib.yaml", "orphan\n")], "orphan")?;
+    server.git_in_repo("lib", &["update-ref", "-d", "refs/heads/scratch"])?;
+    let parent = server.create_repo("parent")?;
+    parent.commit_files("main", &[("app.yaml", "app\n")], "app")?;
+    parent.commit_submodule("main", "lib", "../lib.git", &orphan)?;
+    let dest = tempfile::tempdir()?;
+    run(&server.url("parent"), dest.path(), Auth::default(), true)?;
+    assert_eq!(read(dest.path(), "lib/lib.yaml"), "orphan\n");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unreachable_or_non_http_submodule_is_an_error_naming_its_path() -> anyhow::Result<()> {
     let server = GitServer::start(GitAuth::None).await?;
     let lib = server.create_repo("lib")?;
