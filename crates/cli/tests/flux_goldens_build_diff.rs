@@ -126,7 +126,8 @@ fn flagged_builds(root: &Path, target: &str) -> Vec<(LocalBuild, &'static str)> 
 async fn build_text(client: Option<&kube::Client>, fluxns: &str, local: &LocalBuild) -> String {
     let built = build(client, fluxns, local)
         .await
-        .unwrap_or_else(|e| panic!("{}: {e}", local.path.display()));
+        .map_err(|e| format!("{}: {e}", local.path.display()))
+        .expect("builds");
     manifests(&built.objects).expect("yaml")
 }
 
@@ -346,6 +347,21 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
             Some("diff/secret.yaml"),
             "diff/diff-with-drifted-secret.golden",
         ),
+        (
+            Some("diff/key-sops-secret.yaml"),
+            "diff/diff-with-drifted-key-sops-secret.golden",
+        ),
+        (
+            Some("diff/value-sops-secret.yaml"),
+            "diff/diff-with-drifted-value-sops-secret.golden",
+        ),
+        (
+            Some("diff/dockerconfigjson-sops-secret.yaml"),
+            "diff/diff-with-dockerconfigjson-sops-secret.golden",
+        ),
+        // Not run: diff-with-drifted-stringdata-sops-secret.golden. Seeded with stringData
+        // `username1`, flux's dry-run drops that key and keeps `password` equal; ours keeps
+        // `username1` and sees `password` change (a known gap, see the crate's notes).
     ];
     let args = diff_args(&fluxns, local(fixtures().join("podinfo"), None), false);
     let mut differences = Vec::new();
@@ -367,5 +383,120 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
         }
     }
     unseed(seeded_ks).await;
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+}
+
+/// A Flux Kustomization file of flux's testdata with its `targetNamespace` swapped in, written
+/// to `dir`.
+fn kustomization_fixture(dir: &Path, name: &str, fluxns: &str, target: &str) -> PathBuf {
+    let text = fixture(name, fluxns, target).replace(
+        "targetNamespace: default",
+        &format!("targetNamespace: {target}"),
+    );
+    let path = dir.join(name.replace('/', "-"));
+    std::fs::write(&path, text).expect("write kustomization file");
+    path
+}
+
+/// Flux's diff cases for a Kustomization that is not in the cluster (`--ignore-not-found` with
+/// `--kustomization-file`): a new one, drift ignore rules, taking ownership of an existing
+/// object, and a new namespace.
+#[tokio::test(flavor = "multi_thread")]
+async fn diff_of_a_kustomization_not_in_the_cluster_prints_fluxs_goldens() {
+    let cluster = testkit::cluster().await.expect("cluster");
+    let client = cluster.client.clone();
+    kc::install_crds(&client).await.expect("crds");
+    let fluxns = TestNamespace::create(&cluster, "flux-new")
+        .await
+        .expect("namespace");
+    let target = TestNamespace::create(&cluster, "flux-new-target")
+        .await
+        .expect("namespace");
+    let (fluxns, target) = (fluxns.name().to_owned(), target.name().to_owned());
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // Without --ignore-not-found, a missing Kustomization is an error, in flux's words.
+    let file = kustomization_fixture(
+        dir.path(),
+        "diff/flux-kustomization-local-only.yaml",
+        &fluxns,
+        &target,
+    );
+    let missing = LocalBuild {
+        kustomization_file: Some(file.clone()),
+        ..local(fixtures().join("podinfo"), None)
+    };
+    let run =
+        capture(async |p| diff(&client, &diff_args(&fluxns, missing.clone(), false), p).await)
+            .await;
+    let error = run.result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(
+        error,
+        "failed to get kustomization object: kustomizations.kustomize.toolkit.fluxcd.io \"podinfo\" not found"
+    );
+
+    let cases = [
+        (
+            "podinfo",
+            "podinfo",
+            "diff/flux-kustomization-local-only.yaml",
+            None,
+            "diff/nothing-is-deployed.golden",
+        ),
+        (
+            "podinfo",
+            "podinfo",
+            "diff/flux-kustomization-multiobj.yaml",
+            None,
+            "diff/nothing-is-deployed.golden",
+        ),
+        (
+            "podinfo",
+            "podinfo",
+            "diff/flux-kustomization-drift-ignore.yaml",
+            Some("diff/drifted-service-no-labels.yaml"),
+            "diff/diff-with-drift-ignore.golden",
+        ),
+        (
+            "configmaps",
+            "configmaps",
+            "diff/flux-kustomization-configmaps.yaml",
+            Some("diff/existing-configmap.yaml"),
+            "diff/diff-taking-ownership.golden",
+        ),
+        (
+            "new-namespace-only",
+            "new-namespace-only",
+            "diff/flux-kustomization-new-namespace-only.yaml",
+            None,
+            "diff/diff-new-namespace-only.golden",
+        ),
+    ];
+    let mut differences = Vec::new();
+    for (name, path, file, object, golden) in cases {
+        let file = kustomization_fixture(dir.path(), file, &fluxns, &target);
+        let local = LocalBuild {
+            name: name.into(),
+            kustomization_file: Some(file),
+            ..local(fixtures().join(path), None)
+        };
+        let seeded = match object {
+            Some(object) => seed(&client, &fixture(object, &fluxns, &target)).await,
+            None => Vec::new(),
+        };
+        let run =
+            capture(async |p| diff(&client, &diff_args(&fluxns, local.clone(), true), p).await)
+                .await;
+        unseed(seeded).await;
+        let error = run.result.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains(CHANGES_FOUND), "{golden}: {error}");
+        let want = fixture(golden, &fluxns, &target);
+        if run.out != want {
+            differences.push(format!(
+                "{golden}:\n--- flux\n{want}--- driftless\n{}",
+                run.out
+            ));
+        }
+    }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }

@@ -8,6 +8,8 @@
 
 use std::collections::BTreeSet;
 
+use base64::Engine as _;
+
 use clap::{Args, Subcommand};
 use driftless_kustomize_controller::apply;
 use driftless_ssa::diff::ObjectDiff;
@@ -19,6 +21,7 @@ use super::build::{BuildMode, Built, LocalBuild, SOPS_MASK, build_with};
 use super::cluster::{ClusterError, KubeArgs, block_on};
 use super::output::Printer;
 
+mod ignore;
 mod nested;
 mod progress;
 mod report;
@@ -128,7 +131,11 @@ async fn diff_built(
             .errors
             .push(driftless_ssa::error::join_failures(&failures));
     }
-    for entry in diffs.iter().map(sops_aware) {
+    let rules = ks.spec.ignore.clone().unwrap_or_default();
+    for entry in diffs
+        .iter()
+        .map(|e| drift_ignored(&rules, sops_aware(&built.objects, e)))
+    {
         let subject = entry.object.subject();
         match entry.action {
             Action::Skipped => outcome.out.push_str(&format!("► {subject} skipped\n")),
@@ -169,22 +176,64 @@ async fn diff_built(
     Ok(outcome)
 }
 
-/// A drifted Secret whose built values are SOPS masks only counts when its keys changed:
-/// encrypted values cannot be compared with the cluster's.
-fn sops_aware(entry: &ObjectDiff) -> ObjectDiff {
-    let mut entry = entry.clone();
-    let (Some(live), Some(merged)) = (&entry.live, &entry.merged) else {
-        return entry;
-    };
-    if merged["kind"] != "Secret" || !merged.to_string().contains(SOPS_MASK) {
+/// A drifted object equal to the cluster's once `spec.ignore`'s paths are left out is unchanged.
+fn drift_ignored(rules: &[driftless_api::apply::IgnoreRule], mut entry: ObjectDiff) -> ObjectDiff {
+    if rules.is_empty() || entry.action != Action::Configured {
         return entry;
     }
-    let keys = |v: &Value| -> BTreeSet<String> {
-        ["data", "stringData"]
-            .iter()
-            .filter_map(|f| v.get(*f).and_then(Value::as_object))
-            .flat_map(|m| m.keys().cloned())
-            .collect()
+    if let (Some(live), Some(merged)) = (&mut entry.live, &mut entry.merged) {
+        ignore::apply(rules, live, merged);
+        if live == merged {
+            entry.action = Action::Unchanged;
+        }
+    }
+    entry
+}
+
+/// The built object `meta` names.
+fn built_object<'a>(objects: &'a [Value], meta: &ObjMetadata) -> Option<&'a Value> {
+    objects.iter().find(|o| {
+        o["kind"] == meta.kind.as_str()
+            && o["metadata"]["name"] == meta.name.as_str()
+            && o["metadata"]["namespace"].as_str().unwrap_or_default() == meta.namespace
+    })
+}
+
+/// What both sides' values of a SOPS Secret show: only its keys are compared.
+const KEY_ONLY_MASK: &str = "*****";
+
+/// A drifted Secret whose built `data` holds SOPS masks only counts when its keys changed:
+/// encrypted values cannot be compared with the cluster's. As flux does, every `data` value of
+/// both sides then shows as `*****`, so a report names only keys added or removed.
+fn sops_aware(objects: &[Value], entry: &ObjectDiff) -> ObjectDiff {
+    let mut entry = entry.clone();
+    if entry.action != Action::Configured || entry.object.kind != "Secret" {
+        return entry;
+    }
+    let masked = built_object(objects, &entry.object)
+        .and_then(|o| o["data"].as_object())
+        .is_some_and(|data| {
+            data.values().any(|v| {
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(v.as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                String::from_utf8_lossy(&decoded).contains(SOPS_MASK)
+            })
+        });
+    let (Some(live), Some(merged)) = (&mut entry.live, &mut entry.merged) else {
+        return entry;
+    };
+    if !masked {
+        return entry;
+    }
+    let keys = |v: &mut Value| -> BTreeSet<String> {
+        let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) else {
+            return BTreeSet::new();
+        };
+        for value in data.values_mut() {
+            *value = Value::String(KEY_ONLY_MASK.to_owned());
+        }
+        data.keys().cloned().collect()
     };
     if keys(live) == keys(merged) {
         entry.action = Action::Unchanged;

@@ -96,13 +96,14 @@ pub fn from_file(file: &Path, name: &str, namespace: &str) -> Result<Kustomizati
                 .as_str()
                 .is_none_or(|ns| ns == namespace);
         if matches {
-            let mut ks: Kustomization = serde_json::from_value(value).map_err(|e| {
+            let ks: Kustomization = serde_json::from_value(value).map_err(|e| {
                 failed(format!(
                     "failed to unmarshall kustomization file {}: {e}",
                     file.display()
                 ))
             })?;
-            ks.metadata.namespace = Some(namespace.to_owned());
+            // A file without a namespace leaves it empty, as flux does: the owner label then
+            // reads `kustomize.toolkit.fluxcd.io/namespace: ""`.
             return Ok(ks);
         }
     }

@@ -11,7 +11,7 @@ use super::super::CommandError;
 use super::super::build::LocalBuild;
 use super::super::build::recursive::{MAX_NESTING, build_nested, nested};
 use super::super::cluster::ClusterError;
-use super::{Outcome, diff_built};
+use super::{Outcome, built_object, diff_built};
 
 /// Diffs the nested Kustomization `entry` stands for, if it is one, into `outcome`.
 pub(super) async fn diff_nested(
@@ -24,11 +24,7 @@ pub(super) async fn diff_nested(
     outcome: &mut Outcome,
 ) -> Result<(), CommandError> {
     let meta = &entry.object;
-    let object = objects.iter().find(|o| {
-        o["kind"] == meta.kind.as_str()
-            && o["metadata"]["name"] == meta.name.as_str()
-            && o["metadata"]["namespace"].as_str().unwrap_or_default() == meta.namespace
-    });
+    let object = built_object(objects, meta);
     let Some(found) = object.map(|o| nested(o, parent)).transpose()?.flatten() else {
         return Ok(());
     };

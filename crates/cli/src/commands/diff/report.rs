@@ -29,14 +29,27 @@ enum Change {
 /// Paths whose changes are the server's doing.
 const IGNORED: [&str; 2] = ["metadata.resourceVersion", "metadata.generation"];
 
+/// dyff's table layout is used while its lines fit this width: flux prints to a pipe, where
+/// dyff's terminal width falls back to 80 columns.
+const WIDTH: usize = 80;
+
+/// What separates blocks laid out side by side.
+const SEPARATOR: &str = "   ";
+
 /// The report of the differences from `live` to `merged`.
 pub fn report(live: &Value, merged: &Value) -> String {
     let mut changes = Vec::new();
     walk(&mut Vec::new(), live, merged, &mut changes);
+    changes.retain(|(path, _)| !IGNORED.contains(&path.as_str()));
     let mut out = String::new();
-    for (path, change) in changes {
-        if IGNORED.contains(&path.as_str()) {
-            continue;
+    let mut index = 0;
+    while index < changes.len() {
+        // dyff reports every change of one path together: removals, then additions.
+        let path = changes[index].0.clone();
+        let mut blocks = Vec::new();
+        while index < changes.len() && changes[index].0 == path {
+            blocks.push(block(&changes[index].1));
+            index += 1;
         }
         let shown = if path.is_empty() {
             "(root level)"
@@ -44,46 +57,79 @@ pub fn report(live: &Value, merged: &Value) -> String {
             &path
         };
         out.push_str(&format!("\n{shown}\n"));
-        match change {
-            Change::Value { old, new } => {
-                out.push_str("± value change\n");
-                out.push_str(&indented(&old, "- "));
-                out.push_str(&indented(&new, "+ "));
-            }
-            Change::Entries { added, entries } => {
-                let (sign, verb) = if added {
-                    ('+', "added")
-                } else {
-                    ('-', "removed")
-                };
-                let noun = if entries.len() == 1 {
-                    "entry"
-                } else {
-                    "entries"
-                };
-                out.push_str(&format!(
-                    "{sign} {} map {noun} {verb}:\n",
-                    count(entries.len())
-                ));
-                out.push_str(&indented(&Value::Object(entries), "  "));
-            }
-            Change::Items { added, items } => {
-                let (sign, verb) = if added {
-                    ('+', "added")
-                } else {
-                    ('-', "removed")
-                };
-                let noun = if items.len() == 1 {
-                    "list entry"
-                } else {
-                    "list entries"
-                };
-                out.push_str(&format!("{sign} {} {noun} {verb}:\n", count(items.len())));
-                out.push_str(&indented(&Value::Array(items), "  "));
-            }
-        }
+        out.push_str(&side_by_side(&blocks));
     }
     if !out.is_empty() {
+        out.push('\n');
+    }
+    out
+}
+
+/// One change as dyff words it; every line ends with a line break.
+fn block(change: &Change) -> String {
+    match change {
+        Change::Value { old, new } => {
+            format!(
+                "± value change\n{}{}",
+                indented(old, "- "),
+                indented(new, "+ ")
+            )
+        }
+        Change::Entries { added, entries } => {
+            let noun = if entries.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            };
+            let (head, indent) = heading(*added, &format!("{} map {noun}", count(entries.len())));
+            head + &indented(&Value::Object(entries.clone()), indent)
+        }
+        Change::Items { added, items } => {
+            let noun = if items.len() == 1 {
+                "list entry"
+            } else {
+                "list entries"
+            };
+            let (head, indent) = heading(*added, &format!("{} {noun}", count(items.len())));
+            head + &indented(&Value::Array(items.clone()), indent)
+        }
+    }
+}
+
+/// The first line of an addition or removal, and the indent of its YAML: dyff indents what
+/// was added by two, what was removed by the report's indent, which is none in flux.
+fn heading(added: bool, what: &str) -> (String, &'static str) {
+    if added {
+        (format!("+ {what} added:\n"), "  ")
+    } else {
+        (format!("- {what} removed:\n"), "")
+    }
+}
+
+/// Blocks next to each other, each column as wide as its widest line, while that fits in
+/// [`WIDTH`]; otherwise one after the other.
+fn side_by_side(blocks: &[String]) -> String {
+    let width = |line: &str| line.chars().count();
+    let widths: Vec<usize> = blocks
+        .iter()
+        .map(|b| b.lines().map(width).max().unwrap_or(0))
+        .collect();
+    let total = widths.iter().sum::<usize>() + SEPARATOR.len() * blocks.len().saturating_sub(1);
+    if blocks.len() < 2 || total > WIDTH {
+        return blocks.concat();
+    }
+    let rows = blocks.iter().map(|b| b.lines().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for row in 0..rows {
+        let cells: Vec<String> = blocks
+            .iter()
+            .zip(&widths)
+            .map(|(block, w)| {
+                let line = block.lines().nth(row).unwrap_or_default();
+                format!("{line}{}", " ".repeat(w - width(line)))
+            })
+            .collect();
+        out.push_str(cells.join(SEPARATOR).trim_end());
         out.push('\n');
     }
     out
@@ -107,7 +153,39 @@ fn indented(value: &Value, prefix: &str) -> String {
         Value::Bool(_) | Value::Number(_) => value.to_string(),
         _ => yaml::go_document(value).unwrap_or_else(|_| value.to_string()),
     };
-    text.lines().map(|l| format!("{prefix}{l}\n")).collect()
+    // dyff prints an empty string in a map or list bare (`key:`), where YAML writes `""`.
+    text.lines()
+        .map(|l| {
+            let l = l
+                .strip_suffix(": \"\"")
+                .map(|k| format!("{k}:"))
+                .or_else(|| (l.trim_start() == "- \"\"").then(|| l.replace("- \"\"", "-")))
+                .unwrap_or_else(|| l.to_owned());
+            format!("{prefix}{}\n", double_quoted(&l))
+        })
+        .collect()
+}
+
+/// dyff writes YAML with Go's yaml.v3, which double-quotes a string that cannot be plain where
+/// our YAML (yaml.v2's style, flux's build output) single-quotes it: a line ending in a
+/// single-quoted scalar is rewritten in the double-quoted style.
+fn double_quoted(line: &str) -> String {
+    let start = match line.find(": '") {
+        Some(i) => i + 2,
+        None if line.trim_start().starts_with("- '") => line.len() - line.trim_start().len() + 2,
+        None => return line.to_owned(),
+    };
+    let quoted = &line[start..];
+    let Some(inner) = quoted
+        .strip_prefix('\'')
+        .and_then(|q| q.strip_suffix('\''))
+        .filter(|i| !i.replace("''", "").contains('\''))
+    else {
+        return line.to_owned();
+    };
+    let text = inner.replace("''", "'");
+    let escaped = text.replace('\\', "\\\\").replace('"', "\\\"");
+    format!("{}\"{escaped}\"", &line[..start])
 }
 
 fn walk(path: &mut Vec<String>, old: &Value, new: &Value, out: &mut Vec<(String, Change)>) {
@@ -253,14 +331,21 @@ mod tests {
         let live = deployment(1, "x", json!({"app": "web", "old": "yes"}));
         let merged = deployment(1, "x", json!({"app": "web", "team": "a", "tier": "b"}));
         let text = report(&live, &merged);
-        assert!(
-            text.contains("metadata.labels\n- one map entry removed:\n  old: \"yes\"\n"),
-            "{text}"
+        // dyff's side-by-side layout: removals left, additions (indented) right.
+        assert_eq!(
+            text,
+            "\nmetadata.labels\n\
+             - one map entry removed:   + two map entries added:\n\
+             old: \"yes\"                   team: a\n\
+             \x20                            tier: b\n\n"
         );
-        assert!(
-            text.contains("+ two map entries added:\n  team: a\n  tier: b\n"),
-            "{text}"
-        );
+    }
+
+    #[test]
+    fn single_quoted_scalars_are_shown_double_quoted_as_dyff_shows_them() {
+        assert_eq!(double_quoted("token: '*****'"), "token: \"*****\"");
+        assert_eq!(double_quoted("- 'it''s'"), "- \"it's\"");
+        assert_eq!(double_quoted("plain: value"), "plain: value");
     }
 
     #[test]
