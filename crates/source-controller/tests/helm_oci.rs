@@ -227,3 +227,90 @@ async fn dockerconfigjson_credentials_pull_and_a_wrong_password_fails_without_le
     charts.delete("demo", &Default::default()).await?;
     controller.stop().await
 }
+
+/// Runs the pinned `helm` with `args` off the runtime thread (the registry serves on it).
+async fn helm(args: Vec<String>, home: std::path::PathBuf) -> anyhow::Result<String> {
+    let tool = testkit::gotools::pinned_tool("helm")?;
+    let bin = tool.ensure(&testkit::Cache::from_env())?.path("helm");
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .env("HELM_CACHE_HOME", home.join("cache"))
+            .env("HELM_CONFIG_HOME", home.join("config"))
+            .env("HELM_DATA_HOME", home.join("data"))
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "helm {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    })
+    .await?
+}
+
+#[tokio::test]
+async fn a_chart_pushed_by_the_real_helm_is_pulled() -> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_helm_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "sc-helm-oci-push").await?;
+    let registry = OciRegistry::start(RegistryAuth::None).await?;
+    let work = tempfile::tempdir()?;
+    let chart_dir = work.path().join("pushed");
+    std::fs::create_dir_all(chart_dir.join("templates"))?;
+    std::fs::write(
+        chart_dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: pushed\nversion: 1.4.0+meta\n",
+    )?;
+    std::fs::write(chart_dir.join("values.yaml"), VALUES)?;
+    let path = |p: &std::path::Path| p.display().to_string();
+    helm(
+        vec![
+            "package".into(),
+            path(&chart_dir),
+            "-d".into(),
+            path(work.path()),
+        ],
+        work.path().to_path_buf(),
+    )
+    .await?;
+    let tgz_path = work.path().join("pushed-1.4.0+meta.tgz");
+    helm(
+        vec![
+            "push".into(),
+            path(&tgz_path),
+            registry.oci_url("charts"),
+            "--plain-http".into(),
+        ],
+        work.path().to_path_buf(),
+    )
+    .await?;
+    assert!(
+        registry
+            .tags("charts/pushed")
+            .contains(&"1.4.0_meta".to_owned())
+    );
+    let controller = RunningController::start(&cluster, ns.name()).await?;
+    let repos: Api<HelmRepository> = Api::namespaced(cluster.client.clone(), ns.name());
+    let charts: Api<HelmChart> = Api::namespaced(cluster.client.clone(), ns.name());
+    create_repository(
+        &repos,
+        "oci",
+        ns.name(),
+        &registry.oci_url("charts"),
+        json!({"type": "oci"}),
+    )
+    .await?;
+    create_chart(&charts, "pushed", ns.name(), "oci", "pushed", json!({})).await?;
+    let chart = chart_ready_is(&charts, "pushed", "True", "ChartPullSucceeded").await?;
+    assert_eq!(revision(&chart).as_deref(), Some("1.4.0+meta"));
+    let artifact = chart.status.and_then(|s| s.artifact).expect("artifact");
+    let (_, tgz) = http_get(&artifact.url).await?;
+    assert_eq!(
+        tgz,
+        std::fs::read(&tgz_path)?,
+        "the chart helm pushed, as is"
+    );
+    charts.delete("pushed", &Default::default()).await?;
+    controller.stop().await
+}
