@@ -382,6 +382,30 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
             ));
         }
     }
+
+    // --recursive: the nested Kustomization exists in the cluster, so it is diffed from its
+    // local source and its changes follow a 📁 line (flux's own golden for this case carries
+    // objects left over by its other tests, so the lines are asserted here instead).
+    let seeded_app = seed(&client, &fixture("diff/my-app.yaml", &fluxns, &target)).await;
+    let recursive = LocalBuild {
+        recursive: true,
+        local_sources: vec![
+            format!("GitRepository/{target}/podinfo={}", fixtures().display())
+                .parse()
+                .expect("local source"),
+        ],
+        ..local(fixtures().join("podinfo-with-my-app"), None)
+    };
+    let run =
+        capture(async |p| diff(&client, &diff_args(&fluxns, recursive, false), p).await).await;
+    unseed(seeded_app).await;
+    let error = run.result.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains(CHANGES_FOUND), "{error}");
+    assert_eq!(
+        run.out,
+        format!("📁 Kustomization/{target}/my-app changed\n► ConfigMap/default/my-app created\n")
+    );
+
     unseed(seeded_ks).await;
     assert!(differences.is_empty(), "{}", differences.join("\n"));
 }
