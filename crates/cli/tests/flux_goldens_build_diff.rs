@@ -259,18 +259,25 @@ async fn unseed(applied: Vec<(Api<DynamicObject>, String)>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
+/// The control plane's client with the CRDs, and two fresh namespaces (kept while the guards
+/// live): the Flux Kustomization's and its target.
+async fn setup(prefix: &str) -> (kube::Client, [TestNamespace; 2], String, String) {
     let cluster = testkit::cluster().await.expect("cluster");
     let client = cluster.client.clone();
     kc::install_crds(&client).await.expect("crds");
-    let fluxns = TestNamespace::create(&cluster, "flux-goldens")
+    let fluxns = TestNamespace::create(&cluster, prefix)
         .await
         .expect("namespace");
-    let target = TestNamespace::create(&cluster, "flux-goldens-target")
+    let target = TestNamespace::create(&cluster, &format!("{prefix}-target"))
         .await
         .expect("namespace");
-    let (fluxns, target) = (fluxns.name().to_owned(), target.name().to_owned());
+    let names = (fluxns.name().to_owned(), target.name().to_owned());
+    (client, [fluxns, target], names.0, names.1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
+    let (client, _namespaces, fluxns, target) = setup("flux-goldens").await;
     // Our CRD serves v1 only; the spec is the same in v1beta2, which upstream's file uses.
     let ks = fixture("podinfo-kustomization.yaml", &fluxns, &target)
         .replace(
@@ -427,16 +434,7 @@ fn kustomization_fixture(dir: &Path, name: &str, fluxns: &str, target: &str) -> 
 /// object, and a new namespace.
 #[tokio::test(flavor = "multi_thread")]
 async fn diff_of_a_kustomization_not_in_the_cluster_prints_fluxs_goldens() {
-    let cluster = testkit::cluster().await.expect("cluster");
-    let client = cluster.client.clone();
-    kc::install_crds(&client).await.expect("crds");
-    let fluxns = TestNamespace::create(&cluster, "flux-new")
-        .await
-        .expect("namespace");
-    let target = TestNamespace::create(&cluster, "flux-new-target")
-        .await
-        .expect("namespace");
-    let (fluxns, target) = (fluxns.name().to_owned(), target.name().to_owned());
+    let (client, _namespaces, fluxns, target) = setup("flux-new").await;
     let dir = tempfile::tempdir().expect("tempdir");
 
     // Without --ignore-not-found, a missing Kustomization is an error, in flux's words.
