@@ -12,8 +12,9 @@
 //! events), [`chart`] (HelmChart template, chartRef, artifact, chart loading), [`values`]
 //! (composition and digest), [`identity`] (release name and namespaces), [`release`] (what the
 //! release needs and the Helm actions, with remediation), [`history`] (status snapshots),
-//! [`finalize`] (uninstall on deletion), [`controller`] (watches and triggers); [`args`] holds
-//! the flags.
+//! [`finalize`] (uninstall on deletion), [`controller`] (watches and triggers); [`target`]
+//! picks the client Helm actions run with (`serviceAccountName`, `kubeConfig`), [`metadata`]
+//! applies `commonMetadata`; [`args`] holds the flags.
 
 pub mod args;
 pub mod chart;
