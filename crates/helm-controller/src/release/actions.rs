@@ -5,7 +5,9 @@
 
 use driftless_api::conditions::{reasons, types};
 use driftless_api::helm::{HelmRelease, HelmReleaseStatus, ReleaseAction};
-use driftless_helm::release::{self as helm, KubeCluster, KubeSecrets, Release, Rendered, Storage};
+use driftless_helm::release::{
+    self as helm, Cached, KubeCluster, KubeSecrets, Release, Rendered, Storage,
+};
 use driftless_helm::{Chart, Options, Values};
 use driftless_runtime::draft::StatusDraft;
 use k8s_openapi::api::core::v1::Namespace;
@@ -22,7 +24,7 @@ pub struct Run<'a> {
     /// The object.
     pub hr: &'a HelmRelease,
     /// The release storage (`storageNamespace`).
-    pub storage: &'a Storage<KubeSecrets>,
+    pub storage: &'a Storage<Cached<KubeSecrets>>,
     /// The cluster the release applies to.
     pub cluster: &'a KubeCluster,
     /// The client behind both.

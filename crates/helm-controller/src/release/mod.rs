@@ -11,7 +11,9 @@ pub mod settings;
 
 use driftless_api::conditions::{reasons, types};
 use driftless_api::helm::{HelmRelease, HelmReleaseStatus, ReleaseAction};
-use driftless_helm::release::{self as helm, KubeCluster, KubeSecrets, Release, Status, Storage};
+use driftless_helm::release::{
+    self as helm, Cached, KubeCluster, KubeSecrets, Release, Status, Storage,
+};
 use driftless_helm::{Chart, Values};
 use driftless_runtime::draft::StatusDraft;
 use kube::ResourceExt;
@@ -149,7 +151,9 @@ pub async fn reconcile(
     remediate::move_release(client, hr, status, events).await?;
     status.storage_namespace = Some(storage_ns.clone());
 
-    let mut storage = Storage::new(KubeSecrets::new(client.clone(), &storage_ns));
+    // Cached for this reconcile only: one LIST of the release's Secrets instead of one per
+    // read (the decision, the action, the status all read the history).
+    let mut storage = Storage::new(Cached::new(KubeSecrets::new(client.clone(), &storage_ns)));
     storage.max_history = max_history(hr);
     let cluster = KubeCluster::new(client.clone());
     let storage_err = |e: helm::ReleaseError| ReconcileError::Storage {

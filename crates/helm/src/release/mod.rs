@@ -8,6 +8,7 @@
 //! through a [`Cluster`] ([`kube_cluster::KubeCluster`] on a real API server, with the ssa
 //! crate under field manager `helm-controller`).
 
+pub mod cached;
 pub mod chart_record;
 pub mod cluster;
 pub mod codec;
@@ -32,6 +33,7 @@ mod golden_tests;
 
 use std::time::Duration;
 
+pub use cached::Cached;
 pub use cluster::{Cluster, CrdPolicy, ObjectKey};
 pub use error::ReleaseError;
 pub use hooks::HookEvent;

@@ -110,7 +110,7 @@ impl MemoryStore {
     }
 }
 
-fn matches(secret: &Secret, selector: &str) -> bool {
+pub(super) fn matches(secret: &Secret, selector: &str) -> bool {
     let labels = secret.metadata.labels.clone().unwrap_or_default();
     selector
         .split(',')
