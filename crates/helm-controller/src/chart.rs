@@ -149,25 +149,39 @@ pub fn template_object(hr: &HelmRelease, source: &ChartSource) -> Option<Value> 
 }
 
 /// Creates or updates the HelmChart of `spec.chart` (server-side apply, helm-controller's
-/// field manager).
+/// field manager) and returns it as it then is. A HelmChart that already carries the
+/// template is read, not applied again (see `chart_applied`).
 pub async fn apply_template(
     client: &kube::Client,
     hr: &HelmRelease,
     source: &ChartSource,
-) -> Result<(), ReconcileError> {
+) -> Result<Option<DynamicObject>, ReconcileError> {
     let Some(object) = template_object(hr, source) else {
-        return Ok(());
+        return Ok(None);
     };
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), &source.namespace, &source.api_resource());
+    let live = api
+        .get_opt(&source.name)
+        .await
+        .map_err(|e| ReconcileError::Read {
+            subject: source.subject(),
+            source: Box::new(e),
+        })?;
+    if let Some(live) = live
+        && crate::chart_applied::already_applied(&live, &object, crate::CONTROLLER_NAME)
+    {
+        return Ok(Some(live));
+    }
     let params = PatchParams::apply(crate::CONTROLLER_NAME).force();
-    api.patch(&source.name, &params, &Patch::Apply(&object))
+    let applied = api
+        .patch(&source.name, &params, &Patch::Apply(&object))
         .await
         .map_err(|e| ReconcileError::ChartTemplate {
             subject: format!("{}/{}", source.namespace, source.name),
             source: Box::new(e),
         })?;
-    Ok(())
+    Ok(Some(applied))
 }
 
 /// Deletes the HelmChart a release made earlier (`status.helmChart`) when it no longer uses

@@ -18,6 +18,7 @@
 
 pub mod args;
 pub mod chart;
+pub mod chart_applied;
 pub mod controller;
 pub mod dependencies;
 pub mod drift;

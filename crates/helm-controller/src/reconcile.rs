@@ -227,13 +227,19 @@ async fn prepare(
         });
     }
     chart::collect_stale(&ctx.client, hr, Some(&source)).await?;
-    if hr.spec.chart.is_some() {
-        chart::apply_template(&ctx.client, hr, &source).await?;
+    let applied = if hr.spec.chart.is_some() {
+        let applied = chart::apply_template(&ctx.client, hr, &source).await?;
         status.helm_chart = Some(format!("{}/{}", source.namespace, source.name));
+        applied
     } else {
         status.helm_chart = None;
-    }
-    let artifact = chart::artifact(&ctx.client, &source).await?;
+        None
+    };
+    // The applied (or read) HelmChart already holds its status: no second read.
+    let artifact = match applied {
+        Some(object) => chart::ready_artifact(&source, &object)?,
+        None => chart::artifact(&ctx.client, &source).await?,
+    };
     let loaded = chart::load(&ctx.fetcher, &artifact).await?;
     let values = crate::values::compose(&ctx.client, hr).await?;
     let mut revision = loaded.metadata.version.clone();
