@@ -61,6 +61,30 @@ impl<S> Cached<S> {
     }
 }
 
+impl<S: SecretStore> Cached<S> {
+    /// Runs `write` of `secret`; on success the kept copy holds `secret`, on failure (its
+    /// outcome unknown) the release's kept copy is dropped.
+    async fn kept_write(
+        &self,
+        secret: Secret,
+        write: impl std::future::Future<Output = Result<(), ReleaseError>>,
+    ) -> Result<(), ReleaseError> {
+        let release = release_label(&secret);
+        match write.await {
+            Ok(()) => {
+                self.on_kept(release.as_deref(), |kept| {
+                    kept.insert(secret.metadata.name.clone().unwrap_or_default(), secret);
+                });
+                Ok(())
+            }
+            Err(e) => {
+                self.forget(release.as_deref());
+                Err(e)
+            }
+        }
+    }
+}
+
 /// The release a selector is scoped to: `owner=helm` and `name=<release>` among its terms.
 fn release_of(selector: &str) -> Option<&str> {
     let mut owner_helm = false;
@@ -119,35 +143,13 @@ impl<S: SecretStore> SecretStore for Cached<S> {
     }
 
     async fn create(&self, secret: Secret) -> Result<(), ReleaseError> {
-        let release = release_label(&secret);
-        match self.inner.create(secret.clone()).await {
-            Ok(()) => {
-                self.on_kept(release.as_deref(), |kept| {
-                    kept.insert(secret.metadata.name.clone().unwrap_or_default(), secret);
-                });
-                Ok(())
-            }
-            Err(e) => {
-                self.forget(release.as_deref());
-                Err(e)
-            }
-        }
+        let write = self.inner.create(secret.clone());
+        self.kept_write(secret, write).await
     }
 
     async fn replace(&self, secret: Secret) -> Result<(), ReleaseError> {
-        let release = release_label(&secret);
-        match self.inner.replace(secret.clone()).await {
-            Ok(()) => {
-                self.on_kept(release.as_deref(), |kept| {
-                    kept.insert(secret.metadata.name.clone().unwrap_or_default(), secret);
-                });
-                Ok(())
-            }
-            Err(e) => {
-                self.forget(release.as_deref());
-                Err(e)
-            }
-        }
+        let write = self.inner.replace(secret.clone());
+        self.kept_write(secret, write).await
     }
 
     async fn delete(&self, name: &str) -> Result<(), ReleaseError> {
