@@ -7,7 +7,7 @@ use std::time::Duration;
 use driftless_api::image::{ImagePolicy, ImageRef, ImageUpdateAutomation, SigningKeyType};
 use driftless_api::source::GitRepository;
 use driftless_git::{Auth, SigningKey};
-use driftless_source_controller::credentials::{Problem, auth_from_data};
+use driftless_source_controller::credentials::{Problem, auth_from_data, proxy_from_data};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ListParams};
 use kube::core::Selector;
@@ -47,32 +47,50 @@ pub async fn git_repository(
     }
 }
 
-/// The credentials of `repo`'s `spec.secretRef`, read as source-controller reads them.
+/// The credentials of `repo`'s `spec.secretRef` and the proxy of its `spec.proxySecretRef`,
+/// read as source-controller reads them: the push goes the way the GitRepository's fetch goes.
 pub async fn auth(client: &Client, repo: &GitRepository) -> Result<Auth, ReconcileError> {
-    let Some(secret_ref) = repo.spec.secret_ref.as_ref() else {
-        return Ok(Auth::default());
-    };
     let namespace = repo.namespace().unwrap_or_default();
-    let api: Api<Secret> = Api::namespaced(client.clone(), &namespace);
-    let secret = api
-        .get(&secret_ref.name)
-        .await
-        .map_err(|e| ReconcileError::Kube {
-            what: "Secret",
-            namespace: namespace.clone(),
-            name: secret_ref.name.clone(),
-            source: Box::new(e),
-        })?;
-    auth_from_data(&secret.data.unwrap_or_default()).map_err(|problem| {
-        ReconcileError::InvalidSecret {
-            namespace,
-            name: secret_ref.name.clone(),
-            problem: match problem {
-                Problem::Invalid(p) => p,
-                Problem::Unsupported(p) => p.to_string(),
-            },
+    let mut auth = match repo.spec.secret_ref.as_ref() {
+        None => Auth::default(),
+        Some(secret_ref) => {
+            let data = secret_data(client, &namespace, &secret_ref.name).await?;
+            auth_from_data(&data).map_err(|problem| ReconcileError::InvalidSecret {
+                namespace: namespace.clone(),
+                name: secret_ref.name.clone(),
+                problem: match problem {
+                    Problem::Invalid(p) => p,
+                    Problem::Unsupported(p) => p.to_string(),
+                },
+            })?
         }
-    })
+    };
+    if let Some(proxy_ref) = repo.spec.proxy_secret_ref.as_ref() {
+        let data = secret_data(client, &namespace, &proxy_ref.name).await?;
+        let proxy = proxy_from_data(&data).map_err(|problem| ReconcileError::InvalidSecret {
+            namespace: namespace.clone(),
+            name: proxy_ref.name.clone(),
+            problem,
+        })?;
+        auth.proxy = Some(proxy);
+    }
+    Ok(auth)
+}
+
+/// The data of the Secret `namespace/name`.
+async fn secret_data(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+) -> Result<BTreeMap<String, k8s_openapi::ByteString>, ReconcileError> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret = api.get(name).await.map_err(|e| ReconcileError::Kube {
+        what: "Secret",
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        source: Box::new(e),
+    })?;
+    Ok(secret.data.unwrap_or_default())
 }
 
 /// `spec.git.commit.signingKey`: the OpenPGP key of Flux's Secret (`git.asc`, optional

@@ -416,3 +416,91 @@ async fn credentials_from_the_gitrepository_secret_are_used_to_push_and_a_wrong_
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_push_goes_through_the_proxy_of_the_gitrepositorys_proxy_secret_ref()
+-> anyhow::Result<()> {
+    let cluster = testkit::cluster().await?;
+    install_crds(&cluster.client).await?;
+    let ns = TestNamespace::create(&cluster, "iac-proxy").await?;
+    let namespace = ns.name().to_string();
+    let git = GitServer::start(GitAuth::None).await?;
+    let repo = git.create_repo("fleet")?;
+    git.allow_push("fleet")?;
+    let deployment = DEPLOYMENT.replace("NS", &namespace);
+    let base = repo.commit_files("main", &[("podinfo.yaml", deployment.as_str())], "base")?;
+    let proxy = testkit::proxy::ProxyServer::start(Some(("proxy-user", "proxy-pw"))).await?;
+
+    let client = cluster.client.clone();
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(client.clone(), &namespace);
+    create(
+        &secrets,
+        json!({
+            "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "proxy"},
+            "stringData": {"address": proxy.socks5_url(), "username": "proxy-user", "password": "proxy-pw"},
+        }),
+    )
+    .await?;
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), &namespace);
+    create(
+        &repos,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "fleet"},
+            "spec": {"url": git.url("fleet"), "interval": "1h", "ref": {"branch": "main"},
+                     "proxySecretRef": {"name": "proxy"}},
+        }),
+    )
+    .await?;
+    let policies: Api<ImagePolicy> = Api::namespaced(client.clone(), &namespace);
+    create(
+        &policies,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+            "metadata": {"name": "podinfo"},
+            "spec": {"imageRepositoryRef": {"name": "podinfo"}, "policy": {"semver": {"range": "1.x"}}},
+        }),
+    )
+    .await?;
+    set_latest(&policies, "podinfo", "1.2.4").await?;
+    let _stop = start_controller(&cluster, &namespace).await?;
+    let automations: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), &namespace);
+    create(
+        &automations,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "auto", "labels": {SHARD_LABEL: namespace}},
+            "spec": {
+                "interval": "1h",
+                "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                "git": {"commit": {"author": {"email": "bot@example.invalid"}}},
+            },
+        }),
+    )
+    .await?;
+
+    testkit::wait::object(&automations, "auto", WAIT, "a push", |a| {
+        a.status
+            .as_ref()
+            .is_some_and(|s| s.last_push_commit.is_some())
+    })
+    .await?;
+    let head = git.git_in_repo("fleet", &["rev-parse", "main"])?;
+    assert_ne!(head.trim(), base);
+    let target = git
+        .url("fleet")
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .context("host:port")?
+        .to_owned();
+    let tunnels = proxy.tunnels();
+    assert!(
+        tunnels
+            .iter()
+            .any(|t| t.protocol == testkit::proxy::Protocol::Socks5 && t.target == target),
+        "the clone and push did not go through the proxy: {tunnels:?}"
+    );
+    Ok(())
+}
