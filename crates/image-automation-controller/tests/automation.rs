@@ -96,6 +96,58 @@ where
     Ok(())
 }
 
+/// The GitRepository `fleet` at `url` (its spec merged with `repo_spec`), the ImagePolicy
+/// `podinfo` with latest tag 1.2.4, the controller on this namespace's shard, and the
+/// ImageUpdateAutomation `auto` updating `fleet`; the controller runs until the sender drops.
+async fn automate_fleet(
+    cluster: &TestCluster,
+    namespace: &str,
+    url: String,
+    repo_spec: Value,
+) -> anyhow::Result<(Api<ImageUpdateAutomation>, tokio::sync::oneshot::Sender<()>)> {
+    let client = cluster.client.clone();
+    let mut spec = json!({"url": url, "interval": "1h", "ref": {"branch": "main"}});
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), repo_spec.as_object()) {
+        spec.extend(extra.clone());
+    }
+    let repos: Api<GitRepository> = Api::namespaced(client.clone(), namespace);
+    create(
+        &repos,
+        json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "fleet"}, "spec": spec,
+        }),
+    )
+    .await?;
+    let policies: Api<ImagePolicy> = Api::namespaced(client.clone(), namespace);
+    create(
+        &policies,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
+            "metadata": {"name": "podinfo"},
+            "spec": {"imageRepositoryRef": {"name": "podinfo"}, "policy": {"semver": {"range": "1.x"}}},
+        }),
+    )
+    .await?;
+    set_latest(&policies, "podinfo", "1.2.4").await?;
+    let stop = start_controller(cluster, namespace).await?;
+    let automations: Api<ImageUpdateAutomation> = Api::namespaced(client, namespace);
+    create(
+        &automations,
+        json!({
+            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
+            "metadata": {"name": "auto", "labels": {SHARD_LABEL: namespace}},
+            "spec": {
+                "interval": "1h",
+                "sourceRef": {"kind": "GitRepository", "name": "fleet"},
+                "git": {"commit": {"author": {"email": "bot@example.invalid"}}},
+            },
+        }),
+    )
+    .await?;
+    Ok((automations, stop))
+}
+
 const DEPLOYMENT: &str = "apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -328,41 +380,11 @@ async fn credentials_from_the_gitrepository_secret_are_used_to_push_and_a_wrong_
         }),
     )
     .await?;
-    let repos: Api<GitRepository> = Api::namespaced(client.clone(), &namespace);
-    create(
-        &repos,
-        json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-            "metadata": {"name": "fleet"},
-            "spec": {"url": git.url("fleet"), "interval": "1h", "ref": {"branch": "main"},
-                     "secretRef": {"name": "git-auth"}},
-        }),
-    )
-    .await?;
-    let policies: Api<ImagePolicy> = Api::namespaced(client.clone(), &namespace);
-    create(
-        &policies,
-        json!({
-            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
-            "metadata": {"name": "podinfo"},
-            "spec": {"imageRepositoryRef": {"name": "podinfo"}, "policy": {"semver": {"range": "1.x"}}},
-        }),
-    )
-    .await?;
-    set_latest(&policies, "podinfo", "1.2.4").await?;
-    let _stop = start_controller(&cluster, &namespace).await?;
-    let automations: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), &namespace);
-    create(
-        &automations,
-        json!({
-            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
-            "metadata": {"name": "auto", "labels": {SHARD_LABEL: namespace}},
-            "spec": {
-                "interval": "1h",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet"},
-                "git": {"commit": {"author": {"email": "bot@example.invalid"}}},
-            },
-        }),
+    let (automations, _stop) = automate_fleet(
+        &cluster,
+        &namespace,
+        git.url("fleet"),
+        json!({"secretRef": {"name": "git-auth"}}),
     )
     .await?;
 
@@ -442,41 +464,11 @@ async fn the_push_goes_through_the_proxy_of_the_gitrepositorys_proxy_secret_ref(
         }),
     )
     .await?;
-    let repos: Api<GitRepository> = Api::namespaced(client.clone(), &namespace);
-    create(
-        &repos,
-        json!({
-            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-            "metadata": {"name": "fleet"},
-            "spec": {"url": git.url("fleet"), "interval": "1h", "ref": {"branch": "main"},
-                     "proxySecretRef": {"name": "proxy"}},
-        }),
-    )
-    .await?;
-    let policies: Api<ImagePolicy> = Api::namespaced(client.clone(), &namespace);
-    create(
-        &policies,
-        json!({
-            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImagePolicy",
-            "metadata": {"name": "podinfo"},
-            "spec": {"imageRepositoryRef": {"name": "podinfo"}, "policy": {"semver": {"range": "1.x"}}},
-        }),
-    )
-    .await?;
-    set_latest(&policies, "podinfo", "1.2.4").await?;
-    let _stop = start_controller(&cluster, &namespace).await?;
-    let automations: Api<ImageUpdateAutomation> = Api::namespaced(client.clone(), &namespace);
-    create(
-        &automations,
-        json!({
-            "apiVersion": "image.toolkit.fluxcd.io/v1", "kind": "ImageUpdateAutomation",
-            "metadata": {"name": "auto", "labels": {SHARD_LABEL: namespace}},
-            "spec": {
-                "interval": "1h",
-                "sourceRef": {"kind": "GitRepository", "name": "fleet"},
-                "git": {"commit": {"author": {"email": "bot@example.invalid"}}},
-            },
-        }),
+    let (automations, _stop) = automate_fleet(
+        &cluster,
+        &namespace,
+        git.url("fleet"),
+        json!({"proxySecretRef": {"name": "proxy"}}),
     )
     .await?;
 
