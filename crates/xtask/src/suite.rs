@@ -8,6 +8,48 @@ use testkit::{ControlPlane, UpOutcome};
 /// The cargo-deny release the checks are written for.
 const CARGO_DENY_VERSION: &str = "0.20.2";
 
+/// Go-built tools the tests call besides the control plane's own (which `up` builds). The
+/// benchmark peers (`flux-*-controller`) are left out: only `cargo xtask bench` needs them.
+const TEST_TOOLS: [&str; 4] = ["kustomize", "helm", "sops", "flux"];
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+/// Cargo settings for CI's one-shot build. CI machines have run out of disk mid-build (the
+/// shared disk's free space varies from run to run), so the build keeps only what a single
+/// run needs: no incremental caches (a clean build gains nothing from them) and no debug info
+/// in test binaries (panics still name file and line; backtraces keep function names).
+fn ci_lean(command: &mut Command) {
+    command
+        .env("CARGO_INCREMENTAL", "0")
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .env("CARGO_PROFILE_DEV_STRIP", "debuginfo");
+}
+
+/// The target directory cargo uses here (the environment's, else the workspace's).
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// Builds the Go tools the tests use now, so that no test waits on a build, then (in CI only)
+/// drops Go's build and module caches: the built commands live in our own cache, and the Go
+/// caches are the largest thing on a CI machine's disk after cargo's target directory.
+fn prepare_go_tools() -> anyhow::Result<()> {
+    let cache = testkit::Cache::from_env();
+    for name in TEST_TOOLS {
+        testkit::gotools::pinned_tool(name)?.ensure(&cache)?;
+    }
+    if in_ci() {
+        let mut clean = Command::new("go");
+        clean.args(["clean", "-cache", "-modcache"]);
+        run_step("go clean -cache -modcache (CI)", clean)?;
+    }
+    Ok(())
+}
+
 fn cargo() -> Command {
     Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
 }
@@ -93,7 +135,14 @@ pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
     run_step("cargo deny check bans licenses sources", deny)?;
     ensure_sshd()?;
 
+    // In CI, clippy checks into a directory of its own that is removed afterwards: its
+    // metadata-only artifacts are of no use to the test build.
+    let clippy_target = target_dir().join("clippy");
     let mut clippy = cargo();
+    if in_ci() {
+        ci_lean(&mut clippy);
+        clippy.env("CARGO_TARGET_DIR", &clippy_target);
+    }
     clippy.args([
         "clippy",
         "--workspace",
@@ -103,14 +152,23 @@ pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
         "warnings",
     ]);
     run_step("cargo clippy -D warnings", clippy)?;
+    if in_ci() {
+        std::fs::remove_dir_all(&clippy_target)
+            .with_context(|| format!("removing {}", clippy_target.display()))?;
+    }
 
     // Integration tests share one control plane; start it once, up front, so
     // its first build is reported here rather than inside a test.
     eprintln!("==> local control plane");
     let plane = ControlPlane::from_env();
     let started_here = matches!(plane.up().await?, UpOutcome::Started { .. });
+    eprintln!("==> Go tools the tests use");
+    prepare_go_tools()?;
 
     let mut test = cargo();
+    if in_ci() {
+        ci_lean(&mut test);
+    }
     test.args(["test", "--workspace", "--no-fail-fast"]);
     if !cargo_test_args.is_empty() {
         test.arg("--").args(cargo_test_args);
@@ -119,8 +177,7 @@ pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
 
     // Locally the plane stays up: another `cargo test` or helper may already be using it, and
     // stopping it under them fails their tests. CI machines are thrown away, but tidy up there.
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if started_here && in_ci {
+    if started_here && in_ci() {
         eprintln!("==> stopping the control plane this run started");
         plane.down()?;
     } else if started_here {
