@@ -13,6 +13,7 @@ mod flux;
 pub mod fsys;
 mod generators;
 pub mod kustomization;
+pub mod label_selector;
 mod nameref;
 mod openapi;
 mod order;
