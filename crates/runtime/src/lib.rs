@@ -21,6 +21,9 @@
 //! scheduler.action(&object_key(&obj), summary.next)   // jitter, backoff, requeue-dependency
 //! ```
 
+pub mod bearer;
+pub mod cluster_access;
+pub mod configmap_target;
 pub mod draft;
 pub mod election;
 pub mod error;
@@ -35,6 +38,7 @@ pub mod object;
 pub mod patch;
 pub mod process;
 pub mod ratelimit;
+pub mod sa_token;
 pub mod schedule;
 pub mod shutdown;
 pub mod summary;

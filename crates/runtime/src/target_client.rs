@@ -3,6 +3,9 @@
 //!
 //! - `spec.kubeConfig.secretRef` -> a client for the cluster of that kubeconfig; with
 //!   `spec.serviceAccountName` set too, that account is impersonated on the remote cluster;
+//! - `spec.kubeConfig.configMapRef` -> a client for the cluster that ConfigMap describes,
+//!   authenticated by a ServiceAccount token (see [`crate::configmap_target`]), impersonating
+//!   `spec.serviceAccountName` there as with a Secret;
 //! - else `spec.serviceAccountName` (or `--default-service-account`) -> the controller's client
 //!   impersonating `system:serviceaccount:<namespace>:<name>`, so RBAC limits what a tenant's
 //!   object may change;
@@ -18,6 +21,8 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
+use crate::configmap_target::ConfigMapClients;
+pub use crate::configmap_target::WorkloadIdentity;
 use crate::ratelimit::{self, Limits};
 
 /// Why no client could be built for a target.
@@ -38,6 +43,15 @@ pub enum TargetError {
         /// What is wrong; never the kubeconfig's text.
         message: String,
     },
+    /// The kubeconfig ConfigMap names a cloud provider this build cannot authenticate with:
+    /// retrying cannot help until the ConfigMap changes.
+    #[error("{message}")]
+    Unsupported {
+        /// `aws`, `azure` or `gcp`.
+        provider: &'static str,
+        /// What is wrong and what to use instead.
+        message: String,
+    },
 }
 
 /// Whom an object acts as: its namespace, `spec.serviceAccountName`, `spec.kubeConfig`.
@@ -52,13 +66,18 @@ pub struct Target<'a> {
 }
 
 impl Target<'_> {
-    /// Whether the target is another cluster, reached through a kubeconfig Secret.
+    /// Whether the target is another cluster, reached through a kubeconfig Secret or the
+    /// settings of a ConfigMap.
     pub fn is_remote(&self) -> bool {
-        self.secret_ref().is_some()
+        self.secret_ref().is_some() || self.config_map_ref().is_some()
     }
 
     fn secret_ref(&self) -> Option<&driftless_api::meta::SecretKeyReference> {
         self.kube_config.and_then(|k| k.secret_ref.as_ref())
+    }
+
+    fn config_map_ref(&self) -> Option<&driftless_api::meta::LocalObjectReference> {
+        self.kube_config.and_then(|k| k.config_map_ref.as_ref())
     }
 
     fn service_account(&self) -> Option<&str> {
@@ -107,6 +126,7 @@ pub struct TargetClients {
     default_service_account: Option<String>,
     kubeconfig_policy: KubeconfigPolicy,
     impersonating: Mutex<HashMap<String, kube::Client>>,
+    config_maps: ConfigMapClients,
 }
 
 impl TargetClients {
@@ -120,12 +140,20 @@ impl TargetClients {
     ) -> Self {
         Self {
             base,
+            config_maps: ConfigMapClients::new(client.clone(), &WorkloadIdentity::default()),
             client,
             limits,
             default_service_account: default_service_account.filter(|s| !s.is_empty()),
             kubeconfig_policy: KubeconfigPolicy::default(),
             impersonating: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// How tokens for `spec.kubeConfig.configMapRef` clusters are obtained (controller-level
+    /// only, from the pod's token, unless set).
+    pub fn with_workload_identity(mut self, identity: WorkloadIdentity) -> Self {
+        self.config_maps = ConfigMapClients::new(self.client.clone(), &identity);
+        self
     }
 
     /// What kubeconfigs from Secrets may do (strict unless set).
@@ -159,6 +187,22 @@ impl TargetClients {
                 None => ratelimit::client(config, self.limits)
                     .map_err(|e| invalid(target.namespace, &secret_ref.name, first_line(&e))),
             };
+        }
+        if let Some(config_map_ref) = target.config_map_ref() {
+            // As with a Secret, only the object's own account is impersonated remotely.
+            let user = target
+                .service_account()
+                .map(|account| service_account_user(target.namespace, account));
+            return self
+                .config_maps
+                .client(
+                    &self.client,
+                    target.namespace,
+                    &config_map_ref.name,
+                    user,
+                    self.limits,
+                )
+                .await;
         }
         let account = target
             .service_account()
@@ -234,6 +278,15 @@ fn impersonated(
 fn invalid(namespace: &str, name: &str, problem: String) -> TargetError {
     TargetError::Client {
         message: format!("invalid kubeconfig in Secret '{namespace}/{name}': {problem}"),
+    }
+}
+
+/// The API server's own message for an API error (`serviceaccounts "x" not found`), else the
+/// first line of the error.
+pub(crate) fn api_problem(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => first_line(other),
     }
 }
 
@@ -324,8 +377,11 @@ mod tests {
     }
 
     #[test]
-    fn a_target_is_remote_only_with_a_kubeconfig_secret() {
-        let by_config_map = KubeConfigReference::default();
+    fn a_target_is_remote_with_a_kubeconfig_secret_or_config_map() {
+        let by_config_map = KubeConfigReference {
+            config_map_ref: Some(driftless_api::meta::LocalObjectReference { name: "cm".into() }),
+            ..Default::default()
+        };
         let by_secret = KubeConfigReference {
             secret_ref: Some(SecretKeyReference {
                 name: "kc".into(),
@@ -339,7 +395,9 @@ mod tests {
             kube_config,
         };
         assert!(!target(None).is_remote());
-        assert!(!target(Some(&by_config_map)).is_remote());
+        let neither = KubeConfigReference::default();
+        assert!(!target(Some(&neither)).is_remote());
+        assert!(target(Some(&by_config_map)).is_remote());
         assert!(target(Some(&by_secret)).is_remote());
         assert_eq!(target(None).service_account(), None);
     }
