@@ -89,7 +89,12 @@ pub async fn run(
         .with_kubeconfig_policy(driftless_runtime::target_client::KubeconfigPolicy {
             allow_exec: args.insecure_kubeconfig_exec,
             allow_insecure_tls: args.insecure_kubeconfig_tls,
-        }),
+        })
+        .with_workload_identity(
+            driftless_runtime::target_client::WorkloadIdentity::from_feature_gates(
+                &args.runtime.feature_gates(),
+            ),
+        ),
         fetcher,
         scheduler: Scheduler::from_args(&args.runtime),
         recorder,

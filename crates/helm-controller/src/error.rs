@@ -203,6 +203,10 @@ impl Classify for ReconcileError {
             | Self::CrossNamespace { .. }
             | Self::RetriesExceeded { .. }
             | Self::Unsupported { .. } => ErrorClass::Stalled,
+            // A cloud provider's workload identity: nothing changes until the ConfigMap does.
+            Self::Target {
+                source: driftless_runtime::target_client::TargetError::Unsupported { .. },
+            } => ErrorClass::Stalled,
             Self::ChartNotReady { .. } | Self::DependencyNotReady { .. } => {
                 ErrorClass::Waiting { after: None }
             }

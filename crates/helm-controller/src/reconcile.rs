@@ -253,9 +253,7 @@ async fn prepare(
 /// Spec fields this controller refuses rather than silently ignores.
 fn unsupported(hr: &HelmRelease) -> Result<(), ReconcileError> {
     let spec = &hr.spec;
-    let feature = if crate::target::workload_identity(hr) {
-        Some("spec.kubeConfig.configMapRef")
-    } else if spec
+    let feature = if spec
         .chart_ref
         .as_ref()
         .is_some_and(|r| r.kind == ChartRefKind::ExternalArtifact)

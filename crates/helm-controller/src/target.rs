@@ -1,6 +1,8 @@
 //! The client a HelmRelease's Helm actions and release storage use, as Flux builds its REST
-//! client getter: the cluster of `spec.kubeConfig.secretRef`, else the controller's own, acting
-//! as `spec.serviceAccountName` (or `--default-service-account` on the own cluster) when set.
+//! client getter: the cluster of `spec.kubeConfig.secretRef` or of the settings in
+//! `spec.kubeConfig.configMapRef` (a ServiceAccount token, no Secret), else the controller's
+//! own, acting as `spec.serviceAccountName` (or `--default-service-account` on the own
+//! cluster) when set.
 //! Everything else (sources, values, the HelmChart, the status) stays on the controller's own
 //! client.
 
@@ -27,13 +29,4 @@ pub fn target<'a>(hr: &'a HelmRelease, namespace: &'a str) -> Target<'a> {
         service_account_name: hr.spec.service_account_name.as_deref(),
         kube_config: hr.spec.kube_config.as_ref(),
     }
-}
-
-/// Whether `hr` names a kubeconfig by ConfigMap (workload identity), which this controller
-/// refuses rather than silently applying to its own cluster.
-pub fn workload_identity(hr: &HelmRelease) -> bool {
-    hr.spec
-        .kube_config
-        .as_ref()
-        .is_some_and(|k| k.config_map_ref.is_some() && k.secret_ref.is_none())
 }
