@@ -13,8 +13,7 @@ mod kc;
 #[allow(unused_imports)]
 #[path = "../../source-controller/tests/common/mod.rs"]
 mod sc;
-
-use std::path::PathBuf;
+mod upstream_common;
 
 use clap::Parser;
 use commands_common::capture;
@@ -25,70 +24,7 @@ use driftless_cli::manifests::Install;
 use driftless_runtime::flags::GoDuration;
 use kube::api::Api;
 use testkit::git_server::{GitAuth, GitServer};
-
-/// The upstream `flux` binary (built once, cached, from the module pinned in tools.toml),
-/// pointed at the test cluster and given a home of its own.
-struct Flux {
-    bin: PathBuf,
-    kubeconfig: PathBuf,
-    home: tempfile::TempDir,
-}
-
-impl Flux {
-    fn new(kubeconfig: PathBuf) -> Self {
-        let tool = testkit::gotools::pinned_tool("flux").expect("flux is pinned in tools.toml");
-        let built = tool
-            .ensure(&testkit::Cache::from_env())
-            .expect("the upstream flux CLI builds");
-        Self {
-            bin: built.path("flux"),
-            kubeconfig,
-            home: tempfile::tempdir().expect("home"),
-        }
-    }
-
-    /// Runs `flux <line>`: whether it succeeded, stdout, stderr.
-    async fn run(&self, line: &str) -> (bool, String, String) {
-        let output = tokio::process::Command::new(&self.bin)
-            .args(line.split_whitespace())
-            .env("KUBECONFIG", &self.kubeconfig)
-            .env("HOME", self.home.path())
-            .env_remove("FLUX_SYSTEM_NAMESPACE")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .await
-            .expect("the flux binary runs");
-        (
-            output.status.success(),
-            String::from_utf8_lossy(&output.stdout).into_owned(),
-            String::from_utf8_lossy(&output.stderr).into_owned(),
-        )
-    }
-
-    /// Runs `flux <line>`, asserts that it succeeded and returns (stdout, stderr).
-    async fn ok(&self, line: &str) -> (String, String) {
-        let (success, out, err) = self.run(line).await;
-        assert!(
-            success,
-            "flux {line} failed\nstdout:\n{out}\nstderr:\n{err}"
-        );
-        (out, err)
-    }
-}
-
-/// The cells of the table row whose cells include all of `cells`, trimmed (flux's table writer
-/// pads every cell and ends each row with a tab).
-fn row_with<'a>(table: &'a str, cells: &[&str]) -> Option<Vec<&'a str>> {
-    table
-        .lines()
-        .map(|line| {
-            line.trim_end_matches([' ', '\t'])
-                .split('\t')
-                .map(str::trim)
-                .collect::<Vec<_>>()
-        })
-        .find(|row| cells.iter().all(|c| row.contains(c)))
-}
+use upstream_common::{Flux, has_event, row_with};
 
 fn config_map(name: &str, value: &str) -> String {
     format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  value: {value}\n")
@@ -341,12 +277,7 @@ async fn the_upstream_flux_cli_checks_lists_reconciles_and_walks_a_driftless_clu
         ),
     ] {
         assert!(
-            out.lines().any(|line| {
-                let row: Vec<&str> = line.split('\t').map(str::trim).collect();
-                row.get(2) == Some(&reason)
-                    && row.get(3) == Some(&object)
-                    && row.get(4).is_some_and(|m| m.contains(&message))
-            }),
+            has_event(&out, reason, object, &message),
             "{reason} {object} {message:?} in\n{out}"
         );
     }
