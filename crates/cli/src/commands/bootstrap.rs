@@ -7,6 +7,10 @@
 //! together) are committed and applied, and the command waits until the cluster has applied
 //! the pushed commit. Every step is idempotent: running it again commits nothing new, and a new
 //! version rewrites the components in a new commit.
+//!
+//! Over SSH without `--private-key-file` a deploy key is generated for the cluster (see
+//! [`ssh`]): its public half is printed, the user is asked to give it access unless
+//! `--silent`, and re-runs reuse the key stored in the Secret.
 
 use clap::{Args, Subcommand};
 use driftless_git::{
@@ -14,7 +18,7 @@ use driftless_git::{
     PushTarget, Signature,
 };
 use driftless_runtime::flags::GoDuration;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use serde_json::{Value, json};
 
 use super::CommandError;
@@ -25,6 +29,13 @@ use super::output::Printer;
 use super::reconcile::wait;
 use crate::manifests::VERSION_OF_THIS_BUILD;
 use crate::yaml;
+
+mod keys;
+mod secret;
+mod ssh;
+
+pub use keys::{Curve, KeyAlgorithm, parse_rsa_bits};
+pub use ssh::{Answer, PROMPT};
 
 /// The name of the GitRepository, Kustomization and Secret bootstrap creates, as Flux's.
 pub const SYNC_NAME: &str = "flux-system";
@@ -45,7 +56,7 @@ pub struct BootstrapArgs {
 /// Where the configuration lives.
 #[derive(Debug, Subcommand)]
 pub enum BootstrapWhat {
-    /// Any Git server over HTTP(S).
+    /// Any Git server over HTTP(S) or SSH.
     Git(GitBootstrap),
 }
 
@@ -77,6 +88,21 @@ pub struct GitBootstrap {
     /// (`--password` is its passphrase).
     #[arg(long)]
     pub private_key_file: Option<std::path::PathBuf>,
+    /// Assumes the deploy key is already set up: skips the confirmation.
+    #[arg(short = 's', long)]
+    pub silent: bool,
+    /// SSH public key algorithm of the generated deploy key (rsa, ecdsa, ed25519).
+    #[arg(long, value_enum, default_value = "ecdsa")]
+    pub ssh_key_algorithm: KeyAlgorithm,
+    /// SSH ECDSA public key curve (p256, p384, p521).
+    #[arg(long, value_enum, default_value = "p384")]
+    pub ssh_ecdsa_curve: Curve,
+    /// SSH RSA public key bit size (multiples of 8).
+    #[arg(long, default_value = "2048", value_parser = parse_rsa_bits)]
+    pub ssh_rsa_bits: u32,
+    /// SSH hostname, to be used when the SSH host differs from the HTTPS one.
+    #[arg(long)]
+    pub ssh_hostname: Option<String>,
     /// Name of the Secret holding the Git credentials.
     #[arg(long, default_value = SYNC_NAME)]
     pub secret_name: String,
@@ -103,6 +129,13 @@ pub fn run(args: &BootstrapArgs) -> Result<(), CommandError> {
         let client = args.kube.client().await?;
         bootstrap(&client, args, &mut Printer::stdio()).await
     })
+}
+
+/// Reads the answer to the deploy key prompt from stdin.
+fn stdin_answer(_public_key: &str) -> std::io::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    Ok(line)
 }
 
 impl GitBootstrap {
@@ -137,42 +170,10 @@ impl GitBootstrap {
         self.url.starts_with("ssh://")
     }
 
-    /// True when bootstrap stores credentials in the source Secret.
+    /// True when bootstrap stores credentials in the source Secret (over SSH always: the
+    /// given key or a generated deploy key).
     fn has_credentials(&self) -> bool {
-        self.password.is_some() || (self.is_ssh() && self.private_key_file.is_some())
-    }
-
-    /// The credentials for the clone and the Secret. Over SSH: the private key file, its
-    /// passphrase, and the server's host key scanned now (Flux's bootstrap trusts the host it
-    /// reaches at bootstrap time and pins that key in `known_hosts` from then on).
-    async fn resolve_auth(&self) -> Result<Auth, ClusterError> {
-        if !self.is_ssh() {
-            return Ok(self.auth());
-        }
-        let Some(path) = &self.private_key_file else {
-            return Err(ClusterError::Invalid(
-                "an ssh:// URL needs --private-key-file (SSH agents are not supported)".into(),
-            ));
-        };
-        let identity = std::fs::read(path).map_err(|e| {
-            ClusterError::Invalid(format!(
-                "reading --private-key-file '{}': {e}",
-                path.display()
-            ))
-        })?;
-        let url = self.url.clone();
-        let known_hosts = tokio::task::spawn_blocking(move || {
-            driftless_git::scan_known_hosts(&url, std::time::Duration::from_secs(30))
-        })
-        .await
-        .map_err(|e| ClusterError::Failed(format!("the host key scan stopped: {e}")))?
-        .map_err(|e| ClusterError::Failed(e.to_string()))?;
-        Ok(Auth {
-            ssh_identity: Some(identity),
-            ssh_password: self.password.clone(),
-            ssh_known_hosts: Some(known_hosts.into_bytes()),
-            ..Auth::default()
-        })
+        self.password.is_some() || self.is_ssh()
     }
 
     fn check_url(&self) -> Result<(), ClusterError> {
@@ -226,7 +227,7 @@ pub fn sync_objects(git: &GitBootstrap, namespace: &str, path: &str) -> Vec<Valu
         "kind": "GitRepository",
         "metadata": {"name": SYNC_NAME, "namespace": namespace},
         "spec": {"interval": git.interval.to_string(), "ref": {"branch": git.branch},
-                 "url": git.url},
+                 "url": git.sync_url()},
     });
     if git.has_credentials() {
         repository["spec"]["secretRef"] = json!({"name": git.secret_name});
@@ -291,6 +292,7 @@ fn commit_and_push(
     clone: &mut GitClone,
     files: Vec<(String, String)>,
     message: &CommitMessage,
+    hint: &str,
 ) -> Result<Option<String>, String> {
     let changes: Vec<FileChange> = files
         .into_iter()
@@ -308,8 +310,7 @@ fn commit_and_push(
     let target = PushTarget::branch(&clone.branch);
     driftless_git::push(clone, &[target], &PushOptions::default()).map_err(|e| {
         format!(
-            "pushing to '{}' failed: {e} (hint: the credentials must be allowed to push to \
-             branch '{}'; pass --username/--password, or --password with --token-auth)",
+            "pushing to '{}' branch '{}' failed: {e} ({hint})",
             clone.url(),
             clone.branch
         )
@@ -325,6 +326,7 @@ async fn push_manifests(
     auth: &Auth,
     path: &str,
     files: SyncFiles,
+    hint: String,
 ) -> Result<Pushed, ClusterError> {
     let in_repo = |name: &str| {
         [path, SYNC_NAME, name]
@@ -350,14 +352,9 @@ async fn push_manifests(
         let dir = tempfile::tempdir().map_err(|e| format!("creating a temp dir failed: {e}"))?;
         let mut clone =
             driftless_git::clone_branch(&url, &branch, &dir.path().join("repo"), &options)
-                .map_err(|e| {
-                    format!(
-                        "cloning failed: {e} (hint: check --url and --branch, and the credentials: \
-                     --username/--password, or --password with --token-auth)"
-                    )
-                })?;
-        let components = commit_and_push(&mut clone, components, &components_message)?;
-        let sync = commit_and_push(&mut clone, sync, &sync_message)?;
+                .map_err(|e| format!("cloning failed: {e} (check --url and --branch; {hint})"))?;
+        let components = commit_and_push(&mut clone, components, &components_message, &hint)?;
+        let sync = commit_and_push(&mut clone, sync, &sync_message, &hint)?;
         Ok(Pushed {
             components,
             sync,
@@ -369,10 +366,21 @@ async fn push_manifests(
     .map_err(ClusterError::Failed)
 }
 
-/// Runs the bootstrap against `client`.
+/// Runs the bootstrap against `client`, reading the answer to the deploy key prompt from
+/// stdin.
 pub async fn bootstrap(
     client: &kube::Client,
     args: &BootstrapArgs,
+    printer: &mut Printer<'_>,
+) -> Result<(), CommandError> {
+    bootstrap_answering(client, args, &mut stdin_answer, printer).await
+}
+
+/// Runs the bootstrap against `client`; `answer` answers the deploy key prompt.
+pub async fn bootstrap_answering(
+    client: &kube::Client,
+    args: &BootstrapArgs,
+    answer: &mut Answer<'_>,
     printer: &mut Printer<'_>,
 ) -> Result<(), CommandError> {
     let BootstrapWhat::Git(git) = &args.what;
@@ -382,12 +390,17 @@ pub async fn bootstrap(
     printer.action("generating component manifests")?;
     let files = sync_files(git, &namespace, &path)?;
     printer.success("generated component manifests")?;
+    let ssh = match git.is_ssh() {
+        true => Some(git.ssh_setup(client, &namespace, answer, printer).await?),
+        false => None,
+    };
+    let auth = ssh.as_ref().map_or_else(|| git.auth(), |s| s.auth.clone());
+    let hint = git.access_hint(&namespace, ssh.as_ref().is_some_and(|s| s.deploy_key));
     printer.action(&format!(
         "cloning branch \"{}\" from Git repository \"{}\" and pushing the manifests",
         git.branch, git.url
     ))?;
-    let auth = git.resolve_auth().await?;
-    let pushed = push_manifests(git, &auth, &path, files).await?;
+    let pushed = push_manifests(git, &auth, &path, files, hint).await?;
     for (what, commit) in [("component", &pushed.components), ("sync", &pushed.sync)] {
         match commit {
             Some(id) => printer.success(&format!(
@@ -405,12 +418,13 @@ pub async fn bootstrap(
     };
     install(client, &install_args, printer).await?;
 
-    if git.has_credentials() {
+    if git.has_credentials() && !ssh.as_ref().is_some_and(|s| s.stored) {
         printer.action(&format!(
             "applying source secret \"{namespace}/{}\"",
             git.secret_name
         ))?;
-        apply_secret(client, git, &auth, &namespace).await?;
+        let known_hosts = ssh.as_ref().map(|s| s.known_hosts.as_str());
+        secret::apply_secret(client, git, &auth, known_hosts, &namespace).await?;
         printer.success("reconciled source secret")?;
     }
 
@@ -469,54 +483,6 @@ async fn apply(
     )
     .await
     .map_err(|e| ClusterError::api(format!("applying {} {SYNC_NAME}", kind.kind), e))?;
-    Ok(())
-}
-
-async fn apply_secret(
-    client: &kube::Client,
-    git: &GitBootstrap,
-    auth: &Auth,
-    namespace: &str,
-) -> Result<(), ClusterError> {
-    // The same credentials the clone used, in the keys source-controller reads.
-    let auth = auth.clone();
-    if let (Some(identity), Some(known_hosts)) = (&auth.ssh_identity, &auth.ssh_known_hosts) {
-        let public = driftless_git::identity_public_key(identity, auth.ssh_password.as_deref())
-            .map_err(|e| ClusterError::Invalid(e.to_string()))?;
-        let mut data = json!({
-            "identity": String::from_utf8_lossy(identity),
-            "identity.pub": public,
-            "known_hosts": String::from_utf8_lossy(known_hosts),
-        });
-        if let Some(password) = &auth.ssh_password {
-            data["password"] = json!(password);
-        }
-        return apply_secret_data(client, git, namespace, data).await;
-    }
-    let data = match (auth.bearer_token, auth.basic) {
-        (Some(token), _) => json!({"bearerToken": token}),
-        (None, Some(basic)) => json!({"username": basic.username, "password": basic.password}),
-        (None, None) => return Ok(()),
-    };
-    apply_secret_data(client, git, namespace, data).await
-}
-
-async fn apply_secret_data(
-    client: &kube::Client,
-    git: &GitBootstrap,
-    namespace: &str,
-    data: Value,
-) -> Result<(), ClusterError> {
-    let secret = json!({"apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": git.secret_name, "namespace": namespace}, "stringData": data});
-    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), namespace);
-    api.patch(
-        &git.secret_name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&secret),
-    )
-    .await
-    .map_err(|e| ClusterError::api(format!("applying Secret {}", git.secret_name), e))?;
     Ok(())
 }
 

@@ -85,3 +85,68 @@ fn a_token_is_sent_as_bearer_and_a_password_as_basic_auth() {
         ("bot", "pw")
     );
 }
+
+#[test]
+fn the_deploy_key_flags_default_to_flux_s_ecdsa_p384_and_2048_bit_rsa() {
+    let git = git("git --url=ssh://git@h/r");
+    assert_eq!(git.ssh_key_algorithm, KeyAlgorithm::Ecdsa);
+    assert_eq!(git.ssh_ecdsa_curve, Curve::P384);
+    assert_eq!(git.ssh_rsa_bits, 2048);
+    assert!(!git.silent && git.ssh_hostname.is_none());
+    let git = git("git --url=ssh://git@h/r -s --ssh-key-algorithm=rsa --ssh-rsa-bits=4096");
+    assert_eq!(
+        (git.ssh_key_algorithm, git.ssh_rsa_bits, git.silent),
+        (KeyAlgorithm::Rsa, 4096, true)
+    );
+}
+
+#[test]
+fn a_bad_key_flag_value_is_an_error_naming_the_flag() {
+    for (flag, expected) in [
+        (
+            "--ssh-key-algorithm=dsa",
+            "possible values: rsa, ecdsa, ed25519",
+        ),
+        (
+            "--ssh-ecdsa-curve=p999",
+            "possible values: p256, p384, p521",
+        ),
+        (
+            "--ssh-rsa-bits=2050",
+            "RSA key bit size should be a multiples of 8",
+        ),
+        ("--ssh-rsa-bits=512", "between 1024 and 16384"),
+    ] {
+        let argv = ["bootstrap", "git", "--url=ssh://git@h/r", flag];
+        let error = Cli::try_parse_from(argv).expect_err(flag).to_string();
+        let name = flag.split('=').next().expect("name");
+        assert!(error.contains(name), "{flag}: {error}");
+        assert!(error.contains(expected), "{flag}: {error}");
+    }
+}
+
+#[test]
+fn over_ssh_the_cluster_follows_the_url_with_the_username_and_ssh_hostname() {
+    let kept = git("git --url=ssh://deploy@git.example:2222/org/fleet.git");
+    assert_eq!(
+        kept.sync_url(),
+        "ssh://deploy@git.example:2222/org/fleet.git"
+    );
+    let no_user = git("git --url=ssh://git.example/org/fleet.git");
+    assert_eq!(no_user.sync_url(), "ssh://git@git.example/org/fleet.git");
+    let renamed = git(
+        "git --url=ssh://git@git.example/org/fleet.git -u bot --ssh-hostname=ssh.git.example:22",
+    );
+    assert_eq!(
+        renamed.sync_url(),
+        "ssh://bot@ssh.git.example:22/org/fleet.git"
+    );
+    let objects = sync_objects(&renamed, "flux-system", "");
+    assert_eq!(
+        objects[0]["spec"]["url"],
+        "ssh://bot@ssh.git.example:22/org/fleet.git"
+    );
+    assert_eq!(objects[0]["spec"]["secretRef"]["name"], "flux-system");
+    let https = git("git --url=https://git.example/fleet.git --ssh-hostname=other");
+    assert_eq!(https.sync_url(), "https://git.example/fleet.git");
+}
