@@ -55,7 +55,7 @@ async fn a_helmrepository_stores_its_index_and_a_helmchart_follows_the_newest_ma
     let ready = find(status.conditions.as_ref(), "Ready").expect("Ready");
     assert_eq!(
         ready.message,
-        format!("stored artifact for revision '{}'", artifact.revision)
+        format!("stored artifact: revision '{}'", artifact.revision)
     );
     // The index is served by the artifact server, matches its digest and lists every version.
     let (code, body) = http_get(&artifact.url).await?;

@@ -170,10 +170,12 @@ impl SourceKind for HelmRepository {
         };
         draft.delete(types::ARTIFACT_OUTDATED);
         draft.delete(types::STORAGE_OPERATION_FAILED);
+        // Flux words this condition differently from GitRepository's ("for revision"); the
+        // flux CLI shows it as the Ready message.
         draft.mark_true(
             types::ARTIFACT_IN_STORAGE,
             reasons::SUCCEEDED,
-            format!("stored artifact for revision '{}'", fetched.revision),
+            format!("stored artifact: revision '{}'", fetched.revision),
         );
         status.url = Some(link_url(&ctx.storage, &key, INDEX_YAML)?);
         Ok(notice)
