@@ -18,6 +18,7 @@ use driftless_runtime::events::Recorder;
 use driftless_runtime::process::{self, ProcessError};
 use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::shutdown::Signals;
+use driftless_runtime::target_client::WorkloadIdentity;
 use futures::{Stream, StreamExt};
 use kube::api::{Api, DynamicObject};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
@@ -87,7 +88,10 @@ pub async fn run(
             client.clone(),
             args.runtime.api_limits(),
             args.default_service_account(),
-        ),
+        )
+        .with_workload_identity(WorkloadIdentity::from_feature_gates(
+            &args.runtime.feature_gates(),
+        )),
         fetcher,
         scheduler: Scheduler::from_args(&args.runtime),
         recorder,

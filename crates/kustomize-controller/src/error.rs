@@ -125,6 +125,13 @@ pub enum ReconcileError {
         /// What is wrong.
         message: String,
     },
+    /// `spec.kubeConfig` asks for what this controller cannot do (a cloud provider's workload
+    /// identity): retrying cannot help until the ConfigMap changes.
+    #[error("{message}")]
+    UnsupportedTarget {
+        /// What is unsupported and what to use instead.
+        message: String,
+    },
     /// Dry-run or apply failed; nothing or only the earlier stages were applied.
     #[error("{source}")]
     Apply {
@@ -179,9 +186,11 @@ impl Classify for ReconcileError {
             | Self::ArtifactNotReady { .. }
             | Self::Fetch { .. }
             | Self::PathNotFound { .. } => reasons::ARTIFACT_FAILED,
-            Self::Read { .. } | Self::Client { .. } | Self::Apply { .. } | Self::Patch { .. } => {
-                reasons::RECONCILIATION_FAILED
-            }
+            Self::Read { .. }
+            | Self::Client { .. }
+            | Self::UnsupportedTarget { .. }
+            | Self::Apply { .. }
+            | Self::Patch { .. } => reasons::RECONCILIATION_FAILED,
             Self::DependencyNotReady { .. } | Self::DependencyExpr { .. } => {
                 reasons::DEPENDENCY_NOT_READY
             }
@@ -200,7 +209,8 @@ impl Classify for ReconcileError {
         match self {
             Self::InvalidDuration { .. }
             | Self::CrossNamespace { .. }
-            | Self::InvalidCel { .. } => ErrorClass::Stalled,
+            | Self::InvalidCel { .. }
+            | Self::UnsupportedTarget { .. } => ErrorClass::Stalled,
             Self::SourceNotFound { .. }
             | Self::ArtifactNotReady { .. }
             | Self::DependencyNotReady { .. }

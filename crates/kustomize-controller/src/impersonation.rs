@@ -1,10 +1,11 @@
-//! Which client applies a Kustomization: Flux's impersonation rules (kubeConfig, then
-//! serviceAccountName or `--default-service-account`, then the controller's own client) live in
+//! Which client applies a Kustomization: Flux's impersonation rules (kubeConfig by Secret or by
+//! ConfigMap, then serviceAccountName or `--default-service-account`, then the controller's own
+//! client) live in
 //! [`driftless_runtime::target_client`]; this module adds the kind resolver of the chosen cluster.
 
 use driftless_api::kustomize::Kustomization;
 use driftless_runtime::ratelimit::Limits;
-use driftless_runtime::target_client::{Target, TargetClients, TargetError};
+use driftless_runtime::target_client::{Target, TargetClients, TargetError, WorkloadIdentity};
 use driftless_ssa::resolve::Resolver;
 use kube::ResourceExt;
 
@@ -30,6 +31,12 @@ impl Clients {
             resolver: Resolver::new(client.clone()),
             targets: TargetClients::new(base, client, limits, default_service_account),
         }
+    }
+
+    /// How tokens for `spec.kubeConfig.configMapRef` clusters are obtained.
+    pub fn with_workload_identity(mut self, identity: WorkloadIdentity) -> Self {
+        self.targets = self.targets.with_workload_identity(identity);
+        self
     }
 
     /// The controller's own client.
@@ -61,6 +68,9 @@ impl Clients {
             .map_err(|e| match e {
                 TargetError::Read { subject, source } => ReconcileError::Read { subject, source },
                 TargetError::Client { message } => ReconcileError::Client { message },
+                TargetError::Unsupported { message, .. } => {
+                    ReconcileError::UnsupportedTarget { message }
+                }
             })
     }
 }
