@@ -9,15 +9,13 @@ use std::time::{Duration, Instant};
 
 use driftless_api::apply::{ResourceInventory, ResourceRef};
 use driftless_api::kustomize::Kustomization;
-use driftless_ssa::error::{api_message, is_not_found};
-use driftless_ssa::kstatus::Status;
 use driftless_ssa::resolve::Resolver;
-use driftless_ssa::wait::{HealthReport, ObjectHealth, Target};
+use driftless_ssa::wait::{StatusReader, Target};
 use driftless_ssa::{ApplyOptions, ChangeSet, ObjMetadata, Owner, ResourceManager, SsaError};
 use kube::ResourceExt;
-use kube::api::{Api, DynamicObject, GroupVersionKind};
+use kube::api::DynamicObject;
 
-use crate::cel::{HealthRules, StatusEvaluator};
+use crate::cel::HealthRules;
 use crate::error::{ReconcileError, go_duration};
 
 /// What the apply step did.
@@ -147,25 +145,22 @@ pub fn health_rules(ks: &Kustomization) -> Result<HealthRules, ReconcileError> {
     HealthRules::new(checks).map_err(|message| ReconcileError::InvalidCel { message })
 }
 
-/// Waits until `targets` are Current, up to `timeout`; returns how long it took. `client` reads
-/// the objects that `rules` judge. Without rules, the kstatus the apply returned (`applied`) is
-/// the first observation of each object it wrote.
+/// Waits until `targets` are Current, up to `timeout`; returns how long it took. The kstatus the
+/// apply returned (`applied`) is the first observation of each object it wrote that `rules` do
+/// not cover.
 pub async fn check_health(
     manager: &ResourceManager,
-    client: &kube::Client,
     rules: &HealthRules,
     targets: &[Target],
     applied: &ChangeSet,
     timeout: Duration,
 ) -> Result<Duration, ReconcileError> {
     let started = Instant::now();
-    let waited = if rules.is_empty() {
-        manager
-            .wait_from(targets, &applied.observations(), timeout)
-            .await
-    } else {
-        wait_with_rules(manager, client, rules, targets, timeout).await
-    };
+    // Objects of kinds the rules cover are judged by their CEL expressions at every poll.
+    let reader = (!rules.is_empty()).then_some(rules as &dyn StatusReader);
+    let waited = manager
+        .wait_with(targets, &applied.observations(), timeout, reader)
+        .await;
     match waited {
         Ok(_) => Ok(started.elapsed()),
         Err(SsaError::HealthCheck { message, .. }) => Err(ReconcileError::HealthCheck {
@@ -174,102 +169,6 @@ pub async fn check_health(
         }),
         Err(source) => Err(ReconcileError::Apply { source }),
     }
-}
-
-/// The ssa wait loop (same poll delays, fail-fast on Failed, same messages), with the status of
-/// covered kinds computed by their CEL expressions.
-async fn wait_with_rules(
-    manager: &ResourceManager,
-    client: &kube::Client,
-    rules: &HealthRules,
-    targets: &[Target],
-    timeout: Duration,
-) -> Result<HealthReport, SsaError> {
-    let resolver = manager.resolver();
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut delays = manager.options().poll_delays();
-    loop {
-        let mut report = HealthReport::default();
-        for target in targets {
-            match rules.for_kind(&target.object.group, &target.object.kind) {
-                Some(evaluator) => report
-                    .entries
-                    .push(custom_health(resolver, client, evaluator, target).await?),
-                None => report
-                    .entries
-                    .extend(manager.poll(std::slice::from_ref(target)).await?.entries),
-            }
-        }
-        if report.all_current() {
-            return Ok(report);
-        }
-        let failed: Vec<&ObjectHealth> = report
-            .entries
-            .iter()
-            .filter(|e| e.status == Status::Failed)
-            .collect();
-        if !failed.is_empty() {
-            let message = format!("failed early due to stalled resources: {}", list(&failed));
-            return Err(SsaError::HealthCheck { message, report });
-        }
-        if tokio::time::Instant::now() >= deadline {
-            let message = format!("timeout waiting for: {}", list(&report.not_ready()));
-            return Err(SsaError::HealthCheck { message, report });
-        }
-        let delay = delays.next().unwrap_or(manager.options().poll_interval);
-        tokio::time::sleep(
-            delay.min(deadline.saturating_duration_since(tokio::time::Instant::now())),
-        )
-        .await;
-    }
-}
-
-fn list(entries: &[&ObjectHealth]) -> String {
-    let items: Vec<String> = entries.iter().map(ToString::to_string).collect();
-    format!("[{}]", items.join(", "))
-}
-
-/// Reads `target` and evaluates its expressions; an evaluation error leaves it Unknown with the
-/// error as message, so the wait goes on (the object may still get the field).
-async fn custom_health(
-    resolver: &Resolver,
-    client: &kube::Client,
-    evaluator: &StatusEvaluator,
-    target: &Target,
-) -> Result<ObjectHealth, SsaError> {
-    let object = &target.object;
-    let health = |status, message: String| ObjectHealth {
-        object: object.clone(),
-        status,
-        message,
-    };
-    let gvk = GroupVersionKind::gvk(&object.group, &target.version, &object.kind);
-    let resolved = match resolver.resolve(&gvk).await {
-        Ok(resolved) => resolved,
-        Err(e) => return Ok(health(Status::NotFound, e.to_string())),
-    };
-    let api: Api<DynamicObject> = match object.namespace.as_str() {
-        "" => Api::all_with(client.clone(), &resolved.resource),
-        ns => Api::namespaced_with(client.clone(), ns, &resolved.resource),
-    };
-    let live = match api.get(&object.name).await {
-        Ok(live) => live,
-        Err(e) if is_not_found(&e) => return Ok(health(Status::NotFound, "not found".into())),
-        Err(e) => {
-            return Err(SsaError::Read {
-                subject: object.subject(),
-                message: api_message(&e),
-            });
-        }
-    };
-    let value = serde_json::to_value(&live).map_err(|e| SsaError::Read {
-        subject: object.subject(),
-        message: e.to_string(),
-    })?;
-    Ok(match evaluator.evaluate(&value) {
-        Ok(status) => health(status, String::new()),
-        Err(e) => health(Status::Unknown, e.to_string()),
-    })
 }
 
 /// The inventory entries of `inventory` (for deletion).

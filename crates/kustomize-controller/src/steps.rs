@@ -155,7 +155,6 @@ pub async fn run_steps(
         draft.progressing(format!("Checking health of revision {revision}"));
         let took = apply::check_health(
             &manager,
-            &client,
             &health_rules,
             &targets,
             &applied.change_set,

@@ -23,6 +23,7 @@ pub mod diff;
 pub mod error;
 pub mod inventory;
 pub mod kstatus;
+pub mod legacy;
 pub mod metadata;
 pub mod object;
 pub mod options;

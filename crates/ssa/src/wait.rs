@@ -16,6 +16,16 @@ use crate::inventory::parse_entry_id;
 use crate::kstatus::{self, Status};
 use crate::object::ObjMetadata;
 
+/// Decides the status of the kinds it covers instead of kstatus, as Flux's custom status readers
+/// do for `healthCheckExprs` (a CEL reader in the `driftless-cel-health` crate).
+pub trait StatusReader: Send + Sync {
+    /// Whether objects of `group` and `kind` are judged by this reader.
+    fn covers(&self, group: &str, kind: &str) -> bool;
+
+    /// The status of `object` (the live object as JSON) and why; only called for covered kinds.
+    fn status(&self, group: &str, kind: &str, object: &serde_json::Value) -> (Status, String);
+}
+
 /// An object to wait for: identity and the API version to read it with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
@@ -118,6 +128,21 @@ impl ResourceManager {
         observed: &[ObjectHealth],
         timeout: Duration,
     ) -> Result<HealthReport, SsaError> {
+        self.wait_with(targets, observed, timeout, None).await
+    }
+
+    /// [`Self::wait_from`] with the kinds `reader` covers judged by it. A covered object is
+    /// read at every poll, whatever was observed or found before: its status is the reader's
+    /// alone and may go back from Current while others are not ready yet.
+    pub async fn wait_with(
+        &self,
+        targets: &[Target],
+        observed: &[ObjectHealth],
+        timeout: Duration,
+        reader: Option<&dyn StatusReader>,
+    ) -> Result<HealthReport, SsaError> {
+        let covered =
+            |t: &Target| reader.is_some_and(|r| r.covers(&t.object.group, &t.object.kind));
         let deadline = tokio::time::Instant::now() + timeout;
         let mut delays = self.options.poll_delays();
         let mut known: HashMap<ObjMetadata, ObjectHealth> = observed
@@ -129,8 +154,10 @@ impl ResourceManager {
             let mut entries = Vec::with_capacity(targets.len());
             for target in targets {
                 let health = match known.get(&target.object) {
-                    Some(h) if first || h.status == Status::Current => h.clone(),
-                    _ => self.health_of(target).await?,
+                    Some(h) if !covered(target) && (first || h.status == Status::Current) => {
+                        h.clone()
+                    }
+                    _ => self.health_with(target, reader).await?,
                 };
                 known.insert(target.object.clone(), health.clone());
                 entries.push(health);
@@ -159,12 +186,17 @@ impl ResourceManager {
     pub async fn poll(&self, targets: &[Target]) -> Result<HealthReport, SsaError> {
         let mut entries = Vec::with_capacity(targets.len());
         for target in targets {
-            entries.push(self.health_of(target).await?);
+            entries.push(self.health_with(target, None).await?);
         }
         Ok(HealthReport { entries })
     }
 
-    async fn health_of(&self, target: &Target) -> Result<ObjectHealth, SsaError> {
+    /// One read of `target`, its status by `reader` when it covers the kind, else kstatus.
+    async fn health_with(
+        &self,
+        target: &Target,
+        reader: Option<&dyn StatusReader>,
+    ) -> Result<ObjectHealth, SsaError> {
         let object = &target.object;
         let health = |status, message: String| ObjectHealth {
             object: object.clone(),
@@ -183,6 +215,10 @@ impl ResourceManager {
                     subject: object.subject(),
                     message: e.to_string(),
                 })?;
+                if let Some(reader) = reader.filter(|r| r.covers(&object.group, &object.kind)) {
+                    let (status, message) = reader.status(&object.group, &object.kind, &value);
+                    return Ok(health(status, message));
+                }
                 let computed = kstatus::compute(&value, Timestamp::now());
                 Ok(health(computed.status, computed.message))
             }
@@ -275,5 +311,34 @@ mod tests {
         let message = err.to_string();
         assert!(message.contains("status: 'NotFound'"), "{message}");
         assert!(!message.contains("not yet"), "{message}");
+    }
+
+    /// Judges every ConfigMap Current.
+    struct AlwaysCurrent;
+
+    impl StatusReader for AlwaysCurrent {
+        fn covers(&self, _: &str, kind: &str) -> bool {
+            kind == "ConfigMap"
+        }
+
+        fn status(&self, _: &str, _: &str, _: &serde_json::Value) -> (Status, String) {
+            (Status::Current, String::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn objects_a_reader_covers_are_read_even_when_observed_current() {
+        let manager = unreachable_manager();
+        let observed = [health("ConfigMap", Status::Current, "Resource is current")];
+        let err = manager
+            .wait_with(
+                &[target()],
+                &observed,
+                Duration::from_millis(300),
+                Some(&AlwaysCurrent),
+            )
+            .await
+            .expect_err("the read fails: nothing is served");
+        assert!(err.to_string().contains("status: 'NotFound'"), "{err}");
     }
 }

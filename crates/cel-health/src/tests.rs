@@ -206,3 +206,32 @@ fn numbers_compare_as_kubernetes_integers_and_strings_extensions_are_there() {
         assert_eq!(compiled.evaluate_bool(&[("dep", &dep)]), Ok(want), "{expr}");
     }
 }
+
+#[test]
+fn as_a_status_reader_the_rules_cover_their_group_ignoring_the_version_and_judge_by_cel() {
+    let mut group_only = check(
+        None,
+        "status.phase == 'Ready'",
+        "status.phase == 'Broken'",
+        "",
+    );
+    group_only.api_version = "example.com/v2".into();
+    let rules = HealthRules::new(&[group_only]).expect("valid");
+    let reader: &dyn StatusReader = &rules;
+    assert!(reader.covers("example.com", "Widget"));
+    assert!(!reader.covers("apps", "Deployment"));
+    let ready = object("Ready", 1, Some(1));
+    assert_eq!(
+        reader.status("example.com", "Widget", &ready),
+        (Status::Current, String::new())
+    );
+    let broken = object("Broken", 1, Some(1));
+    assert_eq!(
+        reader.status("example.com", "Widget", &broken).0,
+        Status::Failed
+    );
+    let no_status = json!({"metadata": {"name": "w"}});
+    let (status, message) = reader.status("example.com", "Widget", &no_status);
+    assert_eq!(status, Status::Unknown);
+    assert!(message.contains("status.phase == 'Broken'"), "{message}");
+}
