@@ -91,6 +91,9 @@ pub enum ReconcileError {
         message: String,
     },
     /// Drift detection could not compare the release with the cluster.
+    /// `spec.healthCheckExprs` holds an expression that does not parse.
+    #[error("{message}")]
+    InvalidCel { message: String },
     #[error("{message}")]
     Drift {
         /// Why, as Flux words it.
@@ -174,6 +177,7 @@ impl Classify for ReconcileError {
                 reasons::RECONCILIATION_FAILED
             }
             Self::CrossNamespace { .. } => reasons::ACCESS_DENIED,
+            Self::InvalidCel { .. } => reasons::INVALID_CEL_EXPRESSION,
             Self::ChartNotReady { .. }
             | Self::ChartTemplate { .. }
             | Self::Fetch { .. }
@@ -202,6 +206,7 @@ impl Classify for ReconcileError {
             Self::InvalidDuration { .. }
             | Self::CrossNamespace { .. }
             | Self::RetriesExceeded { .. }
+            | Self::InvalidCel { .. }
             | Self::Unsupported { .. } => ErrorClass::Stalled,
             // A cloud provider's workload identity: nothing changes until the ConfigMap does.
             Self::Target {

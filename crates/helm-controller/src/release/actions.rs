@@ -14,6 +14,7 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, PostParams};
 
 use super::settings;
+use super::wait::WaitingAction;
 use super::{Desired, ReleaseEvent, attempted, chart_label, revision_name, succeeded_message};
 use crate::error::ReconcileError;
 use crate::post_render::Pipeline;
@@ -33,6 +34,8 @@ pub struct Run<'a> {
     pub name: &'a str,
     /// What the release should become.
     pub desired: &'a Desired<'a>,
+    /// The parsed `spec.healthCheckExprs`, when there are any.
+    pub health_rules: Option<std::sync::Arc<driftless_cel_health::HealthRules>>,
 }
 
 /// Renders `chart` with `values` for release `name` in `namespace`: what `helm install`
@@ -107,6 +110,12 @@ pub(super) fn warning(reason: &'static str, message: String) -> ReleaseEvent {
 }
 
 impl Run<'_> {
+    /// The cluster with `action`'s wait strategy.
+    pub(super) fn waiting(&self, action: WaitingAction) -> KubeCluster {
+        let strategy = super::wait::strategy(self.hr, self.health_rules.as_ref(), action);
+        self.cluster.waiting_by(strategy)
+    }
+
     pub(super) fn namespace(&self) -> String {
         identity::target_namespace(self.hr)
     }
@@ -152,6 +161,7 @@ impl Run<'_> {
             .prepare(
                 status,
                 draft,
+                events,
                 ReleaseAction::Install,
                 common.timeout,
                 skip_schema,
@@ -161,9 +171,10 @@ impl Run<'_> {
             self.create_namespace(&namespace).await?;
         }
         let started = std::time::Instant::now();
+        let cluster = self.waiting(WaitingAction::Install);
         let result = helm::install(
             self.storage,
-            self.cluster,
+            &cluster,
             helm::Install {
                 name: self.name.to_owned(),
                 namespace,
@@ -208,15 +219,17 @@ impl Run<'_> {
             .prepare(
                 status,
                 draft,
+                events,
                 ReleaseAction::Upgrade,
                 common.timeout,
                 skip_schema,
             )
             .await?;
         let started = std::time::Instant::now();
+        let cluster = self.waiting(WaitingAction::Upgrade);
         let result = helm::upgrade(
             self.storage,
-            self.cluster,
+            &cluster,
             helm::Upgrade {
                 name: self.name.to_owned(),
                 chart: self.desired.chart,
@@ -244,6 +257,7 @@ impl Run<'_> {
         &self,
         status: &mut HelmReleaseStatus,
         draft: &mut StatusDraft,
+        events: &mut Vec<ReleaseEvent>,
         action: ReleaseAction,
         timeout: std::time::Duration,
         skip_schema: Option<bool>,
@@ -277,7 +291,11 @@ impl Run<'_> {
         )
         .await
         .map_err(|e| match e {
-            // Flux's words: the action failed, before anything was applied.
+            // Flux's words: the action failed, before anything was applied. As in Flux (the
+            // post-renderer runs inside Helm's action, before a release is stored), the failure
+            // counts in `status.failures` and is a warning event, but not against the action's
+            // remediation retries (`installFailures`/`upgradeFailures` count stored releases
+            // only): there is nothing to remediate, and the next reconcile retries with backoff.
             ReconcileError::PostRender { upgrade, message } => {
                 let message = format!(
                     "Helm {} failed for release {}/{} with chart {}: {message}",
@@ -292,6 +310,8 @@ impl Run<'_> {
                     reasons::INSTALL_FAILED
                 };
                 draft.mark_false(types::RELEASED, reason, message.clone());
+                bump(&mut status.failures);
+                events.push(warning(reason, message.clone()));
                 ReconcileError::PostRender { upgrade, message }
             }
             other => other,

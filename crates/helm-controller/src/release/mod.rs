@@ -8,6 +8,7 @@
 pub mod actions;
 pub mod remediate;
 pub mod settings;
+pub mod wait;
 
 use driftless_api::conditions::{reasons, types};
 use driftless_api::helm::{HelmRelease, HelmReleaseStatus, ReleaseAction};
@@ -132,6 +133,8 @@ pub async fn reconcile(
     desired: Desired<'_>,
     events: &mut Vec<ReleaseEvent>,
 ) -> Result<(), ReconcileError> {
+    // A bad expression stops the reconcile before anything is released.
+    let health_rules = wait::health_rules(hr)?;
     let name = identity::release_name(hr);
     let storage_ns = identity::storage_namespace(hr);
     let digest = values::digest(&desired.values);
@@ -180,6 +183,7 @@ pub async fn reconcile(
         client,
         name: &name,
         desired: &desired,
+        health_rules,
     };
     let mut need = need(stored.last(), desired.chart, &desired.values);
     if need == Need::InSync

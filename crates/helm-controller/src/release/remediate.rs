@@ -111,9 +111,10 @@ impl Run<'_> {
         else {
             return Ok(());
         };
+        let cluster = self.waiting(super::wait::WaitingAction::Rollback);
         let result = helm::rollback(
             self.storage,
-            self.cluster,
+            &cluster,
             helm::Rollback {
                 name: self.name.to_owned(),
                 version: target,

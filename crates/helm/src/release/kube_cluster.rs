@@ -4,11 +4,12 @@
 //! readiness by the ssa crate's kstatus wait, hooks created and polled until their Job
 //! completes or Pod succeeds.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use driftless_ssa::error::{api_message, is_not_found};
 use driftless_ssa::resolve::Resolver;
-use driftless_ssa::wait::Target;
+use driftless_ssa::wait::{StatusReader, Target};
 use driftless_ssa::{Action, ApplyOptions, ObjMetadata, ResourceManager};
 use kube::api::{Api, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::Value;
@@ -25,6 +26,20 @@ pub const RELEASE_NAMESPACE_ANNOTATION: &str = "meta.helm.sh/release-namespace";
 /// Timeout message of a wait, Helm's (`wait.ErrWaitTimeout`).
 const TIMED_OUT: &str = "timed out waiting for the condition";
 
+/// How [`Cluster::wait_ready`] judges the release's objects: Flux's `spec.waitStrategy`.
+#[derive(Clone, Default)]
+pub enum WaitStrategy {
+    /// kstatus, polled (Flux's `poller`, the default).
+    #[default]
+    Poller,
+    /// `poller` with the kinds the reader covers judged by it (the HelmRelease's
+    /// `healthCheckExprs`).
+    PollerWith(Arc<dyn StatusReader>),
+    /// Helm 3's readiness rules (Flux's `legacy`); Jobs are waited for only with
+    /// `wait_for_jobs` (the action's `disableWaitForJobs` off).
+    Legacy { wait_for_jobs: bool },
+}
+
 /// A cluster reached through one client.
 #[derive(Clone)]
 pub struct KubeCluster {
@@ -32,6 +47,8 @@ pub struct KubeCluster {
     resolver: Resolver,
     /// Longest pause between two polls of a wait.
     pub poll_interval: Duration,
+    /// How waits judge readiness.
+    pub wait_strategy: WaitStrategy,
 }
 
 fn cluster_err(e: impl std::fmt::Display) -> ReleaseError {
@@ -49,6 +66,16 @@ impl KubeCluster {
             client,
             resolver,
             poll_interval: Duration::from_secs(2),
+            wait_strategy: WaitStrategy::default(),
+        }
+    }
+
+    /// This cluster with waits judged by `strategy` (one action's, as the strategy's Job rule
+    /// depends on the action).
+    pub fn waiting_by(&self, strategy: WaitStrategy) -> Self {
+        KubeCluster {
+            wait_strategy: strategy,
+            ..self.clone()
         }
     }
 
@@ -310,11 +337,19 @@ impl Cluster for KubeCluster {
             };
             targets.push(Target::new(object, key.version.clone()));
         }
-        self.manager(namespace)
-            .wait_for(&targets, timeout)
-            .await
-            .map(|_| ())
-            .map_err(cluster_err)
+        let manager = self.manager(namespace);
+        let waited = match &self.wait_strategy {
+            WaitStrategy::Poller => manager.wait_for(&targets, timeout).await,
+            WaitStrategy::PollerWith(reader) => {
+                manager
+                    .wait_with(&targets, &[], timeout, Some(reader.as_ref()))
+                    .await
+            }
+            WaitStrategy::Legacy { wait_for_jobs } => {
+                manager.wait_legacy(&targets, timeout, *wait_for_jobs).await
+            }
+        };
+        waited.map(|_| ()).map_err(cluster_err)
     }
 
     async fn delete(

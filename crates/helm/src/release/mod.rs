@@ -38,7 +38,7 @@ pub use cluster::{Cluster, CrdPolicy, ObjectKey};
 pub use error::ReleaseError;
 pub use hooks::HookEvent;
 pub use install::{Install, install};
-pub use kube_cluster::KubeCluster;
+pub use kube_cluster::{KubeCluster, WaitStrategy};
 pub use record::{ChartRecord, Hook, Info, Release, Status};
 pub use rendered::Rendered;
 pub use rollback::{Rollback, rollback};
