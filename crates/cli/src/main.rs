@@ -9,8 +9,9 @@ fn main() -> ExitCode {
     match driftless_cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let code = e.exit_code();
             eprintln!("error: {:#}", anyhow::Error::from(e));
-            ExitCode::FAILURE
+            ExitCode::from(code)
         }
     }
 }

@@ -19,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use commands_common::{capture, kube};
 use driftless_cli::commands::build::{LocalBuild, build, manifests};
-use driftless_cli::commands::diff::{CHANGES_FOUND, DiffArgs, DiffKustomization, DiffWhat, diff};
+use driftless_cli::commands::diff::{
+    CHANGED, CHANGES_FOUND, DiffArgs, DiffKustomization, DiffWhat, FAILED, diff, normalize,
+};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{GroupVersionKind, TypeMeta};
 use serde_json::Value;
@@ -224,7 +226,10 @@ fn diff_args(fluxns: &str, local: LocalBuild, ignore_not_found: bool) -> DiffArg
 async fn seed(client: &kube::Client, text: &str) -> Vec<(Api<DynamicObject>, String)> {
     let documents: Vec<Value> = serde_saphyr::from_multiple(text).expect("yaml");
     let mut applied = Vec::new();
-    for document in documents.into_iter().filter(|d| !d.is_null()) {
+    for mut document in documents.into_iter().filter(|d| !d.is_null()) {
+        // Flux's test normalizes what it seeds as its diff normalizes the build (a Secret's
+        // stringData is applied as data).
+        normalize::one(&mut document);
         let types: TypeMeta = serde_json::from_value(document.clone()).expect("type meta");
         let gvk = GroupVersionKind::try_from(&types).expect("gvk");
         let (resource, _) = kube::discovery::pinned_kind(client, &gvk)
@@ -366,9 +371,10 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
             Some("diff/dockerconfigjson-sops-secret.yaml"),
             "diff/diff-with-dockerconfigjson-sops-secret.golden",
         ),
-        // Not run: diff-with-drifted-stringdata-sops-secret.golden. Seeded with stringData
-        // `username1`, flux's dry-run drops that key and keeps `password` equal; ours keeps
-        // `username1` and sees `password` change (a known gap, see the crate's notes).
+        (
+            Some("diff/stringdata-sops-secret.yaml"),
+            "diff/diff-with-drifted-stringdata-sops-secret.golden",
+        ),
     ];
     let args = diff_args(&fluxns, local(fixtures().join("podinfo"), None), false);
     let mut differences = Vec::new();
@@ -379,8 +385,9 @@ async fn build_and_diff_against_the_seeded_kustomization_print_fluxs_goldens() {
         };
         let run = capture(async |p| diff(&client, &args, p).await).await;
         unseed(seeded).await;
-        let error = run.result.err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(error.contains(CHANGES_FOUND), "{golden}: {error}");
+        let error = run.result.expect_err("changes found");
+        assert_eq!(error.exit_code(), CHANGED, "{golden}: {error}");
+        assert_eq!(error.to_string(), CHANGES_FOUND, "{golden}");
         let want = fixture(golden, &fluxns, &target);
         if run.out != want {
             differences.push(format!(
@@ -521,4 +528,84 @@ async fn diff_of_a_kustomization_not_in_the_cluster_prints_fluxs_goldens() {
         }
     }
     assert!(differences.is_empty(), "{}", differences.join("\n"));
+
+    // A new namespace with an object in it: the object's dry-run fails as the namespace does
+    // not exist yet, and the diff fails (status 2) with flux's message.
+    let file = kustomization_fixture(
+        dir.path(),
+        "diff/flux-kustomization-new-namespace-and-configmap.yaml",
+        &fluxns,
+        &target,
+    );
+    let local_new = LocalBuild {
+        name: "new-namespace-and-configmap".into(),
+        kustomization_file: Some(file),
+        ..local(fixtures().join("new-namespace-and-configmap"), None)
+    };
+    let run = capture(async |p| diff(&client, &diff_args(&fluxns, local_new, true), p).await).await;
+    let error = run.result.expect_err("the dry-run fails");
+    assert_eq!(error.exit_code(), FAILED);
+    assert_eq!(
+        error.to_string(),
+        "ConfigMap/new-ns/app-config not found: namespaces \"new-ns\" not found"
+    );
+}
+
+/// flux's drift ignore case with its rule's target narrowed by set-based label selectors: one
+/// that selects the Service gives flux's golden, one that does not reports the ports' drift.
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_ignore_rules_select_their_targets_with_set_based_label_selectors() {
+    let (client, _namespaces, fluxns, target) = setup("flux-ignore-sel").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let original = fixture(
+        "diff/flux-kustomization-drift-ignore.yaml",
+        &fluxns,
+        &target,
+    )
+    .replace(
+        "targetNamespace: default",
+        &format!("targetNamespace: {target}"),
+    );
+    let with_selector = |selector: &str| {
+        let text = original.replace(
+            "        kind: Service\n",
+            &format!("        kind: Service\n        labelSelector: \"{selector}\"\n"),
+        );
+        assert_ne!(
+            text, original,
+            "the rule's target is where the test expects it"
+        );
+        let path = dir.path().join(format!("ks-{}.yaml", text.len()));
+        std::fs::write(&path, text).expect("write kustomization file");
+        LocalBuild {
+            kustomization_file: Some(path),
+            ..local(fixtures().join("podinfo"), None)
+        }
+    };
+    let selecting = with_selector("kustomize.toolkit.fluxcd.io/name in (podinfo, other),!legacy");
+    let not_selecting = with_selector("kustomize.toolkit.fluxcd.io/name notin (podinfo)");
+    let seeded = seed(
+        &client,
+        &fixture("diff/drifted-service-no-labels.yaml", &fluxns, &target),
+    )
+    .await;
+    let selected =
+        capture(async |p| diff(&client, &diff_args(&fluxns, selecting, true), p).await).await;
+    let unselected =
+        capture(async |p| diff(&client, &diff_args(&fluxns, not_selecting, true), p).await).await;
+    unseed(seeded).await;
+    for run in [&selected, &unselected] {
+        let error = run.result.as_ref().expect_err("changes found");
+        assert_eq!(error.exit_code(), CHANGED, "{error}");
+    }
+    assert_eq!(
+        selected.out,
+        fixture("diff/diff-with-drift-ignore.golden", &fluxns, &target)
+    );
+    let out = &unselected.out;
+    assert!(
+        out.contains(&format!("► Service/{target}/podinfo drifted\n")),
+        "{out}"
+    );
+    assert!(out.contains("spec.ports"), "{out}");
 }

@@ -138,21 +138,8 @@ pub async fn build_with(
     local: &LocalBuild,
     mode: &BuildMode,
 ) -> Result<Built, CommandError> {
-    // Flux's words for bad arguments, without our `invalid argument:` prefix: scripts compare them.
-    let invalid = |message: String| CommandError::from(ClusterError::Failed(message));
-    if local.path.as_os_str().is_empty() {
-        return Err(invalid(format!("invalid resource path {:?}", local.path)));
-    }
-    let dir = std::path::absolute(&local.path)
-        .map_err(|_| invalid(format!("invalid resource path {:?}", local.path)))?;
-    if !dir.is_dir() {
-        return Err(invalid(format!("invalid resource path {dir:?}")));
-    }
-    if let Some(file) = &local.kustomization_file
-        && !file.is_file()
-    {
-        return Err(invalid(format!("invalid kustomization file {file:?}")));
-    }
+    let dir = resource_dir(local)?;
+    check_kustomization_file(local)?;
     if mode.ignore_not_found && local.kustomization_file.is_none() {
         return Err(invalid(
             "kustomization file is required when assuming new kustomizations".into(),
@@ -177,6 +164,35 @@ pub async fn build_with(
         kustomization: ks,
         objects,
     })
+}
+
+/// Flux's words for bad arguments, without our `invalid argument:` prefix: scripts compare them.
+fn invalid(message: String) -> CommandError {
+    CommandError::from(ClusterError::Failed(message))
+}
+
+/// `--path` made absolute, or flux's error when it is empty or not a directory (flux checks it
+/// before anything else).
+pub fn resource_dir(local: &LocalBuild) -> Result<PathBuf, CommandError> {
+    if local.path.as_os_str().is_empty() {
+        return Err(invalid(format!("invalid resource path {:?}", local.path)));
+    }
+    let dir = std::path::absolute(&local.path)
+        .map_err(|_| invalid(format!("invalid resource path {:?}", local.path)))?;
+    if !dir.is_dir() {
+        return Err(invalid(format!("invalid resource path {dir:?}")));
+    }
+    Ok(dir)
+}
+
+/// Flux's error for a `--kustomization-file` that is not a file (checked after the path).
+pub fn check_kustomization_file(local: &LocalBuild) -> Result<(), CommandError> {
+    match &local.kustomization_file {
+        Some(file) if !file.is_file() => {
+            Err(invalid(format!("invalid kustomization file {file:?}")))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The objects of `dir` built for `ks`.

@@ -4,11 +4,11 @@
 //! (with the changed fields: value changes, entries added or removed, list items matched by
 //! name), and, when the Kustomization prunes, inventory entries the build no longer contains are
 //! reported `deleted`. Secret values never print: both sides are masked, marking only which
-//! keys changed. Any change ends the command with an error, so scripts and CI see exit code 1.
+//! keys changed. The exit status is flux's: 0 when nothing would change, 1 when something
+//! would, 2 when the diff itself failed (bad path, unreachable cluster, failed build or
+//! dry-run).
 
 use std::collections::BTreeSet;
-
-use base64::Engine as _;
 
 use clap::{Args, Subcommand};
 use driftless_kustomize_controller::apply;
@@ -17,14 +17,19 @@ use driftless_ssa::{Action, ObjMetadata};
 use serde_json::Value;
 
 use super::CommandError;
-use super::build::{BuildMode, Built, LocalBuild, SOPS_MASK, build_with};
+use super::build::{
+    BuildMode, Built, LocalBuild, build_with, check_kustomization_file, resource_dir,
+};
 use super::cluster::{ClusterError, KubeArgs, block_on};
 use super::output::Printer;
 
 mod ignore;
+mod namespace;
 mod nested;
+pub mod normalize;
 mod progress;
 mod report;
+mod sops;
 
 /// The error a diff with changes ends with, as flux words it.
 pub const CHANGES_FOUND: &str = "identified at least one change, exiting with non-zero exit code";
@@ -59,11 +64,55 @@ pub struct DiffKustomization {
     pub ignore_not_found: bool,
 }
 
+/// The exit status of a diff that found changes.
+pub const CHANGED: u8 = 1;
+/// The exit status of a diff that failed.
+pub const FAILED: u8 = 2;
+
+/// An error that ends the process with a status of its own: flux's diff tells "changes found"
+/// (1) from "could not diff" (2), so CI can fail on errors and report drift separately.
+#[derive(Debug)]
+pub struct StatusError {
+    /// The process's exit status.
+    pub code: u8,
+    /// What happened.
+    pub error: Box<CommandError>,
+}
+
+impl std::fmt::Display for StatusError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for StatusError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
+}
+
+/// `error` with `code`, unless it already carries a status.
+fn with_status(code: u8, error: CommandError) -> CommandError {
+    match error {
+        CommandError::Status(_) => error,
+        other => CommandError::Status(StatusError {
+            code,
+            error: Box::new(other),
+        }),
+    }
+}
+
 /// Runs `driftless diff`.
 pub fn run(args: &DiffArgs) -> Result<(), CommandError> {
     block_on(async {
-        let client = args.kube.client().await?;
         let DiffWhat::Kustomization(ks) = &args.what;
+        // Bad arguments are told before the cluster is asked, as flux does.
+        check_arguments(&ks.local)?;
+        let client = args
+            .kube
+            .client()
+            .await
+            .map_err(|e| with_status(FAILED, e.into()))?;
         let spinner = ks.progress_bar.then(progress::Spinner::start);
         let result = diff(&client, args, &mut Printer::stdio()).await;
         drop(spinner);
@@ -71,25 +120,45 @@ pub fn run(args: &DiffArgs) -> Result<(), CommandError> {
     })
 }
 
-/// Prints the differences; `Err` with [`CHANGES_FOUND`] when there are any.
+/// Flux's argument checks, each with flux's exit status: a bad `--path` fails the diff (2); a
+/// missing `--kustomization-file` is a plain error, status 1 in flux as in any other command.
+fn check_arguments(local: &LocalBuild) -> Result<(), CommandError> {
+    resource_dir(local).map_err(|e| with_status(FAILED, e))?;
+    check_kustomization_file(local)
+}
+
+/// Prints the differences. `Err` with status [`CHANGED`] and [`CHANGES_FOUND`] when there are
+/// any; with status [`FAILED`] when the build or a dry-run fails (after printing what could be
+/// diffed).
 pub async fn diff(
     client: &kube::Client,
     args: &DiffArgs,
     printer: &mut Printer<'_>,
 ) -> Result<(), CommandError> {
     let DiffWhat::Kustomization(ks) = &args.what;
+    check_arguments(&ks.local)?;
     let mode = BuildMode {
         single: true,
         ignore_not_found: ks.ignore_not_found,
     };
-    let built = build_with(Some(client), &args.kube.namespace, &ks.local, &mode).await?;
-    let outcome = diff_built(client, built, &ks.local, 0).await?;
+    let failed = |e: CommandError| with_status(FAILED, e);
+    let built = build_with(Some(client), &args.kube.namespace, &ks.local, &mode)
+        .await
+        .map_err(failed)?;
+    let outcome = diff_built(client, built, &ks.local, 0)
+        .await
+        .map_err(failed)?;
     printer.print(&outcome.out)?;
     if !outcome.errors.is_empty() {
-        return Err(ClusterError::Failed(outcome.errors.join("\n")).into());
+        return Err(failed(
+            ClusterError::Failed(outcome.errors.join("\n")).into(),
+        ));
     }
     if outcome.changed {
-        return Err(ClusterError::Failed(CHANGES_FOUND.into()).into());
+        return Err(with_status(
+            CHANGED,
+            ClusterError::Failed(CHANGES_FOUND.into()).into(),
+        ));
     }
     Ok(())
 }
@@ -109,8 +178,13 @@ async fn diff_built(
     local: &LocalBuild,
     depth: usize,
 ) -> Result<Outcome, CommandError> {
-    let ks = &built.kustomization;
-    let objects = driftless_ssa::decode::decode_values(built.objects.clone())
+    let Built {
+        kustomization,
+        objects: mut built_objects,
+    } = built;
+    let ks = &kustomization;
+    normalize::objects(&mut built_objects);
+    let objects = driftless_ssa::decode::decode_values(built_objects.clone())
         .map_err(|e| ClusterError::Failed(e.to_string()))?;
     let manager = apply::manager(
         client.clone(),
@@ -131,11 +205,19 @@ async fn diff_built(
             .errors
             .push(driftless_ssa::error::join_failures(&failures));
     }
-    let rules = ks.spec.ignore.clone().unwrap_or_default();
-    for entry in diffs
-        .iter()
-        .map(|e| drift_ignored(&rules, sops_aware(&built.objects, e)))
-    {
+    let rules = ignore::Rules::compile(ks.spec.ignore.as_deref().unwrap_or_default());
+    let (diffs, missing) = namespace::in_missing_namespaces(client, diffs).await?;
+    outcome.errors.extend(missing);
+    for entry in &diffs {
+        let entry = match &rules {
+            Ok(rules) => sops::sops_aware(&built_objects, &drift_ignored(rules, entry.clone())),
+            // Flux compiles the rules for each object that exists, and fails its diff.
+            Err(e) if matches!(entry.action, Action::Configured | Action::Unchanged) => {
+                outcome.errors.push(e.clone());
+                continue;
+            }
+            Err(_) => entry.clone(),
+        };
         let subject = entry.object.subject();
         match entry.action {
             Action::Skipped => outcome.out.push_str(&format!("► {subject} skipped\n")),
@@ -156,7 +238,7 @@ async fn diff_built(
             nested::diff_nested(
                 client,
                 ks,
-                &built.objects,
+                &built_objects,
                 &entry,
                 local,
                 depth,
@@ -177,12 +259,12 @@ async fn diff_built(
 }
 
 /// A drifted object equal to the cluster's once `spec.ignore`'s paths are left out is unchanged.
-fn drift_ignored(rules: &[driftless_api::apply::IgnoreRule], mut entry: ObjectDiff) -> ObjectDiff {
+fn drift_ignored(rules: &ignore::Rules, mut entry: ObjectDiff) -> ObjectDiff {
     if rules.is_empty() || entry.action != Action::Configured {
         return entry;
     }
     if let (Some(live), Some(merged)) = (&mut entry.live, &mut entry.merged) {
-        ignore::apply(rules, live, merged);
+        rules.apply(live, merged);
         if live == merged {
             entry.action = Action::Unchanged;
         }
@@ -197,48 +279,6 @@ fn built_object<'a>(objects: &'a [Value], meta: &ObjMetadata) -> Option<&'a Valu
             && o["metadata"]["name"] == meta.name.as_str()
             && o["metadata"]["namespace"].as_str().unwrap_or_default() == meta.namespace
     })
-}
-
-/// What both sides' values of a SOPS Secret show: only its keys are compared.
-const KEY_ONLY_MASK: &str = "*****";
-
-/// A drifted Secret whose built `data` holds SOPS masks only counts when its keys changed:
-/// encrypted values cannot be compared with the cluster's. As flux does, every `data` value of
-/// both sides then shows as `*****`, so a report names only keys added or removed.
-fn sops_aware(objects: &[Value], entry: &ObjectDiff) -> ObjectDiff {
-    let mut entry = entry.clone();
-    if entry.action != Action::Configured || entry.object.kind != "Secret" {
-        return entry;
-    }
-    let masked = built_object(objects, &entry.object)
-        .and_then(|o| o["data"].as_object())
-        .is_some_and(|data| {
-            data.values().any(|v| {
-                let decoded = base64::engine::general_purpose::STANDARD
-                    .decode(v.as_str().unwrap_or_default())
-                    .unwrap_or_default();
-                String::from_utf8_lossy(&decoded).contains(SOPS_MASK)
-            })
-        });
-    let (Some(live), Some(merged)) = (&mut entry.live, &mut entry.merged) else {
-        return entry;
-    };
-    if !masked {
-        return entry;
-    }
-    let keys = |v: &mut Value| -> BTreeSet<String> {
-        let Some(data) = v.get_mut("data").and_then(Value::as_object_mut) else {
-            return BTreeSet::new();
-        };
-        for value in data.values_mut() {
-            *value = Value::String(KEY_ONLY_MASK.to_owned());
-        }
-        data.keys().cloned().collect()
-    };
-    if keys(live) == keys(merged) {
-        entry.action = Action::Unchanged;
-    }
-    entry
 }
 
 /// Inventory entries of `ks` that the new build does not contain.

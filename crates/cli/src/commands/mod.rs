@@ -56,6 +56,19 @@ pub enum CommandError {
     /// Writing the command's output failed (full disk, closed terminal).
     #[error("writing output")]
     Output(#[source] std::io::Error),
+    /// A command that ends with an exit status of its own (`diff`: 1 on changes, 2 on failure).
+    #[error(transparent)]
+    Status(diff::StatusError),
+}
+
+impl CommandError {
+    /// The exit status the process ends with: the command's own, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Status(status) => status.code,
+            _ => 1,
+        }
+    }
 }
 
 /// Writes a command's whole output. A reader that stops early (`driftless crds | head`) is not
