@@ -21,7 +21,7 @@ use testkit::git_server::{GitAuth, GitServer};
 use testkit::helm_repo::HelmRepoServer;
 use testkit::oci_registry::{OciRegistry, RegistryAuth};
 use testkit::s3_server::S3Server;
-use upstream_common::{Flux, SHARD_LABEL, has_event, row};
+use upstream_common::{Flux, SHARD_LABEL, has_event, row, row_with};
 
 /// How long any wait on the cluster may take.
 const WAIT: Duration = Duration::from_secs(90);
@@ -120,6 +120,32 @@ async fn the_upstream_flux_cli_drives_helm_oci_and_bucket_sources_and_a_helm_rel
         .await;
     assert!(err.contains("✔ HelmRelease demo is ready\n"), "{err}");
     assert!(err.ends_with("✔ applied revision 0.1.0\n"), "{err}");
+    // The usual shape, a chart template: flux writes it, and the test adds the shard label to
+    // the template so that this test's source-controller picks up the HelmChart
+    // `<ns>-web` helm-controller creates from it.
+    let (yaml, _) = flux
+        .ok(&format!(
+            "create helmrelease web --source=HelmRepository/charts --chart=demo \
+             --chart-version=0.1.x --interval=10m {label} -n {ns} --export"
+        ))
+        .await;
+    let mut web: serde_json::Value = serde_saphyr::from_str(&yaml).expect("exported HelmRelease");
+    web["spec"]["chart"]["metadata"] = serde_json::json!({"labels": {SHARD_LABEL: ns}});
+    let releases: Api<driftless_api::helm::HelmRelease> =
+        Api::namespaced(cluster.client.clone(), &ns);
+    releases
+        .create(
+            &Default::default(),
+            &serde_json::from_value(web).expect("a HelmRelease"),
+        )
+        .await
+        .expect("web created");
+    testkit::wait::until(WAIT, "web to be Ready", || async {
+        let (_, out, _) = flux.run(&format!("get hr web -n {ns} --no-header")).await;
+        Ok(row_with(&out, &["web", "0.1.0", "True"]).map(|_| ()))
+    })
+    .await
+    .expect("web released");
     let (_, err) = flux
         .ok(&format!(
             "create source oci manifests --url={} --tag=v1 --insecure --interval=10m {label} \
@@ -203,11 +229,24 @@ async fn the_upstream_flux_cli_drives_helm_oci_and_bucket_sources_and_a_helm_rel
         "{out}"
     );
 
-    // flux reconcile hr reconciles the chart's source chain first: the new chart version is
-    // pulled and released, and each step prints flux's success line.
+    // A plain reconcile runs the release again on the chart it has; --with-source reconciles
+    // the chart's source chain first: the new chart version is pulled and released, and each
+    // step prints flux's success line.
     publish(&charts, "0.1.1");
     let (_, err) = flux
         .ok(&format!("reconcile hr demo -n {ns} --timeout=90s"))
+        .await;
+    assert_eq!(
+        err,
+        format!(
+            "► annotating HelmRelease demo in {ns} namespace\n✔ HelmRelease annotated\n\
+             ◎ waiting for HelmRelease reconciliation\n✔ applied revision 0.1.0\n"
+        )
+    );
+    let (_, err) = flux
+        .ok(&format!(
+            "reconcile hr demo --with-source -n {ns} --timeout=90s"
+        ))
         .await;
     for line in [
         format!("► annotating HelmRepository charts in {ns} namespace\n"),
@@ -230,6 +269,32 @@ async fn the_upstream_flux_cli_drives_helm_oci_and_bucket_sources_and_a_helm_rel
             "False",
             "True",
             &format!("Helm upgrade succeeded for release {ns}/demo.v2 with chart demo@0.1.1"),
+        ],
+        "{out}"
+    );
+
+    let (_, err) = flux
+        .ok(&format!(
+            "reconcile hr web --with-source -n {ns} --timeout=90s"
+        ))
+        .await;
+    for line in [
+        format!("► annotating HelmRepository charts in {ns} namespace\n"),
+        format!("► annotating HelmChart {ns}-web in {ns} namespace\n"),
+        "✔ fetched revision 0.1.1\n".to_owned(),
+        format!("► annotating HelmRelease web in {ns} namespace\n"),
+    ] {
+        assert!(err.contains(&line), "{line:?} in\n{err}");
+    }
+    assert!(err.ends_with("✔ applied revision 0.1.1\n"), "{err}");
+    let (out, _) = flux.ok(&format!("get hr -n {ns} --show-source")).await;
+    assert_eq!(
+        row(&out, &["web"])[..4],
+        [
+            "web",
+            &format!("HelmRepository/{ns}/charts"),
+            "0.1.1",
+            "False"
         ],
         "{out}"
     );
@@ -288,7 +353,10 @@ async fn the_upstream_flux_cli_drives_helm_oci_and_bucket_sources_and_a_helm_rel
     let (_, err) = flux
         .ok(&format!("suspend source oci manifests -n {ns}"))
         .await;
-    assert!(err.ends_with("✔ source suspended\n"), "{err}");
+    assert_eq!(
+        err,
+        format!("► suspending source oci manifests in {ns} namespace\n✔ source oci suspended\n")
+    );
     let (out, _) = flux.ok(&format!("get sources oci -n {ns}")).await;
     assert_eq!(row(&out, &["manifests"])[2], "True", "{out}");
     let (_, err) = flux
@@ -301,26 +369,43 @@ async fn the_upstream_flux_cli_drives_helm_oci_and_bucket_sources_and_a_helm_rel
         "{err}"
     );
 
-    // events of the release: helm-controller's install and upgrade, as flux lists them.
+    // events of a release: helm-controller's install and upgrade, and its HelmChart's pulls
+    // (flux lists the chart's events with the release's). flux cannot list them for a release
+    // with a chartRef: it reads spec.chart.spec.sourceRef unconditionally, against Flux too.
     let (out, _) = flux
-        .ok(&format!("events --for HelmRelease/demo -n {ns}"))
+        .ok(&format!("events --for HelmRelease/web -n {ns}"))
         .await;
     assert!(out.starts_with("LAST SEEN"), "{out}");
-    for (reason, message) in [
+    for (reason, object, message) in [
         (
             "InstallSucceeded",
-            format!("Helm install succeeded for release {ns}/demo.v1 with chart demo@0.1.0"),
+            "HelmRelease/web".to_owned(),
+            format!("Helm install succeeded for release {ns}/web.v1 with chart demo@0.1.0"),
         ),
         (
             "UpgradeSucceeded",
-            format!("Helm upgrade succeeded for release {ns}/demo.v2 with chart demo@0.1.1"),
+            "HelmRelease/web".to_owned(),
+            format!("Helm upgrade succeeded for release {ns}/web.v2 with chart demo@0.1.1"),
+        ),
+        (
+            "ChartPullSucceeded",
+            format!("HelmChart/{ns}-web"),
+            "pulled 'demo' chart with version '0.1.1'".to_owned(),
         ),
     ] {
         assert!(
-            has_event(&out, reason, "HelmRelease/demo", &message),
-            "{reason} {message:?} in\n{out}"
+            has_event(&out, reason, &object, &message),
+            "{reason} {object} {message:?} in\n{out}"
         );
     }
+    let (success, _, err) = flux
+        .run(&format!("events --for HelmRelease/demo -n {ns}"))
+        .await;
+    assert!(!success, "{err}");
+    assert!(
+        err.contains("field 'spec.chart.spec.sourceRef.kind'"),
+        "{err}"
+    );
 
     // export: what the user wrote, without status.
     let (out, _) = flux.ok(&format!("export hr demo -n {ns}")).await;
@@ -356,6 +441,7 @@ async fn the_upstream_flux_cli_drives_helm_oci_and_bucket_sources_and_a_helm_rel
     // delete with flux; the controllers run the finalizers before they stop.
     let (_, err) = flux.ok(&format!("delete hr demo --silent -n {ns}")).await;
     assert!(err.ends_with("✔ helmrelease deleted\n"), "{err}");
+    flux.ok(&format!("delete hr web --silent -n {ns}")).await;
     wait_none_left(&flux, "hr", &ns).await;
     for source in ["chart demo", "helm charts", "oci manifests", "bucket files"] {
         flux.ok(&format!("delete source {source} --silent -n {ns}"))
@@ -682,7 +768,7 @@ async fn the_upstream_flux_cli_creates_lists_and_suspends_providers_alerts_and_r
             "hook",
             "False",
             "True",
-            &format!("Receiver initialized for path: {path}")
+            &format!("Receiver initialised for path: {path}")
         ],
         "{out}"
     );
