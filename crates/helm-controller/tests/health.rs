@@ -9,7 +9,6 @@ mod common;
 use common::*;
 
 use driftless_api::helm::HelmRelease;
-use driftless_api::source::HelmRepository;
 use driftless_helm::release::{KubeSecrets, Storage};
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::{Value, json};
@@ -42,17 +41,7 @@ async fn publish_charts(f: &Fixture) -> anyhow::Result<()> {
             ),
         ],
     )?;
-    let repos: Api<HelmRepository> = Api::namespaced(f.cluster.client.clone(), &f.ns);
-    repos
-        .patch(
-            "charts",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {
-                "reconcile.fluxcd.io/requestedAt": "health-charts"
-            }}})),
-        )
-        .await?;
-    Ok(())
+    f.reindex_charts("health-charts").await
 }
 
 /// The `chart` block of a HelmRelease of chart `name`.
@@ -84,8 +73,8 @@ fn widgets(client: &kube::Client, ns: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &ApiResource::from_gvk(&gvk))
 }
 
-/// Waits until Widget `name` exists, then sets its `status.phase`.
-async fn set_phase(f: &Fixture, name: &str, phase: &str) -> anyhow::Result<()> {
+/// Waits until Widget `name` exists.
+async fn widget_applied(f: &Fixture, name: &str) -> anyhow::Result<()> {
     let api = widgets(&f.cluster.client, &f.ns);
     testkit::wait::until(WAIT, &format!("Widget {name} to exist"), || {
         let api = api.clone();
@@ -98,13 +87,19 @@ async fn set_phase(f: &Fixture, name: &str, phase: &str) -> anyhow::Result<()> {
         }
     })
     .await
-    .map_err(anyhow::Error::msg)?;
-    api.patch_status(
-        name,
-        &PatchParams::default(),
-        &Patch::Merge(json!({"status": {"phase": phase}})),
-    )
-    .await?;
+    .map_err(anyhow::Error::msg)
+}
+
+/// Waits until Widget `name` exists, then sets its `status.phase`.
+async fn set_phase(f: &Fixture, name: &str, phase: &str) -> anyhow::Result<()> {
+    widget_applied(f, name).await?;
+    widgets(&f.cluster.client, &f.ns)
+        .patch_status(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": phase}})),
+        )
+        .await?;
     Ok(())
 }
 
@@ -133,18 +128,7 @@ async fn a_release_waits_until_its_custom_resource_is_current_by_the_health_expr
     )
     .await?;
     // The Widget is applied, and the install waits on it (no phase: not current).
-    let api = widgets(&f.cluster.client, &f.ns);
-    testkit::wait::until(WAIT, "Widget app-w to exist", || {
-        let api = api.clone();
-        async move {
-            match api.get_opt("app-w").await {
-                Ok(Some(_)) => Ok(Some(())),
-                _ => Err("not yet".to_owned()),
-            }
-        }
-    })
-    .await
-    .map_err(anyhow::Error::msg)?;
+    widget_applied(&f, "app-w").await?;
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let waiting = f.api.get("app").await?;
     assert_ne!(ready_status(&waiting).as_deref(), Some("True"));
@@ -250,8 +234,29 @@ async fn legacy_waits_by_helm_3_rules_and_ignores_the_health_expressions() -> an
         }),
     )
     .await?;
+    // A Deployment is ready once its newest ReplicaSet has its pods ready (kwok runs them).
+    f.create(
+        "deploy",
+        json!({
+            "values": {"deployment": true, "replicas": 2},
+            "waitStrategy": {"name": "legacy"},
+        }),
+    )
+    .await?;
     wait_released(&f.api, "poller", 1).await?;
     wait_released(&f.api, "widget", 1).await?;
+    wait_released(&f.api, "deploy", 1).await?;
+    let apps: Api<k8s_openapi::api::apps::v1::Deployment> =
+        Api::namespaced(f.cluster.client.clone(), &f.ns);
+    let deployment = apps.get("deploy-app").await?;
+    let ready = deployment
+        .status
+        .and_then(|s| s.ready_replicas)
+        .unwrap_or(0);
+    assert!(
+        ready >= 2 - 1,
+        "legacy let the release go with {ready} ready pods"
+    );
     let hr = wait_install_failed(&f, "legacy").await?;
     let released = condition(&hr, "Released").expect("Released");
     assert!(
@@ -259,5 +264,5 @@ async fn legacy_waits_by_helm_3_rules_and_ignores_the_health_expressions() -> an
         "{}",
         released.message
     );
-    f.finish(&["poller", "legacy", "widget"]).await
+    f.finish(&["poller", "legacy", "widget", "deploy"]).await
 }

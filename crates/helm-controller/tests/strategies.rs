@@ -8,9 +8,8 @@ mod common;
 use common::*;
 
 use driftless_api::helm::HelmRelease;
-use driftless_api::source::HelmRepository;
 use driftless_helm::release::{KubeSecrets, Status, Storage};
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use serde_json::json;
 
 /// Adds chart `suite` to the repository (a ConfigMap, a test Job that passes and a test hook
@@ -36,17 +35,7 @@ async fn publish_suite(f: &Fixture) -> anyhow::Result<()> {
         ),
     ];
     f.controllers.repo.add_chart("suite", "0.1.0", &files)?;
-    let repos: Api<HelmRepository> = Api::namespaced(f.cluster.client.clone(), &f.ns);
-    repos
-        .patch(
-            "charts",
-            &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {
-                "reconcile.fluxcd.io/requestedAt": "suite"
-            }}})),
-        )
-        .await?;
-    Ok(())
+    f.reindex_charts("suite").await
 }
 
 /// The `chart` block of a HelmRelease of chart `suite`.

@@ -480,6 +480,21 @@ impl Fixture {
         Ok(())
     }
 
+    /// Asks the HelmRepository `charts` to index the repository again (after charts were
+    /// added), with `token` as the request.
+    pub async fn reindex_charts(&self, token: &str) -> anyhow::Result<()> {
+        let repos: Api<HelmRepository> = Api::namespaced(self.cluster.client.clone(), &self.ns);
+        let annotations = json!({"reconcile.fluxcd.io/requestedAt": token});
+        repos
+            .patch(
+                "charts",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"metadata": {"annotations": annotations}})),
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Deletes the HelmReleases `names` (their finalizers run while the controller is up),
     /// then stops the controllers.
     pub async fn finish(self, names: &[&str]) -> anyhow::Result<()> {
