@@ -1,7 +1,7 @@
 //! Post-renderers against the local control plane: kustomize patches and images change what is
 //! applied and what Helm stores, every object carries the origin labels, a change of the
 //! post-renderers upgrades the release, and a patch that cannot apply fails the upgrade with
-//! nothing applied.
+//! nothing applied (counted in `status.failures`, not against remediation retries, as Flux).
 
 mod common;
 
@@ -138,6 +138,18 @@ async fn post_renderers_patch_what_is_applied_and_stored_and_a_change_of_them_up
     assert_eq!(storage.last("web").await?.map(|r| r.version), Some(2));
     assert_eq!(patched(&client, &ns).await?.as_deref(), Some("second"));
     assert_eq!(observed_digest(&hr), Some(second));
+    // Counted as Flux counts it: in `failures`, not against the upgrade's remediation retries
+    // (no release was stored, nothing to remediate); retried with backoff, never stalled.
+    let hr = wait_for(&f.api, "web", "a second post-render failure", |hr| {
+        hr.status
+            .as_ref()
+            .is_some_and(|s| s.failures.unwrap_or(0) >= 2)
+    })
+    .await?;
+    let status = hr.status.clone().unwrap_or_default();
+    assert_eq!(status.upgrade_failures.unwrap_or(0), 0);
+    assert!(condition(&hr, "Stalled").is_none());
+    assert!(condition(&hr, "Remediated").is_none());
 
     // Without post-renderers: upgraded again, the patch gone, no digest.
     merge(&f.api, "web", json!({"spec": {"postRenderers": null}})).await?;
