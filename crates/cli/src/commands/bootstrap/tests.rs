@@ -88,14 +88,14 @@ fn a_token_is_sent_as_bearer_and_a_password_as_basic_auth() {
 
 #[test]
 fn the_deploy_key_flags_default_to_flux_s_ecdsa_p384_and_2048_bit_rsa() {
-    let git = git("git --url=ssh://git@h/r");
-    assert_eq!(git.ssh_key_algorithm, KeyAlgorithm::Ecdsa);
-    assert_eq!(git.ssh_ecdsa_curve, Curve::P384);
-    assert_eq!(git.ssh_rsa_bits, 2048);
-    assert!(!git.silent && git.ssh_hostname.is_none());
-    let git = git("git --url=ssh://git@h/r -s --ssh-key-algorithm=rsa --ssh-rsa-bits=4096");
+    let defaults = git("git --url=ssh://git@h/r");
+    assert_eq!(defaults.ssh_key_algorithm, KeyAlgorithm::Ecdsa);
+    assert_eq!(defaults.ssh_ecdsa_curve, Curve::P384);
+    assert_eq!(defaults.ssh_rsa_bits, 2048);
+    assert!(!defaults.silent && defaults.ssh_hostname.is_none());
+    let rsa = git("git --url=ssh://git@h/r -s --ssh-key-algorithm=rsa --ssh-rsa-bits=4096");
     assert_eq!(
-        (git.ssh_key_algorithm, git.ssh_rsa_bits, git.silent),
+        (rsa.ssh_key_algorithm, rsa.ssh_rsa_bits, rsa.silent),
         (KeyAlgorithm::Rsa, 4096, true)
     );
 }
