@@ -101,7 +101,9 @@ pub fn row_with<'a>(table: &'a str, cells: &[&str]) -> Option<Vec<&'a str>> {
 
 /// [`row_with`], failing the test with the table when no row matches.
 pub fn row<'a>(table: &'a str, cells: &[&str]) -> Vec<&'a str> {
-    row_with(table, cells).unwrap_or_else(|| panic!("no row with {cells:?} in\n{table}"))
+    let found = row_with(table, cells);
+    assert!(found.is_some(), "no row with {cells:?} in\n{table}");
+    found.expect("a row, as asserted")
 }
 
 /// The rows of `flux events` output whose REASON, OBJECT and MESSAGE match (the message by
