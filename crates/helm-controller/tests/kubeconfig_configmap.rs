@@ -11,45 +11,13 @@ use std::collections::BTreeMap;
 use common::*;
 
 use driftless_helm::release::{KubeSecrets, Status, Storage};
-use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, PostParams};
 use serde_json::json;
-
-/// The only audience the test API server accepts: its issuer (no `--api-audiences`).
-const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
-
-/// ServiceAccount `name` in the fixture's namespace, admin there (impersonation of the
-/// namespace's accounts included) when `admin`.
-async fn account(f: &Fixture, name: &str, admin: bool) -> anyhow::Result<()> {
-    let (client, ns, pp) = (&f.cluster.client, f.ns.as_str(), PostParams::default());
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    let sa = json!({"metadata": {"name": name}});
-    accounts.create(&pp, &serde_json::from_value(sa)?).await?;
-    if !admin {
-        return Ok(());
-    }
-    let roles: Api<Role> = Api::namespaced(client.clone(), ns);
-    let role = json!({
-        "metadata": {"name": name},
-        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-    });
-    roles.create(&pp, &serde_json::from_value(role)?).await?;
-    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), ns);
-    let binding = json!({
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
-    });
-    bindings
-        .create(&pp, &serde_json::from_value(binding)?)
-        .await?;
-    Ok(())
-}
+use testkit::identity::{generic_access, namespace_admin, service_account};
 
 /// ConfigMap `name` with `data`.
-async fn settings(f: &Fixture, name: &str, data: &[(&str, &str)]) -> anyhow::Result<()> {
-    let data: BTreeMap<&str, &str> = data.iter().copied().collect();
+async fn settings(f: &Fixture, name: &str, data: BTreeMap<String, String>) -> anyhow::Result<()> {
     let cms: Api<ConfigMap> = Api::namespaced(f.cluster.client.clone(), &f.ns);
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}, "data": data}))?;
     cms.create(&PostParams::default(), &cm).await?;
@@ -71,28 +39,19 @@ async fn a_release_is_installed_through_a_config_map_as_the_token_account() -> a
     .await?;
     let client = &f.cluster.client.clone();
     let (ns, api) = (f.ns.clone(), &f.api);
-    let server = f.cluster.plane.config().await?.cluster_url.to_string();
-    let ca = std::fs::read_to_string(f.cluster.plane.state_dir().join("pki/ca.crt"))?;
-    account(&f, "deployer", true).await?;
-    settings(
-        &f,
-        "remote",
-        &[
-            ("provider", "generic"),
-            ("address", &server),
-            ("ca.crt", &ca),
-            ("audiences", ISSUER),
-            ("serviceAccountName", "deployer"),
-        ],
-    )
-    .await?;
+    service_account(client, &ns, "deployer", namespace_admin()).await?;
+    let access = generic_access(&f.cluster, true, Some("deployer")).await?;
+    settings(&f, "remote", access).await?;
+    let eks = [
+        ("provider", "aws"),
+        ("cluster", "arn:aws:eks:eu-central-1:1:cluster/c"),
+    ];
     settings(
         &f,
         "eks",
-        &[
-            ("provider", "aws"),
-            ("cluster", "arn:aws:eks:eu-central-1:1:cluster/c"),
-        ],
+        eks.iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect(),
     )
     .await?;
 
@@ -158,17 +117,8 @@ async fn a_release_is_installed_through_a_config_map_as_the_token_account() -> a
 #[tokio::test]
 async fn a_config_map_naming_an_account_needs_the_object_level_gate() -> anyhow::Result<()> {
     let f = Fixture::start("hc-cm-gate").await?;
-    let server = f.cluster.plane.config().await?.cluster_url.to_string();
-    settings(
-        &f,
-        "remote",
-        &[
-            ("provider", "generic"),
-            ("address", &server),
-            ("serviceAccountName", "deployer"),
-        ],
-    )
-    .await?;
+    let access = generic_access(&f.cluster, false, Some("deployer")).await?;
+    settings(&f, "remote", access).await?;
     f.create(
         "gated",
         json!({"kubeConfig": {"configMapRef": {"name": "remote"}}}),

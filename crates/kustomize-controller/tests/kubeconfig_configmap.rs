@@ -8,56 +8,26 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::*;
-use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
-use kube::api::{Api, PostParams};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::PostParams;
 use serde_json::json;
-
-/// The only audience the test API server accepts: its issuer (no `--api-audiences`).
-const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
+use testkit::identity::{generic_access, namespace_admin, remote_endpoint, service_account};
 
 const GATE: &str = "--feature-gates=ObjectLevelWorkloadIdentity=true";
 
-/// ServiceAccount `name` in the fixture's namespace, admin there when `admin`.
-async fn account(f: &Fixture, name: &str, admin: bool) -> anyhow::Result<()> {
-    let (client, ns, pp) = (&f.cluster.client, f.ns.name(), PostParams::default());
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-    let sa = json!({"metadata": {"name": name}});
-    accounts.create(&pp, &serde_json::from_value(sa)?).await?;
-    if !admin {
-        return Ok(());
-    }
-    let roles: Api<Role> = Api::namespaced(client.clone(), ns);
-    let role = json!({
-        "metadata": {"name": name},
-        "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}],
-    });
-    roles.create(&pp, &serde_json::from_value(role)?).await?;
-    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), ns);
-    let binding = json!({
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-        "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
-    });
-    bindings
-        .create(&pp, &serde_json::from_value(binding)?)
-        .await?;
-    Ok(())
-}
-
 /// ConfigMap `name` with `data`.
-async fn settings(f: &Fixture, name: &str, data: &[(&str, &str)]) -> anyhow::Result<()> {
-    let data: BTreeMap<&str, &str> = data.iter().copied().collect();
+async fn settings(f: &Fixture, name: &str, data: BTreeMap<String, String>) -> anyhow::Result<()> {
     let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": name}, "data": data}))?;
     f.config_maps.create(&PostParams::default(), &cm).await?;
     Ok(())
 }
 
-/// The test plane as a remote cluster: its address and CA bundle.
-async fn remote(f: &Fixture) -> anyhow::Result<(String, String)> {
-    let server = f.cluster.plane.config().await?.cluster_url.to_string();
-    let ca = std::fs::read_to_string(f.cluster.plane.state_dir().join("pki/ca.crt"))?;
-    Ok((server, ca))
+/// `pairs` as ConfigMap data.
+fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn ready_message(ks: &driftless_api::kustomize::Kustomization) -> String {
@@ -73,27 +43,13 @@ async fn a_kustomization_applies_through_a_config_map_as_the_token_account() -> 
         .source
         .publish(&f.cluster.client, &[("cm.yaml", &config_map("app", "1"))])
         .await?;
-    let (server, ca) = remote(&f).await?;
-    account(&f, "deployer", true).await?;
-    account(&f, "nobody", false).await?;
-    let base = [
-        ("provider", "generic"),
-        ("address", server.as_str()),
-        ("ca.crt", ca.as_str()),
-        ("audiences", ISSUER),
-    ];
-    settings(
-        &f,
-        "as-deployer",
-        &[&base[..], &[("serviceAccountName", "deployer")]].concat(),
-    )
-    .await?;
-    settings(
-        &f,
-        "as-nobody",
-        &[&base[..], &[("serviceAccountName", "nobody")]].concat(),
-    )
-    .await?;
+    let (client, ns) = (&f.cluster.client, f.ns.name());
+    service_account(client, ns, "deployer", namespace_admin()).await?;
+    service_account(client, ns, "nobody", json!([])).await?;
+    for account in ["deployer", "nobody"] {
+        let access = generic_access(&f.cluster, true, Some(account)).await?;
+        settings(&f, &format!("as-{account}"), access).await?;
+    }
 
     f.create(
         "apps",
@@ -128,28 +84,16 @@ async fn bad_config_maps_and_cloud_providers_are_clear_conditions() -> anyhow::R
     f.source
         .publish(&f.cluster.client, &[("cm.yaml", &config_map("app", "1"))])
         .await?;
-    let (server, _) = remote(&f).await?;
-    settings(&f, "no-provider", &[("address", &server)]).await?;
-    settings(
-        &f,
-        "eks",
-        &[
-            ("provider", "aws"),
-            ("cluster", "arn:aws:eks:eu-central-1:1:cluster/c"),
-        ],
-    )
-    .await?;
+    let (server, _) = remote_endpoint(&f.cluster).await?;
+    settings(&f, "no-provider", data(&[("address", &server)])).await?;
+    let eks = [
+        ("provider", "aws"),
+        ("cluster", "arn:aws:eks:eu-central-1:1:cluster/c"),
+    ];
+    settings(&f, "eks", data(&eks)).await?;
     // A ServiceAccount named in the ConfigMap needs the gate this controller runs without.
-    settings(
-        &f,
-        "object-level",
-        &[
-            ("provider", "generic"),
-            ("address", &server),
-            ("serviceAccountName", "x"),
-        ],
-    )
-    .await?;
+    let object_level = generic_access(&f.cluster, true, Some("x")).await?;
+    settings(&f, "object-level", object_level).await?;
     for name in ["no-provider", "eks", "object-level", "absent"] {
         f.create(
             name,

@@ -11,13 +11,10 @@ use driftless_runtime::sa_token::{Account, TokenSource};
 use driftless_runtime::target_client::{Target, TargetClients, TargetError, WorkloadIdentity};
 use k8s_openapi::api::authentication::v1::{SelfSubjectReview, TokenRequest};
 use k8s_openapi::api::core::v1::{ConfigMap, ServiceAccount};
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, PostParams};
 use serde_json::json;
+use testkit::identity::{ISSUER_AUDIENCE, generic_access, service_account};
 use testkit::{TestCluster, TestNamespace};
-
-/// The only audience the test API server accepts: its issuer (no `--api-audiences`).
-const ISSUER: &str = "https://kubernetes.default.svc.cluster.local";
 
 const LIMITS: Limits = Limits {
     qps: 50.0,
@@ -27,40 +24,30 @@ const LIMITS: Limits = Limits {
 struct World {
     cluster: TestCluster,
     ns: TestNamespace,
-    server: String,
-    ca: String,
 }
 
 async fn world(prefix: &str) -> anyhow::Result<World> {
     let cluster = testkit::cluster().await?;
     let ns = TestNamespace::create(&cluster, prefix).await?;
-    let server = cluster.plane.config().await?.cluster_url.to_string();
-    let ca = std::fs::read_to_string(cluster.plane.state_dir().join("pki/ca.crt"))?;
-    Ok(World {
-        cluster,
-        ns,
-        server,
-        ca,
-    })
+    Ok(World { cluster, ns })
+}
+
+/// Flux's `ObjectLevelWorkloadIdentity` on or off, the pod token where Kubernetes mounts it.
+fn object_level(on: bool) -> WorkloadIdentity {
+    WorkloadIdentity {
+        object_level: on,
+        ..WorkloadIdentity::default()
+    }
 }
 
 impl World {
-    fn clients(&self, identity: WorkloadIdentity) -> anyhow::Result<TargetClients> {
+    fn clients(&self, identity: WorkloadIdentity) -> TargetClients {
         let client = self.cluster.client.clone();
-        Ok(TargetClients::new(
-            kube::Config::new(self.server.parse()?),
-            client,
-            LIMITS,
-            None,
-        )
-        .with_workload_identity(identity))
+        let unused = kube::Config::new(http::Uri::from_static("https://127.0.0.1:1"));
+        TargetClients::new(unused, client, LIMITS, None).with_workload_identity(identity)
     }
 
-    async fn config_map(&self, name: &str, data: &[(&str, &str)]) -> anyhow::Result<()> {
-        let data: BTreeMap<String, String> = data
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+    async fn config_map(&self, name: &str, data: BTreeMap<String, String>) -> anyhow::Result<()> {
         let api: Api<ConfigMap> = Api::namespaced(self.cluster.client.clone(), self.ns.name());
         let cm: ConfigMap =
             serde_json::from_value(json!({"metadata": {"name": name}, "data": data}))?;
@@ -68,34 +55,33 @@ impl World {
         Ok(())
     }
 
+    /// ConfigMap `name` with the generic provider reaching the plane (see
+    /// [`generic_access`]).
+    async fn generic(
+        &self,
+        name: &str,
+        audience: bool,
+        account: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let data = generic_access(&self.cluster, audience, account).await?;
+        self.config_map(name, data).await
+    }
+
     /// ServiceAccount `name`, allowed `rules` in the namespace.
     async fn account(&self, name: &str, rules: serde_json::Value) -> anyhow::Result<()> {
-        let (client, ns, pp) = (&self.cluster.client, self.ns.name(), PostParams::default());
-        let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), ns);
-        accounts
-            .create(
-                &pp,
-                &serde_json::from_value(json!({"metadata": {"name": name}}))?,
-            )
-            .await?;
-        let roles: Api<Role> = Api::namespaced(client.clone(), ns);
-        let role = json!({"metadata": {"name": name}, "rules": rules});
-        roles.create(&pp, &serde_json::from_value(role)?).await?;
-        let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), ns);
-        let binding = json!({
-            "metadata": {"name": name},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ns}],
-        });
-        bindings
-            .create(&pp, &serde_json::from_value(binding)?)
-            .await?;
-        Ok(())
+        service_account(&self.cluster.client, self.ns.name(), name, rules).await
     }
 
     fn user(&self, account: &str) -> String {
         format!("system:serviceaccount:{}:{account}", self.ns.name())
     }
+}
+
+fn data(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
 }
 
 fn by_config_map(name: &str) -> KubeConfigReference {
@@ -140,21 +126,8 @@ async fn a_generic_config_map_reaches_the_cluster_as_its_account_and_impersonate
     let rules = json!([{"apiGroups": [""], "resources": ["serviceaccounts"], "verbs": ["impersonate"]},
                        {"apiGroups": [""], "resources": ["configmaps"], "verbs": ["list"]}]);
     w.account("deployer", rules).await?;
-    w.config_map(
-        "remote",
-        &[
-            ("provider", "generic"),
-            ("address", &w.server),
-            ("ca.crt", &w.ca),
-            ("audiences", ISSUER),
-            ("serviceAccountName", "deployer"),
-        ],
-    )
-    .await?;
-    let clients = w.clients(WorkloadIdentity {
-        object_level: true,
-        ..WorkloadIdentity::default()
-    })?;
+    w.generic("remote", true, Some("deployer")).await?;
+    let clients = w.clients(object_level(true));
     let kube_config = by_config_map("remote");
 
     let deployer = client_for(&clients, w.ns.name(), &kube_config, None).await?;
@@ -185,16 +158,7 @@ async fn without_a_service_account_name_the_token_is_the_controllers_own_from_it
 -> anyhow::Result<()> {
     let w = world("cm-controller").await?;
     w.account("controller", json!([])).await?;
-    w.config_map(
-        "remote",
-        &[
-            ("provider", "generic"),
-            ("address", &w.server),
-            ("ca.crt", &w.ca),
-            ("audiences", ISSUER),
-        ],
-    )
-    .await?;
+    w.generic("remote", true, None).await?;
     // The pod's mounted token, as the kubelet would project it.
     let accounts: Api<ServiceAccount> = Api::namespaced(w.cluster.client.clone(), w.ns.name());
     let issued = accounts
@@ -212,7 +176,7 @@ async fn without_a_service_account_name_the_token_is_the_controllers_own_from_it
     let clients = w.clients(WorkloadIdentity {
         object_level: false,
         pod_token_file: token_file,
-    })?;
+    });
     let client = client_for(&clients, w.ns.name(), &by_config_map("remote"), None).await?;
     assert_eq!(whoami(&client).await?, w.user("controller"));
 
@@ -220,7 +184,7 @@ async fn without_a_service_account_name_the_token_is_the_controllers_own_from_it
     let outside = w.clients(WorkloadIdentity {
         object_level: false,
         pod_token_file: dir.path().join("absent"),
-    })?;
+    });
     let err = client_for(&outside, w.ns.name(), &by_config_map("remote"), None)
         .await
         .err()
@@ -238,16 +202,8 @@ async fn an_objects_own_account_needs_the_object_level_workload_identity_gate() 
 {
     let w = world("cm-gate").await?;
     w.account("deployer", json!([])).await?;
-    w.config_map(
-        "remote",
-        &[
-            ("provider", "generic"),
-            ("address", &w.server),
-            ("serviceAccountName", "deployer"),
-        ],
-    )
-    .await?;
-    let clients = w.clients(WorkloadIdentity::default())?;
+    w.generic("remote", true, Some("deployer")).await?;
+    let clients = w.clients(object_level(false));
     let err = client_for(&clients, w.ns.name(), &by_config_map("remote"), None)
         .await
         .err()
@@ -264,20 +220,8 @@ async fn the_default_audience_is_the_address_and_a_cluster_that_does_not_accept_
 -> anyhow::Result<()> {
     let w = world("cm-audience").await?;
     w.account("deployer", json!([])).await?;
-    w.config_map(
-        "remote",
-        &[
-            ("provider", "generic"),
-            ("address", &w.server),
-            ("ca.crt", &w.ca),
-            ("serviceAccountName", "deployer"),
-        ],
-    )
-    .await?;
-    let clients = w.clients(WorkloadIdentity {
-        object_level: true,
-        ..WorkloadIdentity::default()
-    })?;
+    w.generic("remote", false, Some("deployer")).await?;
+    let clients = w.clients(object_level(true));
     let client = client_for(&clients, w.ns.name(), &by_config_map("remote"), None).await?;
     let err = whoami(&client).await.expect_err("audience not accepted");
     let message = format!("{err:#}");
@@ -289,29 +233,22 @@ async fn the_default_audience_is_the_address_and_a_cluster_that_does_not_accept_
 #[tokio::test]
 async fn bad_config_maps_are_clear_errors_that_never_quote_the_ca() -> anyhow::Result<()> {
     let w = world("cm-bad").await?;
-    w.config_map("no-provider", &[("address", &w.server)])
+    let mut bad_ca = generic_access(&w.cluster, true, None).await?;
+    bad_ca.insert("ca.crt".into(), "private-looking-xyz".into());
+    let mut no_provider = bad_ca.clone();
+    no_provider.remove("provider");
+    w.config_map("bad-ca", bad_ca).await?;
+    w.config_map("no-provider", no_provider).await?;
+    w.config_map("unknown", data(&[("provider", "vault")]))
         .await?;
-    w.config_map("unknown", &[("provider", "vault")]).await?;
-    w.config_map(
-        "aws",
-        &[
-            ("provider", "aws"),
-            ("cluster", "arn:aws:eks:eu-west-1:1:cluster/c"),
-        ],
-    )
-    .await?;
-    w.config_map("no-address", &[("provider", "generic")])
+    let eks = [
+        ("provider", "aws"),
+        ("cluster", "arn:aws:eks:eu-west-1:1:cluster/c"),
+    ];
+    w.config_map("aws", data(&eks)).await?;
+    w.config_map("no-address", data(&[("provider", "generic")]))
         .await?;
-    w.config_map(
-        "bad-ca",
-        &[
-            ("provider", "generic"),
-            ("address", &w.server),
-            ("ca.crt", "private-looking-xyz"),
-        ],
-    )
-    .await?;
-    let clients = w.clients(WorkloadIdentity::default())?;
+    let clients = w.clients(WorkloadIdentity::default());
     let ns = w.ns.name();
     let subject = |name: &str| format!("invalid kubeconfig ConfigMap '{ns}/{name}': ");
     for (name, expected) in [
@@ -365,7 +302,7 @@ async fn tokens_are_reused_while_fresh_and_issued_per_audience() -> anyhow::Resu
         namespace: w.ns.name().to_owned(),
         name: "deployer".to_owned(),
     };
-    let issuer = vec![ISSUER.to_owned()];
+    let issuer = vec![ISSUER_AUDIENCE.to_owned()];
     let first = source.token(&account, &issuer).await?;
     let again = source.token(&account, &issuer).await?;
     assert_eq!(first, again, "a fresh token is served from the cache");

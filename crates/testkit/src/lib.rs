@@ -14,6 +14,7 @@ mod gomod;
 pub mod gotools;
 pub mod helm_repo;
 mod http;
+pub mod identity;
 pub mod oci_registry;
 pub mod pki;
 pub mod proxy;
