@@ -609,3 +609,45 @@ async fn drift_ignore_rules_select_their_targets_with_set_based_label_selectors(
     );
     assert!(out.contains("spec.ports"), "{out}");
 }
+
+/// The kind and name of each YAML document of `text`, in order.
+fn kinds_and_names(documents: &[String]) -> Vec<(String, String)> {
+    documents
+        .iter()
+        .flat_map(|d| serde_saphyr::from_multiple::<Value>(d).expect("yaml"))
+        .filter(|d| !d.is_null())
+        .map(|d| {
+            let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+            (text(&d["kind"]), text(&d["metadata"]["name"]))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn kustomize_controller_builds_its_objects_in_the_order_driftless_build_prints_them() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = kustomization_file(dir.path(), "flux-system", "default");
+    let ks: driftless_api::kustomize::Kustomization =
+        serde_saphyr::from_str(&std::fs::read_to_string(&file).expect("read")).expect("ks");
+    for (path, _) in BUILDS {
+        let text = build_text(
+            None,
+            "flux-system",
+            &local(fixtures().join(path), Some(file.clone())),
+        )
+        .await;
+        let cli = kinds_and_names(&documents(&text));
+        let controller = driftless_kustomize_controller::build::kustomize(
+            &ks,
+            &fixtures(),
+            &fixtures().join(path),
+        )
+        .expect("the controller builds");
+        assert_eq!(kinds_and_names(&controller), cli, "{path}");
+        // Not kustomize's kind order: the Service comes before the Secrets in the input.
+        let position = |kind: &str| cli.iter().position(|(k, _)| k == kind);
+        if path == "podinfo" {
+            assert!(position("Service") < position("Secret"), "{cli:?}");
+        }
+    }
+}

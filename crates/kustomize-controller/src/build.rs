@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use driftless_api::kustomize::Kustomization;
 use driftless_api::meta::Artifact;
 use driftless_artifact::Fetcher;
-use driftless_kustomize::{LoadRestrictions, Options};
+use driftless_kustomize::{FluxBuild, LoadRestrictions, Options, OutputOrder};
 
 use crate::error::ReconcileError;
 
@@ -65,7 +65,10 @@ pub fn resolve_path(root: &Path, path: Option<&str>) -> Result<PathBuf, Reconcil
 
 /// Builds the kustomization at `dir` as kustomize-controller does: Flux's generated
 /// kustomization for plain directories, the overlay fields of `ks`, nothing read outside
-/// `root`, remote bases refused. Returns one YAML document per object, in kustomize's order.
+/// `root`, remote bases refused. Returns one YAML document per object in Flux's order: the
+/// input order (Flux's kustomize options leave reordering off), so decryption and
+/// substitution meet objects, and report the first that fails, as Flux does. The apply sorts
+/// objects into its stages itself, so this order never changes what is applied when.
 pub fn kustomize(
     ks: &Kustomization,
     root: &Path,
@@ -76,7 +79,11 @@ pub fn kustomize(
         load_restrictions: LoadRestrictions::None,
     };
     let overlay = overlay::from_spec(&ks.spec);
-    driftless_kustomize::build_flux_documents(dir, &options, &overlay)
+    let flux = FluxBuild {
+        order: OutputOrder::Input,
+        exclude: None,
+    };
+    driftless_kustomize::build_flux_documents_with(dir, &options, &overlay, &flux)
         .map_err(|source| ReconcileError::Build { source })
 }
 
