@@ -17,6 +17,7 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use testkit::ControlPlane;
 
+mod api_requests;
 mod floor;
 mod helm;
 mod kustomize;

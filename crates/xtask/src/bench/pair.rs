@@ -418,6 +418,7 @@ async fn drive(
 
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &workload.objects);
+    let requests_before = super::api_requests::Requests::read(client).await;
     let started = Instant::now();
     // Creates go out 32 at a time so creation itself does not dominate at N=1000.
     let mut pending = tokio::task::JoinSet::new();
@@ -462,6 +463,12 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let peaks = (source.peak_kib(), controller.peak_kib());
+    if let (Some(before), Some(after)) = (
+        requests_before,
+        super::api_requests::Requests::read(client).await,
+    ) {
+        super::api_requests::print(namespace, count, &before, &after);
+    }
     tokio::time::sleep(opts.idle).await;
     source.ensure_running()?;
     controller.ensure_running()?;
