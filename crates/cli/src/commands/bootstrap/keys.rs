@@ -35,7 +35,7 @@ pub fn parse_rsa_bits(value: &str) -> Result<u32, String> {
         .trim()
         .parse()
         .map_err(|e| format!("'{value}' is not a number of bits: {e}"))?;
-    if bits % 8 != 0 {
+    if !bits.is_multiple_of(8) {
         return Err("RSA key bit size should be a multiples of 8".into());
     }
     if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
