@@ -171,41 +171,7 @@ async fn bootstrap_over_ssh_pushes_stores_the_key_and_known_hosts_and_the_cluste
         .expect("git log");
     assert_eq!(log, log_again);
 
-    // Clean up without pruning: the Kustomization owns the shared CRDs, so it is suspended
-    // before it goes (a suspended Kustomization is deleted without garbage collection).
-    labeller.abort();
-    let ks = kinds::KUSTOMIZATION.api(&client, Some(&shard));
-    ks.patch(
-        SYNC_NAME,
-        &PatchParams::default(),
-        &Patch::Merge(&json!({"spec": {"suspend": true}})),
-    )
-    .await
-    .expect("suspend");
-    ks.delete(SYNC_NAME, &DeleteParams::default())
-        .await
-        .expect("delete");
-    testkit::wait::until(kc::WAIT, "flux-system Kustomization gone", || {
-        let ks = ks.clone();
-        async move {
-            Ok(ks
-                .get_opt(SYNC_NAME)
-                .await
-                .ok()
-                .flatten()
-                .is_none()
-                .then_some(()))
-        }
-    })
-    .await
-    .expect("finalized");
-    let install = Install {
-        namespace: shard.clone(),
-        ..Install::default()
-    };
-    common::delete_cluster_rbac(&cluster, &install).await;
-    appliers.stop().await.expect("kustomize-controller stops");
-    sources.stop().await.expect("source-controller stops");
+    tear_down(&cluster, &shard, labeller, appliers, sources).await;
 }
 
 /// A bootstrap invocation of the generated-key tests: flags on top of the common ones.
@@ -433,8 +399,22 @@ async fn without_a_private_key_bootstrap_generates_a_deploy_key_the_user_authori
         }
     }
 
+    tear_down(&cluster, &shard, labeller, appliers, sources).await;
+}
+
+/// Cleans up without pruning: the Kustomization owns the shared CRDs, so it is suspended
+/// before it goes (a suspended Kustomization is deleted without garbage collection); then the
+/// controllers stop.
+async fn tear_down(
+    cluster: &testkit::TestCluster,
+    shard: &str,
+    labeller: tokio::task::JoinHandle<()>,
+    appliers: kc::RunningController,
+    sources: sc::RunningController,
+) {
+    let client = cluster.client.clone();
     labeller.abort();
-    let ks = kinds::KUSTOMIZATION.api(&client, Some(&shard));
+    let ks = kinds::KUSTOMIZATION.api(&client, Some(shard));
     ks.patch(
         SYNC_NAME,
         &PatchParams::default(),
@@ -460,10 +440,10 @@ async fn without_a_private_key_bootstrap_generates_a_deploy_key_the_user_authori
     .await
     .expect("finalized");
     let install = Install {
-        namespace: shard.clone(),
+        namespace: shard.to_owned(),
         ..Install::default()
     };
-    common::delete_cluster_rbac(&cluster, &install).await;
+    common::delete_cluster_rbac(cluster, &install).await;
     appliers.stop().await.expect("kustomize-controller stops");
     sources.stop().await.expect("source-controller stops");
 }
