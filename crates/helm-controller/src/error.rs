@@ -82,9 +82,11 @@ pub enum ReconcileError {
         /// The renderer's message.
         message: String,
     },
-    /// A post-renderer failed; nothing was applied.
+    /// The action failed before Helm stored a release: the chart did not render with the values
+    /// (template error, schema violation, step budget) or a post-renderer failed. Nothing was
+    /// applied. Flux reports it as the action's failure (InstallFailed/UpgradeFailed).
     #[error("{message}")]
-    PostRender {
+    BeforeRelease {
         /// Whether the action was an upgrade (else an install).
         upgrade: bool,
         /// What failed, as Flux words it.
@@ -184,10 +186,10 @@ impl Classify for ReconcileError {
             | Self::LoadChart { .. } => reasons::ARTIFACT_FAILED,
             Self::Read { .. } | Self::Values { .. } | Self::Render { .. } => reasons::INIT_FAILED,
             Self::Storage { .. } => reasons::GET_LAST_RELEASE_FAILED,
-            Self::InstallFailed { .. } | Self::PostRender { upgrade: false, .. } => {
+            Self::InstallFailed { .. } | Self::BeforeRelease { upgrade: false, .. } => {
                 reasons::INSTALL_FAILED
             }
-            Self::PostRender { upgrade: true, .. } => reasons::UPGRADE_FAILED,
+            Self::BeforeRelease { upgrade: true, .. } => reasons::UPGRADE_FAILED,
             Self::UpgradeFailed { .. } => reasons::UPGRADE_FAILED,
             Self::TestFailed { .. } => reasons::TEST_FAILED,
             Self::RollbackFailed { .. } => reasons::ROLLBACK_FAILED,

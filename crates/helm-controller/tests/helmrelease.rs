@@ -290,7 +290,7 @@ async fn tests_run_after_a_release_and_values_breaking_the_schema_apply_nothing(
 
     // Values that break values.schema.json: a clear condition, no new revision.
     merge(api, "tested", json!({"spec": {"values": {"greeting": 5}}})).await?;
-    let hr = wait_failing(api, "tested", "InitFailed").await?;
+    let hr = wait_failing(api, "tested", "UpgradeFailed").await?;
     let message = &condition(&hr, "Ready").expect("Ready").message;
     assert!(message.contains("greeting"), "{message}");
     assert_eq!(latest_version(&hr), Some(1));

@@ -68,8 +68,13 @@ async fn values_that_break_the_schema_fail_the_release_and_apply_nothing() -> an
             && message.contains("greeting"),
         "{reason}: {message}"
     );
-    // Values are checked before any Helm action starts, so the release is not initialised.
-    assert_eq!(reason, "InitFailed", "{message}");
+    // As in Flux, the values are checked inside Helm's install, before a release is stored:
+    // the install failed, and nothing was applied.
+    assert_eq!(reason, "InstallFailed", "{message}");
+    assert!(
+        message.starts_with("Helm install failed for release "),
+        "{message}"
+    );
     assert_nothing_applied(&fx, "schema").await?;
     fx.finish(&["schema"]).await
 }
@@ -104,7 +109,7 @@ async fn a_template_that_loops_for_ever_is_stopped_and_applies_nothing() -> anyh
         message.contains("execution exceeds the limit of 50000000 steps"),
         "{reason}: {message}"
     );
-    assert_eq!(reason, "InitFailed", "{message}");
+    assert_eq!(reason, "InstallFailed", "{message}");
     assert_nothing_applied(&fx, "spin").await?;
     fx.finish(&["spin"]).await
 }

@@ -60,7 +60,7 @@ pub async fn render(
                 }
             })?;
         if let Some(post) = post {
-            text = post.run(&text).map_err(|e| ReconcileError::PostRender {
+            text = post.run(&text).map_err(|e| ReconcileError::BeforeRelease {
                 upgrade: opts.is_upgrade,
                 message: format!("error while running post render on files: {e}"),
             })?;
@@ -292,11 +292,14 @@ impl Run<'_> {
         .await
         .map_err(|e| match e {
             // Flux's words: the action failed, before anything was applied. As in Flux (the
-            // post-renderer runs inside Helm's action, before a release is stored), the failure
-            // counts in `status.failures` and is a warning event, but not against the action's
-            // remediation retries (`installFailures`/`upgradeFailures` count stored releases
-            // only): there is nothing to remediate, and the next reconcile retries with backoff.
-            ReconcileError::PostRender { upgrade, message } => {
+            // chart renders and the post-renderer runs inside Helm's action, before a release is
+            // stored), the failure is the action's (InstallFailed/UpgradeFailed, "Helm install
+            // failed for release …"), counts in `status.failures` and is a warning event, but
+            // not against the action's remediation retries (`installFailures`/`upgradeFailures`
+            // count stored releases only): there is nothing to remediate, and the next reconcile
+            // retries with backoff.
+            ReconcileError::BeforeRelease { message, .. } | ReconcileError::Render { message } => {
+                let upgrade = action == ReleaseAction::Upgrade;
                 let message = format!(
                     "Helm {} failed for release {}/{} with chart {}: {message}",
                     verb(action),
@@ -312,7 +315,7 @@ impl Run<'_> {
                 draft.mark_false(types::RELEASED, reason, message.clone());
                 bump(&mut status.failures);
                 events.push(warning(reason, message.clone()));
-                ReconcileError::PostRender { upgrade, message }
+                ReconcileError::BeforeRelease { upgrade, message }
             }
             other => other,
         })
