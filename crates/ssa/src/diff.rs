@@ -144,12 +144,21 @@ impl ResourceManager {
     }
 }
 
-/// Both sides without managed fields: who owns a field is not drift a user can act on.
+/// Both sides without managed fields (who owns a field is not drift a user can act on), and
+/// without `status`, `metadata.resourceVersion` and `metadata.generation`, as Flux compares
+/// them: those are the server's and the controllers' to write, and they may change between the
+/// live read and the dry-run (a Deployment's `readyReplicas` and the resourceVersion its status
+/// update bumps), which would otherwise be reported as drift at random.
 fn comparable(live: &DynamicObject, dry: &DynamicObject) -> (Value, Value) {
     let strip = |object: &DynamicObject| {
         let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
         if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("managedFields");
+            for server_written in ["managedFields", "resourceVersion", "generation"] {
+                meta.remove(server_written);
+            }
+        }
+        if let Some(object) = value.as_object_mut() {
+            object.remove("status");
         }
         value
     };
@@ -212,6 +221,24 @@ mod tests {
         for secret in ["c2FtZQ==", "b2xk", "bmV3", "eA==", "eQ=="] {
             assert!(!text.contains(secret), "{secret} leaked");
         }
+    }
+
+    #[test]
+    fn status_and_server_written_metadata_are_not_compared() {
+        let object = |status: Value, manager: &str| -> DynamicObject {
+            serde_json::from_value(json!({
+                "apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "web", "managedFields": [{"manager": manager}],
+                             "resourceVersion": manager, "generation": manager.len()},
+                "spec": {"replicas": 1}, "status": status,
+            }))
+            .expect("a Deployment")
+        };
+        let live = object(json!({"replicas": 1}), "kubectl");
+        let dry = object(json!({"replicas": 1, "readyReplicas": 1}), "flux");
+        let (live, merged) = comparable(&live, &dry);
+        assert_eq!(live, merged);
+        assert!(live.get("status").is_none());
     }
 
     #[test]
