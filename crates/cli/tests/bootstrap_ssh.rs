@@ -50,32 +50,78 @@ fn label_sync_objects(client: kube::Client, ns: String) -> tokio::task::JoinHand
     })
 }
 
+/// What both tests start from: sshd, a namespace (the controllers' shard), a Git repository
+/// holding one app ConfigMap with `value`, source- and kustomize-controller on the shard, and
+/// the labeller that puts bootstrap's objects on that shard. None when sshd is not installed.
+struct Fleet {
+    ssh: SshServer,
+    cluster: testkit::TestCluster,
+    ns: testkit::TestNamespace,
+    shard: String,
+    client: kube::Client,
+    git: GitServer,
+    repo: testkit::git_server::TestRepo,
+    sources: sc::RunningController,
+    appliers: kc::RunningController,
+    labeller: tokio::task::JoinHandle<()>,
+}
+
+impl Fleet {
+    async fn start(prefix: &str, value: &str) -> Option<Self> {
+        let ssh = SshServer::start_or_skip().expect("sshd")?;
+        let cluster = testkit::cluster().await.expect("cluster");
+        kc::install_crds(&cluster.client).await.expect("crds");
+        let ns = testkit::TestNamespace::create(&cluster, prefix)
+            .await
+            .expect("ns");
+        let shard = ns.name().to_owned();
+        let client = cluster.client.clone();
+        let git = GitServer::start(GitAuth::None).await.expect("git server");
+        let repo = git.create_repo("fleet").expect("repo");
+        let app = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: {shard}\ndata:\n  value: {value}\n"
+        );
+        repo.commit_files("main", &[("clusters/test/apps/app.yaml", &app)], "app")
+            .expect("commit");
+        let sources = sc::RunningController::start(&cluster, &shard)
+            .await
+            .expect("source-controller");
+        let appliers = kc::RunningController::start(&cluster, &shard, &[])
+            .await
+            .expect("kustomize-controller");
+        let labeller = label_sync_objects(client.clone(), shard.clone());
+        Some(Self {
+            ssh,
+            cluster,
+            ns,
+            shard,
+            client,
+            git,
+            repo,
+            sources,
+            appliers,
+            labeller,
+        })
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn bootstrap_over_ssh_pushes_stores_the_key_and_known_hosts_and_the_cluster_follows() {
-    let Some(ssh) = SshServer::start_or_skip().expect("sshd") else {
+    let Some(Fleet {
+        ssh,
+        cluster,
+        ns: _ns,
+        shard,
+        client,
+        git,
+        repo: _repo,
+        sources,
+        appliers,
+        labeller,
+    }) = Fleet::start("cli-boot-ssh", "one").await
+    else {
         return;
     };
-    let cluster = testkit::cluster().await.expect("cluster");
-    kc::install_crds(&cluster.client).await.expect("crds");
-    let ns = testkit::TestNamespace::create(&cluster, "cli-boot-ssh")
-        .await
-        .expect("ns");
-    let shard = ns.name().to_owned();
-    let client = cluster.client.clone();
-    let git = GitServer::start(GitAuth::None).await.expect("git server");
-    let repo = git.create_repo("fleet").expect("repo");
-    let app = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: {shard}\ndata:\n  value: one\n"
-    );
-    repo.commit_files("main", &[("clusters/test/apps/app.yaml", &app)], "app")
-        .expect("commit");
-    let sources = sc::RunningController::start(&cluster, &shard)
-        .await
-        .expect("source-controller");
-    let appliers = kc::RunningController::start(&cluster, &shard, &[])
-        .await
-        .expect("kustomize-controller");
-    let labeller = label_sync_objects(client.clone(), shard.clone());
 
     // An encrypted key: `--password` is its passphrase and lands in the Secret as `password`.
     let key = generate_key("ed25519", Some("boot-pw-51c2")).expect("key");
@@ -224,30 +270,21 @@ fn commit_subjects(git: &GitServer) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn without_a_private_key_bootstrap_generates_a_deploy_key_the_user_authorizes_and_re_runs_keep_it()
  {
-    let Some(ssh) = SshServer::start_or_skip().expect("sshd") else {
+    let Some(Fleet {
+        ssh,
+        cluster,
+        ns: _ns,
+        shard,
+        client,
+        git,
+        repo: _repo,
+        sources,
+        appliers,
+        labeller,
+    }) = Fleet::start("cli-boot-keygen", "generated").await
+    else {
         return;
     };
-    let cluster = testkit::cluster().await.expect("cluster");
-    kc::install_crds(&cluster.client).await.expect("crds");
-    let ns = testkit::TestNamespace::create(&cluster, "cli-boot-keygen")
-        .await
-        .expect("ns");
-    let shard = ns.name().to_owned();
-    let client = cluster.client.clone();
-    let git = GitServer::start(GitAuth::None).await.expect("git server");
-    let repo = git.create_repo("fleet").expect("repo");
-    let app = format!(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: {shard}\ndata:\n  value: generated\n"
-    );
-    repo.commit_files("main", &[("clusters/test/apps/app.yaml", &app)], "app")
-        .expect("commit");
-    let sources = sc::RunningController::start(&cluster, &shard)
-        .await
-        .expect("source-controller");
-    let appliers = kc::RunningController::start(&cluster, &shard, &[])
-        .await
-        .expect("kustomize-controller");
-    let labeller = label_sync_objects(client.clone(), shard.clone());
 
     // The user says no: nothing is stored, nothing pushed.
     let args = args_for(&ssh, &git, &shard, "");
