@@ -195,9 +195,7 @@ fn build_driftless() -> anyhow::Result<PathBuf> {
         .status()
         .context("running cargo build --release")?;
     anyhow::ensure!(status.success(), "cargo build --release failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
+    let target = target_dir();
     Ok(target.join("release").join("driftless"))
 }
 
@@ -327,4 +325,11 @@ fn host_info() -> Vec<(String, String)> {
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The target directory cargo uses here (the environment's, else the workspace's).
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
 }

@@ -27,13 +27,6 @@ fn ci_lean(command: &mut Command) {
         .env("CARGO_PROFILE_DEV_STRIP", "debuginfo");
 }
 
-/// The target directory cargo uses here (the environment's, else the workspace's).
-fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
-
 /// Builds the Go tools the tests use now, so that no test waits on a build, then (in CI only)
 /// drops Go's build and module caches: the built commands live in our own cache, and the Go
 /// caches are the largest thing on a CI machine's disk after cargo's target directory.
@@ -137,7 +130,7 @@ pub async fn run(cargo_test_args: &[String]) -> anyhow::Result<()> {
 
     // In CI, clippy checks into a directory of its own that is removed afterwards: its
     // metadata-only artifacts are of no use to the test build.
-    let clippy_target = target_dir().join("clippy");
+    let clippy_target = crate::bench::target_dir().join("clippy");
     let mut clippy = cargo();
     if in_ci() {
         ci_lean(&mut clippy);
