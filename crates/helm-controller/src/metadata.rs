@@ -148,4 +148,57 @@ mod tests {
         assert!(d.starts_with("sha256:") && d.len() == 7 + 64, "{d}");
         assert_ne!(digest(Some(&common(&[("a", "1")], &[]))), Some(d));
     }
+
+    /// Expected values printed by Flux helm-controller v1.6.4's own
+    /// `internal/postrender.CommonMetadataDigest(digest.Canonical, …)`, run on these inputs by a
+    /// throwaway Go program (the function is what sets `status.observedCommonMetadataDigest`).
+    #[test]
+    fn digests_equal_those_flux_helm_controller_computes() {
+        let cases = [
+            (
+                common(
+                    &[("team", "platform"), ("env", "prod")],
+                    &[("owner", "ops")],
+                ),
+                "sha256:08706e50078a59263f95c93c8278cb815037bc018e4d2f511f55f89bfedf6857",
+            ),
+            (
+                common(&[("app.kubernetes.io/part-of", "shop")], &[]),
+                "sha256:10b137ead0ca452d5265065c6db841012a562ebc7b30b4dd306fd913081e2194",
+            ),
+            (
+                common(
+                    &[("a", "<1>&b")],
+                    &[
+                        ("note", "h\u{e9}llo \u{2713} \u{2028} \"q\" \\ \t"),
+                        ("z/key", "\u{65e5}\u{672c}"),
+                    ],
+                ),
+                "sha256:e863e791efa65d4937bcf4ed858d1bd12838e8cc020ecd30e39fdd4001c23a11",
+            ),
+            (
+                common(&[("c", "\u{8}\u{c}\u{1}\u{7f}\r\n\u{2029}")], &[]),
+                "sha256:12a764f912c99eafaca0f4999b0b31046eb924673f14b69c2e9baffd93d96849",
+            ),
+            // Empty maps are omitted like absent ones: both encode as `{}`.
+            (
+                CommonMetadata {
+                    labels: Some(BTreeMap::new()),
+                    annotations: Some(BTreeMap::new()),
+                },
+                "sha256:ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356",
+            ),
+            (
+                CommonMetadata::default(),
+                "sha256:ca3d163bab055381827226140568f3bef7eaac187cebd76878e0b63e9e442356",
+            ),
+        ];
+        for (metadata, flux) in cases {
+            assert_eq!(
+                digest(Some(&metadata)).as_deref(),
+                Some(flux),
+                "{metadata:?}"
+            );
+        }
+    }
 }

@@ -220,3 +220,45 @@ fn the_digest_input_is_the_json_go_writes_for_the_post_renderers() {
         Some(format!("sha256:{}", hex::encode(Sha256::digest("[]\n"))))
     );
 }
+
+/// Expected values printed by Flux helm-controller v1.6.4's own
+/// `internal/postrender.Digest(digest.Canonical, …)` (what sets
+/// `status.observedPostRenderersDigest`) for the same lists, decoded from the same JSON, by a
+/// throwaway Go program.
+#[test]
+fn digests_equal_those_flux_helm_controller_computes() {
+    let cases = [
+        (
+            json!([{"kustomize": {
+                "patches": [{"patch": "- op: add\n  path: /metadata/labels/x\n  value: <&>",
+                             "target": {"kind": "Deployment", "labelSelector": "app=web"}}],
+                "images": [{"name": "nginx", "newTag": "1.27", "digest": "sha256:abc"}],
+            }}]),
+            "sha256:6588049282554236ac5ea5ec29687336f7ae1b24f5f82e8031e9a7c450c28a3c",
+        ),
+        (
+            json!([
+                {"kustomize": {"images": [{"name": "busybox", "newName": "registry.example.com/busybox"}]}},
+                {},
+            ]),
+            "sha256:154b4ac17bcd0c1649bdeaa663ff6a97eccfe04cba30147fa9e441bfa8010a90",
+        ),
+        (
+            json!([{"kustomize": {"patches": [{"patch": "h\u{e9}llo \u{2713} \u{2028}", "target": {}}]}}]),
+            "sha256:06bb20498a638ae2d08d0f2ea62d8a1b13160559b1772ca16d7bc2e44256740e",
+        ),
+        (
+            json!([]),
+            "sha256:37517e5f3dc66819f61f5a7bb8ace1921282415f10551d2defa5c3eb0985b570",
+        ),
+    ];
+    for (renderers, flux) in cases {
+        let hr = release(json!({"postRenderers": renderers}));
+        let renderers = hr.spec.post_renderers.as_deref().expect("set");
+        assert_eq!(
+            digest(Some(renderers)).as_deref(),
+            Some(flux),
+            "{renderers:?}"
+        );
+    }
+}
