@@ -80,6 +80,7 @@ pub async fn run(
     .map_err(RunError::Fetcher)?;
     let ctx = Arc::new(Context {
         client: client.clone(),
+        resolver: driftless_ssa::resolve::Resolver::new(client.clone()),
         targets: driftless_runtime::target_client::TargetClients::new(
             config,
             client.clone(),
@@ -138,8 +139,11 @@ async fn run_workers(
         watch_config = watch_config.labels(selector);
     }
     let (reader, writer) = reflector::store();
+    // The store keeps every HelmRelease for the life of the process; their managed fields
+    // (several KiB each, read by nothing here) are dropped before they are stored.
     let triggers = watcher(api.clone(), watch_config.clone())
         .default_backoff()
+        .modify(|hr: &mut HelmRelease| hr.metadata.managed_fields = None)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconcile_trigger, Default::default());
@@ -297,7 +301,18 @@ pub fn values_users(
         .collect()
 }
 
-/// Passes a source only when its artifact revision differs from the last one seen.
+/// Whether a source's artifact revision is news to its users: it differs from the last one
+/// seen, and is not the empty revision of a source seen for the first time (a HelmChart that
+/// a release has just created has no artifact yet; the release learned that when it created
+/// it, and waking it again only repeats the "not ready" pass).
+fn revision_changed(previous: Option<&str>, current: &str) -> bool {
+    match previous {
+        None => !current.is_empty(),
+        Some(previous) => previous != current,
+    }
+}
+
+/// Passes a source only when its artifact revision is news ([`revision_changed`]).
 fn new_revisions<S>(stream: S) -> impl Stream<Item = Result<DynamicObject, watcher::Error>> + Send
 where
     S: Stream<Item = Result<DynamicObject, watcher::Error>> + Send,
@@ -314,10 +329,35 @@ where
                 let mut seen = seen
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                seen.insert(key, revision.clone()).as_ref() != Some(&revision)
+                let previous = seen.insert(key, revision.clone());
+                revision_changed(previous.as_deref(), &revision)
             }
             Err(_) => true,
         };
         std::future::ready(pass)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::revision_changed;
+
+    #[test]
+    fn a_source_wakes_its_users_when_its_revision_appears_or_changes_only() {
+        assert!(
+            !revision_changed(None, ""),
+            "new source without an artifact"
+        );
+        assert!(
+            revision_changed(None, "1.0.0"),
+            "first seen with an artifact"
+        );
+        assert!(revision_changed(Some(""), "1.0.0"), "artifact appeared");
+        assert!(revision_changed(Some("1.0.0"), "1.0.1"), "new revision");
+        assert!(
+            !revision_changed(Some("1.0.0"), "1.0.0"),
+            "status update only"
+        );
+        assert!(revision_changed(Some("1.0.0"), ""), "artifact gone");
+    }
 }

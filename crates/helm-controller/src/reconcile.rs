@@ -15,7 +15,7 @@ use driftless_runtime::events::{EventType, Recorder};
 use driftless_runtime::lifecycle::{Entry, enter};
 use driftless_runtime::metrics::Metrics;
 use driftless_runtime::object::{FluxObject, ReconcileStatus, object_key};
-use driftless_runtime::patch::{patch_status, status_field_manager};
+use driftless_runtime::patch::{patch_status_if_changed, status_field_manager};
 use driftless_runtime::schedule::Scheduler;
 use driftless_runtime::summary::{Next, Outcome, Schedule, SummaryRules, summarize};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -64,6 +64,8 @@ pub struct Context {
     pub client: kube::Client,
     /// The clients Helm actions run with (`serviceAccountName`, `kubeConfig`).
     pub targets: driftless_runtime::target_client::TargetClients,
+    /// Discovery cache of the controller's own cluster, shared by every release installed there.
+    pub resolver: driftless_ssa::resolve::Resolver,
     /// Downloads and verifies chart artifacts.
     pub fetcher: Fetcher,
     /// Requeue timing and per-object failure backoff.
@@ -116,7 +118,9 @@ async fn reconcile_object(
 
     let mut draft = hr.begin_draft(Time(jiff::Timestamp::now()));
     let mut status = hr.status.clone().unwrap_or_default();
-    let result = run_steps(ctx, &api, &hr, &mut status, &mut draft).await;
+    // The status as stored: what was read, then what this reconcile last wrote.
+    let mut live = hr.status.clone();
+    let result = run_steps(ctx, &api, &hr, &mut live, &mut status, &mut draft).await;
     let (events, outcome) = match &result {
         Ok(events) => (events.clone(), Outcome::Success),
         Err((events, err)) => (events.clone(), Outcome::Failed(err)),
@@ -139,7 +143,7 @@ async fn reconcile_object(
     status.apply_summary(&summary);
     crate::post_render::observe(&hr, &mut status);
     crate::metadata::observe(&hr, &mut status);
-    patch_status(&api, hr.as_ref(), &status, &manager)
+    patch_status_if_changed(&api, hr.as_ref(), &mut live, &status, &manager)
         .await
         .map_err(patch_err)?;
     let action = ctx.scheduler.action(&object_key(hr.as_ref()), summary.next);
@@ -161,6 +165,7 @@ async fn run_steps(
     ctx: &Context,
     api: &Api<HelmRelease>,
     hr: &HelmRelease,
+    live: &mut Option<HelmReleaseStatus>,
     status: &mut HelmReleaseStatus,
     draft: &mut StatusDraft,
 ) -> StepResult {
@@ -176,7 +181,7 @@ async fn run_steps(
     let mut snapshot = status.clone();
     snapshot.conditions = Some(draft.in_progress_conditions());
     let manager = status_field_manager(crate::CONTROLLER_NAME);
-    if let Err(e) = patch_status(api, hr, &snapshot, &manager).await {
+    if let Err(e) = patch_status_if_changed(api, hr, live, &snapshot, &manager).await {
         return Err((Vec::new(), patch_err(e)));
     }
     let desired = Desired {
@@ -189,8 +194,10 @@ async fn run_steps(
         Ok(client) => client,
         Err(e) => return Err((Vec::new(), e)),
     };
+    let resolver = crate::target::resolver(ctx, hr, &client);
     let mut events = Vec::new();
-    match release::reconcile(&client, hr, status, draft, desired, &mut events).await {
+    let result = release::reconcile(&client, resolver, hr, status, draft, desired, &mut events);
+    match result.await {
         Ok(()) => Ok(events),
         Err(e) => Err((events, e)),
     }

@@ -10,7 +10,10 @@ use driftless_api::helm::HelmRelease;
 use driftless_runtime::target_client::{Target, TargetClients};
 use kube::ResourceExt;
 
+use driftless_ssa::resolve::Resolver;
+
 use crate::error::ReconcileError;
+use crate::reconcile::Context;
 
 /// The client the release of `hr` is installed, upgraded, tested, rolled back, uninstalled and
 /// stored with.
@@ -20,6 +23,18 @@ pub async fn client(
 ) -> Result<kube::Client, ReconcileError> {
     let namespace = hr.namespace().unwrap_or_default();
     Ok(targets.client(&target(hr, &namespace)).await?)
+}
+
+/// The kind resolver for `hr`'s cluster: the shared one on the controller's own cluster
+/// (impersonation does not change what the cluster serves), a fresh one for a `kubeConfig`
+/// cluster.
+pub fn resolver(ctx: &Context, hr: &HelmRelease, client: &kube::Client) -> Resolver {
+    let namespace = hr.namespace().unwrap_or_default();
+    if target(hr, &namespace).is_remote() {
+        Resolver::new(client.clone())
+    } else {
+        ctx.resolver.clone()
+    }
 }
 
 /// Whom `hr` acts as.

@@ -95,6 +95,31 @@ pub async fn patch_status<K: FluxObject>(
     .map_err(api_error("status", obj))
 }
 
+/// [`patch_status`] unless `status` equals `live`, the status as last read or written: such a
+/// write changes nothing but `resourceVersion`, costs a request from the kind's budget and wakes
+/// every watcher (Flux's patch helper likewise sends nothing when its diff is empty). On a write,
+/// `live` becomes `status`.
+pub async fn patch_status_if_changed<K: FluxObject>(
+    api: &Api<K>,
+    obj: &K,
+    live: &mut Option<K::Status>,
+    status: &K::Status,
+    field_manager: &str,
+) -> Result<(), PatchError> {
+    let unchanged = live.as_ref().is_some_and(|live| {
+        matches!(
+            (serde_json::to_value(live), serde_json::to_value(status)),
+            (Ok(a), Ok(b)) if a == b
+        )
+    });
+    if unchanged {
+        return Ok(());
+    }
+    patch_status(api, obj, status, field_manager).await?;
+    *live = Some(status.clone());
+    Ok(())
+}
+
 /// Adds `finalizers.fluxcd.io` with a server-side apply (finalizers are a set, so other
 /// finalizers stay). Returns the updated object; a no-op when the finalizer is present.
 pub async fn add_finalizer<K: FluxObject>(

@@ -259,8 +259,11 @@ where
     K: SourceKind + kube::Resource<DynamicType = ()>,
 {
     let (reader, writer) = reflector::store();
+    // The store keeps every object for the life of the process; their managed fields (several
+    // KiB each, read by nothing here) are dropped before they are stored.
     let triggers = watcher(namespaced_api::<K>(args, client), watch_config(args))
         .default_backoff()
+        .modify(|object: &mut K| object.meta_mut().managed_fields = None)
         .reflect(writer)
         .applied_objects()
         .predicate_filter(reconcile_trigger, Default::default());

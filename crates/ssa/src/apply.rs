@@ -8,9 +8,10 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
 
 use crate::changeset::{Action, ChangeSet};
+use crate::concurrency::{CONCURRENT_REQUESTS, ordered};
 use crate::error::{ObjectFailure, SsaError, api_message};
 use crate::options::ApplyOptions;
-use crate::plan::{Plan, Prepared};
+use crate::plan::{KnownObjects, Plan, Prepared};
 use crate::resolve::{Resolved, Resolver};
 use crate::stage::{Stage, sort_key, stage_of};
 use crate::wait::Target;
@@ -57,19 +58,44 @@ impl ResourceManager {
     /// applied and the error lists every failing object. Objects that need a CRD or Namespace
     /// from this same set cannot be dry-run before it exists: they are validated right after the
     /// definitions stage, before any later stage is applied.
+    ///
+    /// Every entry of the change set carries the object's health as the apply returned it, or
+    /// as the dry-run read it when nothing was written ([`ChangeSet::observations`]).
     pub async fn apply_all_staged(
         &self,
         objects: Vec<DynamicObject>,
+    ) -> Result<ChangeSet, SsaError> {
+        self.apply_all_staged_known(objects, &KnownObjects::new())
+            .await
+    }
+
+    /// [`Self::apply_all_staged`] with the live objects the caller has just read: the dry-run
+    /// does not read those again.
+    pub async fn apply_all_staged_known(
+        &self,
+        objects: Vec<DynamicObject>,
+        known: &KnownObjects,
     ) -> Result<ChangeSet, SsaError> {
         let custom = &self.options.custom_stage_kinds;
         let mut prepared = self.prepare(objects).await?;
         prepared.sort_by_key(|p| (stage_of(&p.meta, custom), sort_key(&p.meta)));
 
         let mut plans: Vec<Option<Plan>> = vec![None; prepared.len()];
+        let mut lives: Vec<Option<DynamicObject>> = vec![None; prepared.len()];
         let mut failures = Vec::new();
-        for (i, p) in prepared.iter().enumerate().filter(|(_, p)| !p.deferred) {
-            match self.dry_run(p).await {
-                Ok(plan) => plans[i] = Some(plan),
+        let dry_runs: Vec<_> = prepared
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.deferred)
+            .map(|(i, p)| async move { (i, self.dry_run(p, known).await) })
+            .collect();
+        let dry_runs = ordered(dry_runs, CONCURRENT_REQUESTS).await;
+        for (i, result) in dry_runs {
+            match result {
+                Ok(dry) => {
+                    plans[i] = Some(dry.plan);
+                    lives[i] = dry.live;
+                }
                 Err(failure) => failures.push(failure),
             }
         }
@@ -88,16 +114,26 @@ impl ResourceManager {
                 self.validate_deferred(&mut prepared, &mut plans).await?;
             }
             let mut targets = Vec::new();
-            for (p, plan) in prepared.iter().zip(&plans) {
-                let Some(plan) = plan.as_ref().filter(|_| stage_of(&p.meta, custom) == stage)
-                else {
-                    continue;
-                };
-                let (action, written) = self.execute(p, plan).await?;
+            let executions: Vec<_> = prepared
+                .iter()
+                .zip(&plans)
+                .zip(&lives)
+                .filter_map(|((p, plan), live)| {
+                    let plan = plan
+                        .as_ref()
+                        .filter(|_| stage_of(&p.meta, custom) == stage)?;
+                    Some(async move { (p, live, self.execute(p, plan).await) })
+                })
+                .collect();
+            // In set order; the first failure (in that order) is the stage's error.
+            let executed = ordered(executions, CONCURRENT_REQUESTS).await;
+            for (p, live, result) in executed {
+                let (action, written) = result?;
                 tracing::debug!(stage = stage.describe(), "{} {action}", p.meta.subject());
                 change_set.push(p.meta.clone(), &p.gvk.version, action);
-                if let Some(written) = written {
-                    change_set.observe(&p.meta, crate::wait::observed_health(&p.meta, &written));
+                // What the server returned, else the object the dry-run compared (unchanged).
+                if let Some(seen) = written.as_ref().or(live.as_ref()) {
+                    change_set.observe(&p.meta, crate::wait::observed_health(&p.meta, seen));
                 }
                 if action != Action::Skipped {
                     targets.push(Target::new(p.meta.clone(), p.gvk.version.clone()));
@@ -140,8 +176,8 @@ impl ResourceManager {
                     continue;
                 }
             }
-            match self.dry_run(p).await {
-                Ok(planned) => *plan = Some(planned),
+            match self.dry_run(p, &KnownObjects::new()).await {
+                Ok(dry) => *plan = Some(dry.plan),
                 Err(failure) => failures.push(failure),
             }
         }

@@ -18,6 +18,7 @@
 pub mod apply;
 pub mod changeset;
 mod cleanup;
+pub mod concurrency;
 pub mod decode;
 pub mod diff;
 pub mod error;
@@ -38,3 +39,4 @@ pub use changeset::{Action, ChangeSet, ChangeSetEntry};
 pub use error::SsaError;
 pub use object::ObjMetadata;
 pub use options::{ApplyOptions, Owner};
+pub use plan::KnownObjects;

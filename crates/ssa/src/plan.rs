@@ -2,7 +2,7 @@
 //! duplicates, then dry-run each object with server-side apply and decide what applying it would
 //! do, as `ResourceManager.Apply` decides with its dry-run and drift comparison.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use kube::api::{Api, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::Value;
@@ -41,6 +41,18 @@ pub(crate) enum Plan {
     },
     /// An immutable field changed and force is on: delete, then create.
     Recreate,
+}
+
+/// Live objects the caller has just read, keyed by identity (`None`: the object is absent), so
+/// the dry-run does not read them again. Helm's ownership check reads every object of a release
+/// right before the apply; with a thousand releases those second reads filled each kind's request
+/// budget.
+pub type KnownObjects = HashMap<ObjMetadata, Option<DynamicObject>>;
+
+/// What the dry-run decided for one object, with the live object it compared against.
+pub(crate) struct DryRun {
+    pub plan: Plan,
+    pub live: Option<DynamicObject>,
 }
 
 /// The CRD in `set` that defines `gvk`, and whether it is namespaced.
@@ -160,8 +172,13 @@ impl ResourceManager {
         Some(self.dynamic_api(resolved, &prepared.meta.namespace))
     }
 
-    /// Dry-runs one object and compares the result with the live object.
-    pub(crate) async fn dry_run(&self, prepared: &Prepared) -> Result<Plan, ObjectFailure> {
+    /// Dry-runs one object and compares the result with the live object (read here unless
+    /// `known` holds it).
+    pub(crate) async fn dry_run(
+        &self,
+        prepared: &Prepared,
+        known: &KnownObjects,
+    ) -> Result<DryRun, ObjectFailure> {
         let failure = |message: String| ObjectFailure {
             subject: prepared.meta.subject(),
             message,
@@ -170,38 +187,44 @@ impl ResourceManager {
             .api_for(prepared)
             .ok_or_else(|| failure("kind is not served by the API server".to_string()))?;
         let name = &prepared.meta.name;
-        let existing = api
-            .get_opt(name)
-            .await
-            .map_err(|e| failure(api_message(&e)))?;
+        let existing = match known.get(&prepared.meta) {
+            Some(live) => live.clone(),
+            None => api
+                .get_opt(name)
+                .await
+                .map_err(|e| failure(api_message(&e)))?,
+        };
         let policy = ssa_policy(&prepared.object.metadata);
         let disabled = reconcile_disabled(&prepared.object.metadata)
             || existing
                 .as_ref()
                 .is_some_and(|e| reconcile_disabled(&e.metadata));
-        if disabled || policy == SsaPolicy::Ignore {
-            return Ok(Plan::Skip);
-        }
-        if policy == SsaPolicy::IfNotPresent && existing.is_some() {
-            return Ok(Plan::Skip);
+        let skip = disabled
+            || policy == SsaPolicy::Ignore
+            || (policy == SsaPolicy::IfNotPresent && existing.is_some());
+        if skip {
+            return Ok(DryRun {
+                plan: Plan::Skip,
+                live: existing,
+            });
         }
         let params = PatchParams::apply(&self.options.field_manager)
             .force()
             .dry_run();
-        match api
+        let plan = match api
             .patch(name, &params, &Patch::Apply(&prepared.object))
             .await
         {
-            Ok(dry) => Ok(match existing {
+            Ok(dry) => match &existing {
                 None => Plan::Apply {
                     create: true,
                     cleanup: None,
                 },
                 Some(live) => {
                     let cleanup = (policy != SsaPolicy::Merge)
-                        .then(|| cleanup_patch(&live, &self.options.field_manager))
+                        .then(|| cleanup_patch(live, &self.options.field_manager))
                         .flatten();
-                    if cleanup.is_some() || has_drifted(&live, &dry) {
+                    if cleanup.is_some() || has_drifted(live, &dry) {
                         Plan::Apply {
                             create: false,
                             cleanup,
@@ -210,16 +233,20 @@ impl ResourceManager {
                         Plan::Unchanged
                     }
                 }
-            }),
+            },
             Err(e)
                 if existing.is_some()
                     && (self.options.force || force_enabled(&prepared.object.metadata))
                     && is_immutable(&e) =>
             {
-                Ok(Plan::Recreate)
+                Plan::Recreate
             }
-            Err(e) => Err(failure(api_message(&e))),
-        }
+            Err(e) => return Err(failure(api_message(&e))),
+        };
+        Ok(DryRun {
+            plan,
+            live: existing,
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use k8s_openapi::jiff::Timestamp;
 use kube::api::{DynamicObject, GroupVersionKind};
 
 use crate::apply::ResourceManager;
+use crate::concurrency::{CONCURRENT_REQUESTS, ordered};
 use crate::error::{SsaError, api_message, is_not_found};
 use crate::inventory::parse_entry_id;
 use crate::kstatus::{self, Status};
@@ -151,15 +152,29 @@ impl ResourceManager {
             .collect();
         let mut first = true;
         loop {
-            let mut entries = Vec::with_capacity(targets.len());
-            for target in targets {
-                let health = match known.get(&target.object) {
-                    Some(h) if !covered(target) && (first || h.status == Status::Current) => {
-                        h.clone()
+            let reused: Vec<(&Target, Option<ObjectHealth>)> = targets
+                .iter()
+                .map(|target| {
+                    let reuse = known
+                        .get(&target.object)
+                        .filter(|h| !covered(target) && (first || h.status == Status::Current));
+                    (target, reuse.cloned())
+                })
+                .collect();
+            let reads: Vec<_> = reused
+                .into_iter()
+                .map(|(target, reuse)| async move {
+                    match reuse {
+                        Some(health) => Ok(health),
+                        None => self.health_with(target, reader).await,
                     }
-                    _ => self.health_with(target, reader).await?,
-                };
-                known.insert(target.object.clone(), health.clone());
+                })
+                .collect();
+            let read = ordered(reads, CONCURRENT_REQUESTS).await;
+            let mut entries = Vec::with_capacity(targets.len());
+            for health in read {
+                let health = health?;
+                known.insert(health.object.clone(), health.clone());
                 entries.push(health);
             }
             first = false;

@@ -26,6 +26,7 @@ mod pair;
 mod process;
 mod report;
 mod source;
+mod timeline;
 mod workload;
 
 /// What `cargo xtask bench` measures.

@@ -17,6 +17,7 @@ use driftless_helm::release::{
 };
 use driftless_helm::{Chart, Values};
 use driftless_runtime::draft::StatusDraft;
+use driftless_ssa::resolve::Resolver;
 use kube::ResourceExt;
 
 use crate::error::ReconcileError;
@@ -127,6 +128,7 @@ pub fn handle_request(
 /// Brings the release of `hr` in line with `desired`.
 pub async fn reconcile(
     client: &kube::Client,
+    resolver: Resolver,
     hr: &HelmRelease,
     status: &mut HelmReleaseStatus,
     draft: &mut StatusDraft,
@@ -158,7 +160,7 @@ pub async fn reconcile(
     // read (the decision, the action, the status all read the history).
     let mut storage = Storage::new(Cached::new(KubeSecrets::new(client.clone(), &storage_ns)));
     storage.max_history = max_history(hr);
-    let cluster = KubeCluster::new(client.clone());
+    let cluster = KubeCluster::with_resolver(client.clone(), resolver);
     let storage_err = |e: helm::ReleaseError| ReconcileError::Storage {
         message: e.to_string(),
     };

@@ -43,32 +43,28 @@ pub fn strategy(
     rules: Option<&Arc<HealthRules>>,
     action: WaitingAction,
 ) -> WaitStrategy {
+    let disable_jobs = match action {
+        WaitingAction::Install => hr
+            .spec
+            .install
+            .as_ref()
+            .and_then(|a| a.disable_wait_for_jobs),
+        WaitingAction::Upgrade => hr
+            .spec
+            .upgrade
+            .as_ref()
+            .and_then(|a| a.disable_wait_for_jobs),
+        WaitingAction::Rollback => hr
+            .spec
+            .rollback
+            .as_ref()
+            .and_then(|a| a.disable_wait_for_jobs),
+    };
+    let wait_for_jobs = !disable_jobs.unwrap_or(false);
     if legacy(hr) {
-        let disable_jobs = match action {
-            WaitingAction::Install => hr
-                .spec
-                .install
-                .as_ref()
-                .and_then(|a| a.disable_wait_for_jobs),
-            WaitingAction::Upgrade => hr
-                .spec
-                .upgrade
-                .as_ref()
-                .and_then(|a| a.disable_wait_for_jobs),
-            WaitingAction::Rollback => hr
-                .spec
-                .rollback
-                .as_ref()
-                .and_then(|a| a.disable_wait_for_jobs),
-        };
-        return WaitStrategy::Legacy {
-            wait_for_jobs: !disable_jobs.unwrap_or(false),
-        };
+        return WaitStrategy::Legacy { wait_for_jobs };
     }
-    match rules {
-        Some(rules) => WaitStrategy::PollerWith(Arc::clone(rules) as _),
-        None => WaitStrategy::Poller,
-    }
+    driftless_helm::release::job_wait::poller(rules.map(|r| Arc::clone(r) as _), wait_for_jobs)
 }
 
 #[cfg(test)]
@@ -76,6 +72,7 @@ mod tests {
     use driftless_api::conditions::reasons;
     use driftless_api::helm::HelmReleaseSpec;
     use driftless_runtime::error::{Classify, ErrorClass};
+    use driftless_ssa::kstatus::Status;
 
     use super::*;
 
@@ -135,6 +132,32 @@ mod tests {
             WaitStrategy::Legacy {
                 wait_for_jobs: false
             }
+        ));
+    }
+
+    #[test]
+    fn under_poller_an_action_that_does_not_wait_for_jobs_judges_jobs_by_its_own_reader() {
+        let spec = serde_json::json!({
+            "interval": "1m", "rollback": {"disableWaitForJobs": true},
+        });
+        let released = hr(spec);
+        let WaitStrategy::PollerWith(reader) = strategy(&released, None, WaitingAction::Rollback)
+        else {
+            panic!("a rollback that does not wait for Jobs needs a Job reader");
+        };
+        assert!(reader.covers("batch", "Job"));
+        assert!(!reader.covers("apps", "Deployment"));
+        // A running Job is Current for this action, while kstatus keeps it in progress.
+        let running = serde_json::json!({
+            "apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "migrate", "generation": 1},
+            "status": {"startTime": "2026-11-27T00:00:00Z", "active": 1},
+        });
+        assert_eq!(reader.status("batch", "Job", &running).0, Status::Current);
+        // Install and upgrade still wait for Jobs: plain kstatus.
+        assert!(matches!(
+            strategy(&released, None, WaitingAction::Install),
+            WaitStrategy::Poller
         ));
     }
 }

@@ -4,13 +4,14 @@
 //! readiness by the ssa crate's kstatus wait, hooks created and polled until their Job
 //! completes or Pod succeeds.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use driftless_ssa::concurrency::{CONCURRENT_REQUESTS, ordered};
 use driftless_ssa::error::{api_message, is_not_found};
 use driftless_ssa::resolve::Resolver;
-use driftless_ssa::wait::{StatusReader, Target};
-use driftless_ssa::{Action, ApplyOptions, ObjMetadata, ResourceManager};
+use driftless_ssa::wait::{ObjectHealth, StatusReader, Target};
+use driftless_ssa::{Action, ApplyOptions, KnownObjects, ObjMetadata, ResourceManager};
 use kube::api::{Api, DeleteParams, DynamicObject, GroupVersionKind, PostParams};
 use serde_json::Value;
 
@@ -40,11 +41,24 @@ pub enum WaitStrategy {
     Legacy { wait_for_jobs: bool },
 }
 
+/// What one action learned from the cluster that its next step reuses instead of reading again:
+/// the objects the ownership check read (the apply's dry-run compares against them) and the
+/// health the apply saw (the wait starts from it, so an object Current at once is not polled).
+/// With a thousand releases those repeated reads, not the Helm work, filled each kind's
+/// client-side request budget.
+#[derive(Default)]
+struct Memo {
+    live: KnownObjects,
+    observed: Vec<ObjectHealth>,
+}
+
 /// A cluster reached through one client.
 #[derive(Clone)]
 pub struct KubeCluster {
     client: kube::Client,
     resolver: Resolver,
+    /// Shared by the clones an action makes ([`Self::waiting_by`]); one cluster per reconcile.
+    memo: Arc<Mutex<Memo>>,
     /// Longest pause between two polls of a wait.
     pub poll_interval: Duration,
     /// How waits judge readiness.
@@ -65,6 +79,7 @@ impl KubeCluster {
         KubeCluster {
             client,
             resolver,
+            memo: Arc::default(),
             poll_interval: Duration::from_secs(2),
             wait_strategy: WaitStrategy::default(),
         }
@@ -105,6 +120,16 @@ impl KubeCluster {
                 String::new(),
             )
         })
+    }
+
+    fn memo(&self) -> MutexGuard<'_, Memo> {
+        // A poisoned lock only means another task panicked while holding plain data.
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets the objects the ownership check read: a hook or a deletion may change them.
+    fn forget_live(&self) {
+        self.memo().live.clear();
     }
 
     fn backoff(&self, timeout: Duration) -> Backoff {
@@ -235,15 +260,36 @@ impl Cluster for KubeCluster {
         namespace: &str,
         objects: &[ObjectKey],
     ) -> Result<(), ReleaseError> {
-        for key in objects {
-            let Some((api, ns)) = self.api(key).await else {
+        // Read concurrently (a release's objects do not depend on each other), judged in order.
+        let reads: Vec<_> = objects
+            .iter()
+            .map(|key| async move {
+                let Some((api, ns)) = self.api(key).await else {
+                    return Ok(None);
+                };
+                let found = api
+                    .get_opt(&key.name)
+                    .await
+                    .map_err(|e| cluster_err(api_message(&e)))?;
+                Ok::<_, ReleaseError>(Some((key, ns, found)))
+            })
+            .collect();
+        let reads = ordered(reads, CONCURRENT_REQUESTS).await;
+        let mut seen = KnownObjects::new();
+        for read in reads {
+            let Some((key, ns, found)) = read? else {
                 continue;
             };
-            let Some(live) = api
-                .get_opt(&key.name)
-                .await
-                .map_err(|e| cluster_err(api_message(&e)))?
-            else {
+            seen.insert(
+                ObjMetadata {
+                    namespace: ns.clone(),
+                    name: key.name.clone(),
+                    group: key.group.clone(),
+                    kind: key.kind.clone(),
+                },
+                found.clone(),
+            );
+            let Some(live) = found else {
                 continue;
             };
             let meta = &live.metadata;
@@ -268,6 +314,9 @@ impl Cluster for KubeCluster {
                 )));
             }
         }
+        // The apply that follows compares against these instead of reading them again (the
+        // action's hooks, which could change them, make the cluster forget them).
+        self.memo().live = seen;
         Ok(())
     }
 
@@ -302,7 +351,12 @@ impl Cluster for KubeCluster {
                 self.resolver.clone(),
             );
         }
-        let changes = manager.apply_all_staged(objs).await.map_err(cluster_err)?;
+        let known = std::mem::take(&mut self.memo().live);
+        let changes = manager
+            .apply_all_staged_known(objs, &known)
+            .await
+            .map_err(cluster_err)?;
+        self.memo().observed = changes.observations();
         Ok(changes
             .entries
             .iter()
@@ -338,11 +392,12 @@ impl Cluster for KubeCluster {
             targets.push(Target::new(object, key.version.clone()));
         }
         let manager = self.manager(namespace);
+        let observed = std::mem::take(&mut self.memo().observed);
         let waited = match &self.wait_strategy {
-            WaitStrategy::Poller => manager.wait_for(&targets, timeout).await,
+            WaitStrategy::Poller => manager.wait_from(&targets, &observed, timeout).await,
             WaitStrategy::PollerWith(reader) => {
                 manager
-                    .wait_with(&targets, &[], timeout, Some(reader.as_ref()))
+                    .wait_with(&targets, &observed, timeout, Some(reader.as_ref()))
                     .await
             }
             WaitStrategy::Legacy { wait_for_jobs } => {
@@ -357,6 +412,7 @@ impl Cluster for KubeCluster {
         objects: &[ObjectKey],
         wait: Option<Duration>,
     ) -> Result<(), ReleaseError> {
+        self.forget_live();
         let mut failures = Vec::new();
         let mut deleted = Vec::new();
         for key in objects {
@@ -390,6 +446,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn create_hook(&self, namespace: &str, manifest: &str) -> Result<(), ReleaseError> {
+        self.forget_live();
         let keys = objects(manifest, namespace)?;
         for (object, key) in decode(manifest)?.into_iter().zip(&keys) {
             let Some((api, _)) = self.api(key).await else {

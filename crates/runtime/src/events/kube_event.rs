@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, PostParams};
 use kube::{Resource, ResourceExt};
+use tokio::sync::mpsc;
 
 use super::{EventType, Reporter, object_reference};
 
@@ -56,8 +57,42 @@ pub fn core_event<K: Resource<DynamicType = ()>>(
 }
 
 /// Creates `event` in its namespace.
-pub(super) async fn create(client: &kube::Client, event: Event) -> Result<Event, kube::Error> {
+async fn create(client: &kube::Client, event: Event) -> Result<Event, kube::Error> {
     let namespace = event.metadata.namespace.clone().unwrap_or_default();
     let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
     api.create(&PostParams::default(), &event).await
+}
+
+/// Kubernetes Events waiting to be created, in order, by one background task: a reconcile
+/// hands its events over and goes on, as Flux's recorder hands them to client-go's broadcaster
+/// (whose queue likewise drops events when full rather than holding up the controller).
+#[derive(Clone)]
+pub(super) struct KubeEventQueue {
+    tx: mpsc::Sender<Event>,
+}
+
+impl KubeEventQueue {
+    /// Spawns the creating task; it ends when every handle is dropped and the queue is drained.
+    pub(super) fn start(client: kube::Client, capacity: usize) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Event>(capacity);
+        tokio::spawn(async move {
+            while let Some(event) = rx.recv().await {
+                let reason = event.reason.clone().unwrap_or_default();
+                if let Err(error) = create(&client, event).await {
+                    tracing::warn!(%error, reason, "unable to record Kubernetes event");
+                }
+            }
+        });
+        Self { tx }
+    }
+
+    pub(super) fn send(&self, event: Event) {
+        if let Err(error) = self.tx.try_send(event) {
+            let why = match error {
+                mpsc::error::TrySendError::Full(_) => "queue full",
+                mpsc::error::TrySendError::Closed(_) => "sender stopped",
+            };
+            tracing::warn!(why, "dropping Kubernetes event");
+        }
+    }
 }

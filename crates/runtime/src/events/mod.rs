@@ -144,7 +144,7 @@ pub struct Reporter {
 /// `--events-addr` is set and the event is not a trace.
 #[derive(Clone)]
 pub struct Recorder {
-    client: kube::Client,
+    kube_events: kube_event::KubeEventQueue,
     reporter: Arc<Reporter>,
     webhook: Option<WebhookQueue>,
 }
@@ -163,7 +163,7 @@ impl Recorder {
             Some(WebhookQueue::start(events_addr, QUEUE_CAPACITY)?)
         };
         Ok(Self {
-            client,
+            kube_events: kube_event::KubeEventQueue::start(client, QUEUE_CAPACITY),
             reporter: Arc::new(Reporter {
                 controller: controller.to_owned(),
                 instance: hostname(),
@@ -212,9 +212,7 @@ impl Recorder {
             &self.reporter,
             now,
         );
-        if let Err(error) = kube_event::create(&self.client, event).await {
-            tracing::warn!(%error, reason, "unable to record Kubernetes event");
-        }
+        self.kube_events.send(event);
     }
 }
 

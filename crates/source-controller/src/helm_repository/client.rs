@@ -185,9 +185,16 @@ impl TlsKeys {
 }
 
 /// System roots plus `ca.crt`; a client certificate when both `tls.crt` and `tls.key` are set.
+/// The platform's trust roots, read once per process: every chart download builds a client,
+/// and each would otherwise read and parse the whole system bundle again.
+fn native_roots() -> &'static [CertificateDer<'static>] {
+    static ROOTS: std::sync::OnceLock<Vec<CertificateDer<'static>>> = std::sync::OnceLock::new();
+    ROOTS.get_or_init(|| rustls_native_certs::load_native_certs().certs)
+}
+
 pub(crate) fn tls_config(keys: &TlsKeys) -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
-    roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
+    roots.add_parsable_certificates(native_roots().iter().cloned());
     if let Some(pem) = &keys.ca {
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
             .collect::<Result<_, _>>()

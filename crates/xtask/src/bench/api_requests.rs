@@ -75,14 +75,14 @@ fn label(labels: &str, name: &str) -> String {
         .to_owned()
 }
 
-/// Prints one side's requests per object (the ten largest) to the benchmark's log.
+/// Prints one side's requests per object (the twenty largest) to the benchmark's log.
 pub(super) fn print(label: &str, count: usize, before: &Requests, after: &Requests) {
     let delta = after.since(before);
     let total: f64 = delta.iter().map(|(_, n)| n).sum();
     let per = |n: f64| n / count.max(1) as f64;
     let top: Vec<String> = delta
         .iter()
-        .take(10)
+        .take(20)
         .map(|(name, n)| format!("{name} {:.0} ({:.2}/object)", n, per(*n)))
         .collect();
     eprintln!(

@@ -419,7 +419,8 @@ async fn drive(
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &workload.objects);
     let requests_before = super::api_requests::Requests::read(client).await;
-    let started = Instant::now();
+    let mut timeline = super::timeline::Timeline::start();
+    let started = timeline.started();
     // Creates go out 32 at a time so creation itself does not dominate at N=1000.
     let mut pending = tokio::task::JoinSet::new();
     for i in 0..count {
@@ -440,7 +441,11 @@ async fn drive(
     let deadline = started + Duration::from_secs(600) + Duration::from_secs(count as u64);
     let wall = loop {
         let list = api.list(&ListParams::default()).await?;
-        let ready = list.items.iter().filter(|o| is_ready(o)).count();
+        let ready_now: Vec<&DynamicObject> = list.items.iter().filter(|o| is_ready(o)).collect();
+        for object in &ready_now {
+            timeline.seen_ready(object.metadata.name.as_deref().unwrap_or_default());
+        }
+        let ready = ready_now.len();
         if ready == count {
             break started.elapsed();
         }
@@ -469,6 +474,9 @@ async fn drive(
     ) {
         super::api_requests::print(namespace, count, &before, &after);
     }
+    timeline
+        .print(namespace, client, namespace, &workload.derived)
+        .await;
     tokio::time::sleep(opts.idle).await;
     source.ensure_running()?;
     controller.ensure_running()?;
