@@ -32,11 +32,27 @@ pub trait StatusReader: Send + Sync {
 pub struct Target {
     pub object: ObjMetadata,
     pub version: String,
+    /// An object that may be gone by the time it is read and counts as ready then: a Job with
+    /// `ttlSecondsAfterFinished`, deleted by its TTL controller once finished (Flux's wait
+    /// treats such a Job's absence as Current).
+    pub gone_is_current: bool,
 }
 
 impl Target {
     pub fn new(object: ObjMetadata, version: String) -> Self {
-        Self { object, version }
+        Self {
+            object,
+            version,
+            gone_is_current: false,
+        }
+    }
+
+    /// This target, Current once it is gone (see [`Target::gone_is_current`]).
+    pub fn current_when_gone(self) -> Self {
+        Self {
+            gone_is_current: true,
+            ..self
+        }
     }
 
     /// The target of an inventory entry.
@@ -237,6 +253,10 @@ impl ResourceManager {
                 let computed = kstatus::compute(&value, Timestamp::now());
                 Ok(health(computed.status, computed.message))
             }
+            Err(e) if is_not_found(&e) && target.gone_is_current => Ok(health(
+                Status::Current,
+                "not found: deleted after it finished".into(),
+            )),
             Err(e) if is_not_found(&e) => Ok(health(Status::NotFound, "not found".into())),
             Err(e) => Err(SsaError::Read {
                 subject: object.subject(),

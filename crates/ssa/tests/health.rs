@@ -108,7 +108,8 @@ async fn a_deployment_that_cannot_be_scheduled_times_out_naming_it_and_its_statu
 }
 
 #[tokio::test]
-async fn waiting_for_an_object_that_does_not_exist_reports_it_not_found() -> anyhow::Result<()> {
+async fn waiting_for_an_object_that_does_not_exist_reports_it_not_found_unless_gone_means_finished()
+-> anyhow::Result<()> {
     let cluster = testkit::cluster().await?;
     let ns = TestNamespace::create(&cluster, "ssa-missing").await?;
     let mgr = manager(&cluster, &ns, "missing");
@@ -117,7 +118,7 @@ async fn waiting_for_an_object_that_does_not_exist_reports_it_not_found() -> any
         v: "v1".into(),
     };
     let err = mgr
-        .wait(&[entry], Duration::from_secs(1))
+        .wait(std::slice::from_ref(&entry), Duration::from_secs(1))
         .await
         .expect_err("missing");
     assert!(
@@ -125,5 +126,9 @@ async fn waiting_for_an_object_that_does_not_exist_reports_it_not_found() -> any
             .contains(&format!("ConfigMap/{}/ghost status: 'NotFound'", ns.name())),
         "{err}"
     );
+    // The same missing object, when being gone is its finished state (a Job with a TTL).
+    let target = driftless_ssa::wait::Target::from_ref(&entry)?.current_when_gone();
+    let report = mgr.wait_for(&[target], Duration::from_secs(1)).await?;
+    assert_eq!(report.entries[0].status, Status::Current);
     Ok(())
 }

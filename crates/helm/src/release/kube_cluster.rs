@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::cluster::{Cluster, CrdPolicy, ObjectKey, objects};
 use super::error::ReleaseError;
+use super::wait_rule::{WaitRule, wait_rule};
 
 /// The field manager of every apply, as Flux's helm-controller.
 pub const FIELD_MANAGER: &str = "helm-controller";
@@ -379,7 +380,11 @@ impl Cluster for KubeCluster {
         timeout: Duration,
     ) -> Result<(), ReleaseError> {
         let mut targets = Vec::new();
-        for key in objects(manifest, namespace)? {
+        for (rendered, key) in decode(manifest)?.iter().zip(objects(manifest, namespace)?) {
+            let wait = wait_rule(&key, &rendered.data);
+            if wait == WaitRule::Skip {
+                continue;
+            }
             let Some((_, ns)) = self.api(&key).await else {
                 continue;
             };
@@ -389,7 +394,11 @@ impl Cluster for KubeCluster {
                 group: key.group.clone(),
                 kind: key.kind.clone(),
             };
-            targets.push(Target::new(object, key.version.clone()));
+            let target = Target::new(object, key.version.clone());
+            targets.push(match wait {
+                WaitRule::CurrentWhenGone => target.current_when_gone(),
+                _ => target,
+            });
         }
         let manager = self.manager(namespace);
         let observed = std::mem::take(&mut self.memo().observed);

@@ -24,6 +24,7 @@ pub mod storage;
 pub mod test_action;
 pub mod uninstall;
 pub mod upgrade;
+mod wait_rule;
 
 #[cfg(test)]
 mod action_tests;
