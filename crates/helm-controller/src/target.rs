@@ -8,9 +8,8 @@
 
 use driftless_api::helm::HelmRelease;
 use driftless_runtime::target_client::{Target, TargetClients};
-use kube::ResourceExt;
-
 use driftless_ssa::resolve::Resolver;
+use kube::ResourceExt;
 
 use crate::error::ReconcileError;
 use crate::reconcile::Context;

@@ -200,4 +200,45 @@ mod tests {
             "notification-controller"
         );
     }
+
+    /// An API whose client reaches nothing: any request fails.
+    fn unreachable() -> Api<driftless_api::source::GitRepository> {
+        let config = kube::Config::new("http://127.0.0.1:1".parse().expect("uri"));
+        Api::namespaced(kube::Client::try_from(config).expect("client"), "apps")
+    }
+
+    fn repo() -> driftless_api::source::GitRepository {
+        let mut repo: driftless_api::source::GitRepository = serde_json::from_value(json!({
+            "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+            "metadata": {"name": "podinfo", "namespace": "apps"},
+            "spec": {"url": "https://example.com/podinfo", "interval": "1m"},
+        }))
+        .expect("object");
+        repo.status = Some(Default::default());
+        repo
+    }
+
+    #[tokio::test]
+    async fn a_status_equal_to_the_one_last_read_or_written_is_not_sent() {
+        let repo = repo();
+        let mut live = repo.status.clone();
+        let same = live.clone().expect("status");
+        patch_status_if_changed(&unreachable(), &repo, &mut live, &same, "m")
+            .await
+            .expect("nothing sent, so nothing failed");
+    }
+
+    #[tokio::test]
+    async fn a_changed_status_or_one_never_read_is_sent() {
+        let repo = repo();
+        let mut changed = repo.status.clone().expect("status");
+        changed.observed_generation = Some(2);
+        let mut live = repo.status.clone();
+        let sent = patch_status_if_changed(&unreachable(), &repo, &mut live, &changed, "m").await;
+        assert!(sent.is_err(), "the write was attempted");
+        assert_eq!(live, repo.status, "a failed write leaves `live` as it was");
+        let mut none = None;
+        let sent = patch_status_if_changed(&unreachable(), &repo, &mut none, &changed, "m").await;
+        assert!(sent.is_err(), "the write was attempted");
+    }
 }
