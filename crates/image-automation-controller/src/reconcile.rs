@@ -62,6 +62,21 @@ pub async fn reconcile(
     };
     let api: Api<ImageUpdateAutomation> =
         Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    // Start from the object as the API server has it: when a run follows right after the
+    // previous one, the cache may not hold that run's status write yet, and the status is
+    // rebuilt whole from this copy (a stale one would drop lastPushCommit and lastPushTime).
+    let obj = match api.get_opt(&obj.name_any()).await {
+        Ok(Some(fresh)) => Arc::new(fresh),
+        Ok(None) => return Ok(Action::await_change()),
+        Err(source) => {
+            return Err(ReconcileError::Kube {
+                what: "ImageUpdateAutomation",
+                namespace: obj.namespace().unwrap_or_default(),
+                name: obj.name_any(),
+                source: Box::new(source),
+            });
+        }
+    };
     let manager = status_field_manager(crate::CONTROLLER_NAME);
     let obj = match enter(&api, &obj, &manager).await.map_err(patch_err)? {
         // Nothing outside the object to clean up.
